@@ -1,0 +1,252 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// DefaultMetadataBudget is how many decompressed bytes a Reader accepts
+// before SetBudget is called, i.e. for the TUF metadata entries.
+const DefaultMetadataBudget = 256 << 20
+
+// Entry is one entry of a kit as the Reader met it.
+type Entry struct {
+	Name string
+	Size int64
+}
+
+// Reader reads a kit as a stream, entry by entry, enforcing the format's
+// safety rules. It is not safe for concurrent use.
+type Reader struct {
+	budget  *budgetReader
+	zr      *zstd.Decoder
+	tr      *tar.Reader
+	seen    map[string]bool
+	inBody  bool   // a content entry has been seen
+	last    string // last content name
+	err     error  // sticky stream error
+	cur     *Entry
+	curLeft int64
+}
+
+// NewReader starts reading a kit from r. Close releases the decoder.
+func NewReader(r io.Reader) (*Reader, error) {
+	zr, err := zstd.NewReader(bufio.NewReaderSize(r, 1<<20), decoderOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	b := &budgetReader{r: zr, left: DefaultMetadataBudget}
+	return &Reader{budget: b, zr: zr, tr: tar.NewReader(b), seen: map[string]bool{}}, nil
+}
+
+// Close releases the reader's resources. It does not close the underlying reader.
+func (r *Reader) Close() { r.zr.Close() }
+
+// Consumed is how many decompressed bytes have been read so far.
+func (r *Reader) Consumed() int64 { return r.budget.n }
+
+// SetBudget allows n more decompressed bytes from now on. A kit that
+// expands beyond its budget fails with KIT_TOO_LARGE (a decompression bomb,
+// or content that its targets do not declare).
+func (r *Reader) SetBudget(n int64) { r.budget.left = n }
+
+// Err returns the stream error that stopped the reader, if any.
+func (r *Reader) Err() error { return r.err }
+
+// Next advances to the next entry. It returns io.EOF at the end of the kit.
+//
+// An *Error with code KIT_UNSAFE_PATH, KIT_UNSAFE_ENTRY_TYPE,
+// KIT_DUPLICATE_ENTRY or KIT_MALFORMED (order) concerns one entry: the
+// entry is skipped and Next may be called again. When the stream itself is
+// broken (KIT_TRUNCATED, KIT_MALFORMED, KIT_TOO_LARGE) Err returns it and
+// every later call returns it too.
+func (r *Reader) Next() (*Entry, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	r.cur = nil
+	hdr, err := r.tr.Next()
+	if err == io.EOF {
+		if derr := r.drain(); derr != nil {
+			return nil, r.fail(derr)
+		}
+		return nil, io.EOF
+	}
+	if err != nil {
+		return nil, r.fail(err)
+	}
+	name := hdr.Name
+	switch hdr.Typeflag {
+	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo, tar.TypeDir, tar.TypeCont:
+		return nil, Errorf(CodeUnsafeEntryType, name, "entry type %q is not a regular file (%s)", hdr.Typeflag, typeName(hdr.Typeflag))
+	default:
+		return nil, Errorf(CodeUnsafeEntryType, name, "entry type %q is not a regular file", hdr.Typeflag)
+	}
+	if p := CheckPath(name); p != "" {
+		return nil, Errorf(CodeUnsafePath, name, "%s", p)
+	}
+	if hdr.Size < 0 {
+		return nil, r.fail(Errorf(CodeMalformed, name, "negative size"))
+	}
+	if r.seen[name] {
+		return nil, Errorf(CodeDuplicateEntry, name, "entry appears more than once")
+	}
+	r.seen[name] = true
+	if strings.HasPrefix(name, MetaDir) {
+		if r.inBody {
+			return nil, Errorf(CodeMalformed, name, "TUF metadata after content entries")
+		}
+	} else {
+		if r.inBody && name < r.last {
+			return nil, Errorf(CodeMalformed, name, "content not sorted: %q comes after %q", name, r.last)
+		}
+		r.inBody, r.last = true, name
+	}
+	r.cur = &Entry{Name: name, Size: hdr.Size}
+	r.curLeft = hdr.Size
+	return r.cur, nil
+}
+
+// Read reads the current entry's content.
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.cur == nil {
+		return 0, io.EOF
+	}
+	n, err := r.tr.Read(p)
+	r.curLeft -= int64(n)
+	if err != nil && err != io.EOF {
+		return n, r.fail(err)
+	}
+	if err == io.EOF && r.curLeft != 0 {
+		return n, r.fail(Errorf(CodeTruncated, r.cur.Name, "entry ends early"))
+	}
+	return n, err
+}
+
+// ReadAll reads the current entry whole, refusing one larger than max.
+func (r *Reader) ReadAll(max int64) ([]byte, error) {
+	if r.cur == nil {
+		return nil, errors.New("no current entry")
+	}
+	if r.cur.Size > max {
+		return nil, r.fail(Errorf(CodeTooLarge, r.cur.Name, "entry of %d bytes exceeds the limit of %d", r.cur.Size, max))
+	}
+	buf := make([]byte, r.cur.Size)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if r.err != nil {
+			return nil, r.err
+		}
+		return nil, r.fail(err)
+	}
+	return buf, nil
+}
+
+// drain checks that nothing but the tar trailer and the end of the zstd
+// stream follow the last entry.
+func (r *Reader) drain() error {
+	var buf [4096]byte
+	for {
+		n, err := r.budget.Read(buf[:])
+		for _, c := range buf[:n] {
+			if c != 0 {
+				return Errorf(CodeMalformed, "", "data after the end of the tar archive")
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// fail turns a stream error into a sticky *Error.
+func (r *Reader) fail(err error) error {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+	case errors.Is(err, errBudget):
+		e = Errorf(CodeTooLarge, r.curName(), "the kit expands beyond what its targets declare (decompression bomb or undeclared content)")
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		e = Errorf(CodeTruncated, r.curName(), "the kit ends early (truncated file?)")
+	case errors.Is(err, tar.ErrHeader), errors.Is(err, tar.ErrInsecurePath):
+		e = Errorf(CodeMalformed, r.curName(), "invalid tar header: %v", err)
+	default:
+		if isZstdError(err) {
+			e = Errorf(CodeMalformed, r.curName(), "corrupt zstd stream: %v", err)
+		} else {
+			e = Errorf(CodeMalformed, r.curName(), "%v", err)
+		}
+	}
+	r.err = e
+	return e
+}
+
+func (r *Reader) curName() string {
+	if r.cur != nil {
+		return r.cur.Name
+	}
+	return ""
+}
+
+func isZstdError(err error) bool {
+	for _, z := range []error{zstd.ErrMagicMismatch, zstd.ErrCRCMismatch, zstd.ErrBlockTooSmall, zstd.ErrReservedBlockType,
+		zstd.ErrCompressedSizeTooBig, zstd.ErrWindowSizeExceeded, zstd.ErrWindowSizeTooSmall, zstd.ErrDecoderSizeExceeded,
+		zstd.ErrUnknownDictionary, zstd.ErrFrameSizeExceeded, zstd.ErrFrameSizeMismatch} {
+		if errors.Is(err, z) {
+			return true
+		}
+	}
+	return strings.Contains(err.Error(), "zstd") || strings.Contains(err.Error(), "corrupt")
+}
+
+func typeName(t byte) string {
+	switch t {
+	case tar.TypeSymlink:
+		return "symlink"
+	case tar.TypeLink:
+		return "hard link"
+	case tar.TypeChar:
+		return "character device"
+	case tar.TypeBlock:
+		return "block device"
+	case tar.TypeFifo:
+		return "fifo"
+	case tar.TypeDir:
+		return "directory"
+	}
+	return "other"
+}
+
+var errBudget = fmt.Errorf("decompressed size budget exceeded")
+
+// budgetReader counts decompressed bytes and refuses to go past its budget.
+type budgetReader struct {
+	r    io.Reader
+	n    int64
+	left int64
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errBudget
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	b.left -= int64(n)
+	return n, err
+}

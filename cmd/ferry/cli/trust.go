@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"crypto"
+	"fmt"
+	"io"
+
+	"github.com/ferry-dev/ferry/keys"
+	"github.com/ferry-dev/ferry/kit"
+	"github.com/ferry-dev/ferry/trust"
+	"github.com/spf13/cobra"
+)
+
+type rootKeyFlags struct {
+	threshold, signingThreshold int
+	signingKeys                 []string
+	expires                     string
+}
+
+func (f *rootKeyFlags) add(c *cobra.Command) {
+	c.Flags().IntVar(&f.threshold, "threshold", 1, "how many root keys must sign a root")
+	c.Flags().StringArrayVar(&f.signingKeys, "signing-key", nil, "key of the targets/snapshot/timestamp roles (public or private key file; repeatable)")
+	c.Flags().IntVar(&f.signingThreshold, "signing-threshold", 1, "how many signing keys must sign a kit")
+	c.Flags().StringVar(&f.expires, "expires", "365d", "how long the root is valid")
+}
+
+func (f *rootKeyFlags) options(channel string, rootKeys []crypto.Signer) (trust.Options, error) {
+	o := trust.Options{Channel: channel, RootKeys: rootKeys, Threshold: f.threshold, SigningThreshold: f.signingThreshold}
+	for _, ref := range f.signingKeys {
+		pub, err := loadPublicKey(ref)
+		if err != nil {
+			return o, err
+		}
+		o.SigningKeys = append(o.SigningKeys, pub)
+	}
+	d, err := kit.ParseDuration(f.expires)
+	if err != nil {
+		return o, usagef("--expires: %v", err)
+	}
+	created, err := createdTime()
+	if err != nil {
+		return o, err
+	}
+	o.Created = created
+	o.Expires = created.Add(d)
+	return o, nil
+}
+
+func loadSigners(refs []string) ([]crypto.Signer, error) {
+	var out []crypto.Signer
+	for _, ref := range refs {
+		k, err := loadPrivateKey(ref)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+func newTrustCmd() *cobra.Command {
+	c := &cobra.Command{Use: "trust", Short: "Create and rotate a channel's TUF root"}
+
+	var in struct {
+		rootKeyFlags
+		channel, out string
+		rootKeys     []string
+	}
+	initCmd := &cobra.Command{
+		Use:   "init --channel NAME --root-key K… [--threshold N] --signing-key K --out root.json",
+		Short: "Write root version 1 of a new channel",
+		Long: `Write root version 1 of a new channel, signed by every root key given.
+
+The root is written to --out and, beside it, as 1.root.json: the chain of
+versioned roots is what every kit carries, so that a site pinned to an old
+root can follow rotations offline.`,
+		Example: `  ferry trust init --channel acme-feeds --root-key keys/root.key \
+      --signing-key keys/signer.key --out trust/root.json
+  ferry trust init --channel acme-feeds --root-key k1.key --root-key k2.key --root-key k3.key \
+      --threshold 2 --signing-key keys/signer.pub --out trust/root.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if in.channel == "" || in.out == "" || len(in.rootKeys) == 0 || len(in.signingKeys) == 0 {
+				return usagef("--channel, --root-key, --signing-key and --out are required")
+			}
+			if err := trust.ValidChannel(in.channel); err != nil {
+				return usageErr{err}
+			}
+			rk, err := loadSigners(in.rootKeys)
+			if err != nil {
+				return err
+			}
+			o, err := in.options(in.channel, rk)
+			if err != nil {
+				return err
+			}
+			root, err := trust.Init(o)
+			if err != nil {
+				return usageErr{err}
+			}
+			if err := trust.WriteChainFile(in.out, root); err != nil {
+				return err
+			}
+			return describeRoot(cmd.OutOrStdout(), in.out, root)
+		},
+	}
+	initCmd.Flags().StringVar(&in.channel, "channel", "", "channel name, e.g. acme-feeds")
+	initCmd.Flags().StringArrayVar(&in.rootKeys, "root-key", nil, "private root key file (repeatable)")
+	initCmd.Flags().StringVar(&in.out, "out", "", "where to write the root (e.g. trust/root.json)")
+	in.add(initCmd)
+
+	var ro struct {
+		rootKeyFlags
+		root, out       string
+		oldKeys, newKey []string
+	}
+	rotate := &cobra.Command{
+		Use:   "rotate --root root.json --old-root-key K… [--new-root-key K…] [--signing-key K…] [--out root.json]",
+		Short: "Write root version N+1, signed by the old and the new root keys",
+		Long: `Write root version N+1 of a channel. The new root is signed by enough of the
+current root's keys to meet its threshold, and by the new root keys. Without
+--new-root-key the root keys stay the same; without --signing-key the
+signing keys stay the same.`,
+		Example: `  ferry trust rotate --root trust/root.json --old-root-key keys/root.key \
+      --new-root-key keys/root2.key --signing-key keys/signer2.pub`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ro.root == "" || len(ro.oldKeys) == 0 {
+				return usagef("--root and --old-root-key are required")
+			}
+			if ro.out == "" {
+				ro.out = ro.root
+			}
+			chain, err := trust.LoadChain(ro.root)
+			if err != nil {
+				return err
+			}
+			current := chain[len(chain)-1]
+			cur, err := trust.Parse(current)
+			if err != nil {
+				return err
+			}
+			old, err := loadSigners(ro.oldKeys)
+			if err != nil {
+				return err
+			}
+			newKeys := old
+			if len(ro.newKey) > 0 {
+				if newKeys, err = loadSigners(ro.newKey); err != nil {
+					return err
+				}
+			}
+			o, err := ro.options("", newKeys)
+			if err != nil {
+				return err
+			}
+			if len(o.SigningKeys) == 0 {
+				o.SigningKeys, o.SigningThreshold, err = trust.SigningKeys(cur)
+				if err != nil {
+					return err
+				}
+			}
+			next, err := trust.Rotate(current, old, o)
+			if err != nil {
+				return err
+			}
+			if err := trust.WriteChainFile(ro.out, next); err != nil {
+				return err
+			}
+			return describeRoot(cmd.OutOrStdout(), ro.out, next)
+		},
+	}
+	rotate.Flags().StringVar(&ro.root, "root", "", "the channel's current root file (its chain N.root.json lies beside it)")
+	rotate.Flags().StringArrayVar(&ro.oldKeys, "old-root-key", nil, "private key of the current root (repeatable, up to its threshold)")
+	rotate.Flags().StringArrayVar(&ro.newKey, "new-root-key", nil, "private key of the new root (repeatable)")
+	rotate.Flags().StringVar(&ro.out, "out", "", "where to write the new root (default: --root)")
+	ro.add(rotate)
+
+	c.AddCommand(initCmd, rotate)
+	return c
+}
+
+func describeRoot(w io.Writer, path string, data []byte) error {
+	r, err := trust.Parse(data)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "wrote %s\nchannel   %s\nversion   %d\nexpires   %s\n", path, trust.Channel(r), r.Signed.Version, r.Signed.Expires.Format("2006-01-02T15:04:05Z"))
+	for _, role := range []string{"root", "targets"} {
+		rr := r.Signed.Roles[role]
+		fmt.Fprintf(w, "%-9s %d of %v\n", role, rr.Threshold, rr.KeyIDs)
+	}
+	return nil
+}
+
+var _ = keys.ID

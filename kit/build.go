@@ -1,0 +1,204 @@
+package kit
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/ferry-dev/ferry/bundle"
+	"github.com/ferry-dev/ferry/internal/atomicfile"
+	"github.com/ferry-dev/ferry/internal/version"
+	"github.com/ferry-dev/ferry/trust"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// ManifestPath is the path of the kit manifest inside a kit.
+const ManifestPath = "kit.json"
+
+// ManifestSchema names the JSON schema of kit.json.
+const ManifestSchema = "ferry.dev/kit/v1"
+
+// Manifest is kit.json: what the kit is and where each source came from.
+type Manifest struct {
+	Schema       string            `json:"schema"`
+	Name         string            `json:"name"`
+	Channel      string            `json:"channel"`
+	Version      int64             `json:"version"`
+	Created      time.Time         `json:"created"`
+	Expires      time.Time         `json:"expires"`
+	Base         *bundle.Base      `json:"base,omitempty"`
+	FerryVersion string            `json:"ferryVersion"`
+	Freshness    map[string]string `json:"freshness,omitempty"`
+	Sources      []Provenance      `json:"sources"`
+}
+
+// BuildOptions configures Build.
+type BuildOptions struct {
+	// Roots is the channel's root chain, oldest first (trust.LoadChain).
+	Roots [][]byte
+	// Signers sign the kit's targets, snapshot and timestamp.
+	Signers []signature.Signer
+	// Now is the creation time used when the spec sets none.
+	Now time.Time
+	// Logger receives progress; discard when nil.
+	Logger *slog.Logger
+}
+
+// BuildResult describes a built kit.
+type BuildResult struct {
+	*bundle.Written
+	Manifest Manifest
+}
+
+// Build fetches every source of spec and writes the signed kit to w.
+func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*BuildResult, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	created := spec.Created
+	if created.IsZero() {
+		created = opts.Now.UTC().Truncate(time.Second)
+	}
+	if created.IsZero() {
+		return nil, errors.New("no creation time: set created in kit.yaml or SOURCE_DATE_EPOCH")
+	}
+	expires := spec.ExpiryFor(created)
+	if err := checkSigning(spec, opts, expires); err != nil {
+		return nil, err
+	}
+	env := &Env{Created: created, Logger: logger}
+	var files []bundle.File
+	owner := map[string]string{}
+	man := Manifest{
+		Schema: ManifestSchema, Name: spec.Name, Channel: spec.Channel, Version: spec.Version,
+		Created: created, Expires: expires, FerryVersion: version.Version, Sources: []Provenance{},
+	}
+	if len(spec.Freshness) > 0 {
+		man.Freshness = map[string]string{}
+		for k, d := range spec.Freshness {
+			man.Freshness[k] = FormatDuration(d)
+		}
+	}
+	for _, src := range spec.Sources {
+		logger.Info("fetching source", "source", src.Name(), "kind", src.Kind())
+		f, err := src.Fetch(ctx, env)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", src.Name(), err)
+		}
+		for _, file := range f.Files {
+			if prev, dup := owner[file.Path]; dup {
+				return nil, &SpecError{File: spec.File, Field: src.Name(), Code: SpecDuplicatePath,
+					Msg: fmt.Sprintf("kit path %q is produced by both %s and %s", file.Path, prev, src.Name())}
+			}
+			owner[file.Path] = src.Name()
+		}
+		files = append(files, f.Files...)
+		man.Sources = append(man.Sources, f.Provenance)
+	}
+	manJSON, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	manJSON = append(manJSON, '\n')
+	files = append(files, bundle.File{
+		Path:   ManifestPath,
+		Custom: json.RawMessage(`{"mediaType":"application/vnd.ferry.kit.v1+json"}`),
+		Open:   func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(manJSON)), nil },
+	})
+	written, err := bundle.Write(ctx, w, bundle.WriteOptions{
+		Info:    bundle.Info{Name: spec.Name, Channel: spec.Channel, Version: spec.Version, Created: created, Expires: expires},
+		Roots:   opts.Roots,
+		Signers: opts.Signers,
+	}, files)
+	if err != nil {
+		return nil, err
+	}
+	return &BuildResult{Written: written, Manifest: man}, nil
+}
+
+// BuildFile builds the kit into path atomically: on any error nothing is
+// left at path (an earlier file there stays as it was).
+func BuildFile(ctx context.Context, path string, spec *Spec, opts BuildOptions) (*BuildResult, error) {
+	var res *BuildResult
+	err := atomicfile.WriteFrom(path, 0o644, func(w io.Writer) error {
+		var err error
+		res, err = Build(ctx, w, spec, opts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkSigning makes sure the kit that is about to be built will verify:
+// the root chain holds, names the spec's channel, lists the signing keys
+// and outlives the kit.
+func checkSigning(spec *Spec, opts BuildOptions, expires time.Time) error {
+	if len(opts.Roots) == 0 {
+		return errors.New("no channel root given")
+	}
+	if err := trust.VerifyChain(opts.Roots); err != nil {
+		return err
+	}
+	root, err := trust.Parse(opts.Roots[len(opts.Roots)-1])
+	if err != nil {
+		return err
+	}
+	if ch := trust.Channel(root); ch != spec.Channel {
+		return fmt.Errorf("%s: channel %q, but the root is for channel %q", spec.File, spec.Channel, ch)
+	}
+	if root.Signed.Expires.Before(expires) {
+		return fmt.Errorf("root version %d expires %s, before the kit would (%s): rotate the root (ferry trust rotate) or shorten expires",
+			root.Signed.Version, root.Signed.Expires.Format(time.RFC3339), expires.Format(time.RFC3339))
+	}
+	if len(opts.Signers) == 0 {
+		return errors.New("no signing key given")
+	}
+	role := root.Signed.Roles[metadata.TARGETS]
+	valid := 0
+	for _, s := range opts.Signers {
+		pub, err := s.PublicKey()
+		if err != nil {
+			return err
+		}
+		k, err := metadata.KeyFromPublicKey(pub)
+		if err != nil {
+			return err
+		}
+		id, err := k.ID()
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(role.KeyIDs, id) {
+			return fmt.Errorf("signing key %s is not a signing key of root version %d of channel %q", id[:16], root.Signed.Version, spec.Channel)
+		}
+		valid++
+	}
+	if valid < role.Threshold {
+		return fmt.Errorf("%d signing key(s) given, root version %d requires %d", valid, root.Signed.Version, role.Threshold)
+	}
+	return nil
+}
+
+// ReadManifest decodes kit.json.
+func ReadManifest(r io.Reader) (*Manifest, error) {
+	var m Manifest
+	dec := json.NewDecoder(io.LimitReader(r, 16<<20))
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", ManifestPath, err)
+	}
+	if m.Schema != ManifestSchema {
+		return nil, fmt.Errorf("%s: schema %q is not %q", ManifestPath, m.Schema, ManifestSchema)
+	}
+	return &m, nil
+}
+

@@ -1,0 +1,81 @@
+package kit
+
+import (
+	"fmt"
+	"strings"
+)
+
+// SpecCode is a stable code for a kit.yaml mistake. Scripts depend on these
+// strings: never rename one.
+type SpecCode string
+
+// The spec codes.
+const (
+	SpecInvalidYAML      SpecCode = "SPEC_INVALID_YAML"
+	SpecUnknownField     SpecCode = "SPEC_UNKNOWN_FIELD"
+	SpecUnknownSource    SpecCode = "SPEC_UNKNOWN_SOURCE"
+	SpecMissingName      SpecCode = "SPEC_MISSING_NAME"
+	SpecInvalidName      SpecCode = "SPEC_INVALID_NAME"
+	SpecMissingChannel   SpecCode = "SPEC_MISSING_CHANNEL"
+	SpecInvalidChannel   SpecCode = "SPEC_INVALID_CHANNEL"
+	SpecMissingVersion   SpecCode = "SPEC_MISSING_VERSION"
+	SpecInvalidVersion   SpecCode = "SPEC_INVALID_VERSION"
+	SpecInvalidCreated   SpecCode = "SPEC_INVALID_CREATED"
+	SpecInvalidExpires   SpecCode = "SPEC_INVALID_EXPIRES"
+	SpecInvalidFreshness SpecCode = "SPEC_INVALID_FRESHNESS"
+	SpecMissingSrc       SpecCode = "SPEC_MISSING_SRC"
+	SpecMissingDest      SpecCode = "SPEC_MISSING_DEST"
+	SpecInvalidDest      SpecCode = "SPEC_INVALID_DEST"
+	SpecReservedPath     SpecCode = "SPEC_RESERVED_PATH"
+	SpecSourceNotFound   SpecCode = "SPEC_SOURCE_NOT_FOUND"
+	SpecUnsupportedFile  SpecCode = "SPEC_UNSUPPORTED_FILE_TYPE"
+	SpecDuplicatePath    SpecCode = "SPEC_DUPLICATE_PATH"
+	SpecPrivateKeyGiven  SpecCode = "SPEC_PRIVATE_KEY_GIVEN"
+)
+
+// SpecError is one mistake in a kit spec.
+type SpecError struct {
+	File  string   // the spec file
+	Line  int      // 1-based line, 0 if unknown
+	Field string   // e.g. "files[0].dest"
+	Code  SpecCode // stable code
+	Msg   string
+}
+
+func (e *SpecError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	if e.Field != "" {
+		fmt.Fprintf(&b, ": %s", e.Field)
+	}
+	fmt.Fprintf(&b, ": %s: %s", e.Code, e.Msg)
+	return b.String()
+}
+
+// SpecErrors is every mistake found in a spec, in file order.
+type SpecErrors []*SpecError
+
+func (es SpecErrors) Error() string {
+	if len(es) == 1 {
+		return es[0].Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d problems in the kit spec:", len(es))
+	for _, e := range es {
+		b.WriteString("\n  ")
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// Codes returns the codes of es, in order.
+func (es SpecErrors) Codes() []SpecCode {
+	out := make([]SpecCode, len(es))
+	for i, e := range es {
+		out[i] = e.Code
+	}
+	return out
+}

@@ -1,0 +1,52 @@
+package kit
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/ferry-dev/ferry/bundle"
+)
+
+// Source is one entry of kit.yaml that puts content into a kit. Each kind
+// (files, images, advisories, …) is one small type behind this interface,
+// registered in sourceKinds.
+type Source interface {
+	// Kind is the kit.yaml key of the source, e.g. "files".
+	Kind() string
+	// Name identifies the source in the kit: in provenance, in the custom
+	// object of its targets, in errors.
+	Name() string
+	// Fetch produces the source's content files. It does not verify the
+	// kit; it may open the network only in connected-side sources.
+	Fetch(ctx context.Context, env *Env) (*Fetched, error)
+}
+
+// Env is what a source gets to work with.
+type Env struct {
+	// Created is the kit's creation time; sources never read the clock.
+	Created time.Time
+	// Logger receives progress; discard by default.
+	Logger *slog.Logger
+}
+
+// Fetched is a source's contribution to a kit.
+type Fetched struct {
+	Files      []bundle.File
+	Provenance Provenance
+}
+
+// Provenance records where a source's content came from, in kit.json.
+type Provenance struct {
+	Name  string `json:"name"`
+	Kind  string `json:"kind"`
+	From  string `json:"from"`
+	Dest  string `json:"dest,omitempty"`
+	Files int    `json:"files"`
+	Bytes int64  `json:"bytes"`
+	// Digest is the sha256 of what was fetched, where the source has one
+	// (a resolved image digest, an archive's digest).
+	Digest string `json:"digest,omitempty"`
+	// FetchedAt is when a remote source was fetched; empty for local ones.
+	FetchedAt string `json:"fetchedAt,omitempty"`
+}

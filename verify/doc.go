@@ -1,0 +1,14 @@
+// Package verify checks a kit offline before anything uses it: the TUF
+// metadata against a pinned root (and the store's trust state, for rollback),
+// then every content entry against the signed targets, in one streaming pass
+// with bounded memory.
+//
+// The TUF rules (signatures, thresholds, versions, expiry, root rotation) are
+// go-tuf/v2's trustedmetadata, the reviewed implementation; this package adds
+// the kit's own rules and maps every failure to a stable code of package
+// bundle. A verifier reports every failure it can find, not only the first.
+//
+// Trust assumptions: the root given in Trust was pinned out of band (or comes
+// from the store, which pinned it). Time comes in through Options.At; the
+// package never reads the clock. It never opens a network connection.
+package verify
