@@ -201,4 +201,3 @@ func ReadManifest(r io.Reader) (*Manifest, error) {
 	}
 	return &m, nil
 }
-

@@ -455,7 +455,6 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-
 func rootVersion(name string) (int64, bool) {
 	rest, ok := strings.CutPrefix(name, bundle.MetaDir)
 	if !ok {
