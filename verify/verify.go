@@ -63,11 +63,29 @@ type Metadata struct {
 	Targets   []byte
 }
 
-// Kit verifies the kit read from r against trust. It returns a report in
-// every case where it could read something; err is non-nil only for
-// failures outside the kit (a ContentFunc error, a cancelled context). The
-// kit is good when report.OK.
-func Kit(ctx context.Context, r io.Reader, trust Trust, opts Options) (*Report, error) {
+// TrustSource gives the trust to verify a kit of a channel against. TrustFor
+// is called once, after the kit's TUF metadata has been read and before
+// any of it is trusted, with the channel the kit claims. It returns an
+// error wrapping a *bundle.Error with code KIT_UNKNOWN_CHANNEL when it has
+// no trust for the channel.
+type TrustSource interface {
+	TrustFor(channel string) (Trust, error)
+}
+
+// Static returns a TrustSource that gives t for every channel (a root pinned
+// with --root); a kit of another channel fails with KIT_UNKNOWN_CHANNEL
+// because t's root names its own channel.
+func Static(t Trust) TrustSource { return staticTrust{t} }
+
+type staticTrust struct{ t Trust }
+
+func (s staticTrust) TrustFor(string) (Trust, error) { return s.t, nil }
+
+// Kit verifies the kit read from r against the trust that src gives for the
+// kit's channel. It returns a report in every case where it could read
+// something; err is non-nil only for failures outside the kit (a
+// ContentFunc error, a cancelled context). The kit is good when report.OK.
+func Kit(ctx context.Context, r io.Reader, src TrustSource, opts Options) (*Report, error) {
 	if opts.At.IsZero() {
 		return nil, errors.New("verify: no reference time given")
 	}
@@ -76,7 +94,7 @@ func Kit(ctx context.Context, r io.Reader, trust Trust, opts Options) (*Report, 
 		return nil, err
 	}
 	defer br.Close()
-	v := &verifier{ctx: ctx, br: br, trust: trust, opts: opts, rep: newReport(opts.At)}
+	v := &verifier{ctx: ctx, br: br, src: src, opts: opts, rep: newReport(opts.At)}
 	if err := v.run(); err != nil {
 		return nil, err
 	}
@@ -87,18 +105,41 @@ func Kit(ctx context.Context, r io.Reader, trust Trust, opts Options) (*Report, 
 type verifier struct {
 	ctx   context.Context
 	br    *bundle.Reader
+	src   TrustSource
 	trust Trust
 	opts  Options
 	rep   *Report
 
-	tm      *trustedmetadata.TrustedMetadata
-	pending *bundle.Entry // an entry read ahead by the metadata phase
 	targets map[string]*metadata.TargetFiles
+}
+
+// rawMeta is the kit's TUF metadata as read, not yet trusted.
+type rawMeta struct {
+	roots                       [][]byte
+	timestamp, snapshot, target []byte
 }
 
 // run returns only errors that are not about the kit.
 func (v *verifier) run() error {
-	if !v.metadataPhase() {
+	raw, ok := v.readMetadata()
+	if !ok {
+		return nil
+	}
+	channel, err := claimedChannel(raw.target)
+	if err != nil {
+		v.fail(bundle.CodeMalformed, bundle.TargetsPath, "%v", err)
+		return nil
+	}
+	v.trust, err = v.src.TrustFor(channel)
+	if err != nil {
+		var e *bundle.Error
+		if errors.As(err, &e) {
+			v.rep.add(e)
+			return nil
+		}
+		return err
+	}
+	if !v.metadataPhase(raw) {
 		return nil
 	}
 	return v.contentPhase()
@@ -145,9 +186,76 @@ func (v *verifier) readMeta(e *bundle.Entry) ([]byte, bool) {
 	return b, true
 }
 
-// metadataPhase reads and verifies the TUF entries. It reports whether
-// the content can be checked.
-func (v *verifier) metadataPhase() bool {
+// readMetadata reads the TUF entries, which must come first and in the
+// order roots (1, 2, …), timestamp, snapshot, targets. Nothing is trusted yet.
+func (v *verifier) readMetadata() (*rawMeta, bool) {
+	raw := &rawMeta{}
+	e := v.next()
+	for ; e != nil; e = v.next() {
+		ver, ok := rootVersion(e.Name)
+		if !ok {
+			break
+		}
+		if want := int64(len(raw.roots) + 1); ver != want {
+			if want == 1 {
+				v.fail(bundle.CodeMalformed, e.Name, "the root chain must start at version 1")
+			} else {
+				v.fail(bundle.CodeMalformed, e.Name, "root chain has a gap: expected %s", bundle.RootPath(want))
+			}
+			return nil, false
+		}
+		data, ok := v.readMeta(e)
+		if !ok {
+			return nil, false
+		}
+		raw.roots = append(raw.roots, data)
+	}
+	if e == nil {
+		v.missingMeta()
+		return nil, false
+	}
+	if len(raw.roots) == 0 {
+		if strings.HasPrefix(e.Name, bundle.MetaDir) {
+			v.fail(bundle.CodeMalformed, e.Name, "the kit must start with its root chain (%s)", bundle.RootPath(1))
+		} else {
+			v.fail(bundle.CodeMalformed, e.Name, "content before the TUF metadata: the kit must start with %s", bundle.RootPath(1))
+		}
+		return nil, false
+	}
+	var ok bool
+	if raw.timestamp, ok = v.expectMeta(e, bundle.TimestampPath); !ok {
+		return nil, false
+	}
+	if raw.snapshot, ok = v.expectMeta(v.next(), bundle.SnapshotPath); !ok {
+		return nil, false
+	}
+	if raw.target, ok = v.expectMeta(v.next(), bundle.TargetsPath); !ok {
+		return nil, false
+	}
+	return raw, true
+}
+
+// claimedChannel returns the channel that unverified targets metadata names.
+func claimedChannel(targets []byte) (string, error) {
+	var m struct {
+		Signed struct {
+			Kit struct {
+				Channel string `json:"channel"`
+			} `json:"kit"`
+		} `json:"signed"`
+	}
+	if err := json.Unmarshal(targets, &m); err != nil {
+		return "", fmt.Errorf("not valid JSON: %v", err)
+	}
+	if m.Signed.Kit.Channel == "" {
+		return "", errors.New("the targets metadata names no channel")
+	}
+	return m.Signed.Kit.Channel, nil
+}
+
+// metadataPhase verifies the TUF metadata against the trust. It reports
+// whether the content can be checked.
+func (v *verifier) metadataPhase(raw *rawMeta) bool {
 	tm, err := trustedmetadata.New(v.trust.Root)
 	if err != nil {
 		v.fail(bundle.CodeMalformed, "", "the trusted root does not load: %v", err)
@@ -156,90 +264,66 @@ func (v *verifier) metadataPhase() bool {
 	tm.RefTime = v.opts.At
 	pinned := tm.Root.Signed.Version
 	pinnedChannel := channelOf(tm.Root)
+	roots := raw.roots
 
-	// 1. Root chain.
-	var roots [][]byte
-	var e *bundle.Entry
-	wantRoot := int64(0)
-	for {
-		e = v.next()
-		if e == nil {
-			v.missingMeta()
-			return false
-		}
-		ver, ok := rootVersion(e.Name)
-		if !ok {
-			break
-		}
-		data, ok := v.readMeta(e)
-		if !ok {
-			return false
-		}
-		roots = append(roots, data)
-		if wantRoot == 0 {
-			if ver != 1 {
-				v.fail(bundle.CodeMalformed, e.Name, "the root chain must start at version 1")
-				return false
-			}
-		} else if ver != wantRoot {
-			v.fail(bundle.CodeMalformed, e.Name, "root chain has a gap: expected %s", bundle.RootPath(wantRoot))
-			return false
-		}
-		wantRoot = ver + 1
+	// 1. Root chain: versions up to the pinned one must match it; later
+	// ones must each be signed by their predecessor and themselves.
+	if int64(len(roots)) < pinned {
+		v.fail(bundle.CodeRollback, bundle.RootPath(int64(len(roots))), "the kit's root chain ends at version %d, older than the trusted root version %d", len(roots), pinned)
+		return false
+	}
+	for i, data := range roots {
+		ver := int64(i + 1)
+		name := bundle.RootPath(ver)
 		switch {
 		case ver < pinned:
 		case ver == pinned:
 			if !bytes.Equal(data, v.trust.Root) && !sameSigned(data, v.trust.Root) {
-				v.fail(bundle.CodeSignatureInvalid, e.Name, "differs from the trusted root of the same version: the kit belongs to another root")
+				v.fail(bundle.CodeSignatureInvalid, name, "differs from the trusted root of the same version: the kit belongs to another root")
 				return false
 			}
 		default:
-			if ver != tm.Root.Signed.Version+1 {
-				v.fail(bundle.CodeMalformed, e.Name, "root chain has a gap after version %d", tm.Root.Signed.Version)
-				return false
-			}
 			prev := tm.Root
 			if _, err := tm.UpdateRoot(data); err != nil {
-				v.tufFail(e.Name, err, prev, metadata.ROOT, data)
+				v.tufFail(name, err, prev, metadata.ROOT, data)
 				return false
 			}
 			if c := channelOf(tm.Root); c != pinnedChannel {
-				v.fail(bundle.CodeUnknownChannel, e.Name, "root changes the channel from %q to %q", pinnedChannel, c)
+				v.fail(bundle.CodeUnknownChannel, name, "root changes the channel from %q to %q", pinnedChannel, c)
 				return false
 			}
 		}
-	}
-	if len(roots) == 0 {
-		v.fail(bundle.CodeMalformed, e.Name, "the kit must start with its root chain (%s)", bundle.RootPath(1))
-		return false
-	}
-	if wantRoot-1 < pinned {
-		v.fail(bundle.CodeRollback, bundle.RootPath(wantRoot-1), "the kit's root chain ends at version %d, older than the trusted root version %d", wantRoot-1, pinned)
-		return false
 	}
 	v.rep.RootVersion = tm.Root.Signed.Version
 	v.rep.meta.Roots = roots
 
-	// 2. Store trust state, if any, for rollback protection.
+	// 2. Store trust state, if any, for rollback protection. If the kit
+	// rotated the timestamp or snapshot keys, the old state no longer
+	// verifies under the new root (TUF 5.3.11): it is dropped, and the
+	// version rule is applied by hand below instead.
 	stateTS, stateSnap := v.trust.Timestamp, v.trust.Snapshot
+	stateVersion := int64(0)
 	if stateTS != nil {
-		if _, err := tm.UpdateTimestamp(stateTS); err != nil && !errors.Is(err, &metadata.ErrExpiredMetadata{}) {
-			v.fail(bundle.CodeMalformed, "", "the store's trusted timestamp does not load: %v", err)
-			return false
+		if old, err := metadata.Timestamp().FromBytes(stateTS); err == nil {
+			stateVersion = old.Signed.Version
 		}
-		if stateSnap != nil {
+		if _, err := tm.UpdateTimestamp(stateTS); err != nil && !errors.Is(err, &metadata.ErrExpiredMetadata{}) {
+			tm = freshFrom(tm)
+			stateTS, stateSnap = nil, nil
+		} else if stateSnap != nil {
 			if _, err := tm.UpdateSnapshot(stateSnap, true); err != nil && !errors.Is(err, &metadata.ErrExpiredMetadata{}) {
-				v.fail(bundle.CodeMalformed, "", "the store's trusted snapshot does not load: %v", err)
-				return false
+				tm = freshFrom(tm)
+				stateTS, stateSnap = nil, nil
 			}
 		}
 	}
-
-	// 3. timestamp, snapshot, targets, in this order.
-	tsData, ok := v.expectMeta(e, bundle.TimestampPath)
-	if !ok {
+	if kitTS, err := metadata.Timestamp().FromBytes(raw.timestamp); err == nil && kitTS.Signed.Version < stateVersion {
+		v.fail(bundle.CodeRollback, bundle.TimestampPath, "kit version %d is older than version %d, the channel's last accepted kit", kitTS.Signed.Version, stateVersion)
 		return false
 	}
+
+	// 3. timestamp, snapshot, targets, in this order.
+	tsData, snapData, tgtData := raw.timestamp, raw.snapshot, raw.target
 	if _, err := tm.UpdateTimestamp(tsData); err != nil {
 		if errors.Is(err, &metadata.ErrEqualVersionNumber{}) {
 			if !bytes.Equal(tsData, stateTS) {
@@ -248,21 +332,7 @@ func (v *verifier) metadataPhase() bool {
 			}
 			// The same kit again: verify it on its own, without the state.
 			v.rep.SameAsTrusted = true
-			fresh, ferr := trustedmetadata.New(v.trust.Root)
-			if ferr != nil {
-				v.fail(bundle.CodeMalformed, "", "%v", ferr)
-				return false
-			}
-			fresh.RefTime = v.opts.At
-			for _, r := range roots {
-				if rv, _ := metadata.Root().FromBytes(r); rv != nil && rv.Signed.Version > pinned {
-					if _, err := fresh.UpdateRoot(r); err != nil {
-						v.fail(bundle.CodeMalformed, "", "%v", err)
-						return false
-					}
-				}
-			}
-			tm = fresh
+			tm = freshFrom(tm)
 			if _, err := tm.UpdateTimestamp(tsData); err != nil {
 				v.tufFail(bundle.TimestampPath, err, tm.Root, metadata.TIMESTAMP, tsData)
 				return false
@@ -272,16 +342,8 @@ func (v *verifier) metadataPhase() bool {
 			return false
 		}
 	}
-	snapData, ok := v.expectMeta(v.next(), bundle.SnapshotPath)
-	if !ok {
-		return false
-	}
 	if _, err := tm.UpdateSnapshot(snapData, false); err != nil {
 		v.tufFail(bundle.SnapshotPath, err, tm.Root, metadata.SNAPSHOT, snapData)
-		return false
-	}
-	tgtData, ok := v.expectMeta(v.next(), bundle.TargetsPath)
-	if !ok {
 		return false
 	}
 	targets, err := tm.UpdateTargets(tgtData)
@@ -289,7 +351,6 @@ func (v *verifier) metadataPhase() bool {
 		v.tufFail(bundle.TargetsPath, err, tm.Root, metadata.TARGETS, tgtData)
 		return false
 	}
-	v.tm = tm
 	v.rep.meta.Root = v.trust.Root
 	if final := tm.Root.Signed.Version; final > pinned {
 		v.rep.meta.Root = roots[final-1]
@@ -351,6 +412,15 @@ func (v *verifier) metadataPhase() bool {
 	}
 	v.br.SetBudget(budget)
 	return true
+}
+
+// freshFrom returns trusted metadata holding only tm's (verified) root.
+func freshFrom(tm *trustedmetadata.TrustedMetadata) *trustedmetadata.TrustedMetadata {
+	return &trustedmetadata.TrustedMetadata{
+		Root:    tm.Root,
+		Targets: map[string]*metadata.Metadata[metadata.TargetsType]{},
+		RefTime: tm.RefTime,
+	}
 }
 
 // missingMeta reports a kit that ends (or breaks) inside its metadata.

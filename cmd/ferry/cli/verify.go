@@ -43,7 +43,7 @@ the kit fails.`,
 				return err
 			}
 			defer f.Close()
-			rep, err := verify.Kit(cmd.Context(), f, verify.Trust{Root: rootData}, verify.Options{At: at})
+			rep, err := verify.Kit(cmd.Context(), f, verify.Static(verify.Trust{Root: rootData}), verify.Options{At: at})
 			if err != nil {
 				return err
 			}
