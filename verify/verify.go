@@ -472,7 +472,7 @@ func (v *verifier) contentPhase() error {
 			v.fail(bundle.CodeSizeMismatch, e.Name, "entry holds %d bytes, targets.json says %d", e.Size, t.Length)
 			continue
 		}
-		want := t.Hashes["sha256"]
+		want := []byte(t.Hashes["sha256"])
 		tgt := Target{Path: e.Name, Length: t.Length, SHA256: hex.EncodeToString(want), Type: bundle.ContentType(e.Name)}
 		if t.Custom != nil {
 			tgt.Custom = *t.Custom

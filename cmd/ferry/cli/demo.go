@@ -1,7 +1,82 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ferry-dev/ferry/internal/demo"
+	"github.com/spf13/cobra"
+)
 
 func newDemoCmd() *cobra.Command {
-	return &cobra.Command{Use: "demo", Short: "Run the whole journey on built-in data"}
+	var o struct {
+		dir  string
+		keep bool
+	}
+	c := &cobra.Command{
+		Use:   "demo [--dir DIR]",
+		Short: "Run the whole journey on built-in data, in a temp dir by default",
+		Long: `Run the ferry journey on built-in data: make keys and a channel root, build
+a signed kit from the demo documents (twice, to show it is byte-identical),
+inspect and verify it, then show the refusal of a tampered copy and of an
+expired kit, each with its stable code. Every step is a real ferry command.`,
+		Example: `  ferry demo
+  ferry demo --dir /tmp/ferry-demo`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir := o.dir
+			if dir == "" {
+				tmp, err := os.MkdirTemp("", "ferry-demo-")
+				if err != nil {
+					return err
+				}
+				dir = tmp
+				if !o.keep {
+					defer os.RemoveAll(tmp)
+				}
+			} else if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+				return usagef("--dir %s is not empty: the demo needs a new or empty directory", dir)
+			}
+			out := cmd.OutOrStdout()
+			return demo.Run(cmd.Context(), dir, out, func(ctx context.Context, wd string, args ...string) int {
+				sub := New()
+				sub.SetOut(out)
+				sub.SetErr(out)
+				sub.SetArgs(absArgs(wd, args))
+				err := sub.ExecuteContext(ctx)
+				code := ExitCode(sub, err)
+				if code != 0 {
+					fmt.Fprintf(out, "(exit %d)\n", code)
+				}
+				return code
+			})
+		},
+	}
+	c.Flags().StringVar(&o.dir, "dir", "", "directory to play the demo in (kept afterwards)")
+	c.Flags().BoolVar(&o.keep, "keep", false, "keep the temporary directory")
+	return c
+}
+
+// absArgs makes the demo's relative paths absolute under wd, so the
+// commands run in-process without changing the working directory.
+func absArgs(wd string, args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if i > 0 && len(a) > 0 && a[0] != '-' && looksLikePath(a) {
+			out[i] = filepath.Join(wd, a)
+		}
+	}
+	return out
+}
+
+func looksLikePath(a string) bool {
+	for _, suffix := range []string{".yaml", ".zst", ".key", ".pub", ".json"} {
+		if filepath.Ext(a) == suffix || len(a) > len(suffix) && a[len(a)-len(suffix):] == suffix {
+			return true
+		}
+	}
+	return a == "keys" || a == "trust"
 }

@@ -1,0 +1,164 @@
+// Package demo runs the whole ferry journey on built-in data, in a
+// directory of its own: keys, a channel root, a kit built from the demo
+// documents, its verification, and the refusal of a tampered copy. It drives
+// the real commands through a Runner so that what it shows is what a user
+// types. It never opens a network connection.
+package demo
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ferry-dev/ferry/fixtures"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Runner runs one ferry command line in dir and returns its exit code; its
+// output goes to the demo's writer.
+type Runner func(ctx context.Context, dir string, args ...string) int
+
+// KitYAML is the demo kit spec.
+const KitYAML = `# The demo kit: the site documents, signed for channel acme-feeds.
+name: acme
+channel: acme-feeds
+version: 1
+created: 2026-11-28T00:00:00Z
+expires: 30d
+files:
+  - src: ./docs          # a file or a directory, relative to kit.yaml
+    dest: docs/          # where it goes inside the kit
+`
+
+type step struct {
+	say  string
+	args []string
+	want int // expected exit code
+}
+
+// Run plays the demo in dir (which must exist and be empty or new) and
+// reports an error if any step does not end as it should.
+func Run(ctx context.Context, dir string, w io.Writer, run Runner) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := fixtures.WriteDemoFiles(dir); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kit.yaml"), []byte(KitYAML), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "ferry demo in %s\n", dir)
+	steps := []step{
+		{say: "Connected side: make the channel's keys (root keys stay offline).", args: []string{"keys", "generate", "--out", "keys", "--name", "root"}},
+		{args: []string{"keys", "generate", "--out", "keys", "--name", "signer"}},
+		{say: "Write the channel's TUF root v1 (pinned at the site out of band).", args: []string{"trust", "init", "--channel", "acme-feeds", "--root-key", "keys/root.key", "--signing-key", "keys/signer.key", "--out", "trust/root.json"}},
+		{say: "Check kit.yaml, then build the signed kit from the built-in documents.", args: []string{"mirror", "-f", "kit.yaml", "--check"}},
+		{args: []string{"mirror", "-f", "kit.yaml", "-o", "acme-1.kit.tar.zst", "--key", "keys/signer.key"}},
+		{say: "Same inputs, same bytes: build it again and compare.", args: []string{"mirror", "-f", "kit.yaml", "-o", "acme-1.again.kit.tar.zst", "--key", "keys/signer.key"}},
+	}
+	if err := play(ctx, dir, w, run, steps); err != nil {
+		return err
+	}
+	a, err := os.ReadFile(filepath.Join(dir, "acme-1.kit.tar.zst"))
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "acme-1.again.kit.tar.zst"))
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(a, b) {
+		return errors.New("the two builds differ: the kit is not reproducible")
+	}
+	fmt.Fprintf(w, "identical: %d bytes each\n", len(a))
+
+	if err := tamper(filepath.Join(dir, "acme-1.kit.tar.zst"), filepath.Join(dir, "tampered.kit.tar.zst"), "docs/runbook.md"); err != nil {
+		return err
+	}
+	steps = []step{
+		{say: "Offline side: look inside (nothing is trusted yet).", args: []string{"inspect", "acme-1.kit.tar.zst"}},
+		{say: "Verify the kit against the pinned root: signatures, every digest, expiry.", args: []string{"verify", "acme-1.kit.tar.zst", "--root", "trust/root.json", "--at", "2026-12-01T00:00:00Z"}},
+		{say: "An attacker changed one line of docs/runbook.md in a copy: refused, exit 3.", args: []string{"verify", "tampered.kit.tar.zst", "--root", "trust/root.json", "--at", "2026-12-01T00:00:00Z"}, want: 3},
+		{say: "The same good kit, carried too long (a freeze attack): refused once expired.", args: []string{"verify", "acme-1.kit.tar.zst", "--root", "trust/root.json", "--at", "2027-01-15T00:00:00Z"}, want: 3},
+	}
+	if err := play(ctx, dir, w, run, steps); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\ndemo complete: every step ended as expected")
+	return nil
+}
+
+func play(ctx context.Context, dir string, w io.Writer, run Runner, steps []step) error {
+	for _, s := range steps {
+		if s.say != "" {
+			fmt.Fprintf(w, "\n# %s\n", s.say)
+		}
+		fmt.Fprintf(w, "$ ferry %s\n", strings.Join(s.args, " "))
+		if got := run(ctx, dir, s.args...); got != s.want {
+			return fmt.Errorf("ferry %s: exit %d, want %d", strings.Join(s.args, " "), got, s.want)
+		}
+	}
+	return nil
+}
+
+// tamper copies the kit at in to out, changing the content of entry name
+// but nothing else: the signed metadata still claims the old digest.
+func tamper(in, out, name string) error {
+	f, err := os.Open(in)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := zstd.NewReader(f)
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf)
+	if err != nil {
+		return err
+	}
+	tr, tw := tar.NewReader(zr), tar.NewWriter(zw)
+	found := false
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return err
+		}
+		if h.Name == name {
+			data = bytes.Replace(data, []byte("Only a kit that verifies"), []byte("Any kit, verified or not"), 1)
+			found = true
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return err
+		}
+	}
+	if !found {
+		return fmt.Errorf("tamper: %s not in the kit", name)
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(out, buf.Bytes(), 0o644)
+}
