@@ -1,0 +1,76 @@
+// Package depcheck holds the test that keeps the network out of the offline
+// packages and fixtures out of production code.
+package depcheck
+
+import (
+	"encoding/json"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/ferry-dev/ferry"
+
+// offline packages never open a network connection: they may not even
+// link the HTTP client or go-containerregistry's remote package.
+var offline = []string{"bundle", "verify", "store", "scan", "vex", "gate", "keys", "trust"}
+
+var forbiddenOffline = []string{"net/http", "github.com/google/go-containerregistry/pkg/v1/remote"}
+
+type pkg struct {
+	ImportPath string
+	Deps       []string
+}
+
+func list(t *testing.T, patterns ...string) []pkg {
+	t.Helper()
+	args := append([]string{"list", "-deps=false", "-json=ImportPath,Deps"}, patterns...)
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func TestOfflinePackagesHaveNoNetwork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	for _, p := range list(t, module+"/...") {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		top, _, _ := strings.Cut(rel, "/")
+		if !slices.Contains(offline, top) {
+			continue
+		}
+		for _, f := range forbiddenOffline {
+			if slices.Contains(p.Deps, f) {
+				t.Errorf("%s depends on %s: offline packages must not reach the network", p.ImportPath, f)
+			}
+		}
+	}
+}
+
+func TestFixturesOnlyInTestsAndDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	allowed := []string{module + "/fixtures", module + "/internal/demo", module + "/cmd/ferry/cli", module + "/cmd/ferry"}
+	for _, p := range list(t, module+"/...") {
+		if slices.Contains(allowed, p.ImportPath) {
+			continue
+		}
+		if slices.Contains(p.Deps, module+"/fixtures") {
+			t.Errorf("%s (non-test code) depends on fixtures; only tests and the demo may", p.ImportPath)
+		}
+	}
+}
