@@ -150,11 +150,15 @@ signing keys stay the same.`,
 					return err
 				}
 			}
+			if !cmd.Flags().Changed("threshold") && len(ro.newKey) == 0 {
+				ro.threshold = cur.Signed.Roles["root"].Threshold
+			}
 			o, err := ro.options("", newKeys)
 			if err != nil {
 				return err
 			}
 			if len(o.SigningKeys) == 0 {
+				// Keep the current signing keys and their threshold.
 				o.SigningKeys, o.SigningThreshold, err = trust.SigningKeys(cur)
 				if err != nil {
 					return err
