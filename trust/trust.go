@@ -31,8 +31,8 @@ var ErrChain = errors.New("broken root chain")
 type Options struct {
 	// Channel names the channel; required for Init, must not change in Rotate.
 	Channel string
-	// RootKeys are the new root's keys. Each signs the new root.
-	RootKeys []crypto.Signer
+	// RootKeys are the public keys of the new root's root role.
+	RootKeys []crypto.PublicKey
 	// Threshold is how many root keys must sign a root; default 1.
 	Threshold int
 	// SigningKeys are the keys of the targets, snapshot and timestamp roles.
@@ -76,8 +76,9 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// Init returns root v1 of a new channel, signed by every root key.
-func Init(o Options) ([]byte, error) {
+// Init returns root v1 of a new channel, signed by signers, which must be
+// root keys of o and meet the root threshold.
+func Init(o Options, signers []crypto.Signer) ([]byte, error) {
 	if err := ValidChannel(o.Channel); err != nil {
 		return nil, err
 	}
@@ -88,16 +89,24 @@ func Init(o Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := sign(root, o.RootKeys); err != nil {
+	if err := sign(root, signers); err != nil {
 		return nil, err
 	}
-	return marshal(root)
+	out, err := marshal(root)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := trustedmetadata.New(out); err != nil {
+		return nil, fmt.Errorf("the new root does not verify (do the signing root keys meet the threshold of %d?): %w", o.Threshold, err)
+	}
+	return out, nil
 }
 
-// Rotate returns root v(N+1) after current: the new keys of o, signed by
-// oldSigners (which must meet the current root's threshold) and by o.RootKeys.
-// o.Channel may be empty (the current channel is kept) but not different.
-func Rotate(current []byte, oldSigners []crypto.Signer, o Options) ([]byte, error) {
+// Rotate returns root v(N+1) after current with the keys of o, signed by
+// signers: they must meet both the current root's threshold and the new
+// one's. o.Channel may be empty (the current channel is kept) but not
+// different.
+func Rotate(current []byte, signers []crypto.Signer, o Options) ([]byte, error) {
 	cur, err := Parse(current)
 	if err != nil {
 		return nil, err
@@ -116,13 +125,6 @@ func Rotate(current []byte, oldSigners []crypto.Signer, o Options) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	// Old keys first, then new keys not already among them.
-	signers := slices.Clone(oldSigners)
-	for _, k := range o.RootKeys {
-		if !slices.ContainsFunc(signers, func(s crypto.Signer) bool { return samePublic(s.Public(), k.Public()) }) {
-			signers = append(signers, k)
-		}
-	}
 	if err := sign(next, signers); err != nil {
 		return nil, err
 	}
@@ -136,8 +138,8 @@ func Rotate(current []byte, oldSigners []crypto.Signer, o Options) ([]byte, erro
 		return nil, fmt.Errorf("loading current root: %w", err)
 	}
 	if _, err := tm.UpdateRoot(out); err != nil {
-		return nil, fmt.Errorf("rotated root does not verify (do the old root keys meet the current threshold of %d?): %w",
-			cur.Signed.Roles[metadata.ROOT].Threshold, err)
+		return nil, fmt.Errorf("rotated root does not verify (do the keys given meet the current threshold of %d and the new one of %d?): %w",
+			cur.Signed.Roles[metadata.ROOT].Threshold, o.Threshold, err)
 	}
 	return out, nil
 }
@@ -148,7 +150,7 @@ func newRoot(o Options, version int64) (*metadata.Metadata[metadata.RootType], e
 	root.Signed.ConsistentSnapshot = false
 	root.Signed.UnrecognizedFields = map[string]any{FieldName: map[string]any{"channel": o.Channel}}
 	for _, k := range o.RootKeys {
-		tk, err := keys.TUFKey(k.Public())
+		tk, err := keys.TUFKey(k)
 		if err != nil {
 			return nil, err
 		}
@@ -204,12 +206,6 @@ func marshal(root *metadata.Metadata[metadata.RootType]) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
-}
-
-func samePublic(a, b crypto.PublicKey) bool {
-	ka, err1 := keys.ID(a)
-	kb, err2 := keys.ID(b)
-	return err1 == nil && err2 == nil && ka == kb
 }
 
 // Parse decodes root metadata (without verifying it).
@@ -320,15 +316,20 @@ func VerifyChain(chain [][]byte) error {
 
 // SigningKeys returns the keys and threshold of root's targets role.
 func SigningKeys(root *metadata.Metadata[metadata.RootType]) ([]crypto.PublicKey, int, error) {
-	role := root.Signed.Roles[metadata.TARGETS]
+	return RoleKeys(root, metadata.TARGETS)
+}
+
+// RoleKeys returns the keys and threshold of one of root's roles.
+func RoleKeys(root *metadata.Metadata[metadata.RootType], name string) ([]crypto.PublicKey, int, error) {
+	role := root.Signed.Roles[name]
 	if role == nil {
-		return nil, 0, errors.New("root has no targets role")
+		return nil, 0, fmt.Errorf("root has no %s role", name)
 	}
 	var out []crypto.PublicKey
 	for _, id := range role.KeyIDs {
 		k, ok := root.Signed.Keys[id]
 		if !ok {
-			return nil, 0, fmt.Errorf("root lists key %s for targets but does not define it", id)
+			return nil, 0, fmt.Errorf("root lists key %s for %s but does not define it", id, name)
 		}
 		pub, err := k.ToPublicKey()
 		if err != nil {

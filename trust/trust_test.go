@@ -24,15 +24,25 @@ func key(seed string) crypto.Signer {
 }
 
 func opts(channel string, rootKeys ...crypto.Signer) Options {
-	return Options{Channel: channel, RootKeys: rootKeys, SigningKeys: []crypto.PublicKey{key("signer").Public()}, Created: created}
+	var pubs []crypto.PublicKey
+	for _, k := range rootKeys {
+		pubs = append(pubs, k.Public())
+	}
+	return Options{Channel: channel, RootKeys: pubs, SigningKeys: []crypto.PublicKey{key("signer").Public()}, Created: created}
 }
 
-func TestInitDeterministicAndSelfSigned(t *testing.T) {
-	a, err := Init(opts("acme-feeds", key("r1")))
+func initRoot(t *testing.T, o Options, signers ...crypto.Signer) []byte {
+	t.Helper()
+	b, err := Init(o, signers)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := Init(opts("acme-feeds", key("r1")))
+	return b
+}
+
+func TestInitDeterministicAndSelfSigned(t *testing.T) {
+	a := initRoot(t, opts("acme-feeds", key("r1")), key("r1"))
+	b := initRoot(t, opts("acme-feeds", key("r1")), key("r1"))
 	if !bytes.Equal(a, b) {
 		t.Error("same inputs gave different roots")
 	}
@@ -59,7 +69,7 @@ func TestInitValidation(t *testing.T) {
 	}
 	for name, o := range cases {
 		t.Run(name, func(t *testing.T) {
-			if _, err := Init(o); err == nil {
+			if _, err := Init(o, []crypto.Signer{key("r1")}); err == nil {
 				t.Error("accepted")
 			}
 		})
@@ -70,16 +80,20 @@ func TestRotateThreshold(t *testing.T) {
 	r1, r2, r3 := key("r1"), key("r2"), key("r3")
 	o := opts("acme", r1, r2, r3)
 	o.Threshold = 2
-	v1, err := Init(o)
-	if err != nil {
-		t.Fatal(err)
+	if _, err := Init(o, []crypto.Signer{r1}); err == nil {
+		t.Fatal("root v1 signed by 1 of 2 required keys was accepted")
 	}
+	v1 := initRoot(t, o, r1, r2, r3)
 	n1 := key("n1")
 	// One old key is below the old threshold of 2.
-	if _, err := Rotate(v1, []crypto.Signer{r1}, opts("", n1)); err == nil {
+	if _, err := Rotate(v1, []crypto.Signer{r1, n1}, opts("", n1)); err == nil {
 		t.Fatal("rotation signed by 1 of 2 required old keys was accepted")
 	}
-	v2, err := Rotate(v1, []crypto.Signer{r1, r3}, opts("", n1))
+	// The new root must be signed by its own keys too.
+	if _, err := Rotate(v1, []crypto.Signer{r1, r3}, opts("", n1)); err == nil {
+		t.Fatal("rotation not signed by the new root key was accepted")
+	}
+	v2, err := Rotate(v1, []crypto.Signer{r1, r3, n1}, opts("", n1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +105,7 @@ func TestRotateThreshold(t *testing.T) {
 		t.Error("rotation to another channel accepted")
 	}
 	// A gap breaks the chain.
-	v3, err := Rotate(v2, []crypto.Signer{n1}, opts("", key("n2")))
+	v3, err := Rotate(v2, []crypto.Signer{n1, key("n2")}, opts("", key("n2")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,11 +118,11 @@ func TestWriteAndLoadChain(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "trust", "root.json")
 	r1 := key("r1")
-	v1, _ := Init(opts("acme", r1))
+	v1 := initRoot(t, opts("acme", r1), r1)
 	if err := WriteChainFile(path, v1); err != nil {
 		t.Fatal(err)
 	}
-	v2, err := Rotate(v1, []crypto.Signer{r1}, opts("", key("r2")))
+	v2, err := Rotate(v1, []crypto.Signer{r1, key("r2")}, opts("", key("r2")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ferry-dev/ferry/keys"
 	"github.com/ferry-dev/ferry/kit"
 	"github.com/ferry-dev/ferry/trust"
 	"github.com/spf13/cobra"
@@ -24,7 +23,7 @@ func (f *rootKeyFlags) add(c *cobra.Command) {
 	c.Flags().StringVar(&f.expires, "expires", "365d", "how long the root is valid")
 }
 
-func (f *rootKeyFlags) options(channel string, rootKeys []crypto.Signer) (trust.Options, error) {
+func (f *rootKeyFlags) options(channel string, rootKeys []crypto.PublicKey) (trust.Options, error) {
 	o := trust.Options{Channel: channel, RootKeys: rootKeys, Threshold: f.threshold, SigningThreshold: f.signingThreshold}
 	for _, ref := range f.signingKeys {
 		pub, err := loadPublicKey(ref)
@@ -90,11 +89,11 @@ root can follow rotations offline.`,
 			if err != nil {
 				return err
 			}
-			o, err := in.options(in.channel, rk)
+			o, err := in.options(in.channel, publics(rk))
 			if err != nil {
 				return err
 			}
-			root, err := trust.Init(o)
+			root, err := trust.Init(o, rk)
 			if err != nil {
 				return usageErr{err}
 			}
@@ -144,16 +143,23 @@ signing keys stay the same.`,
 			if err != nil {
 				return err
 			}
-			newKeys := old
+			// Without --new-root-key the root keys and threshold stay.
+			rootKeys, rootThreshold, err := trust.RoleKeys(cur, "root")
+			if err != nil {
+				return err
+			}
+			signers := old
 			if len(ro.newKey) > 0 {
-				if newKeys, err = loadSigners(ro.newKey); err != nil {
+				newKeys, err := loadSigners(ro.newKey)
+				if err != nil {
 					return err
 				}
+				rootKeys = publics(newKeys)
+				signers = append(signers, newKeys...)
+			} else if !cmd.Flags().Changed("threshold") {
+				ro.threshold = rootThreshold
 			}
-			if !cmd.Flags().Changed("threshold") && len(ro.newKey) == 0 {
-				ro.threshold = cur.Signed.Roles["root"].Threshold
-			}
-			o, err := ro.options("", newKeys)
+			o, err := ro.options("", rootKeys)
 			if err != nil {
 				return err
 			}
@@ -164,7 +170,7 @@ signing keys stay the same.`,
 					return err
 				}
 			}
-			next, err := trust.Rotate(current, old, o)
+			next, err := trust.Rotate(current, signers, o)
 			if err != nil {
 				return err
 			}
@@ -184,6 +190,14 @@ signing keys stay the same.`,
 	return c
 }
 
+func publics(ks []crypto.Signer) []crypto.PublicKey {
+	out := make([]crypto.PublicKey, len(ks))
+	for i, k := range ks {
+		out[i] = k.Public()
+	}
+	return out
+}
+
 func describeRoot(w io.Writer, path string, data []byte) error {
 	r, err := trust.Parse(data)
 	if err != nil {
@@ -196,5 +210,3 @@ func describeRoot(w io.Writer, path string, data []byte) error {
 	}
 	return nil
 }
-
-var _ = keys.ID
