@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -74,7 +75,12 @@ func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*Bu
 	if err := checkSigning(spec, opts, expires); err != nil {
 		return nil, err
 	}
-	env := &Env{Created: created, Logger: logger}
+	tmp, err := os.MkdirTemp("", "ferry-build-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	env := &Env{Created: created, Logger: logger, TempDir: tmp}
 	var files []bundle.File
 	owner := map[string]string{}
 	man := Manifest{

@@ -28,6 +28,9 @@ type Env struct {
 	Created time.Time
 	// Logger receives progress; discard by default.
 	Logger *slog.Logger
+	// TempDir is a scratch directory for the build, removed when the kit
+	// has been written. Sources put downloaded or reordered data there.
+	TempDir string
 }
 
 // Fetched is a source's contribution to a kit.
