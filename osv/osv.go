@@ -1,0 +1,197 @@
+package osv
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ossf/osv-schema/bindings/go/osvschema"
+	"golang.org/x/mod/semver"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// Vulnerability is the schema's record type.
+type Vulnerability = osvschema.Vulnerability
+
+// InvalidError says why a record is not valid OSV. ID is "" when the record
+// has none.
+type InvalidError struct {
+	ID      string
+	Reasons []string
+}
+
+func (e *InvalidError) Error() string {
+	id := e.ID
+	if id == "" {
+		id = "(no id)"
+	}
+	return fmt.Sprintf("invalid OSV record %s: %s", id, strings.Join(e.Reasons, "; "))
+}
+
+// ErrNotJSON is returned for bytes that are not one JSON object.
+var ErrNotJSON = errors.New("not a JSON object")
+
+// Parse decodes and validates one OSV record. Unknown fields are refused.
+// It returns an *InvalidError for a record that parses but breaks the rules.
+func Parse(data []byte) (*Vulnerability, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, ErrNotJSON
+	}
+	v := &Vulnerability{}
+	if err := (protojson.UnmarshalOptions{}).Unmarshal(trimmed, v); err != nil {
+		id := peekID(trimmed)
+		return nil, &InvalidError{ID: id, Reasons: []string{"does not match the OSV schema: " + cleanProtoErr(err)}}
+	}
+	if err := Validate(v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func peekID(data []byte) string {
+	var m struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(data, &m)
+	return m.ID
+}
+
+func cleanProtoErr(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "proto: ")
+	return strings.ReplaceAll(s, "\u00a0", " ")
+}
+
+// Validate checks the rules of the OSV schema that its shape alone does not
+// enforce.
+func Validate(v *Vulnerability) error {
+	var r []string
+	add := func(format string, args ...any) { r = append(r, fmt.Sprintf(format, args...)) }
+	if v.GetId() == "" {
+		add("id is missing")
+	} else if strings.ContainsAny(v.GetId(), " /\\\n\t") {
+		add("id %q contains spaces or slashes", v.GetId())
+	}
+	if sv := v.GetSchemaVersion(); sv != "" && !semver.IsValid("v"+sv) {
+		add("schema_version %q is not a semantic version", sv)
+	}
+	if v.GetModified() == nil {
+		add("modified is missing")
+	}
+	if v.GetWithdrawn() == nil && len(v.GetAffected()) == 0 && len(v.GetUpstream()) == 0 {
+		add("affected is empty")
+	}
+	for i, a := range v.GetAffected() {
+		where := fmt.Sprintf("affected[%d]", i)
+		if p := a.GetPackage(); p != nil {
+			if p.GetEcosystem() == "" && p.GetPurl() == "" {
+				add("%s.package has no ecosystem", where)
+			}
+			if p.GetName() == "" && p.GetPurl() == "" {
+				add("%s.package has no name", where)
+			}
+		}
+		if len(a.GetRanges()) == 0 && len(a.GetVersions()) == 0 && a.GetPackage() != nil {
+			add("%s has neither ranges nor versions", where)
+		}
+		for j, rg := range a.GetRanges() {
+			validateRange(fmt.Sprintf("%s.ranges[%d]", where, j), rg, add)
+		}
+	}
+	if len(r) > 0 {
+		return &InvalidError{ID: v.GetId(), Reasons: r}
+	}
+	return nil
+}
+
+func validateRange(where string, rg *osvschema.Range, add func(string, ...any)) {
+	switch rg.GetType() {
+	case osvschema.Range_SEMVER, osvschema.Range_ECOSYSTEM:
+	case osvschema.Range_GIT:
+		if rg.GetRepo() == "" {
+			add("%s is a GIT range without repo", where)
+		}
+	default:
+		add("%s has no valid type", where)
+	}
+	if len(rg.GetEvents()) == 0 {
+		add("%s has no events", where)
+		return
+	}
+	introduced, fixed, last := 0, 0, 0
+	prev := ""
+	for k, e := range rg.GetEvents() {
+		kinds, value := 0, ""
+		for _, s := range []string{e.GetIntroduced(), e.GetFixed(), e.GetLastAffected(), e.GetLimit()} {
+			if s != "" {
+				kinds++
+				value = s
+			}
+		}
+		if kinds != 1 {
+			add("%s.events[%d] must have exactly one of introduced, fixed, last_affected, limit", where, k)
+			continue
+		}
+		switch {
+		case e.GetIntroduced() != "":
+			introduced++
+		case e.GetFixed() != "":
+			fixed++
+		case e.GetLastAffected() != "":
+			last++
+		}
+		if rg.GetType() != osvschema.Range_SEMVER {
+			continue
+		}
+		if value == "0" && e.GetIntroduced() != "" {
+			// "0" is the OSV minimum: before every version, pre-releases
+			// such as Go's 0.0.0-… pseudo-versions included.
+			prev = ""
+			continue
+		}
+		sv := "v" + value
+		if !semver.IsValid(sv) {
+			add("%s.events[%d]: %q is not a semantic version", where, k, value)
+			continue
+		}
+		if prev != "" && semver.Compare(prev, sv) > 0 {
+			add("%s.events[%d]: %s comes after %s: SEMVER events must be in ascending order", where, k, value, strings.TrimPrefix(prev, "v"))
+		}
+		prev = sv
+	}
+	if introduced == 0 {
+		add("%s has no introduced event", where)
+	}
+	if fixed > 0 && last > 0 {
+		add("%s has both fixed and last_affected events", where)
+	}
+}
+
+// Withdrawn reports whether v is withdrawn as of t.
+func Withdrawn(v *Vulnerability, t time.Time) bool {
+	w := v.GetWithdrawn()
+	return w != nil && !w.AsTime().After(t)
+}
+
+// Packages returns the (ecosystem, name) pairs a record affects, in order,
+// without duplicates.
+func Packages(v *Vulnerability) [][2]string {
+	var out [][2]string
+	seen := map[[2]string]bool{}
+	for _, a := range v.GetAffected() {
+		p := a.GetPackage()
+		if p == nil || p.GetName() == "" {
+			continue
+		}
+		k := [2]string{p.GetEcosystem(), p.GetName()}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
