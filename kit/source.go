@@ -3,6 +3,7 @@ package kit
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/ferry-dev/ferry/bundle"
@@ -31,6 +32,12 @@ type Env struct {
 	// TempDir is a scratch directory for the build, removed when the kit
 	// has been written. Sources put downloaded or reordered data there.
 	TempDir string
+	// Cache is a directory kept between runs (--cache): downloads and
+	// blobs already there are not fetched again (re-checked by digest).
+	Cache string
+	// HTTPClient, if set, is used for every download (tests inject one
+	// for loopback TLS servers).
+	HTTPClient *http.Client
 }
 
 // Fetched is a source's contribution to a kit.
@@ -52,4 +59,17 @@ type Provenance struct {
 	Digest string `json:"digest,omitempty"`
 	// FetchedAt is when a remote source was fetched; empty for local ones.
 	FetchedAt string `json:"fetchedAt,omitempty"`
+	// Counts are what the source counted: records, withdrawn, skipped,
+	// documents, statements, attestations verified or rejected …
+	Counts map[string]int `json:"counts,omitempty"`
+	// Skipped lists what the source left out and why (invalid records with
+	// skip-invalid, attestations that failed verification).
+	Skipped []Skipped `json:"skipped,omitempty"`
+}
+
+// Skipped is one item a source left out of the kit.
+type Skipped struct {
+	Item   string `json:"item"`
+	ID     string `json:"id,omitempty"`
+	Reason string `json:"reason"`
 }
