@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"time"
@@ -50,6 +51,10 @@ type BuildOptions struct {
 	Now time.Time
 	// Logger receives progress; discard when nil.
 	Logger *slog.Logger
+	// Cache is a directory kept between runs (--cache), or "".
+	Cache string
+	// HTTPClient, if set, is used for every download.
+	HTTPClient *http.Client
 }
 
 // BuildResult describes a built kit.
@@ -80,7 +85,7 @@ func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*Bu
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	env := &Env{Created: created, Logger: logger, TempDir: tmp}
+	env := &Env{Created: created, Logger: logger, TempDir: tmp, Cache: opts.Cache, HTTPClient: opts.HTTPClient}
 	var files []bundle.File
 	owner := map[string]string{}
 	man := Manifest{

@@ -63,6 +63,9 @@ var sourceKinds = map[string]sourceParser{
 // fetch yet: they get SPEC_UNKNOWN_SOURCE, not a silent skip.
 var futureKinds = []string{"images", "registries", "advisories", "vex", "trust", "policies"}
 
+// The kinds registered in other files of this package add themselves to
+// sourceKinds from init functions.
+
 // LoadSpec reads and validates a kit spec file. All problems come back
 // together as SpecErrors.
 func LoadSpec(path string) (*Spec, error) {
