@@ -38,7 +38,7 @@ func BenchmarkKit(b *testing.B) {
 				total += int64(len(d))
 			}
 			kit := fixtures.Kit(c, files, fixtures.KitOptions{})
-			trust := verify.Trust{Root: c.Root()}
+			trust := verify.Static(verify.Trust{Root: c.Root()})
 			opts := verify.Options{At: fixtures.Created.Add(24 * time.Hour)}
 			b.SetBytes(total)
 			b.ReportAllocs()
