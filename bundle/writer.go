@@ -9,9 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -28,7 +32,8 @@ type File struct {
 	// to be reproducible.
 	Custom json.RawMessage
 	// Open returns the file's content. Write calls it twice: once to hash,
-	// once to write, and fails with ErrChanged if the two differ.
+	// once to write, and fails with ErrChanged if the two differ. While
+	// hashing, Write may call the Open of different files concurrently.
 	Open func() (io.ReadCloser, error)
 }
 
@@ -109,20 +114,14 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 	// Pass 1: hash every file.
 	targets := metadata.Targets(info.Expires)
 	targets.Signed.Version = info.Version
-	digests := make([][]byte, len(files))
-	sizes := make([]int64, len(files))
+	digests, sizes, err := hashFiles(ctx, files)
+	if err != nil {
+		return nil, err
+	}
 	var total int64
 	for i, f := range files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		n, sum, err := hashFile(f)
-		if err != nil {
-			return nil, err
-		}
-		digests[i], sizes[i] = sum, n
-		total += n
-		tf := &metadata.TargetFiles{Length: n, Hashes: metadata.Hashes{"sha256": sum}, Path: f.Path}
+		total += sizes[i]
+		tf := &metadata.TargetFiles{Length: sizes[i], Hashes: metadata.Hashes{"sha256": digests[i]}, Path: f.Path}
 		if len(f.Custom) > 0 {
 			c := json.RawMessage(slices.Clone(f.Custom))
 			tf.Custom = &c
@@ -187,7 +186,8 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 			return nil, err
 		}
 	}
-	buf := make([]byte, 1<<20)
+	cp := newCopier()
+	defer cp.close()
 	for i, f := range files {
 		if err := ctx.Err(); err != nil {
 			zw.Close()
@@ -197,7 +197,7 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 			zw.Close()
 			return nil, err
 		}
-		if err := copyChecked(tw, f, sizes[i], digests[i], buf); err != nil {
+		if err := cp.copyChecked(tw, f, sizes[i], digests[i]); err != nil {
 			zw.Close()
 			return nil, err
 		}
@@ -223,29 +223,123 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 	}, nil
 }
 
-func hashFile(f File) (int64, []byte, error) {
+// hashWorkers caps how many files pass 1 hashes at once. sha256 is the
+// bulk of its cost, and each file is hashed on its own core.
+const hashWorkers = 4
+
+// hashFiles hashes every file, several at a time. On failure it returns the
+// error of the first failing file in files' order, as hashing them one by
+// one would.
+func hashFiles(ctx context.Context, files []File) ([][]byte, []int64, error) {
+	digests := make([][]byte, len(files))
+	sizes := make([]int64, len(files))
+	errs := make([]error, len(files))
+	workers := min(hashWorkers, runtime.GOMAXPROCS(0), len(files))
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			buf := make([]byte, 256<<10)
+			for !failed.Load() {
+				// A file taken is always hashed (or gets ctx's error).
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					errs[i] = err
+					failed.Store(true)
+					return
+				}
+				sizes[i], digests[i], errs[i] = hashFile(files[i], buf)
+				if errs[i] != nil {
+					failed.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Files are handed out in order and every file handed out is hashed,
+	// so the first error here is the one a serial pass would meet.
+	for _, err := range errs {
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return digests, sizes, nil
+}
+
+func hashFile(f File, buf []byte) (int64, []byte, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return 0, nil, fmt.Errorf("opening %s: %w", f.Path, err)
 	}
 	defer rc.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, rc)
+	n, err := io.CopyBuffer(h, rc, buf)
 	if err != nil {
 		return 0, nil, fmt.Errorf("reading %s: %w", f.Path, err)
 	}
 	return n, h.Sum(nil), nil
 }
 
+// copier copies files into the tar while a second goroutine hashes what
+// was copied, so sha256 runs beside the read, the tar and the compressor
+// rather than after them. It owns copierBufs buffers of copierBufSize.
+type copier struct {
+	free chan []byte // buffers nobody uses
+	full chan []byte // buffers read, to hash; nil ends the file
+	sums chan []byte // the digest of each file, after its nil
+	h    hash.Hash
+}
+
+const (
+	copierBufs    = 4
+	copierBufSize = 1 << 20
+)
+
+func newCopier() *copier {
+	c := &copier{
+		free: make(chan []byte, copierBufs),
+		full: make(chan []byte, copierBufs),
+		sums: make(chan []byte),
+		h:    sha256.New(),
+	}
+	for range copierBufs {
+		c.free <- make([]byte, copierBufSize)
+	}
+	go c.hash()
+	return c
+}
+
+func (c *copier) hash() {
+	for b := range c.full {
+		if b == nil {
+			c.sums <- c.h.Sum(nil)
+			c.h.Reset()
+			continue
+		}
+		c.h.Write(b)
+		c.free <- b[:cap(b)]
+	}
+	close(c.sums)
+}
+
+func (c *copier) close() { close(c.full) }
+
 // copyChecked copies f into w, exactly size bytes, and checks the digest.
-func copyChecked(w io.Writer, f File, size int64, digest []byte, buf []byte) error {
+func (c *copier) copyChecked(w io.Writer, f File, size int64, digest []byte) error {
 	rc, err := f.Open()
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", f.Path, err)
 	}
 	defer rc.Close()
-	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(rc, size), buf)
+	n, err := c.copy(w, io.LimitReader(rc, size))
+	// The hasher finishes the file in every case, so the buffers are all
+	// free again for the next file.
+	c.full <- nil
+	sum := <-c.sums
 	if err != nil {
 		if errors.Is(err, tar.ErrWriteTooLong) {
 			return fmt.Errorf("%s: %w", f.Path, ErrChanged)
@@ -253,10 +347,41 @@ func copyChecked(w io.Writer, f File, size int64, digest []byte, buf []byte) err
 		return fmt.Errorf("reading %s: %w", f.Path, err)
 	}
 	var one [1]byte
-	if extra, _ := rc.Read(one[:]); n != size || extra != 0 || !slices.Equal(h.Sum(nil), digest) {
+	if extra, _ := rc.Read(one[:]); n != size || extra != 0 || !slices.Equal(sum, digest) {
 		return fmt.Errorf("%s: %w", f.Path, ErrChanged)
 	}
 	return nil
+}
+
+// copy is io.Copy with the hashing handed to c.hash. A buffer goes to the
+// hasher before it is written to w; both only read it, and c.hash frees
+// it when done, which is never before copy takes its next buffer from free
+// after the write returned.
+func (c *copier) copy(w io.Writer, r io.Reader) (int64, error) {
+	var n int64
+	for {
+		buf := <-c.free
+		nr, rerr := r.Read(buf)
+		if nr > 0 {
+			c.full <- buf[:nr]
+			nw, werr := w.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, werr
+			}
+			if nw != nr {
+				return n, io.ErrShortWrite
+			}
+		} else {
+			c.free <- buf
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
 }
 
 func metaFile(version int64, data []byte) *metadata.MetaFiles {
