@@ -17,6 +17,26 @@ type File struct {
 	path string
 	perm os.FileMode
 	done bool
+	// written and flushed track write-behind: every writeBehind bytes the
+	// kernel is asked to start writing, so Commit's fsync is short.
+	written, flushed int64
+}
+
+// writeBehind is how many bytes are written before the kernel is asked to
+// start writing them out (large kits and blobs otherwise pile up dirty
+// pages and the final fsync stalls for seconds).
+const writeBehind = 64 << 20
+
+// Write writes p and, every writeBehind bytes, starts the write-back of
+// what was written so far.
+func (f *File) Write(p []byte) (int, error) {
+	n, err := f.File.Write(p)
+	f.written += int64(n)
+	if f.written-f.flushed >= writeBehind {
+		startWriteback(f.File, f.flushed, f.written-f.flushed)
+		f.flushed = f.written
+	}
+	return n, err
 }
 
 // Create starts writing path. Nothing appears at path until Commit.
