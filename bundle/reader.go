@@ -3,6 +3,7 @@ package bundle
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -24,15 +25,19 @@ type Entry struct {
 // Reader reads a kit as a stream, entry by entry, enforcing the format's
 // safety rules. It is not safe for concurrent use.
 type Reader struct {
-	budget  *budgetReader
-	zr      *zstd.Decoder
-	tr      *tar.Reader
-	seen    map[string]bool
-	inBody  bool   // a content entry has been seen
-	last    string // last content name
-	err     error  // sticky stream error
-	cur     *Entry
-	curLeft int64
+	budget *budgetReader
+	zr     *zstd.Decoder
+	tr     *tar.Reader
+	seen   map[string]bool
+	inBody bool   // a content entry has been seen
+	last   string // last content name
+	err    error  // sticky stream error
+	cur    *Entry
+	// hdrName and hdrLeft are the name of the last tar header and how many
+	// of its data bytes are unread: tr.Next skips them, and a failure
+	// while skipping (a bomb, a cut) concerns that entry.
+	hdrName string
+	hdrLeft int64
 }
 
 // NewReader starts reading a kit from r. Close releases the decoder.
@@ -71,6 +76,10 @@ func (r *Reader) Next() (*Entry, error) {
 		return nil, r.err
 	}
 	r.cur = nil
+	skipping := ""
+	if r.hdrLeft > 0 {
+		skipping = r.hdrName
+	}
 	hdr, err := r.tr.Next()
 	if err == io.EOF {
 		if derr := r.drain(); derr != nil {
@@ -78,10 +87,19 @@ func (r *Reader) Next() (*Entry, error) {
 		}
 		return nil, io.EOF
 	}
+	if errors.Is(err, tar.ErrInsecurePath) && hdr != nil {
+		// GODEBUG=tarinsecurepath=0: the header is fine to use, and
+		// CheckPath below is stricter than archive/tar.
+		err = nil
+	}
 	if err != nil {
-		return nil, r.fail(err)
+		return nil, r.failAt(skipping, err)
 	}
 	name := hdr.Name
+	r.hdrName, r.hdrLeft = name, hdr.Size
+	if headerOnly(hdr.Typeflag) {
+		r.hdrLeft = 0
+	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeRegA:
 	case tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo, tar.TypeDir, tar.TypeCont:
@@ -110,7 +128,6 @@ func (r *Reader) Next() (*Entry, error) {
 		r.inBody, r.last = true, name
 	}
 	r.cur = &Entry{Name: name, Size: hdr.Size}
-	r.curLeft = hdr.Size
 	return r.cur, nil
 }
 
@@ -123,11 +140,11 @@ func (r *Reader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n, err := r.tr.Read(p)
-	r.curLeft -= int64(n)
+	r.hdrLeft -= int64(n)
 	if err != nil && err != io.EOF {
 		return n, r.fail(err)
 	}
-	if err == io.EOF && r.curLeft != 0 {
+	if err == io.EOF && r.hdrLeft != 0 {
 		return n, r.fail(Errorf(CodeTruncated, r.cur.Name, "entry ends early"))
 	}
 	return n, err
@@ -141,14 +158,21 @@ func (r *Reader) ReadAll(max int64) ([]byte, error) {
 	if r.cur.Size > max {
 		return nil, r.fail(Errorf(CodeTooLarge, r.cur.Name, "entry of %d bytes exceeds the limit of %d", r.cur.Size, max))
 	}
-	buf := make([]byte, r.cur.Size)
-	if _, err := io.ReadFull(r, buf); err != nil {
+	// Grow with the data rather than trusting the declared size: a tiny
+	// kit must not make us allocate the full limit up front.
+	var buf bytes.Buffer
+	buf.Grow(int(min(r.cur.Size, 64<<10)))
+	n, err := buf.ReadFrom(io.LimitReader(r, r.cur.Size))
+	if err != nil {
 		if r.err != nil {
 			return nil, r.err
 		}
 		return nil, r.fail(err)
 	}
-	return buf, nil
+	if n != r.cur.Size {
+		return nil, r.fail(Errorf(CodeTruncated, r.cur.Name, "entry ends early"))
+	}
+	return buf.Bytes(), nil
 }
 
 // drain checks that nothing but the tar trailer and the end of the zstd
@@ -171,22 +195,25 @@ func (r *Reader) drain() error {
 	}
 }
 
-// fail turns a stream error into a sticky *Error.
-func (r *Reader) fail(err error) error {
+// fail turns a stream error into a sticky *Error about the current entry.
+func (r *Reader) fail(err error) error { return r.failAt(r.curName(), err) }
+
+// failAt turns a stream error into a sticky *Error about entry name.
+func (r *Reader) failAt(name string, err error) error {
 	var e *Error
 	switch {
 	case errors.As(err, &e):
 	case errors.Is(err, errBudget):
-		e = Errorf(CodeTooLarge, r.curName(), "the kit expands beyond what its targets declare (decompression bomb or undeclared content)")
+		e = Errorf(CodeTooLarge, name, "the kit expands beyond what its targets declare (decompression bomb or undeclared content)")
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		e = Errorf(CodeTruncated, r.curName(), "the kit ends early (truncated file?)")
+		e = Errorf(CodeTruncated, name, "the kit ends early (truncated file?)")
 	case errors.Is(err, tar.ErrHeader), errors.Is(err, tar.ErrInsecurePath):
-		e = Errorf(CodeMalformed, r.curName(), "invalid tar header: %v", err)
+		e = Errorf(CodeMalformed, name, "invalid tar header: %v", err)
 	default:
 		if isZstdError(err) {
-			e = Errorf(CodeMalformed, r.curName(), "corrupt zstd stream: %v", err)
+			e = Errorf(CodeMalformed, name, "corrupt zstd stream: %v", err)
 		} else {
-			e = Errorf(CodeMalformed, r.curName(), "%v", err)
+			e = Errorf(CodeMalformed, name, "%v", err)
 		}
 	}
 	r.err = e
@@ -209,6 +236,15 @@ func isZstdError(err error) bool {
 		}
 	}
 	return strings.Contains(err.Error(), "zstd") || strings.Contains(err.Error(), "corrupt")
+}
+
+// headerOnly reports whether archive/tar gives entries of type t no data.
+func headerOnly(t byte) bool {
+	switch t {
+	case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo:
+		return true
+	}
+	return false
 }
 
 func typeName(t byte) string {

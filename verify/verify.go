@@ -310,11 +310,6 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 		if _, err := tm.UpdateTimestamp(stateTS); err != nil && !errors.Is(err, &metadata.ErrExpiredMetadata{}) {
 			tm = freshFrom(tm)
 			stateTS, stateSnap = nil, nil
-		} else if stateSnap != nil {
-			if _, err := tm.UpdateSnapshot(stateSnap, true); err != nil && !errors.Is(err, &metadata.ErrExpiredMetadata{}) {
-				tm = freshFrom(tm)
-				stateTS, stateSnap = nil, nil
-			}
 		}
 	}
 	if kitTS, err := metadata.Timestamp().FromBytes(raw.timestamp); err == nil && kitTS.Signed.Version < stateVersion {
@@ -341,6 +336,14 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 			v.tufFail(bundle.TimestampPath, err, tm.Root, metadata.TIMESTAMP, tsData)
 			return false
 		}
+	} else if stateSnap != nil {
+		// The store's snapshot goes in after the kit's timestamp (go-tuf
+		// refuses a timestamp after a snapshot), as go-tuf's updater loads
+		// its local snapshot: it is kept even when go-tuf then says it is
+		// not the final one (version, expiry), so that the kit's snapshot
+		// below cannot roll back a version it lists. If it does not verify
+		// under the kit's root at all, it is left out.
+		_, _ = tm.UpdateSnapshot(stateSnap, true)
 	}
 	if _, err := tm.UpdateSnapshot(snapData, false); err != nil {
 		v.tufFail(bundle.SnapshotPath, err, tm.Root, metadata.SNAPSHOT, snapData)
@@ -400,8 +403,8 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 			bad = true
 			continue
 		}
-		if t.Length < 0 {
-			v.fail(bundle.CodeMalformed, p, "negative length")
+		if t.Length < 0 || t.Length > maxTargetLength {
+			v.fail(bundle.CodeMalformed, p, "length %d is out of range", t.Length)
 			bad = true
 			continue
 		}
@@ -413,6 +416,10 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 	v.br.SetBudget(budget)
 	return true
 }
+
+// maxTargetLength caps one target (1 PiB): with it the budget sum below
+// cannot overflow for any realistic number of targets.
+const maxTargetLength = 1 << 50
 
 // freshFrom returns trusted metadata holding only tm's (verified) root.
 func freshFrom(tm *trustedmetadata.TrustedMetadata) *trustedmetadata.TrustedMetadata {
