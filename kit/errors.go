@@ -34,6 +34,12 @@ const (
 	SpecMissingSourceKind SpecCode = "SPEC_MISSING_SOURCE_KIND"
 	SpecInvalidURL        SpecCode = "SPEC_INVALID_URL"
 	SpecInsecureURL       SpecCode = "SPEC_INSECURE_URL"
+
+	// Images and registries (images.go).
+	SpecInvalidImageReference SpecCode = "SPEC_INVALID_IMAGE_REFERENCE"
+	SpecHTTPRegistryBlocked   SpecCode = "SPEC_HTTP_REGISTRY_BLOCKED"
+	SpecUnknownPlatform       SpecCode = "SPEC_UNKNOWN_PLATFORM"
+	SpecInvalidRegistry       SpecCode = "SPEC_INVALID_REGISTRY"
 )
 
 // SpecError is one mistake in a kit spec.
@@ -82,3 +88,13 @@ func (es SpecErrors) Codes() []SpecCode {
 	}
 	return out
 }
+
+// Spec codes of trust sources (trust_sources.go).
+const (
+	SpecMissingTUFRoot    SpecCode = "SPEC_MISSING_TUF_ROOT"
+	SpecInvalidTUFRoot    SpecCode = "SPEC_INVALID_TUF_ROOT"
+	SpecMissingTUFTargets SpecCode = "SPEC_MISSING_TUF_TARGETS"
+	SpecInvalidTUFTarget  SpecCode = "SPEC_INVALID_TUF_TARGET"
+	SpecInvalidKey        SpecCode = "SPEC_INVALID_KEY"
+	SpecInvalidIssuers    SpecCode = "SPEC_INVALID_ISSUERS"
+)

@@ -65,6 +65,9 @@ type Provenance struct {
 	// Skipped lists what the source left out and why (invalid records with
 	// skip-invalid, attestations that failed verification).
 	Skipped []Skipped `json:"skipped,omitempty"`
+	// Images records each image of an images source: the reference as
+	// written, the resolved digest, the platforms carried.
+	Images []ImageProvenance `json:"images,omitempty"`
 }
 
 // Skipped is one item a source left out of the kit.

@@ -37,6 +37,9 @@ type Spec struct {
 	Freshness map[string]time.Duration
 	// Sources are the sources in spec order.
 	Sources []Source
+	// Registries is how to reach each registry (kit.yaml registries:), by
+	// normalised host; see images.go.
+	Registries map[string]Registry
 }
 
 // Dir is the directory relative paths of the spec are resolved against.

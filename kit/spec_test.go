@@ -87,7 +87,7 @@ func TestSpecErrors(t *testing.T) {
 		{"bad expires", base + "expires: soon\n", []SpecCode{SpecInvalidExpires}, "expires", 4},
 		{"expires before created", base + "created: 2026-11-28T00:00:00Z\nexpires: 2026-11-01T00:00:00Z\n", []SpecCode{SpecInvalidExpires}, "expires", 5},
 		{"unknown field", base + "colour: blue\n", []SpecCode{SpecUnknownField}, "colour", 4},
-		{"source of a later format", base + "images:\n  - ref: x\n", []SpecCode{SpecUnknownSource}, "images", 4},
+		{"source of a later format", base + "policies:\n  - src: x\n", []SpecCode{SpecUnknownSource}, "policies", 4},
 		{"files not a list", base + "files: ./docs\n", []SpecCode{SpecInvalidYAML}, "files", 4},
 		{"missing src", base + "files:\n  - dest: docs/\n", []SpecCode{SpecMissingSrc}, "files[0].src", 5},
 		{"missing dest", base + "files:\n  - src: ./docs\n", []SpecCode{SpecMissingDest}, "files[0].dest", 5},

@@ -15,6 +15,7 @@ import (
 func newMirrorCmd() *cobra.Command {
 	var o struct {
 		spec, out, root     string
+		cache               string
 		keys                []string
 		check, json, noProg bool
 	}
@@ -33,6 +34,7 @@ left at -o.
 --check validates kit.yaml (every problem, each with its line and code) and
 builds nothing.`,
 		Example: `  ferry mirror -f kit.yaml -o acme-1.kit.tar.zst --key keys/signer.key
+  ferry mirror -f kit.yaml -o acme-2.kit.tar.zst --key keys/signer.key --cache ~/.cache/ferry
   ferry mirror -f kit.yaml --check
   FERRY_SIGNING_KEY="$(cat signer.key)" ferry mirror -f kit.yaml -o acme-2.kit.tar.zst --key env:FERRY_SIGNING_KEY`,
 		Args: cobra.NoArgs,
@@ -81,7 +83,7 @@ builds nothing.`,
 			if err != nil {
 				return err
 			}
-			res, err := kit.BuildFile(cmd.Context(), o.out, spec, kit.BuildOptions{Roots: chain, Signers: signers, Now: created})
+			res, err := kit.BuildFile(cmd.Context(), o.out, spec, kit.BuildOptions{Roots: chain, Signers: signers, Now: created, Cache: o.cache})
 			if err != nil {
 				return err
 			}
@@ -102,6 +104,7 @@ builds nothing.`,
 	c.Flags().StringVarP(&o.out, "output", "o", "", "the kit file to write")
 	c.Flags().StringArrayVar(&o.keys, "key", nil, "signing key: a PKCS#8 PEM file, or env:VAR (repeatable for k-of-n)")
 	c.Flags().StringVar(&o.root, "root", "", "the channel's root file (default: kit.yaml's root, else trust/root.json beside kit.yaml)")
+	c.Flags().StringVar(&o.cache, "cache", "", "keep downloads and image blobs in DIR between runs (re-verified by digest); default: a temporary directory removed afterwards")
 	c.Flags().BoolVar(&o.check, "check", false, "validate kit.yaml only; build nothing")
 	c.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
 	c.Flags().BoolVar(&o.noProg, "no-progress", false, "no progress output")

@@ -1,0 +1,712 @@
+package mirror
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// LayoutDir is where the images go inside a kit: one OCI image layout.
+const LayoutDir = "images"
+
+// Annotations that ferry puts on the descriptors of the layout's
+// index.json. An image's descriptor carries AnnotationRefName (the
+// reference as kit.yaml wrote it, a tag kept only as a label),
+// AnnotationRepository and AnnotationResolvedDigest, and
+// AnnotationPlatforms when only some platforms were mirrored. A signature,
+// attestation, SBOM or referrer carries AnnotationRepository,
+// AnnotationSubject (the digest it belongs to) and AnnotationKind, and a
+// legacy cosign one AnnotationTag.
+const (
+	AnnotationRefName        = "org.opencontainers.image.ref.name"
+	AnnotationRepository     = "dev.ferry.image.repository"
+	AnnotationResolvedDigest = "dev.ferry.image.resolved-digest"
+	AnnotationPlatforms      = "dev.ferry.image.platforms"
+	AnnotationSubject        = "dev.ferry.attachment.subject"
+	AnnotationKind           = "dev.ferry.attachment.kind"
+	AnnotationTag            = "dev.ferry.attachment.tag"
+)
+
+// Attachment kinds (values of AnnotationKind).
+const (
+	KindSignature   = "signature"   // cosign sha256-<hex>.sig
+	KindAttestation = "attestation" // cosign sha256-<hex>.att
+	KindSBOM        = "sbom"        // cosign sha256-<hex>.sbom
+	KindReferrer    = "referrer"    // OCI 1.1 referrer (API or referrers tag)
+)
+
+// legacyTags are cosign's tag suffixes for things attached to a digest.
+var legacyTags = []struct{ suffix, kind string }{
+	{".sig", KindSignature}, {".att", KindAttestation}, {".sbom", KindSBOM},
+}
+
+// ImageRef is one image to mirror.
+type ImageRef struct {
+	// Ref is the reference (ParseReference); a tag is resolved to a digest
+	// at fetch time.
+	Ref name.Reference
+	// Written is the reference as kit.yaml wrote it, kept in the
+	// AnnotationRefName annotation and the provenance; "" means
+	// Ref.String() (which spells docker.io as index.docker.io).
+	Written string
+	// Platforms limits an index to these platforms; nil means all.
+	Platforms []v1.Platform
+}
+
+// Images mirrors registry images into one OCI image layout. Create it with
+// NewImages.
+type Images struct {
+	refs []ImageRef
+	o    imagesOptions
+}
+
+type imagesOptions struct {
+	registries map[string]RegistryConfig
+	transport  http.RoundTripper
+	logger     *slog.Logger
+	jobs       int
+	userAgent  string
+}
+
+// ImagesOption configures NewImages.
+type ImagesOption func(*imagesOptions)
+
+// WithRegistry sets how to reach the registry host (as RegistryHost
+// returns it). Registries without one are reached anonymously over HTTPS.
+func WithRegistry(host string, cfg RegistryConfig) ImagesOption {
+	return func(o *imagesOptions) { o.registries[host] = cfg }
+}
+
+// WithTransport sets the HTTP transport (default remote.DefaultTransport).
+func WithTransport(rt http.RoundTripper) ImagesOption {
+	return func(o *imagesOptions) { o.transport = rt }
+}
+
+// WithLogger sets the logger for progress; discard by default.
+func WithLogger(l *slog.Logger) ImagesOption {
+	return func(o *imagesOptions) { o.logger = l }
+}
+
+// WithJobs sets how many blobs are downloaded at once (default 4).
+func WithJobs(n int) ImagesOption {
+	return func(o *imagesOptions) { o.jobs = n }
+}
+
+// WithUserAgent sets the User-Agent sent to registries.
+func WithUserAgent(ua string) ImagesOption {
+	return func(o *imagesOptions) { o.userAgent = ua }
+}
+
+// NewImages validates refs and options. It opens no connection. It fails
+// with ErrPlainHTTP when a reference's registry would be reached over
+// plain HTTP and its RegistryConfig is not Insecure, and with
+// ErrInvalidReference for a reference without a registry.
+func NewImages(refs []ImageRef, opts ...ImagesOption) (*Images, error) {
+	o := imagesOptions{registries: map[string]RegistryConfig{}, transport: remote.DefaultTransport, jobs: 4}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	if o.jobs < 1 {
+		return nil, fmt.Errorf("jobs must be at least 1, not %d", o.jobs)
+	}
+	if o.transport == nil {
+		return nil, fmt.Errorf("nil transport")
+	}
+	for _, r := range refs {
+		if r.Ref == nil {
+			return nil, fmt.Errorf("%w: nil reference", ErrInvalidReference)
+		}
+		reg := r.Ref.Context().RegistryStr()
+		if PlainHTTP(r.Ref) && !o.registries[reg].Insecure {
+			return nil, fmt.Errorf("%s: %w (set insecure: true for %s under registries: only for a registry you trust on this network)", r.Ref, ErrPlainHTTP, reg)
+		}
+	}
+	return &Images{refs: slices.Clone(refs), o: o}, nil
+}
+
+// LayoutFile is one file of the layout, with its path in the kit.
+type LayoutFile struct {
+	// Path is the kit path, e.g. images/blobs/sha256/<hex>.
+	Path string
+	// MediaType is what the first descriptor that named the blob says it
+	// is, or the type of index.json / oci-layout.
+	MediaType string
+	Size      int64
+	Digest    v1.Hash
+	// Open returns a reader over the content; it may be called more than
+	// once. Readers of blobs come from the cache and fail at the end with
+	// a *DigestError if the cached file changed.
+	Open func() (io.ReadCloser, error)
+}
+
+// ImageProvenance records where one image came from.
+type ImageProvenance struct {
+	// Ref is the reference as kit.yaml wrote it; a tag is a label only.
+	Ref        string   `json:"ref"`
+	Repository string   `json:"repository"`
+	Digest     string   `json:"digest"`
+	MediaType  string   `json:"mediaType"`
+	Platforms  []string `json:"platforms,omitempty"`
+	// Manifests counts the image manifests carried (one per platform).
+	Manifests int `json:"manifests"`
+	// Attachments counts signatures, attestations, SBOMs and referrers.
+	Attachments int `json:"attachments"`
+	// FetchedAt is the kit's creation time, not the clock.
+	FetchedAt time.Time `json:"fetchedAt"`
+}
+
+// Layout is the result of Fetch: the files of one OCI image layout in
+// lexical order of path, and where each image came from (in the order of
+// the refs).
+type Layout struct {
+	Files  []LayoutFile
+	Images []ImageProvenance
+	// Bytes is the total size of Files.
+	Bytes int64
+}
+
+// Fetch resolves every image to its digest, downloads manifests and blobs
+// into cache (each blob once, however many images share it) and returns
+// the layout. at is recorded as the fetch time. Registry failures come
+// back as *RegistryError.
+func (m *Images) Fetch(ctx context.Context, cache *BlobCache, at time.Time) (*Layout, error) {
+	f := &fetch{
+		Images: m,
+		ctx:    ctx,
+		cache:  cache,
+		pullers: &pullers{transport: m.o.transport, registries: m.o.registries, jobs: m.o.jobs,
+			userAgent: m.o.userAgent, byHost: map[string]*remote.Puller{}},
+		blobs:      map[string]*blob{},
+		refIndex:   map[string]bool{},
+		attachSeen: map[string]int{},
+	}
+	var provs []ImageProvenance
+	for _, r := range m.refs {
+		p, err := f.image(r)
+		if err != nil {
+			return nil, err
+		}
+		p.FetchedAt = at.UTC()
+		provs = append(provs, *p)
+	}
+	if err := f.downloadBlobs(); err != nil {
+		return nil, err
+	}
+	return f.layout(provs)
+}
+
+// blob is one content-addressed file of the layout.
+type blob struct {
+	digest    v1.Hash
+	size      int64
+	mediaType string
+	// repo is where to download it from (the first repository that named
+	// it); inCache is set once it is in the cache.
+	repo    name.Repository
+	inCache bool
+}
+
+type fetch struct {
+	*Images
+	ctx     context.Context
+	cache   *BlobCache
+	pullers *pullers
+
+	pullMu sync.Mutex // guards pullers while blobs download
+
+	blobs      map[string]*blob
+	order      []string // blob digests in discovery order
+	index      []v1.Descriptor
+	refIndex   map[string]bool // descriptor keys already in index
+	attachSeen map[string]int  // repo@digest looked up -> attachments found
+}
+
+// image mirrors one reference.
+func (f *fetch) image(r ImageRef) (*ImageProvenance, error) {
+	repo := r.Ref.Context()
+	f.o.logger.Info("resolving image", "ref", r.Ref.String())
+	desc, raw, err := f.getManifest(r.Ref, repo)
+	if err != nil {
+		return nil, err
+	}
+	written := cmp.Or(r.Written, r.Ref.String())
+	prov := &ImageProvenance{Ref: written, Repository: repo.Name(), Digest: desc.Digest.String(), MediaType: string(desc.MediaType)}
+	for _, p := range r.Platforms {
+		prov.Platforms = append(prov.Platforms, p.String())
+	}
+	var images []v1.Hash
+	switch {
+	case desc.MediaType.IsIndex():
+		images, err = f.walkIndex(repo, desc.Digest, raw, r.Platforms)
+	case desc.MediaType.IsImage():
+		if len(r.Platforms) > 0 {
+			if err := f.checkImagePlatform(repo, raw, r); err != nil {
+				return nil, err
+			}
+		}
+		images = []v1.Hash{desc.Digest}
+		err = f.walkManifest(repo, raw)
+	default:
+		err = f.walkManifest(repo, raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	prov.Manifests = len(images)
+	ann := map[string]string{
+		AnnotationRefName:        written,
+		AnnotationRepository:     repo.Name(),
+		AnnotationResolvedDigest: desc.Digest.String(),
+	}
+	if len(prov.Platforms) > 0 {
+		ann[AnnotationPlatforms] = strings.Join(prov.Platforms, ",")
+	}
+	f.addIndex(v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest, Annotations: ann})
+
+	// Signatures etc. are attached to the digest that was signed: usually
+	// the top one, sometimes each platform's.
+	subjects := append([]v1.Hash{desc.Digest}, images...)
+	slices.SortFunc(subjects[1:], func(a, b v1.Hash) int { return strings.Compare(a.String(), b.String()) })
+	subjects = slices.Compact(subjects)
+	for _, s := range subjects {
+		n, err := f.attachments(repo, s, true)
+		if err != nil {
+			return nil, err
+		}
+		prov.Attachments += n
+	}
+	return prov, nil
+}
+
+// getManifest fetches a manifest by tag or digest, checks what it is and
+// stores it in the cache and the layout.
+func (f *fetch) getManifest(ref name.Reference, repo name.Repository) (v1.Descriptor, []byte, error) {
+	p, err := f.pullers.get(repo.RegistryStr())
+	if err != nil {
+		return v1.Descriptor{}, nil, err
+	}
+	rd, err := p.Get(f.ctx, ref)
+	if err != nil {
+		return v1.Descriptor{}, nil, registryError(repo.RegistryStr(), ref.String(), err)
+	}
+	raw := rd.Manifest
+	mt := manifestMediaType(raw, rd.MediaType)
+	if mt.IsSchema1() {
+		return v1.Descriptor{}, nil, fmt.Errorf("%s: %w: Docker schema 1 (%s); re-push the image with a current client", ref, ErrUnsupportedManifest, mt)
+	}
+	desc := v1.Descriptor{MediaType: mt, Size: int64(len(raw)), Digest: rd.Digest}
+	if d, ok := ref.(name.Digest); ok && d.DigestStr() != desc.Digest.String() {
+		return v1.Descriptor{}, nil, &DigestError{What: ref.String(), Want: d.DigestStr(), Got: desc.Digest.String(), WantSize: -1}
+	}
+	if err := f.cache.PutBytes(f.ctx, desc.Digest, raw); err != nil {
+		return v1.Descriptor{}, nil, err
+	}
+	b := f.addBlob(repo, desc)
+	b.inCache = true
+	return desc, raw, nil
+}
+
+// manifestMediaType prefers the manifest's own mediaType field over the
+// Content-Type the registry sent.
+func manifestMediaType(raw []byte, header types.MediaType) types.MediaType {
+	var probe struct {
+		MediaType types.MediaType `json:"mediaType"`
+	}
+	if json.Unmarshal(raw, &probe) == nil && probe.MediaType != "" {
+		return probe.MediaType
+	}
+	return header
+}
+
+// walkIndex fetches the children of an index (only those of the wanted
+// platforms, if any, and their buildx attestation manifests) and returns
+// the image manifests it carried. The index's own bytes stay as they are,
+// so its digest survives; children left out are simply not in the layout.
+func (f *fetch) walkIndex(repo name.Repository, digest v1.Hash, raw []byte, want []v1.Platform) ([]v1.Hash, error) {
+	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("%s@%s: %w: %v", repo, digest, ErrUnsupportedManifest, err)
+	}
+	selected := map[string]bool{}
+	var children []v1.Descriptor
+	if len(want) == 0 {
+		children = im.Manifests
+	} else {
+		for _, w := range want {
+			found := false
+			for _, c := range im.Manifests {
+				if c.Platform != nil && c.Platform.Satisfies(w) {
+					found = true
+					if !selected[c.Digest.String()] {
+						selected[c.Digest.String()] = true
+						children = append(children, c)
+					}
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("%s@%s: %w: %s (the index has %s)", repo, digest, ErrPlatformNotFound, w, platformsOf(im))
+			}
+		}
+		// buildx keeps provenance and SBOMs as manifests of the index that
+		// point at the image they describe.
+		for _, c := range im.Manifests {
+			if c.Annotations["vnd.docker.reference.type"] == "attestation-manifest" && selected[c.Annotations["vnd.docker.reference.digest"]] && !selected[c.Digest.String()] {
+				selected[c.Digest.String()] = true
+				children = append(children, c)
+			}
+		}
+	}
+	var images []v1.Hash
+	for _, c := range children {
+		if !c.MediaType.IsDistributable() {
+			continue
+		}
+		desc, craw, err := f.getManifest(repo.Digest(c.Digest.String()), repo)
+		if err != nil {
+			return nil, err
+		}
+		if desc.Size != c.Size {
+			return nil, &DigestError{What: repo.Digest(c.Digest.String()).String(), Want: c.Digest.String(), Got: desc.Digest.String(), WantSize: c.Size, GotSize: desc.Size}
+		}
+		switch {
+		case desc.MediaType.IsIndex():
+			sub, err := f.walkIndex(repo, desc.Digest, craw, want)
+			if err != nil {
+				return nil, err
+			}
+			images = append(images, sub...)
+		default:
+			if desc.MediaType.IsImage() && c.Annotations["vnd.docker.reference.type"] == "" {
+				images = append(images, desc.Digest)
+			}
+			if err := f.walkManifest(repo, craw); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return images, nil
+}
+
+func platformsOf(im *v1.IndexManifest) string {
+	var ps []string
+	for _, c := range im.Manifests {
+		if c.Platform != nil {
+			ps = append(ps, c.Platform.String())
+		}
+	}
+	return strings.Join(ps, ", ")
+}
+
+// walkManifest records the config and layers of an image or artifact
+// manifest as blobs to download. Non-distributable (foreign) layers are
+// left out, as registries do not serve them.
+func (f *fetch) walkManifest(repo name.Repository, raw []byte) error {
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("%s: %w: %v", repo, ErrUnsupportedManifest, err)
+	}
+	for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		if d.Digest == (v1.Hash{}) {
+			continue
+		}
+		if !d.MediaType.IsDistributable() {
+			f.o.logger.Info("skipping non-distributable layer", "repository", repo.Name(), "digest", d.Digest.String())
+			continue
+		}
+		if err := checkSHA256(d.Digest); err != nil {
+			return fmt.Errorf("%s: %w", repo, err)
+		}
+		if b := f.addBlob(repo, d); b.size != d.Size {
+			return fmt.Errorf("%s: blob %s is named with sizes %d and %d", repo, d.Digest, b.size, d.Size)
+		}
+	}
+	return nil
+}
+
+// checkImagePlatform checks that a single-platform image is for one of the
+// platforms kit.yaml lists.
+func (f *fetch) checkImagePlatform(repo name.Repository, raw []byte, r ImageRef) error {
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("%s: %w: %v", r.Ref, ErrUnsupportedManifest, err)
+	}
+	p, err := f.pullers.get(repo.RegistryStr())
+	if err != nil {
+		return err
+	}
+	l, err := p.Layer(f.ctx, repo.Digest(m.Config.Digest.String()))
+	if err != nil {
+		return registryError(repo.RegistryStr(), r.Ref.String(), err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return registryError(repo.RegistryStr(), r.Ref.String(), err)
+	}
+	defer rc.Close()
+	cfg, err := v1.ParseConfigFile(io.LimitReader(rc, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s: config: %w", r.Ref, err)
+	}
+	have := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion}
+	for _, w := range r.Platforms {
+		if have.Satisfies(w) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: %w: it is a single image for %s", r.Ref, ErrPlatformNotFound, have)
+}
+
+// attachments mirrors what is attached to subject: cosign's legacy tags
+// (when legacy is set) and OCI referrers, and recursively what is attached
+// to a referrer.
+func (f *fetch) attachments(repo name.Repository, subject v1.Hash, legacy bool) (int, error) {
+	key := repo.Name() + "@" + subject.String()
+	if n, ok := f.attachSeen[key]; ok {
+		return n, nil
+	}
+	f.attachSeen[key] = 0
+	p, err := f.pullers.get(repo.RegistryStr())
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	if legacy {
+		for _, lt := range legacyTags {
+			tag := repo.Tag(subject.Algorithm + "-" + subject.Hex + lt.suffix)
+			desc, raw, err := f.getManifest(tag, repo)
+			if isNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return 0, err
+			}
+			if err := f.walkAny(repo, desc, raw); err != nil {
+				return 0, err
+			}
+			f.addIndex(v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest, Annotations: map[string]string{
+				AnnotationRepository: repo.Name(), AnnotationSubject: subject.String(), AnnotationKind: lt.kind, AnnotationTag: tag.TagStr(),
+			}})
+			n++
+		}
+	}
+	d := repo.Digest(subject.String())
+	idx, err := remote.Referrers(d, remote.Reuse(p), remote.WithContext(f.ctx))
+	if err != nil {
+		return 0, registryError(repo.RegistryStr(), d.String()+" (referrers)", err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return 0, registryError(repo.RegistryStr(), d.String()+" (referrers)", err)
+	}
+	refs := slices.Clone(im.Manifests)
+	slices.SortFunc(refs, func(a, b v1.Descriptor) int { return cmp.Compare(a.Digest.String(), b.Digest.String()) })
+	for _, rd := range refs {
+		if err := checkSHA256(rd.Digest); err != nil {
+			return 0, fmt.Errorf("%s referrer: %w", d, err)
+		}
+		desc, raw, err := f.getManifest(repo.Digest(rd.Digest.String()), repo)
+		if err != nil {
+			return 0, err
+		}
+		if err := f.walkAny(repo, desc, raw); err != nil {
+			return 0, err
+		}
+		f.addIndex(v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest, ArtifactType: rd.ArtifactType, Annotations: map[string]string{
+			AnnotationRepository: repo.Name(), AnnotationSubject: subject.String(), AnnotationKind: KindReferrer,
+		}})
+		sub, err := f.attachments(repo, desc.Digest, false)
+		if err != nil {
+			return 0, err
+		}
+		n += 1 + sub
+	}
+	f.attachSeen[key] = n
+	return n, nil
+}
+
+// walkAny follows a manifest of any kind: an index entirely, else its
+// blobs.
+func (f *fetch) walkAny(repo name.Repository, desc v1.Descriptor, raw []byte) error {
+	if desc.MediaType.IsIndex() {
+		_, err := f.walkIndex(repo, desc.Digest, raw, nil)
+		return err
+	}
+	return f.walkManifest(repo, raw)
+}
+
+func (f *fetch) addBlob(repo name.Repository, d v1.Descriptor) *blob {
+	if b, ok := f.blobs[d.Digest.String()]; ok {
+		return b
+	}
+	b := &blob{digest: d.Digest, size: d.Size, mediaType: string(d.MediaType), repo: repo}
+	f.blobs[d.Digest.String()] = b
+	f.order = append(f.order, d.Digest.String())
+	return b
+}
+
+func (f *fetch) addIndex(d v1.Descriptor) {
+	k, _ := json.Marshal(d)
+	if f.refIndex[string(k)] {
+		return
+	}
+	f.refIndex[string(k)] = true
+	f.index = append(f.index, d)
+}
+
+// downloadBlobs fetches every blob not yet in the cache, o.jobs at a time.
+func (f *fetch) downloadBlobs() error {
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	work := make(chan *blob)
+	for range f.o.jobs {
+		wg.Go(func() {
+			for b := range work {
+				if err := f.download(ctx, b); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+						cancel()
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, k := range f.order {
+		b := f.blobs[k]
+		if b.inCache {
+			continue
+		}
+		select {
+		case work <- b:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return f.ctx.Err()
+}
+
+func (f *fetch) download(ctx context.Context, b *blob) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	ok, err := f.cache.Has(ctx, b.digest, b.size)
+	if err != nil || ok {
+		return err
+	}
+	ref := b.repo.Digest(b.digest.String())
+	f.o.logger.Info("downloading blob", "ref", ref.String(), "size", b.size)
+	p, err := f.puller(b.repo.RegistryStr())
+	if err != nil {
+		return err
+	}
+	l, err := p.Layer(ctx, ref)
+	if err != nil {
+		return registryError(b.repo.RegistryStr(), ref.String(), err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return registryError(b.repo.RegistryStr(), ref.String(), err)
+	}
+	defer rc.Close()
+	if err := f.cache.Put(ctx, b.digest, b.size, rc); err != nil {
+		return registryError(b.repo.RegistryStr(), ref.String(), err)
+	}
+	return nil
+}
+
+// puller is pullers.get for concurrent use while downloading.
+func (f *fetch) puller(reg string) (*remote.Puller, error) {
+	f.pullMu.Lock()
+	defer f.pullMu.Unlock()
+	return f.pullers.get(reg)
+}
+
+// layout assembles the layout's files.
+func (f *fetch) layout(provs []ImageProvenance) (*Layout, error) {
+	idx := slices.Clone(f.index)
+	slices.SortStableFunc(idx, compareDescriptors)
+	im := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: idx}
+	if im.Manifests == nil {
+		im.Manifests = []v1.Descriptor{}
+	}
+	indexJSON, err := json.MarshalIndent(im, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	indexJSON = append(indexJSON, '\n')
+	ociLayout := []byte(`{"imageLayoutVersion":"1.0.0"}` + "\n")
+	l := &Layout{Images: provs}
+	add := func(p, mt string, b []byte) {
+		h, n, _ := v1.SHA256(bytes.NewReader(b))
+		l.Files = append(l.Files, LayoutFile{Path: p, MediaType: mt, Size: n, Digest: h,
+			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }})
+	}
+	keys := make([]string, 0, len(f.blobs))
+	for k := range f.blobs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b := f.blobs[k]
+		cache, h, size := f.cache, b.digest, b.size
+		l.Files = append(l.Files, LayoutFile{
+			Path: LayoutDir + "/blobs/sha256/" + h.Hex, MediaType: b.mediaType, Size: size, Digest: h,
+			Open: func() (io.ReadCloser, error) { return cache.Open(h, size) },
+		})
+	}
+	add(LayoutDir+"/index.json", string(types.OCIImageIndex), indexJSON)
+	add(LayoutDir+"/oci-layout", "application/vnd.oci.layout.header.v1+json", ociLayout)
+	slices.SortFunc(l.Files, func(a, b LayoutFile) int { return strings.Compare(a.Path, b.Path) })
+	for _, file := range l.Files {
+		l.Bytes += file.Size
+	}
+	return l, nil
+}
+
+// compareDescriptors orders index.json: images by reference, then
+// attachments by subject, kind and tag; ties by digest.
+func compareDescriptors(a, b v1.Descriptor) int {
+	rank := func(d v1.Descriptor) int {
+		if _, ok := d.Annotations[AnnotationSubject]; ok {
+			return 1
+		}
+		return 0
+	}
+	return cmp.Or(
+		cmp.Compare(rank(a), rank(b)),
+		strings.Compare(a.Annotations[AnnotationRefName], b.Annotations[AnnotationRefName]),
+		strings.Compare(a.Annotations[AnnotationRepository], b.Annotations[AnnotationRepository]),
+		strings.Compare(a.Annotations[AnnotationSubject], b.Annotations[AnnotationSubject]),
+		strings.Compare(a.Annotations[AnnotationKind], b.Annotations[AnnotationKind]),
+		strings.Compare(a.Annotations[AnnotationTag], b.Annotations[AnnotationTag]),
+		strings.Compare(a.Digest.String(), b.Digest.String()),
+		strings.Compare(a.Annotations[AnnotationPlatforms], b.Annotations[AnnotationPlatforms]),
+	)
+}
