@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"time"
+
+	"github.com/ferry-dev/ferry/store"
+	"github.com/spf13/cobra"
+)
+
+func newImportCmd() *cobra.Command {
+	var o struct {
+		store, root, quarantine, reason, operator, at string
+		dryRun, force, json                           bool
+		lockTimeout                                   time.Duration
+	}
+	c := &cobra.Command{
+		Use:   "import KIT --store DIR [--root root.json] [--dry-run] [--quarantine DIR]",
+		Short: "Verify a kit and make it the active kit of its channel in the store, atomically",
+		Long: `Import a kit into the offline store: the same streaming verification as
+'ferry verify', staging each content file while it is hashed, then ONE
+database transaction that switches the channel's trust state, files,
+indexes and import log. The kit file is read once; a crash at any point
+leaves the previous state.
+
+The first import of a channel pins its root with --root; afterwards the
+store's trust state for the channel is the trust, and --root is ignored.
+An older kit, or the same version with other content, is refused with
+KIT_ROLLBACK unless --force-activate --reason TEXT (the reason goes into
+the log). A channel the store does not know, without --root, is
+KIT_UNKNOWN_CHANNEL.
+
+--dry-run verifies and says what would change, writing nothing.
+--quarantine DIR moves a kit that fails verification into DIR, with its
+report beside it.
+
+A second import waits up to --lock-timeout for the first, then fails.
+Exit 3 when the kit fails verification or is refused.`,
+		Example: `  ferry import acme-1.kit.tar.zst --store /srv/ferry --root trust/root.json
+  ferry import acme-2.kit.tar.zst --store /srv/ferry
+  ferry import acme-3.kit.tar.zst --store /srv/ferry --dry-run
+  ferry import acme-2.kit.tar.zst --store /srv/ferry --quarantine /srv/quarantine --json
+  ferry import acme-1.kit.tar.zst --store /srv/ferry --force-activate --reason "roll back broken feed, ticket 123"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.store == "" {
+				return usagef("--store is required")
+			}
+			if o.force && o.reason == "" {
+				return usagef("--force-activate needs --reason TEXT, which is written into the log")
+			}
+			if o.reason != "" && !o.force {
+				return usagef("--reason is only for --force-activate")
+			}
+			at, err := parseAt(o.at)
+			if err != nil {
+				return err
+			}
+			var rootData []byte
+			if o.root != "" {
+				if rootData, err = os.ReadFile(o.root); err != nil {
+					return err
+				}
+			}
+			operator := o.operator
+			if operator == "" {
+				operator = currentUser()
+			}
+			kitPath := args[0]
+			s, err := store.Open(cmd.Context(), o.store, store.Options{
+				LockTimeout: o.lockTimeout,
+				Holder:      fmt.Sprintf("ferry import %s by %s, pid %d", filepath.Base(kitPath), operator, os.Getpid()),
+			})
+			if err != nil {
+				return err
+			}
+			f, err := os.Open(kitPath)
+			if err != nil {
+				return err
+			}
+			res, ierr := s.Import(cmd.Context(), f, store.ImportOptions{
+				At: at, Root: rootData, DryRun: o.dryRun, ForceActivate: o.force, Reason: o.reason,
+				Operator: operator, Source: filepath.Base(kitPath), Clock: wallClock{},
+			})
+			f.Close()
+			if res == nil {
+				return ierr
+			}
+			out := cmd.OutOrStdout()
+			if o.json {
+				err = store.WriteJSON(out, res)
+			} else {
+				err = writeImportText(out, kitPath, res)
+			}
+			if err != nil {
+				return err
+			}
+			if res.Report != nil && !res.Report.OK && o.quarantine != "" {
+				dest, qerr := store.Quarantine(kitPath, o.quarantine, res.Report)
+				if qerr != nil {
+					return fmt.Errorf("%w (and %v)", ierr, qerr)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "quarantined: %s (report: %s.report.json)\n", dest, dest)
+			}
+			if ierr != nil {
+				if res.Report != nil && !res.Report.OK {
+					return verificationErr{ierr}
+				}
+				return ierr
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.store, "store", "", "the store directory (created by the first import)")
+	f.StringVar(&o.root, "root", "", "the channel root pinned out of band, for a channel's first import")
+	f.BoolVar(&o.dryRun, "dry-run", false, "verify and show what would change; write nothing")
+	f.StringVar(&o.quarantine, "quarantine", "", "move a kit that fails verification into this directory, with its report")
+	f.BoolVar(&o.force, "force-activate", false, "activate an older kit (or the same version with other content); needs --reason")
+	f.StringVar(&o.reason, "reason", "", "why --force-activate is used; written into the import log")
+	f.StringVar(&o.operator, "operator", "", "who imports, for the log (default: the current user name)")
+	f.StringVar(&o.at, "at", "", "verify as of this time (RFC 3339) instead of now")
+	f.BoolVar(&o.json, "json", false, "print the result as JSON (schema "+store.ImportResultSchema+")")
+	f.DurationVar(&o.lockTimeout, "lock-timeout", store.DefaultLockTimeout, "how long to wait for another import to finish")
+	return c
+}
+
+func writeImportText(w io.Writer, kitPath string, res *store.ImportResult) error {
+	if res.Report != nil {
+		if err := res.Report.WriteText(w, kitPath); err != nil {
+			return err
+		}
+	}
+	if res.Changes == nil {
+		return nil
+	}
+	c := res.Changes
+	fmt.Fprintln(w)
+	verb := "import"
+	if res.DryRun {
+		verb = "dry run, nothing written; would"
+	}
+	from := "new channel"
+	if !c.NewChannel {
+		from = fmt.Sprintf("version %d", c.FromVersion)
+	}
+	fmt.Fprintf(w, "%s: %s channel %s: %s -> version %d\n", verb, res.Outcome, c.Channel, from, c.ToVersion)
+	fmt.Fprintf(w, "files: %d added, %d changed, %d removed, %d unchanged; %d new blob(s), %d bytes\n",
+		c.Added, c.Changed, c.Removed, c.Unchanged, c.NewBlobs, c.NewBlobBytes)
+	if r := res.Receipt; r != nil {
+		fmt.Fprintf(w, "receipt #%d: kit sha256 %s, operator %s\n", r.Seq, r.KitSHA256, r.Operator)
+		fmt.Fprintf(w, "time: verify %s, stage %s, commit %s\n", round(res.Timings.Verify), round(res.Timings.Stage), round(res.Timings.Commit))
+	}
+	return nil
+}
+
+func round(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+
+// wallClock is the real clock, for timings.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// currentUser is the operator name when --operator is not given.
+func currentUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if s := os.Getenv("USER"); s != "" {
+		return s
+	}
+	return "unknown"
+}

@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/atomicfile"
+	"github.com/ferry-dev/ferry/store"
+	"github.com/spf13/cobra"
+)
+
+// storeFlags are the flags every store subcommand has.
+type storeFlags struct {
+	dir         string
+	json        bool
+	lockTimeout time.Duration
+}
+
+func (f *storeFlags) add(c *cobra.Command, jsonSchema string) {
+	c.Flags().StringVar(&f.dir, "store", "", "the store directory")
+	c.Flags().DurationVar(&f.lockTimeout, "lock-timeout", store.DefaultLockTimeout, "how long to wait for an import's commit (or, for gc, the import)")
+	if jsonSchema != "" {
+		c.Flags().BoolVar(&f.json, "json", false, "print as JSON (schema "+jsonSchema+")")
+	}
+}
+
+func (f *storeFlags) open(cmd *cobra.Command) (*store.Store, error) {
+	if f.dir == "" {
+		return nil, usagef("--store is required")
+	}
+	return store.Open(cmd.Context(), f.dir, store.Options{LockTimeout: f.lockTimeout})
+}
+
+func newStoreCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "store",
+		Short: "Read and maintain the offline store",
+		Long: `Read the offline store that 'ferry import' fills, and maintain it.
+
+Reads open the database read-only for one transaction: they work during an
+import and see the state before its commit or after it, never a mix.`,
+		Example: `  ferry store info --store /srv/ferry
+  ferry store log --store /srv/ferry --json
+  ferry store inventory --store /srv/ferry -o have.json
+  ferry store gc --store /srv/ferry`,
+	}
+	c.AddCommand(newStoreInfoCmd(), newStoreLogCmd(), newStoreInventoryCmd(), newStoreGCCmd())
+	return c
+}
+
+func newStoreInfoCmd() *cobra.Command {
+	var f storeFlags
+	var at string
+	c := &cobra.Command{
+		Use:   "info --store DIR [--json]",
+		Short: "Channels, active versions, counts and the age of each content type against its budget",
+		Long: `Show every channel's active kit: version, created, expiry, root version,
+and per content type the files, bytes, age of the data and its freshness
+budget from kit.yaml (freshness: {advisories: 7d, …}): OK, STALE, NO-BUDGET,
+or MISSING (a budget but no such content). The age is measured from the
+oldest fetch time of the type's sources, else from the kit's creation.`,
+		Example: `  ferry store info --store /srv/ferry
+  ferry store info --store /srv/ferry --json | jq '.channels[].types'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, err := parseAt(at)
+			if err != nil {
+				return err
+			}
+			s, err := f.open(cmd)
+			if err != nil {
+				return err
+			}
+			in, err := s.Info(cmd.Context(), t)
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return store.WriteJSON(cmd.OutOrStdout(), in)
+			}
+			return in.WriteText(cmd.OutOrStdout())
+		},
+	}
+	f.add(c, store.InfoSchema)
+	c.Flags().StringVar(&at, "at", "", "measure ages and expiry as of this time (RFC 3339) instead of now")
+	return c
+}
+
+func newStoreLogCmd() *cobra.Command {
+	var f storeFlags
+	c := &cobra.Command{
+		Use:   "log --store DIR [--json]",
+		Short: "The import receipts, oldest first",
+		Long: `Show the import log: for each import its time, operator, channel, version,
+outcome (activated, unchanged, force-activated, with the reason), kit
+sha256, signer key ids, the checks that passed and counts per content type.
+--json prints every field.`,
+		Example: `  ferry store log --store /srv/ferry
+  ferry store log --store /srv/ferry --json | jq '.[-1]'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := f.open(cmd)
+			if err != nil {
+				return err
+			}
+			rs, err := s.Log(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return store.WriteJSON(cmd.OutOrStdout(), rs)
+			}
+			return writeLogText(cmd.OutOrStdout(), rs)
+		},
+	}
+	f.add(c, store.ReceiptSchema+" (a list)")
+	return c
+}
+
+func writeLogText(w io.Writer, rs []store.Receipt) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tTIME\tCHANNEL\tVERSION\tOUTCOME\tOPERATOR\tKIT SHA256\tREASON")
+	for _, r := range rs {
+		reason := r.Reason
+		if reason == "" {
+			reason = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%.16s…\t%s\n", r.Seq, r.Time.Format(time.RFC3339), r.Channel, r.Version, r.Outcome, r.Operator, r.KitSHA256, reason)
+	}
+	return tw.Flush()
+}
+
+func newStoreInventoryCmd() *cobra.Command {
+	var f storeFlags
+	var out string
+	c := &cobra.Command{
+		Use:   "inventory --store DIR [-o have.json]",
+		Short: "What the site has, as JSON, for the connected side to build a minimal delta",
+		Long: `Write what the store holds as JSON: channels with their active version,
+targets digest, root version, sources with digests and every content
+path's sha256, and the digests of all image blobs. Sorted: the same store
+gives the same bytes. Carry it to the connected side for a minimal delta.`,
+		Example: `  ferry store inventory --store /srv/ferry -o have.json
+  ferry store inventory --store /srv/ferry | jq '.images | length'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := f.open(cmd)
+			if err != nil {
+				return err
+			}
+			inv, err := s.Inventory(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				return store.WriteJSON(cmd.OutOrStdout(), inv)
+			}
+			return atomicfile.WriteFrom(out, 0o644, func(w io.Writer) error { return store.WriteJSON(w, inv) })
+		},
+	}
+	f.add(c, "")
+	c.Flags().StringVarP(&out, "output", "o", "", "write the inventory (schema "+store.InventorySchema+") to this file instead of stdout")
+	return c
+}
+
+func newStoreGCCmd() *cobra.Command {
+	var f storeFlags
+	c := &cobra.Command{
+		Use:   "gc --store DIR [--json]",
+		Short: "Remove blobs no channel references and files left by failed imports",
+		Long: `Remove every blob that no channel's active kit references, and every
+staging file an interrupted or failed import left behind. gc takes the
+import lock: it waits for a running import (up to --lock-timeout).`,
+		Example: `  ferry store gc --store /srv/ferry`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := f.open(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := s.GC(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return store.WriteJSON(cmd.OutOrStdout(), res)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %d unreferenced blob(s), %d bytes, and %d staging file(s); %d blob(s) referenced\n",
+				res.Removed, res.RemovedBytes, res.TempRemoved, res.Referenced)
+			return nil
+		},
+	}
+	f.add(c, "")
+	c.Flags().BoolVar(&f.json, "json", false, "print the result as JSON")
+	return c
+}

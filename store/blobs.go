@@ -1,0 +1,305 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/ferry-dev/ferry/bundle"
+	"github.com/ferry-dev/ferry/internal/atomicfile"
+	"github.com/ferry-dev/ferry/verify"
+	bolt "go.etcd.io/bbolt"
+)
+
+// blobPath is where the blob with hex sha256 digest lives.
+func (s *Store) blobPath(hexDigest string) string {
+	return filepath.Join(s.dir, blobsDir, hexDigest)
+}
+
+// BlobPath returns the path of the blob with the given hex sha256 digest.
+// The blob is there, with verified content, as long as a channel's active
+// kit references it; open it and read it, never write it.
+func (s *Store) BlobPath(hexDigest string) (string, error) {
+	if !isHexDigest(hexDigest) {
+		return "", fmt.Errorf("%q is not a hex sha256 digest", hexDigest)
+	}
+	return s.blobPath(hexDigest), nil
+}
+
+func isHexDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil && s == string(bytes.ToLower([]byte(s)))
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// targetOf rebuilds a verified target from the file map.
+func targetOf(path string, f fileRec) verify.Target {
+	return verify.Target{Path: path, Length: f.Length, SHA256: f.SHA256, Type: bundle.ContentType(path), Custom: f.Custom}
+}
+
+// stager receives a kit's content entries while they are verified and
+// stages them in DIR/tmp. Nothing it writes is placed before Place, which
+// the import calls only for a kit that verified.
+type stager struct {
+	s      *Store
+	bufA   []byte
+	bufB   []byte
+	staged map[string]*stagedBlob // by hex sha256
+	bytes  int64                  // bytes written to staging files
+	clock  Clock                  // nil: no timing
+	spent  time.Duration          // time spent writing and syncing
+}
+
+// stagedBlob is one distinct content of the kit: a staging file, or none
+// when the blob already in the store holds exactly these bytes.
+type stagedBlob struct {
+	tmp    string
+	length int64
+}
+
+func newStager(s *Store, clock Clock) *stager {
+	return &stager{s: s, clock: clock, bufA: make([]byte, 1<<20), bufB: make([]byte, 1<<20), staged: map[string]*stagedBlob{}}
+}
+
+// stage is the verify.ContentFunc of an import.
+func (st *stager) stage(t verify.Target, r io.Reader) error {
+	if !isHexDigest(t.SHA256) {
+		return fmt.Errorf("target %s: malformed sha256 %q", t.Path, t.SHA256)
+	}
+	if _, ok := st.staged[t.SHA256]; ok {
+		return nil // the same content under another path; verify hashes it too
+	}
+	b := &stagedBlob{length: t.Length}
+	// A blob already in the store is reused only if its bytes equal the
+	// entry's, which are the verified bytes once the kit verifies.
+	if fi, err := os.Stat(st.s.blobPath(t.SHA256)); err == nil && fi.Size() == t.Length {
+		tmp, err := st.compareOrCopy(st.s.blobPath(t.SHA256), r)
+		if err != nil {
+			return err
+		}
+		b.tmp = tmp
+	} else {
+		tmp, err := st.write(nil, r)
+		if err != nil {
+			return err
+		}
+		b.tmp = tmp
+	}
+	st.staged[t.SHA256] = b
+	return nil
+}
+
+// compareOrCopy reads r against the existing blob. It returns "" when they
+// are equal, else the staging file it wrote r's bytes to.
+func (st *stager) compareOrCopy(existing string, r io.Reader) (string, error) {
+	f, err := os.Open(existing)
+	if err != nil {
+		return st.write(nil, r)
+	}
+	defer f.Close()
+	var off int64
+	for {
+		n, rerr := io.ReadFull(r, st.bufA)
+		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
+			return "", rerr
+		}
+		m, _ := io.ReadFull(f, st.bufB[:n])
+		if m != n || !bytes.Equal(st.bufA[:n], st.bufB[:n]) {
+			// The stored blob differs (damaged): stage the entry's bytes,
+			// the equal prefix taken from the blob.
+			prefix := io.MultiReader(io.NewSectionReader(f, 0, off), bytes.NewReader(bytes.Clone(st.bufA[:n])))
+			return st.write(prefix, r)
+		}
+		off += int64(n)
+		if rerr != nil {
+			if extra, _ := f.Read(st.bufB[:1]); extra > 0 {
+				return st.write(io.NewSectionReader(f, 0, off), r)
+			}
+			return "", nil
+		}
+	}
+}
+
+// write copies prefix (if any) and then r into a new staging file, synced.
+func (st *stager) write(prefix io.Reader, r io.Reader) (string, error) {
+	f, err := st.s.createTemp(filepath.Join(st.s.dir, tmpDir))
+	if err != nil {
+		return "", fmt.Errorf("staging: %w", err)
+	}
+	name := f.Name()
+	if err := st.fill(f, prefix, r); err != nil {
+		f.Close()
+		os.Remove(name)
+		return "", fmt.Errorf("staging %s: %w", name, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("staging %s: %w", name, err)
+	}
+	return name, nil
+}
+
+// fill copies prefix (if any) and r into f and syncs it.
+func (st *stager) fill(f tempFile, prefix io.Reader, r io.Reader) error {
+	src := r
+	if prefix != nil {
+		src = io.MultiReader(prefix, r)
+	}
+	n, err := io.CopyBuffer(timedWriter{f, st}, src, st.bufB)
+	st.bytes += n
+	if err != nil {
+		return err
+	}
+	t0 := st.now()
+	err = f.Sync()
+	st.since(t0)
+	return err
+}
+
+// timedWriter counts the time spent in writes (and hides ReaderFrom, so
+// that CopyBuffer uses the stager's buffer).
+type timedWriter struct {
+	w  io.Writer
+	st *stager
+}
+
+func (t timedWriter) Write(p []byte) (int, error) {
+	t0 := t.st.now()
+	n, err := t.w.Write(p)
+	t.st.since(t0)
+	return n, err
+}
+
+func (st *stager) now() time.Time {
+	if st.clock == nil {
+		return time.Time{}
+	}
+	return st.clock.Now()
+}
+
+func (st *stager) since(t0 time.Time) {
+	if st.clock != nil {
+		st.spent += st.clock.Now().Sub(t0)
+	}
+}
+
+// place renames every staging file into blobs/ and syncs the directory.
+func (st *stager) place() error {
+	dir := filepath.Join(st.s.dir, blobsDir)
+	for _, sha := range sortedKeys(st.staged) {
+		b := st.staged[sha]
+		if b.tmp == "" {
+			continue
+		}
+		if err := os.Chmod(b.tmp, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(b.tmp, st.s.blobPath(sha)); err != nil {
+			return fmt.Errorf("placing blob %s: %w", sha, err)
+		}
+		b.tmp = ""
+	}
+	return atomicfile.SyncDir(dir)
+}
+
+// sourceOf is the file that holds a staged target's verified bytes.
+func (st *stager) sourceOf(t verify.Target) string {
+	if b := st.staged[t.SHA256]; b != nil && b.tmp != "" {
+		return b.tmp
+	}
+	return st.s.blobPath(t.SHA256)
+}
+
+// cleanup removes the staging files that were not placed.
+func (st *stager) cleanup() {
+	for _, b := range st.staged {
+		if b.tmp != "" {
+			os.Remove(b.tmp)
+			b.tmp = ""
+		}
+	}
+}
+
+// GCResult is what Store.GC removed.
+type GCResult struct {
+	Referenced   int   `json:"referenced"`
+	Removed      int   `json:"removed"`
+	RemovedBytes int64 `json:"removedBytes"`
+	TempRemoved  int   `json:"tempRemoved"`
+}
+
+// GC removes every blob that no channel's active kit references and every
+// leftover staging file (from an import that failed or was killed). It
+// takes the import lock, so it never removes what a running import staged.
+func (s *Store) GC(ctx context.Context) (*GCResult, error) {
+	if !s.exists() {
+		return nil, fmt.Errorf("%s: %w (%s is missing)", s.dir, ErrNoStore, dbName)
+	}
+	l, err := s.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer l.unlock()
+	ref := map[string]bool{}
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		return forEachFile(tx, func(_, _ string, f fileRec) error {
+			ref[f.SHA256] = true
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := &GCResult{Referenced: len(ref)}
+	var errs []error
+	dir := filepath.Join(s.dir, blobsDir)
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range ents {
+		if ref[e.Name()] {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		res.Removed++
+		res.RemovedBytes += info.Size()
+	}
+	tmps, err := os.ReadDir(filepath.Join(s.dir, tmpDir))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range tmps {
+		if err := os.RemoveAll(filepath.Join(s.dir, tmpDir, e.Name())); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		res.TempRemoved++
+	}
+	if res.Removed > 0 {
+		if err := atomicfile.SyncDir(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return res, errors.Join(errs...)
+}

@@ -1,0 +1,462 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/ferry-dev/ferry/bundle"
+	"github.com/ferry-dev/ferry/verify"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Clock tells the time. The store uses one only to measure how long the
+// phases of an import take.
+type Clock interface{ Now() time.Time }
+
+// ImportOptions configures Import.
+type ImportOptions struct {
+	// At is the time the kit is verified against and the receipt records.
+	// Required.
+	At time.Time
+	// Root is the channel root pinned out of band, used only for a channel
+	// the store does not know yet. For a known channel the store's trust
+	// state is the trust and Root is ignored.
+	Root []byte
+	// DryRun verifies the kit and reports what would change, writing
+	// nothing: no staging, no lock file, no database change.
+	DryRun bool
+	// ForceActivate accepts an older kit, or the same version with other
+	// content, which is otherwise refused with KIT_ROLLBACK. The kit is then
+	// verified against the channel's trusted root only, without its last
+	// timestamp and snapshot. Reason is required and goes into the log.
+	ForceActivate bool
+	Reason        string
+	// Operator is who imports, for the receipt.
+	Operator string
+	// Source names the kit (its file name) in the receipt.
+	Source string
+	// Clock, if set, measures the phases into ImportResult.Timings.
+	Clock Clock
+}
+
+// Timings is how long the phases of an import took. Verification and
+// staging run in one streaming pass; Stage counts the time spent writing
+// and syncing staging files, indexing and placing blobs, Verify the rest
+// of the pass (decompressing, hashing, signature checks).
+type Timings struct {
+	Verify time.Duration `json:"verify"`
+	Stage  time.Duration `json:"stage"`
+	Commit time.Duration `json:"commit"`
+}
+
+// Changes is what an import changes (or, in a dry run, would change) in
+// the channel's active kit.
+type Changes struct {
+	Channel      string `json:"channel"`
+	NewChannel   bool   `json:"newChannel,omitempty"`
+	FromVersion  int64  `json:"fromVersion,omitempty"`
+	ToVersion    int64  `json:"toVersion"`
+	Added        int    `json:"added"`
+	Changed      int    `json:"changed"`
+	Removed      int    `json:"removed"`
+	Unchanged    int    `json:"unchanged"`
+	NewBlobs     int    `json:"newBlobs"`
+	NewBlobBytes int64  `json:"newBlobBytes"`
+}
+
+// ImportResultSchema names the JSON schema of ImportResult.
+const ImportResultSchema = "ferry.dev/import-result/v1"
+
+// ImportResult is the outcome of Import.
+type ImportResult struct {
+	Schema    string         `json:"schema"`
+	DryRun    bool           `json:"dryRun"`
+	Outcome   string         `json:"outcome,omitempty"`
+	KitSHA256 string         `json:"kitSha256,omitempty"`
+	KitBytes  int64          `json:"kitBytes,omitempty"`
+	Report    *verify.Report `json:"report"`
+	Changes   *Changes       `json:"changes,omitempty"`
+	Receipt   *Receipt       `json:"receipt,omitempty"`
+	Timings   Timings        `json:"timings"`
+}
+
+// Import verifies the kit read from r and, when it verified, makes it the
+// active kit of its channel in one transaction. r is read exactly once, to
+// its end: the bytes that were verified are the bytes stored.
+//
+// A kit that fails verification returns a result holding the report and
+// an error wrapping a *bundle.Error (KIT_…); the store is unchanged. Other
+// errors: ErrLocked, ErrReasonRequired, a *SchemaError, I/O errors (a full
+// disk while staging), each leaving the previous state intact.
+func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
+	if opts.At.IsZero() {
+		return nil, errors.New("import: no reference time given")
+	}
+	if opts.ForceActivate && opts.Reason == "" {
+		return nil, ErrReasonRequired
+	}
+	if !opts.ForceActivate && opts.Reason != "" {
+		return nil, errors.New("--reason is only for --force-activate")
+	}
+	if !opts.DryRun {
+		l, err := s.lock(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer l.unlock()
+		if err := s.create(); err != nil {
+			return nil, err
+		}
+	}
+	im := &importer{s: s, opts: opts, clock: opts.Clock}
+	return im.run(ctx, r)
+}
+
+type importer struct {
+	s     *Store
+	opts  ImportOptions
+	clock Clock
+	st    *stager
+
+	// Loaded by TrustFor: the channel's state before the import.
+	channel   string
+	prev      *channelState
+	prevTS    []byte
+	prevFiles map[string]fileRec
+	pinned    bool
+}
+
+func (im *importer) now() time.Time {
+	if im.clock == nil {
+		return time.Time{}
+	}
+	return im.clock.Now()
+}
+
+func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, err error) {
+	res = &ImportResult{Schema: ImportResultSchema, DryRun: im.opts.DryRun}
+	vopts := verify.Options{At: im.opts.At}
+	if !im.opts.DryRun {
+		im.st = newStager(im.s, im.clock)
+		vopts.Content = im.st.stage
+		defer im.st.cleanup()
+	}
+	kh := &hashCounter{r: r, h: sha256.New()}
+	t0 := im.now()
+	rep, err := verify.Kit(ctx, kh, im, vopts)
+	if err != nil {
+		return nil, err
+	}
+	// Hash what verification left unread (the zstd and tar trailers).
+	if _, err := io.Copy(io.Discard, kh); err != nil {
+		return nil, fmt.Errorf("reading the kit: %w", err)
+	}
+	t1 := im.now()
+	res.Report = rep
+	res.KitSHA256, res.KitBytes = hex.EncodeToString(kh.h.Sum(nil)), kh.n
+	if im.st != nil {
+		res.Timings.Verify = t1.Sub(t0) - im.st.spent
+		res.Timings.Stage = im.st.spent
+	} else {
+		res.Timings.Verify = t1.Sub(t0)
+	}
+	if !rep.OK {
+		return res, rep.Err()
+	}
+	outcome, err := im.outcome(rep)
+	if err != nil {
+		return res, err
+	}
+	res.Outcome = outcome
+	res.Changes = im.changes(rep)
+	if im.opts.DryRun {
+		return res, nil
+	}
+
+	t2 := im.now()
+	st, err := im.state(rep, res)
+	if err != nil {
+		return res, err
+	}
+	built, err := im.s.buildIndexes(ctx, rep.Targets, im.st.sourceOf)
+	if err != nil {
+		return res, err
+	}
+	if err := im.st.place(); err != nil {
+		return res, err
+	}
+	t3 := im.now()
+	res.Timings.Stage += t3.Sub(t2)
+
+	rc := im.receipt(rep, res, outcome)
+	err = im.s.update(ctx, func(tx *bolt.Tx) error { return im.commit(tx, rep, st, built, rc) })
+	if err != nil {
+		return res, err
+	}
+	res.Timings.Commit = im.now().Sub(t3)
+	res.Receipt = rc
+	im.s.log.Info("imported kit", "channel", rc.Channel, "version", rc.Version, "outcome", outcome, "receipt", rc.Seq)
+	return res, nil
+}
+
+// TrustFor implements verify.TrustSource: the store's trust state for a
+// known channel, else the pinned root.
+func (im *importer) TrustFor(channel string) (verify.Trust, error) {
+	im.channel = channel
+	var trust verify.Trust
+	found := false
+	if im.s.exists() {
+		err := im.s.view(context.Background(), func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketTrust).Bucket([]byte(channel))
+			if b == nil {
+				return nil
+			}
+			found = true
+			trust = verify.Trust{
+				Root:      bytes.Clone(b.Get(keyRoot)),
+				Timestamp: bytes.Clone(b.Get(keyTimestamp)),
+				Snapshot:  bytes.Clone(b.Get(keySnapshot)),
+			}
+			im.prevTS = trust.Timestamp
+			var err error
+			if im.prev, err = getChannel(tx, channel); err != nil {
+				return err
+			}
+			im.prevFiles = map[string]fileRec{}
+			return channelFiles(tx, channel, func(p string, f fileRec) error {
+				im.prevFiles[p] = f
+				return nil
+			})
+		})
+		if err != nil {
+			return verify.Trust{}, err
+		}
+	}
+	if !found {
+		if im.opts.Root == nil {
+			return verify.Trust{}, bundle.Errorf(bundle.CodeUnknownChannel, "",
+				"channel %q is not in the store %s: pin its root on the first import with --root", channel, im.s.dir)
+		}
+		im.pinned = true
+		return verify.Trust{Root: im.opts.Root}, nil
+	}
+	if im.prev == nil || trust.Root == nil {
+		return verify.Trust{}, fmt.Errorf("%s: channel %s has trust but no state: the store is damaged", im.s.dir, channel)
+	}
+	if im.opts.ForceActivate {
+		// Without the last timestamp and snapshot go-tuf does not apply its
+		// rollback rules; outcome applies the forced decision instead.
+		trust.Timestamp, trust.Snapshot = nil, nil
+	}
+	return trust, nil
+}
+
+var _ verify.TrustSource = (*importer)(nil)
+
+// outcome decides what the verified kit does to the channel.
+func (im *importer) outcome(rep *verify.Report) (string, error) {
+	prev := im.prev
+	switch {
+	case prev == nil:
+		return OutcomeActivated, nil
+	case rep.SameAsTrusted, rep.Version == prev.Version && rep.TargetsSHA256 == prev.TargetsSHA256:
+		return OutcomeUnchanged, nil
+	case rep.Version > prev.Version:
+		return OutcomeActivated, nil
+	case im.opts.ForceActivate:
+		return OutcomeForceActivated, nil
+	}
+	what := "an older kit"
+	if rep.Version == prev.Version {
+		what = "the same version with different content"
+	}
+	return "", fmt.Errorf("refused: %w", bundle.Errorf(bundle.CodeRollback, "",
+		"channel %s: version %d is %s than the active version %d; use --force-activate --reason TEXT to activate it anyway",
+		rep.Channel, rep.Version, what, prev.Version))
+}
+
+// changes compares the kit with the channel's active kit.
+func (im *importer) changes(rep *verify.Report) *Changes {
+	c := &Changes{Channel: rep.Channel, ToVersion: rep.Version, NewChannel: im.prev == nil}
+	if im.prev != nil {
+		c.FromVersion = im.prev.Version
+	}
+	inKit := map[string]bool{}
+	seen := map[string]bool{}
+	for _, t := range rep.Targets {
+		inKit[t.Path] = true
+		old, ok := im.prevFiles[t.Path]
+		switch {
+		case !ok:
+			c.Added++
+		case old.SHA256 != t.SHA256:
+			c.Changed++
+		default:
+			c.Unchanged++
+		}
+		if seen[t.SHA256] {
+			continue
+		}
+		seen[t.SHA256] = true
+		if _, err := os.Stat(im.s.blobPath(t.SHA256)); err != nil {
+			c.NewBlobs++
+			c.NewBlobBytes += t.Length
+		}
+	}
+	for p := range im.prevFiles {
+		if !inKit[p] {
+			c.Removed++
+		}
+	}
+	return c
+}
+
+// state builds the channel's new state, reading kit.json from staging.
+func (im *importer) state(rep *verify.Report, res *ImportResult) (*channelState, error) {
+	st := &channelState{
+		Channel: rep.Channel, Name: rep.Name, Version: rep.Version,
+		Created: rep.Created.UTC(), Expires: rep.Expires.UTC(), RootVersion: rep.RootVersion,
+		TargetsSHA256: rep.TargetsSHA256, KitSHA256: res.KitSHA256, ImportedAt: im.opts.At.UTC(),
+		Counts: rep.Counts, DataTime: map[string]time.Time{},
+	}
+	for typ := range rep.Counts {
+		st.DataTime[typ] = st.Created
+	}
+	for _, t := range rep.Targets {
+		if t.Path != manifestPath {
+			continue
+		}
+		f, err := os.Open(im.st.sourceOf(t))
+		if err != nil {
+			return nil, err
+		}
+		man, err := readManifest(io.LimitReader(f, t.Length))
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("the kit verified, but: %w", err)
+		}
+		for _, typ := range sortedKeys(man.Freshness) {
+			d := man.Freshness[typ]
+			if _, err := parseBudget(d); err != nil {
+				return nil, fmt.Errorf("the kit verified, but %s: freshness.%s: %w", manifestPath, typ, err)
+			}
+			if st.Freshness == nil {
+				st.Freshness = map[string]string{}
+			}
+			st.Freshness[typ] = d
+		}
+		for _, src := range man.Sources {
+			st.Sources = append(st.Sources, SourceDigest{Name: src.Name, Kind: src.Kind, From: src.From, Digest: src.Digest, FetchedAt: src.FetchedAt})
+			if src.FetchedAt == "" || src.Dest == "" {
+				continue
+			}
+			at, err := time.Parse(time.RFC3339, src.FetchedAt)
+			if err != nil {
+				return nil, fmt.Errorf("the kit verified, but %s: source %s: fetchedAt %q is not RFC 3339", manifestPath, src.Name, src.FetchedAt)
+			}
+			typ := bundle.ContentType(src.Dest)
+			if cur, ok := st.DataTime[typ]; ok && at.Before(cur) {
+				st.DataTime[typ] = at.UTC()
+			}
+		}
+	}
+	return st, nil
+}
+
+func (im *importer) receipt(rep *verify.Report, res *ImportResult, outcome string) *Receipt {
+	checks := slices.Clone(Checks)
+	if outcome == OutcomeForceActivated {
+		checks[slices.Index(checks, CheckRollback)] = CheckRollbackOverridden
+	}
+	rc := &Receipt{
+		Schema: ReceiptSchema, Time: im.opts.At.UTC(), Operator: im.opts.Operator, Source: im.opts.Source,
+		Outcome: outcome, Reason: im.opts.Reason, Channel: rep.Channel, Name: rep.Name, Version: rep.Version,
+		PinnedRoot: im.pinned, RootVersion: rep.RootVersion, KitSHA256: res.KitSHA256, KitBytes: res.KitBytes,
+		TargetsSHA256: rep.TargetsSHA256, SignerKeyIDs: rep.SignerKeyIDs, Checks: checks, Counts: rep.Counts,
+	}
+	if rc.SignerKeyIDs == nil {
+		rc.SignerKeyIDs = []string{}
+	}
+	if im.prev != nil {
+		rc.PreviousVersion = im.prev.Version
+	}
+	return rc
+}
+
+// commit is the import's one write transaction.
+func (im *importer) commit(tx *bolt.Tx, rep *verify.Report, st *channelState, built []builtIndex, rc *Receipt) error {
+	ch := []byte(rep.Channel)
+	tb := tx.Bucket(bucketTrust).Bucket(ch)
+	var curTS []byte
+	if tb != nil {
+		curTS = tb.Get(keyTimestamp)
+	}
+	if (tb == nil) != (im.prev == nil) || !bytes.Equal(curTS, im.prevTS) {
+		return fmt.Errorf("%s: %w: channel %s was changed by another writer; run the import again", im.s.dir, ErrChanged, rep.Channel)
+	}
+	log := tx.Bucket(bucketLog)
+	seq, err := log.NextSequence()
+	if err != nil {
+		return err
+	}
+	rc.Seq = seq
+	if err := putJSON(log, seqKey(seq), rc); err != nil {
+		return err
+	}
+	if rc.Outcome == OutcomeUnchanged {
+		return nil
+	}
+	st.Receipt = seq
+	md := rep.Metadata()
+	if err := replaceBucket(tx.Bucket(bucketTrust), ch, func(b *bolt.Bucket) error {
+		for _, kv := range []struct {
+			k, v []byte
+		}{{keyRoot, md.Root}, {keySnapshot, md.Snapshot}, {keyTargets, md.Targets}, {keyTimestamp, md.Timestamp}} {
+			if err := b.Put(kv.k, kv.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := putJSON(tx.Bucket(bucketChannels), ch, st); err != nil {
+		return err
+	}
+	targets := slices.Clone(rep.Targets)
+	slices.SortFunc(targets, func(a, b verify.Target) int { return bytes.Compare([]byte(a.Path), []byte(b.Path)) })
+	if err := replaceBucket(tx.Bucket(bucketFiles), ch, func(b *bolt.Bucket) error {
+		for _, t := range targets {
+			if err := putJSON(b, []byte(t.Path), fileRec{SHA256: t.SHA256, Length: t.Length, Custom: t.Custom}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return writeIndexes(tx, rep.Channel, built)
+}
+
+// hashCounter hashes and counts what is read through it.
+type hashCounter struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (c *hashCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
+}

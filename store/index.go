@@ -1,0 +1,171 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/ferry-dev/ferry/verify"
+	bolt "go.etcd.io/bbolt"
+)
+
+// An Indexer turns the verified files of one content type into entries of
+// its own index. Import runs every indexer of the store after the kit
+// verified and before the commit; the commit replaces the channel's index
+// of each indexer with what it produced, in the same transaction as the
+// rest of the import. Adding an indexer touches nothing else.
+type Indexer interface {
+	// Name names the indexer's bucket. It is part of the schema: never
+	// rename one.
+	Name() string
+	// Accepts reports whether the indexer reads files of a content type
+	// (bundle.ContentType).
+	Accepts(contentType string) bool
+	// Index reads one verified file (r yields exactly its bytes) and adds
+	// entries to w. An error fails the import before anything changes.
+	Index(ctx context.Context, f verify.Target, r io.Reader, w *IndexWriter) error
+}
+
+// IndexWriter collects an indexer's entries for one channel. It is not
+// safe for concurrent use.
+type IndexWriter struct {
+	entries []kv
+}
+
+type kv struct{ k, v []byte }
+
+// Put adds an entry; a later Put of the same key replaces it. Put copies
+// key and value.
+func (w *IndexWriter) Put(key, value []byte) error {
+	if len(key) == 0 {
+		return fmt.Errorf("index: empty key")
+	}
+	if len(key) > bolt.MaxKeySize {
+		return fmt.Errorf("index: key of %d bytes is too long", len(key))
+	}
+	w.entries = append(w.entries, kv{bytes.Clone(key), bytes.Clone(value)})
+	return nil
+}
+
+// DefaultIndexers returns the indexers every store runs: one per content
+// type that has one.
+func DefaultIndexers() []Indexer {
+	return []Indexer{FilesIndexer{}}
+}
+
+// FilesIndexer indexes plain files (content type "files"): path -> the
+// file's digest, length and the custom object its target carried (media
+// type, source).
+type FilesIndexer struct{}
+
+var _ Indexer = FilesIndexer{}
+
+// Name implements Indexer.
+func (FilesIndexer) Name() string { return "files" }
+
+// Accepts implements Indexer.
+func (FilesIndexer) Accepts(t string) bool { return t == "files" }
+
+// FileEntry is the value of a FilesIndexer entry.
+type FileEntry struct {
+	SHA256 string          `json:"sha256"`
+	Length int64           `json:"length"`
+	Custom json.RawMessage `json:"custom,omitempty"`
+}
+
+// Index implements Indexer. It does not read the content.
+func (FilesIndexer) Index(_ context.Context, f verify.Target, _ io.Reader, w *IndexWriter) error {
+	v, err := json.Marshal(FileEntry{SHA256: f.SHA256, Length: f.Length, Custom: f.Custom})
+	if err != nil {
+		return err
+	}
+	return w.Put([]byte(f.Path), v)
+}
+
+// builtIndex is one indexer's entries for a channel, sorted by key.
+type builtIndex struct {
+	name    string
+	entries []kv
+}
+
+// buildIndexes runs the store's indexers over targets; path gives the
+// file that holds a target's verified bytes.
+func (s *Store) buildIndexes(ctx context.Context, targets []verify.Target, path func(verify.Target) string) ([]builtIndex, error) {
+	var out []builtIndex
+	for _, ix := range s.indexers {
+		w := &IndexWriter{}
+		for _, t := range targets {
+			if !ix.Accepts(t.Type) {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if err := indexOne(ctx, ix, t, path(t), w); err != nil {
+				return nil, &IndexError{Indexer: ix.Name(), Path: t.Path, Err: err}
+			}
+		}
+		// Sort by key, keeping the last Put of a key.
+		slices.SortStableFunc(w.entries, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+		entries := w.entries[:0]
+		for i, e := range w.entries {
+			if i+1 < len(w.entries) && bytes.Equal(e.k, w.entries[i+1].k) {
+				continue
+			}
+			entries = append(entries, e)
+		}
+		out = append(out, builtIndex{name: ix.Name(), entries: entries})
+	}
+	return out, nil
+}
+
+func indexOne(ctx context.Context, ix Indexer, t verify.Target, path string, w *IndexWriter) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return ix.Index(ctx, t, io.LimitReader(f, t.Length), w)
+}
+
+// writeIndexes replaces the channel's index of every built indexer.
+func writeIndexes(tx *bolt.Tx, channel string, built []builtIndex) error {
+	root := tx.Bucket(bucketIndex)
+	for _, bi := range built {
+		ib, err := root.CreateBucketIfNotExists([]byte(bi.name))
+		if err != nil {
+			return err
+		}
+		if err := replaceBucket(ib, []byte(channel), func(b *bolt.Bucket) error {
+			for _, e := range bi.entries {
+				if err := b.Put(e.k, e.v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("index %s: %w", bi.name, err)
+		}
+	}
+	return nil
+}
+
+// replaceBucket drops parent's sub-bucket name and fills a new one with
+// fill, which should put keys in ascending order.
+func replaceBucket(parent *bolt.Bucket, name []byte, fill func(b *bolt.Bucket) error) error {
+	if parent.Bucket(name) != nil {
+		if err := parent.DeleteBucket(name); err != nil {
+			return err
+		}
+	}
+	b, err := parent.CreateBucket(name)
+	if err != nil {
+		return err
+	}
+	b.FillPercent = 0.95 // keys arrive sorted
+	return fill(b)
+}

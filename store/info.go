@@ -1,0 +1,288 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ferry-dev/ferry/verify"
+	bolt "go.etcd.io/bbolt"
+)
+
+// SourceDigest is a source of a channel's active kit as kit.json records it.
+type SourceDigest struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	From      string `json:"from,omitempty"`
+	Digest    string `json:"digest,omitempty"`
+	FetchedAt string `json:"fetchedAt,omitempty"`
+}
+
+// InfoSchema names the JSON schema of Info.
+const InfoSchema = "ferry.dev/store-info/v1"
+
+// Freshness states of a content type.
+const (
+	FreshOK       = "ok"        // younger than its budget
+	FreshStale    = "stale"     // older than its budget
+	FreshNoBudget = "no-budget" // kit.json sets no budget for the type
+	FreshMissing  = "missing"   // a budget, but the kit holds no such content
+)
+
+// Info describes a store: every channel's active kit and the age of each
+// content type against its freshness budget.
+type Info struct {
+	Schema        string        `json:"schema"`
+	Dir           string        `json:"dir"`
+	SchemaVersion int           `json:"schemaVersion"`
+	At            time.Time     `json:"at"`
+	Imports       int           `json:"imports"`
+	Channels      []ChannelInfo `json:"channels"`
+}
+
+// ChannelInfo is one channel's active kit.
+type ChannelInfo struct {
+	Channel       string     `json:"channel"`
+	Name          string     `json:"name"`
+	Version       int64      `json:"version"`
+	Created       time.Time  `json:"created"`
+	Expires       time.Time  `json:"expires"`
+	Expired       bool       `json:"expired"`
+	ImportedAt    time.Time  `json:"importedAt"`
+	RootVersion   int64      `json:"rootVersion"`
+	TargetsSHA256 string     `json:"targetsSha256"`
+	KitSHA256     string     `json:"kitSha256"`
+	Types         []TypeInfo `json:"types"`
+}
+
+// TypeInfo is one content type of a channel: how much there is (counted
+// from the file map, in the same read as the version) and how old it is.
+type TypeInfo struct {
+	Type       string    `json:"type"`
+	Files      int       `json:"files"`
+	Bytes      int64     `json:"bytes"`
+	DataTime   time.Time `json:"dataTime,omitzero"`
+	AgeSeconds int64     `json:"ageSeconds"`
+	Budget     string    `json:"budget,omitempty"`
+	Freshness  string    `json:"freshness"`
+}
+
+// Info reads the store's state as of at (for ages and expiry) in one read
+// transaction.
+func (s *Store) Info(ctx context.Context, at time.Time) (*Info, error) {
+	in := &Info{Schema: InfoSchema, Dir: s.dir, SchemaVersion: SchemaVersion, At: at.UTC(), Channels: []ChannelInfo{}}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		in.Imports = tx.Bucket(bucketLog).Stats().KeyN
+		return tx.Bucket(bucketChannels).ForEach(func(k, _ []byte) error {
+			st, err := getChannel(tx, string(k))
+			if err != nil {
+				return err
+			}
+			ci, err := channelInfo(tx, st, at)
+			if err != nil {
+				return err
+			}
+			in.Channels = append(in.Channels, ci)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+func channelInfo(tx *bolt.Tx, st *channelState, at time.Time) (ChannelInfo, error) {
+	ci := ChannelInfo{
+		Channel: st.Channel, Name: st.Name, Version: st.Version, Created: st.Created, Expires: st.Expires,
+		Expired: at.After(st.Expires), ImportedAt: st.ImportedAt, RootVersion: st.RootVersion,
+		TargetsSHA256: st.TargetsSHA256, KitSHA256: st.KitSHA256, Types: []TypeInfo{},
+	}
+	counts := map[string]verify.TypeCount{}
+	err := channelFiles(tx, st.Channel, func(p string, f fileRec) error {
+		t := targetOf(p, f).Type
+		c := counts[t]
+		c.Files++
+		c.Bytes += f.Length
+		counts[t] = c
+		return nil
+	})
+	if err != nil {
+		return ci, err
+	}
+	types := sortedKeys(counts)
+	for t := range st.Freshness {
+		if !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	slices.Sort(types)
+	for _, t := range types {
+		ti := TypeInfo{Type: t, Files: counts[t].Files, Bytes: counts[t].Bytes, DataTime: st.DataTime[t], Budget: st.Freshness[t]}
+		if !ti.DataTime.IsZero() {
+			ti.AgeSeconds = int64(at.Sub(ti.DataTime) / time.Second)
+		}
+		switch {
+		case ti.Budget == "":
+			ti.Freshness = FreshNoBudget
+		case ti.Files == 0:
+			ti.Freshness = FreshMissing
+		default:
+			d, err := parseBudget(ti.Budget)
+			if err != nil {
+				return ci, fmt.Errorf("channel %s: freshness.%s: %w", st.Channel, t, err)
+			}
+			ti.Freshness = FreshOK
+			if at.Sub(ti.DataTime) > d {
+				ti.Freshness = FreshStale
+			}
+		}
+		ci.Types = append(ci.Types, ti)
+	}
+	return ci, nil
+}
+
+// WriteText renders Info for people.
+func (in *Info) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "store\t%s\n", in.Dir)
+	fmt.Fprintf(tw, "schema\t%d\n", in.SchemaVersion)
+	fmt.Fprintf(tw, "imports\t%d\n", in.Imports)
+	fmt.Fprintf(tw, "channels\t%d\n", len(in.Channels))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, c := range in.Channels {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		exp := c.Expires.Format(time.RFC3339)
+		if c.Expired {
+			exp += " (EXPIRED)"
+		}
+		fmt.Fprintf(tw, "channel\t%s\n", c.Channel)
+		fmt.Fprintf(tw, "active version\t%d (%s)\n", c.Version, c.Name)
+		fmt.Fprintf(tw, "created\t%s\n", c.Created.Format(time.RFC3339))
+		fmt.Fprintf(tw, "expires\t%s\n", exp)
+		fmt.Fprintf(tw, "imported\t%s\n", c.ImportedAt.Format(time.RFC3339))
+		fmt.Fprintf(tw, "root version\t%d\n", c.RootVersion)
+		fmt.Fprintf(tw, "targets sha256\t%s\n", c.TargetsSHA256)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CONTENT\tFILES\tBYTES\tAGE\tBUDGET\tFRESHNESS")
+		for _, t := range c.Types {
+			age, budget := "-", t.Budget
+			if !t.DataTime.IsZero() {
+				age = formatAge(time.Duration(t.AgeSeconds) * time.Second)
+			}
+			if budget == "" {
+				budget = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", t.Type, t.Files, t.Bytes, age, budget, strings.ToUpper(t.Freshness))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func formatAge(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "in the future"
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.Truncate(time.Minute).String()
+}
+
+// InventorySchema names the JSON schema of Inventory.
+const InventorySchema = "ferry.dev/store-inventory/v1"
+
+// Inventory is what a site has, for the connected side to build a minimal
+// delta from: channels and versions, image blob digests and source digests.
+// Everything is sorted; the same store gives the same bytes.
+type Inventory struct {
+	Schema   string             `json:"schema"`
+	Channels []InventoryChannel `json:"channels"`
+	// Images are the digests ("sha256:<hex>") of the OCI blobs the site
+	// holds (files under images/blobs/sha256/ of any active kit).
+	Images []string `json:"images"`
+}
+
+// InventoryChannel is one channel in an Inventory.
+type InventoryChannel struct {
+	Channel       string         `json:"channel"`
+	Version       int64          `json:"version"`
+	TargetsSHA256 string         `json:"targetsSha256"`
+	RootVersion   int64          `json:"rootVersion"`
+	Sources       []SourceDigest `json:"sources"`
+	// Files maps every content path to its sha256, so a delta can leave
+	// out what is unchanged.
+	Files map[string]string `json:"files"`
+}
+
+// Inventory lists what the store holds.
+func (s *Store) Inventory(ctx context.Context) (*Inventory, error) {
+	inv := &Inventory{Schema: InventorySchema, Channels: []InventoryChannel{}, Images: []string{}}
+	images := map[string]bool{}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketChannels).ForEach(func(k, _ []byte) error {
+			st, err := getChannel(tx, string(k))
+			if err != nil {
+				return err
+			}
+			ic := InventoryChannel{Channel: st.Channel, Version: st.Version, TargetsSHA256: st.TargetsSHA256,
+				RootVersion: st.RootVersion, Sources: st.Sources, Files: map[string]string{}}
+			if ic.Sources == nil {
+				ic.Sources = []SourceDigest{}
+			}
+			slices.SortFunc(ic.Sources, func(a, b SourceDigest) int { return strings.Compare(a.Name, b.Name) })
+			err = channelFiles(tx, st.Channel, func(p string, f fileRec) error {
+				ic.Files[p] = f.SHA256
+				if d, ok := imageBlob(p); ok {
+					images[d] = true
+				}
+				return nil
+			})
+			inv.Channels = append(inv.Channels, ic)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	inv.Images = sortedKeys(images)
+	if inv.Images == nil {
+		inv.Images = []string{}
+	}
+	return inv, nil
+}
+
+// imageBlob reports the OCI digest of a kit path under images/blobs/.
+func imageBlob(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "images/blobs/")
+	if !ok {
+		return "", false
+	}
+	alg, hexd, ok := strings.Cut(rest, "/")
+	if !ok || strings.Contains(hexd, "/") || alg == "" || hexd == "" {
+		return "", false
+	}
+	return alg + ":" + hexd, true
+}
+
+// WriteJSON writes v as indented JSON.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,69 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/ferry-dev/ferry/internal/atomicfile"
+	"github.com/ferry-dev/ferry/verify"
+)
+
+// Quarantine moves the kit file at kitPath into dir (created if needed)
+// and writes the verification report beside it as <name>.report.json, so
+// that a kit that failed cannot be imported by mistake and can be looked
+// at later. A name already taken in dir gets a numeric suffix. It returns
+// the kit's new path.
+func Quarantine(kitPath, dir string, rep *verify.Report) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("quarantine: %w", err)
+	}
+	base := filepath.Base(kitPath)
+	dest := filepath.Join(dir, base)
+	for i := 1; ; i++ {
+		_, err1 := os.Lstat(dest)
+		_, err2 := os.Lstat(dest + ".report.json")
+		if errors.Is(err1, os.ErrNotExist) && errors.Is(err2, os.ErrNotExist) {
+			break
+		}
+		dest = filepath.Join(dir, base+"."+strconv.Itoa(i))
+	}
+	if err := moveFile(kitPath, dest); err != nil {
+		return "", fmt.Errorf("quarantine: %w", err)
+	}
+	if rep != nil {
+		err := atomicfile.WriteFrom(dest+".report.json", 0o644, func(w io.Writer) error { return rep.WriteJSON(w) })
+		if err != nil {
+			return dest, fmt.Errorf("quarantine: writing the report: %w", err)
+		}
+	}
+	return dest, nil
+}
+
+// moveFile renames src to dest, copying (temp, fsync, rename) across
+// file systems.
+func moveFile(src, dest string) error {
+	err := os.Rename(src, dest)
+	if err == nil {
+		return atomicfile.SyncDir(filepath.Dir(dest))
+	}
+	if !errors.Is(err, syscall.EXDEV) {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := atomicfile.WriteFrom(dest, 0o644, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	}); err != nil {
+		return err
+	}
+	return os.Remove(src)
+}

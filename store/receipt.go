@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/ferry-dev/ferry/verify"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Outcomes of an import, as Receipt.Outcome and ImportResult.Outcome.
+const (
+	// OutcomeActivated: the kit became the channel's active kit.
+	OutcomeActivated = "activated"
+	// OutcomeForceActivated: an older kit (or the same version with other
+	// content) became active by --force-activate; the reason is recorded.
+	OutcomeForceActivated = "force-activated"
+	// OutcomeUnchanged: the kit is the channel's active kit already.
+	OutcomeUnchanged = "unchanged"
+)
+
+// Checks are the checks a verified kit passed, in the order verify runs
+// them. CheckRollback is replaced by CheckRollbackOverridden when a kit was
+// force-activated.
+var Checks = []string{
+	"root-chain", "signatures", "thresholds", "expiry", CheckRollback,
+	"safe-paths", "entry-types", "no-duplicates", "no-unexpected-entries",
+	"sizes", "digests", "complete",
+}
+
+// The rollback check names.
+const (
+	CheckRollback           = "rollback"
+	CheckRollbackOverridden = "rollback-overridden"
+)
+
+// ReceiptSchema names the JSON schema of a Receipt.
+const ReceiptSchema = "ferry.dev/store-receipt/v1"
+
+// Receipt records one import in the store's log.
+type Receipt struct {
+	Schema          string                      `json:"schema"`
+	Seq             uint64                      `json:"seq"`
+	Time            time.Time                   `json:"time"`
+	Operator        string                      `json:"operator"`
+	Source          string                      `json:"source,omitempty"`
+	Outcome         string                      `json:"outcome"`
+	Reason          string                      `json:"reason,omitempty"`
+	Channel         string                      `json:"channel"`
+	Name            string                      `json:"name"`
+	Version         int64                       `json:"version"`
+	PreviousVersion int64                       `json:"previousVersion,omitempty"`
+	PinnedRoot      bool                        `json:"pinnedRoot,omitempty"`
+	RootVersion     int64                       `json:"rootVersion"`
+	KitSHA256       string                      `json:"kitSha256"`
+	KitBytes        int64                       `json:"kitBytes"`
+	TargetsSHA256   string                      `json:"targetsSha256"`
+	SignerKeyIDs    []string                    `json:"signerKeyIds"`
+	Checks          []string                    `json:"checks"`
+	Counts          map[string]verify.TypeCount `json:"counts"`
+}
+
+// Log returns every import receipt, oldest first.
+func (s *Store) Log(ctx context.Context) ([]Receipt, error) {
+	out := []Receipt{}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketLog).ForEach(func(k, v []byte) error {
+			var r Receipt
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("log entry %x: %w", k, err)
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func seqKey(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }

@@ -1,0 +1,282 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/ferry-dev/ferry/verify"
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the layout of ferry.db this build reads and writes.
+//
+// Schema 2 (current):
+//
+//	meta      "schema" -> decimal schema version
+//	channels  channel -> channelState (JSON): the active kit
+//	trust     channel -> bucket: root, timestamp, snapshot, targets (the
+//	          trusted TUF metadata, as verified)
+//	files     channel -> bucket: path -> fileRec (JSON) of the active kit;
+//	          what gc counts as referenced
+//	index     indexer name -> channel -> bucket of the indexer's entries
+//	log       8-byte big-endian sequence -> Receipt (JSON)
+//
+// Schema 1 kept files in one flat bucket, "channel\x00path" -> hex sha256,
+// and had no index bucket.
+const SchemaVersion = 2
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketChannels = []byte("channels")
+	bucketTrust    = []byte("trust")
+	bucketFiles    = []byte("files")
+	bucketIndex    = []byte("index")
+	bucketLog      = []byte("log")
+	keySchema      = []byte("schema")
+)
+
+// Keys in a channel's trust bucket.
+var (
+	keyRoot      = []byte("root")
+	keyTimestamp = []byte("timestamp")
+	keySnapshot  = []byte("snapshot")
+	keyTargets   = []byte("targets")
+)
+
+func initSchema(tx *bolt.Tx) error {
+	for _, b := range [][]byte{bucketMeta, bucketChannels, bucketTrust, bucketFiles, bucketIndex, bucketLog} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
+}
+
+func readSchema(tx *bolt.Tx) (int, error) {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return 0, errors.New("ferry.db has no meta bucket: not a ferry store")
+	}
+	v, err := strconv.Atoi(string(meta.Get(keySchema)))
+	if err != nil || v < 1 {
+		return 0, fmt.Errorf("ferry.db: schema version %q is not a number", meta.Get(keySchema))
+	}
+	return v, nil
+}
+
+func (s *Store) checkSchema(tx *bolt.Tx) error {
+	v, err := readSchema(tx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.dir, err)
+	}
+	if v != SchemaVersion {
+		return &SchemaError{Dir: s.dir, Found: v, Want: SchemaVersion}
+	}
+	return nil
+}
+
+// schemaVersion reads the schema version in a read-only transaction.
+func (s *Store) schemaVersion(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	db, err := s.openDB(true)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var v int
+	err = db.View(func(tx *bolt.Tx) error {
+		v, err = readSchema(tx)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", s.dir, err)
+	}
+	return v, nil
+}
+
+// A migration moves a store from schema From to From+1 inside one write
+// transaction. Migrations run in order, all in the same transaction, so a
+// crash leaves the store in its old schema.
+type migration struct {
+	From int
+	Name string
+	Run  func(s *Store, tx *bolt.Tx) error
+}
+
+// migrations holds one step per older schema.
+var migrations = []migration{
+	{From: 1, Name: "nest the file map per channel, add indexes", Run: migrate1to2},
+}
+
+// migrate brings the store to SchemaVersion.
+func (s *Store) migrate(ctx context.Context) error {
+	l, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	return s.write(ctx, func(tx *bolt.Tx) error {
+		v, err := readSchema(tx)
+		if err != nil {
+			return err
+		}
+		if v > SchemaVersion {
+			return &SchemaError{Dir: s.dir, Found: v, Want: SchemaVersion}
+		}
+		for _, m := range migrations {
+			if m.From != v {
+				continue
+			}
+			s.log.Info("migrating store", "from", v, "to", v+1, "step", m.Name)
+			if err := m.Run(s, tx); err != nil {
+				return fmt.Errorf("migrating schema %d to %d (%s): %w", v, v+1, m.Name, err)
+			}
+			v++
+		}
+		if v != SchemaVersion {
+			return &SchemaError{Dir: s.dir, Found: v, Want: SchemaVersion}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(v)))
+	})
+}
+
+// migrate1to2 nests the flat schema-1 file map ("channel\x00path" -> hex)
+// per channel, taking each file's length from its blob, and indexes every
+// channel's active kit with the store's indexers.
+func migrate1to2(s *Store, tx *bolt.Tx) error {
+	old := tx.Bucket(bucketFiles)
+	type entry struct{ channel, path, sha string }
+	var entries []entry
+	if old != nil {
+		err := old.ForEach(func(k, v []byte) error {
+			ch, p, ok := bytes.Cut(k, []byte{0})
+			if !ok {
+				return fmt.Errorf("files: malformed key %q", k)
+			}
+			entries = append(entries, entry{string(ch), string(p), string(v)})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(bucketFiles); err != nil {
+			return err
+		}
+	}
+	files, err := tx.CreateBucket(bucketFiles)
+	if err != nil {
+		return err
+	}
+	perChannel := map[string][]verify.Target{}
+	for _, e := range entries {
+		if !isHexDigest(e.sha) {
+			return fmt.Errorf("files: %s: %s: malformed digest %q", e.channel, e.path, e.sha)
+		}
+		fi, err := os.Stat(s.blobPath(e.sha))
+		if err != nil {
+			return fmt.Errorf("channel %s: %s: %w", e.channel, e.path, err)
+		}
+		b, err := files.CreateBucketIfNotExists([]byte(e.channel))
+		if err != nil {
+			return err
+		}
+		rec := fileRec{SHA256: e.sha, Length: fi.Size()}
+		if err := putJSON(b, []byte(e.path), rec); err != nil {
+			return err
+		}
+		perChannel[e.channel] = append(perChannel[e.channel], targetOf(e.path, rec))
+	}
+	if _, err := tx.CreateBucketIfNotExists(bucketIndex); err != nil {
+		return err
+	}
+	for _, ch := range sortedKeys(perChannel) {
+		built, err := s.buildIndexes(context.Background(), perChannel[ch], func(t verify.Target) string { return s.blobPath(t.SHA256) })
+		if err != nil {
+			return err
+		}
+		if err := writeIndexes(tx, ch, built); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fileRec is one content file of a channel's active kit.
+type fileRec struct {
+	SHA256 string          `json:"sha256"`
+	Length int64           `json:"length"`
+	Custom json.RawMessage `json:"custom,omitempty"`
+}
+
+// channelState is the active kit of a channel.
+type channelState struct {
+	Channel       string                      `json:"channel"`
+	Name          string                      `json:"name"`
+	Version       int64                       `json:"version"`
+	Created       time.Time                   `json:"created"`
+	Expires       time.Time                   `json:"expires"`
+	RootVersion   int64                       `json:"rootVersion"`
+	TargetsSHA256 string                      `json:"targetsSha256"`
+	KitSHA256     string                      `json:"kitSha256"`
+	ImportedAt    time.Time                   `json:"importedAt"`
+	Receipt       uint64                      `json:"receipt"`
+	Counts        map[string]verify.TypeCount `json:"counts"`
+	// Freshness is the age budget per content type from kit.json.
+	Freshness map[string]string `json:"freshness,omitempty"`
+	// DataTime is, per content type, when its data was fetched: the oldest
+	// fetchedAt of the kit's sources of that type, else the kit's created.
+	DataTime map[string]time.Time `json:"dataTime,omitempty"`
+	// Sources are the kit's sources with their digests (kit.json).
+	Sources []SourceDigest `json:"sources,omitempty"`
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
+
+func getChannel(tx *bolt.Tx, channel string) (*channelState, error) {
+	data := tx.Bucket(bucketChannels).Get([]byte(channel))
+	if data == nil {
+		return nil, nil
+	}
+	var st channelState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("channel %s: %w", channel, err)
+	}
+	return &st, nil
+}
+
+// forEachFile calls fn for every file of every channel's active kit.
+func forEachFile(tx *bolt.Tx, fn func(channel, path string, f fileRec) error) error {
+	return tx.Bucket(bucketFiles).ForEachBucket(func(ch []byte) error {
+		return channelFiles(tx, string(ch), func(path string, f fileRec) error { return fn(string(ch), path, f) })
+	})
+}
+
+// channelFiles calls fn for every file of the channel's active kit, in
+// path order.
+func channelFiles(tx *bolt.Tx, channel string, fn func(path string, f fileRec) error) error {
+	b := tx.Bucket(bucketFiles).Bucket([]byte(channel))
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, v []byte) error {
+		var f fileRec
+		if err := json.Unmarshal(v, &f); err != nil {
+			return fmt.Errorf("files: %s: %s: %w", channel, k, err)
+		}
+		return fn(string(k), f)
+	})
+}

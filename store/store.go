@@ -1,0 +1,290 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/atomicfile"
+	bolt "go.etcd.io/bbolt"
+)
+
+// DefaultLockTimeout is how long an import waits for another import, and a
+// read for a commit, when Options.LockTimeout is zero.
+const DefaultLockTimeout = 10 * time.Second
+
+// Options configures a Store. The zero value means the defaults.
+type Options struct {
+	// LockTimeout is how long to wait for another import or gc (and, for a
+	// read, for a commit) before failing with ErrLocked or ErrBusy.
+	LockTimeout time.Duration
+	// Indexers run on every import, one per content type; nil means
+	// DefaultIndexers().
+	Indexers []Indexer
+	// Holder describes this process in the lock file while it imports, for
+	// the message another importer gets ("ferry import, pid 42").
+	Holder string
+	// Logger receives progress; discard when nil.
+	Logger *slog.Logger
+}
+
+// Store is an offline store in a directory. It holds no open file between
+// calls, so a Store is cheap and safe for concurrent use; concurrent
+// imports serialise on the store's lock.
+type Store struct {
+	dir      string
+	opts     Options
+	indexers []Indexer
+	log      *slog.Logger
+
+	// createTemp creates a staging file; tests replace it to inject
+	// failures such as a full disk.
+	createTemp func(dir string) (tempFile, error)
+}
+
+// tempFile is a staging file.
+type tempFile interface {
+	io.Writer
+	Sync() error
+	Close() error
+	Name() string
+}
+
+// Paths inside a store directory.
+const (
+	dbName   = "ferry.db"
+	blobsDir = "blobs/sha256"
+	tmpDir   = "tmp"
+	lockName = "lock"
+	// pendingName exists while a writer waits for or holds the database:
+	// new readers hold back so that a stream of readers cannot starve the
+	// commit (flock does not queue a waiting exclusive lock).
+	pendingName = "commit.pending"
+)
+
+func dbPath(dir string) string   { return filepath.Join(dir, dbName) }
+func lockPath(dir string) string { return filepath.Join(dir, lockName) }
+
+// Open returns the store in dir. The directory need not hold a store yet:
+// the first Import creates it, and reads before that fail with ErrNoStore.
+// When dir holds a store of an older schema, Open migrates it (under the
+// import lock); a store of a newer schema is refused with a *SchemaError
+// matching ErrNewerSchema, and left unchanged.
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("no store directory given")
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.Indexers == nil {
+		opts.Indexers = DefaultIndexers()
+	}
+	seen := map[string]bool{}
+	for _, ix := range opts.Indexers {
+		if seen[ix.Name()] {
+			return nil, fmt.Errorf("two indexers named %q", ix.Name())
+		}
+		seen[ix.Name()] = true
+	}
+	if opts.Holder == "" {
+		opts.Holder = "pid " + strconv.Itoa(os.Getpid())
+	}
+	s := &Store{dir: dir, opts: opts, indexers: opts.Indexers, log: opts.Logger, createTemp: osCreateTemp}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if !s.exists() {
+		return s, nil
+	}
+	v, err := s.schemaVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case v > SchemaVersion:
+		return nil, &SchemaError{Dir: dir, Found: v, Want: SchemaVersion}
+	case v < SchemaVersion:
+		if err := s.migrate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+func (s *Store) exists() bool {
+	_, err := os.Stat(dbPath(s.dir))
+	return err == nil
+}
+
+func osCreateTemp(dir string) (tempFile, error) { return os.CreateTemp(dir, "stage-*") }
+
+// openDB opens ferry.db, read-only (shared lock) or writable (exclusive
+// lock), waiting up to the lock timeout. A reader first waits while a
+// writer announced a commit.
+func (s *Store) openDB(readOnly bool) (*bolt.DB, error) {
+	if !s.exists() {
+		return nil, fmt.Errorf("%s: %w (%s is missing): import a kit first", s.dir, ErrNoStore, dbName)
+	}
+	if readOnly {
+		if err := s.waitForCommit(); err != nil {
+			return nil, err
+		}
+	}
+	db, err := bolt.Open(dbPath(s.dir), 0o644, &bolt.Options{
+		ReadOnly:     readOnly,
+		Timeout:      s.opts.LockTimeout,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		if readOnly {
+			return nil, fmt.Errorf("%s: %w: a commit held the database for more than %s", s.dir, ErrBusy, s.opts.LockTimeout)
+		}
+		return nil, fmt.Errorf("%s: %w: the database stayed locked for %s", s.dir, ErrLocked, s.opts.LockTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", dbPath(s.dir), err)
+	}
+	return db, nil
+}
+
+// view runs fn in one read transaction of a store of the current schema.
+func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	db, err := s.openDB(true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.View(func(tx *bolt.Tx) error {
+		if err := s.checkSchema(tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// update runs fn in one write transaction of a store of the current
+// schema. The caller holds the import lock.
+func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	return s.write(ctx, func(tx *bolt.Tx) error {
+		if err := s.checkSchema(tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// write runs fn in one write transaction, announcing the commit to
+// readers. The caller holds the import lock.
+func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	pending := filepath.Join(s.dir, pendingName)
+	if err := os.WriteFile(pending, nil, 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(pending)
+	db, err := s.openDB(false)
+	if err != nil {
+		return err
+	}
+	err = db.Update(fn)
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing %s: %w", dbPath(s.dir), cerr)
+	}
+	return err
+}
+
+// waitForCommit waits while a live writer announced a commit. A marker
+// left by a killed writer is ignored: its import lock is free.
+func (s *Store) waitForCommit() error {
+	timeout := time.NewTimer(s.opts.LockTimeout)
+	defer timeout.Stop()
+	for {
+		if _, err := os.Stat(filepath.Join(s.dir, pendingName)); err != nil || !importLocked(s.dir) {
+			return nil
+		}
+		select {
+		case <-timeout.C:
+			return fmt.Errorf("%s: %w: a commit took more than %s", s.dir, ErrBusy, s.opts.LockTimeout)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// lock takes the import lock.
+func (s *Store) lock(ctx context.Context) (*importLock, error) {
+	return lockStore(ctx, s.dir, s.opts.LockTimeout, s.opts.Holder)
+}
+
+// create makes the directory layout and an empty database of the current
+// schema. The database is built under a temporary name and renamed into
+// place, so a reader never sees a half-initialised file. The caller holds
+// the import lock.
+func (s *Store) create() error {
+	for _, d := range []string{s.dir, filepath.Join(s.dir, blobsDir), filepath.Join(s.dir, tmpDir)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if s.exists() {
+		return nil
+	}
+	tmp := filepath.Join(s.dir, tmpDir, dbName+".init")
+	os.Remove(tmp)
+	db, err := bolt.Open(tmp, 0o644, &bolt.Options{Timeout: s.opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return fmt.Errorf("creating the store database: %w", err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error { return initSchema(tx) })
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dbPath(s.dir))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("creating the store database: %w", err)
+	}
+	return atomicfile.SyncDir(s.dir)
+}
+
+// Check runs bbolt's consistency check (Tx.Check) and checks that every
+// blob the store references is present with its recorded size. It returns
+// every problem found, joined.
+func (s *Store) Check(ctx context.Context) error {
+	var errs []error
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return forEachFile(tx, func(channel, path string, f fileRec) error {
+			fi, err := os.Stat(s.blobPath(f.SHA256))
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("channel %s: %s: blob %s: %w", channel, path, f.SHA256, err))
+			case fi.Size() != f.Length:
+				errs = append(errs, fmt.Errorf("channel %s: %s: blob %s holds %d bytes, want %d", channel, path, f.SHA256, fi.Size(), f.Length))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
