@@ -64,7 +64,7 @@ var sourceKinds = map[string]sourceParser{
 
 // futureKinds are source keys of the kit format that this build does not
 // fetch yet: they get SPEC_UNKNOWN_SOURCE, not a silent skip.
-var futureKinds = []string{"images", "registries", "advisories", "vex", "trust", "policies"}
+var futureKinds = []string{"policies"}
 
 // The kinds registered in other files of this package add themselves to
 // sourceKinds from init functions.
