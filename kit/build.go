@@ -16,30 +16,20 @@ import (
 	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/internal/atomicfile"
 	"github.com/ferry-dev/ferry/internal/version"
+	"github.com/ferry-dev/ferry/manifest"
 	"github.com/ferry-dev/ferry/trust"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // ManifestPath is the path of the kit manifest inside a kit.
-const ManifestPath = "kit.json"
+const ManifestPath = manifest.Path
 
 // ManifestSchema names the JSON schema of kit.json.
-const ManifestSchema = "ferry.dev/kit/v1"
+const ManifestSchema = manifest.Schema
 
-// Manifest is kit.json: what the kit is and where each source came from.
-type Manifest struct {
-	Schema       string            `json:"schema"`
-	Name         string            `json:"name"`
-	Channel      string            `json:"channel"`
-	Version      int64             `json:"version"`
-	Created      time.Time         `json:"created"`
-	Expires      time.Time         `json:"expires"`
-	Base         *bundle.Base      `json:"base,omitempty"`
-	FerryVersion string            `json:"ferryVersion"`
-	Freshness    map[string]string `json:"freshness,omitempty"`
-	Sources      []Provenance      `json:"sources"`
-}
+// Manifest is kit.json (package manifest).
+type Manifest = manifest.Manifest
 
 // BuildOptions configures Build.
 type BuildOptions struct {
@@ -95,7 +85,7 @@ func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*Bu
 	if len(spec.Freshness) > 0 {
 		man.Freshness = map[string]string{}
 		for k, d := range spec.Freshness {
-			man.Freshness[k] = FormatDuration(d)
+			man.Freshness[k] = manifest.FormatDuration(d)
 		}
 	}
 	for _, src := range spec.Sources {
@@ -201,14 +191,4 @@ func checkSigning(spec *Spec, opts BuildOptions, expires time.Time) error {
 }
 
 // ReadManifest decodes kit.json.
-func ReadManifest(r io.Reader) (*Manifest, error) {
-	var m Manifest
-	dec := json.NewDecoder(io.LimitReader(r, 16<<20))
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", ManifestPath, err)
-	}
-	if m.Schema != ManifestSchema {
-		return nil, fmt.Errorf("%s: schema %q is not %q", ManifestPath, m.Schema, ManifestSchema)
-	}
-	return &m, nil
-}
+func ReadManifest(r io.Reader) (*Manifest, error) { return manifest.Read(r) }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/bundle"
+	"github.com/ferry-dev/ferry/manifest"
 )
 
 // Source is one entry of kit.yaml that puts content into a kit. Each kind
@@ -47,32 +48,7 @@ type Fetched struct {
 }
 
 // Provenance records where a source's content came from, in kit.json.
-type Provenance struct {
-	Name  string `json:"name"`
-	Kind  string `json:"kind"`
-	From  string `json:"from"`
-	Dest  string `json:"dest,omitempty"`
-	Files int    `json:"files"`
-	Bytes int64  `json:"bytes"`
-	// Digest is the sha256 of what was fetched, where the source has one
-	// (a resolved image digest, an archive's digest).
-	Digest string `json:"digest,omitempty"`
-	// FetchedAt is when a remote source was fetched; empty for local ones.
-	FetchedAt string `json:"fetchedAt,omitempty"`
-	// Counts are what the source counted: records, withdrawn, skipped,
-	// documents, statements, attestations verified or rejected …
-	Counts map[string]int `json:"counts,omitempty"`
-	// Skipped lists what the source left out and why (invalid records with
-	// skip-invalid, attestations that failed verification).
-	Skipped []Skipped `json:"skipped,omitempty"`
-	// Images records each image of an images source: the reference as
-	// written, the resolved digest, the platforms carried.
-	Images []ImageProvenance `json:"images,omitempty"`
-}
+type Provenance = manifest.Provenance
 
 // Skipped is one item a source left out of the kit.
-type Skipped struct {
-	Item   string `json:"item"`
-	ID     string `json:"id,omitempty"`
-	Reason string `json:"reason"`
-}
+type Skipped = manifest.Skipped

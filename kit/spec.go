@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ferry-dev/ferry/manifest"
 	"github.com/ferry-dev/ferry/trust"
 	"go.yaml.in/yaml/v3"
 )
@@ -177,7 +178,7 @@ func (p *parser) parseTop(m *yaml.Node) {
 			if s, ok := p.scalar(v, "expires", SpecInvalidExpires); ok {
 				if t, err := time.Parse(time.RFC3339, s); err == nil {
 					p.spec.Expires = t.UTC().Truncate(time.Second)
-				} else if d, err := ParseDuration(s); err == nil {
+				} else if d, err := manifest.ParseDuration(s); err == nil {
 					p.spec.ExpiresIn = d
 				} else {
 					p.add(v, "expires", SpecInvalidExpires, "%q: want a duration after created (30d, 2w, 36h) or an RFC 3339 time", s)
@@ -241,7 +242,7 @@ func (p *parser) parseFreshness(v *yaml.Node) {
 			p.add(k, field, SpecInvalidFreshness, "unknown content type %q (advisories, vex, images, trust, enrich, files, policy)", k.Value)
 			continue
 		}
-		dur, err := ParseDuration(d.Value)
+		dur, err := manifest.ParseDuration(d.Value)
 		if err != nil {
 			p.add(d, field, SpecInvalidFreshness, "%v", err)
 			continue

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ferry-dev/ferry/manifest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -157,20 +158,7 @@ type LayoutFile struct {
 }
 
 // ImageProvenance records where one image came from.
-type ImageProvenance struct {
-	// Ref is the reference as kit.yaml wrote it; a tag is a label only.
-	Ref        string   `json:"ref"`
-	Repository string   `json:"repository"`
-	Digest     string   `json:"digest"`
-	MediaType  string   `json:"mediaType"`
-	Platforms  []string `json:"platforms,omitempty"`
-	// Manifests counts the image manifests carried (one per platform).
-	Manifests int `json:"manifests"`
-	// Attachments counts signatures, attestations, SBOMs and referrers.
-	Attachments int `json:"attachments"`
-	// FetchedAt is the kit's creation time, not the clock.
-	FetchedAt time.Time `json:"fetchedAt"`
-}
+type ImageProvenance = manifest.Image
 
 // Layout is the result of Fetch: the files of one OCI image layout in
 // lexical order of path, and where each image came from (in the order of

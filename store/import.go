@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/manifest"
 	"hash"
 	"io"
 	"os"
@@ -332,22 +333,22 @@ func (im *importer) state(rep *verify.Report, res *ImportResult) (*channelState,
 		st.DataTime[typ] = st.Created
 	}
 	for _, t := range rep.Targets {
-		if t.Path != manifestPath {
+		if t.Path != manifest.Path {
 			continue
 		}
 		f, err := os.Open(im.st.sourceOf(t))
 		if err != nil {
 			return nil, err
 		}
-		man, err := readManifest(io.LimitReader(f, t.Length))
+		man, err := manifest.Read(io.LimitReader(f, t.Length))
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("the kit verified, but: %w", err)
 		}
 		for _, typ := range sortedKeys(man.Freshness) {
 			d := man.Freshness[typ]
-			if _, err := parseBudget(d); err != nil {
-				return nil, fmt.Errorf("the kit verified, but %s: freshness.%s: %w", manifestPath, typ, err)
+			if _, err := manifest.ParseDuration(d); err != nil {
+				return nil, fmt.Errorf("the kit verified, but %s: freshness.%s: %w", manifest.Path, typ, err)
 			}
 			if st.Freshness == nil {
 				st.Freshness = map[string]string{}
@@ -361,7 +362,7 @@ func (im *importer) state(rep *verify.Report, res *ImportResult) (*channelState,
 			}
 			at, err := time.Parse(time.RFC3339, src.FetchedAt)
 			if err != nil {
-				return nil, fmt.Errorf("the kit verified, but %s: source %s: fetchedAt %q is not RFC 3339", manifestPath, src.Name, src.FetchedAt)
+				return nil, fmt.Errorf("the kit verified, but %s: source %s: fetchedAt %q is not RFC 3339", manifest.Path, src.Name, src.FetchedAt)
 			}
 			typ := bundle.ContentType(src.Dest)
 			if cur, ok := st.DataTime[typ]; ok && at.Before(cur) {

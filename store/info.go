@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ferry-dev/ferry/manifest"
 	"io"
 	"slices"
 	"strings"
@@ -133,7 +134,7 @@ func channelInfo(tx *bolt.Tx, st *channelState, at time.Time) (ChannelInfo, erro
 		case ti.Files == 0:
 			ti.Freshness = FreshMissing
 		default:
-			d, err := parseBudget(ti.Budget)
+			d, err := manifest.ParseDuration(ti.Budget)
 			if err != nil {
 				return ci, fmt.Errorf("channel %s: freshness.%s: %w", st.Channel, t, err)
 			}

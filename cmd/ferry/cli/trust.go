@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ferry-dev/ferry/kit"
+	"github.com/ferry-dev/ferry/manifest"
 	"github.com/ferry-dev/ferry/trust"
 	"github.com/spf13/cobra"
 )
@@ -32,7 +32,7 @@ func (f *rootKeyFlags) options(channel string, rootKeys []crypto.PublicKey) (tru
 		}
 		o.SigningKeys = append(o.SigningKeys, pub)
 	}
-	d, err := kit.ParseDuration(f.expires)
+	d, err := manifest.ParseDuration(f.expires)
 	if err != nil {
 		return o, usagef("--expires: %v", err)
 	}

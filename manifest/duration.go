@@ -1,4 +1,4 @@
-package kit
+package manifest
 
 import (
 	"fmt"
