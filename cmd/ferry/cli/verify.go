@@ -5,45 +5,62 @@ import (
 	"os"
 
 	"github.com/ferry-dev/ferry/kit"
+	"github.com/ferry-dev/ferry/store"
 	"github.com/ferry-dev/ferry/verify"
 	"github.com/spf13/cobra"
 )
 
 func newVerifyCmd() *cobra.Command {
 	var o struct {
-		root, at string
-		json     bool
+		root, store, at string
+		json            bool
 	}
 	c := &cobra.Command{
-		Use:   "verify KIT --root root.json [--at TIME] [--json]",
+		Use:   "verify KIT --root root.json | --store DIR [--at TIME] [--json]",
 		Short: "Check a kit's signatures, every digest, expiry and rollback, offline",
 		Long: `Verify a kit before it touches anything: the TUF metadata against the pinned
 root (following the kit's root chain), then every content entry against the
 signed targets, in one streaming pass with bounded memory. Every failure is
 reported with the entry it concerns and a stable code (KIT_…). Exit 3 when
-the kit fails.`,
+the kit fails.
+
+With --store the trust comes from the site's store (the channel's last
+trusted root, timestamp and snapshot): a kit older than the one imported is
+refused with KIT_ROLLBACK. Nothing is written to the store. With both
+--store and --root, the root is used for a channel the store does not know.`,
 		Example: `  ferry verify acme-1.kit.tar.zst --root trust/root.json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --json
-  ferry verify acme-1.kit.tar.zst --root trust/root.json --at 2026-12-20T00:00:00Z`,
+  ferry verify acme-1.kit.tar.zst --root trust/root.json --at 2026-12-20T00:00:00Z
+  ferry verify acme-2.kit.tar.zst --store /srv/ferry`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.root == "" {
-				return usagef("--root is required")
+			if o.root == "" && o.store == "" {
+				return usagef("--root or --store is required")
 			}
 			at, err := parseAt(o.at)
 			if err != nil {
 				return err
 			}
-			rootData, err := os.ReadFile(o.root)
-			if err != nil {
-				return err
+			var rootData []byte
+			if o.root != "" {
+				if rootData, err = os.ReadFile(o.root); err != nil {
+					return err
+				}
+			}
+			src := verify.Static(verify.Trust{Root: rootData})
+			if o.store != "" {
+				st, err := store.Open(cmd.Context(), o.store, store.Options{})
+				if err != nil {
+					return err
+				}
+				src = st.TrustSource(cmd.Context(), rootData)
 			}
 			f, err := os.Open(args[0])
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			rep, err := verify.Kit(cmd.Context(), f, verify.Static(verify.Trust{Root: rootData}), verify.Options{At: at})
+			rep, err := verify.Kit(cmd.Context(), f, src, verify.Options{At: at})
 			if err != nil {
 				return err
 			}
@@ -62,6 +79,7 @@ the kit fails.`,
 		},
 	}
 	c.Flags().StringVar(&o.root, "root", "", "the channel root pinned out of band")
+	c.Flags().StringVar(&o.store, "store", "", "verify against the trust state of this offline store (read only)")
 	c.Flags().StringVar(&o.at, "at", "", "verify as of this time (RFC 3339) instead of now")
 	c.Flags().BoolVar(&o.json, "json", false, "print the report as JSON (schema "+verify.ReportSchema+")")
 	return c

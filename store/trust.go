@@ -1,0 +1,58 @@
+package store
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/ferry-dev/ferry/bundle"
+	"github.com/ferry-dev/ferry/verify"
+	bolt "go.etcd.io/bbolt"
+)
+
+// TrustSource returns the store's trust state as a verify.TrustSource, for
+// checking a kit against a site without importing it (`ferry verify
+// --store`): a known channel gives its stored root, timestamp and snapshot,
+// so an older kit fails with KIT_ROLLBACK; an unknown channel gives
+// pinned when it is set (a root pinned with --root), else
+// KIT_UNKNOWN_CHANNEL. It reads the store in one read transaction per call
+// and never writes.
+func (s *Store) TrustSource(ctx context.Context, pinned []byte) verify.TrustSource {
+	return storeTrust{ctx: ctx, s: s, pinned: pinned}
+}
+
+type storeTrust struct {
+	ctx    context.Context
+	s      *Store
+	pinned []byte
+}
+
+func (t storeTrust) TrustFor(channel string) (verify.Trust, error) {
+	var trust verify.Trust
+	found := false
+	if t.s.exists() {
+		err := t.s.view(t.ctx, func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketTrust).Bucket([]byte(channel))
+			if b == nil {
+				return nil
+			}
+			found = true
+			trust = verify.Trust{
+				Root:      bytes.Clone(b.Get(keyRoot)),
+				Timestamp: bytes.Clone(b.Get(keyTimestamp)),
+				Snapshot:  bytes.Clone(b.Get(keySnapshot)),
+			}
+			return nil
+		})
+		if err != nil {
+			return verify.Trust{}, err
+		}
+	}
+	if found {
+		return trust, nil
+	}
+	if t.pinned != nil {
+		return verify.Trust{Root: t.pinned}, nil
+	}
+	return verify.Trust{}, bundle.Errorf(bundle.CodeUnknownChannel, "",
+		"channel %q is not in the store %s: pin its root with --root", channel, t.s.dir)
+}
