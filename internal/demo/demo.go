@@ -31,9 +31,13 @@ channel: acme-feeds
 version: 1
 created: 2026-11-28T00:00:00Z
 expires: 30d
+freshness: {advisories: 7d}
 files:
   - src: ./docs          # a file or a directory, relative to kit.yaml
     dest: docs/          # where it goes inside the kit
+advisories:
+  - name: acme-advisories
+    osv: {dir: ./osv}    # OSV records, validated; withdrawn ones counted and left out
 `
 
 type step struct {
@@ -52,6 +56,10 @@ func Run(ctx context.Context, dir string, w io.Writer, run Runner) error {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "kit.yaml"), []byte(KitYAML), 0o644); err != nil {
+		return err
+	}
+	v2 := strings.Replace(strings.Replace(KitYAML, "version: 1", "version: 2", 1), "2026-11-28T00:00:00Z", "2026-11-29T00:00:00Z", 1)
+	if err := os.WriteFile(filepath.Join(dir, "kit-2.yaml"), []byte(v2), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "ferry demo in %s\n", dir)
@@ -87,6 +95,12 @@ func Run(ctx context.Context, dir string, w io.Writer, run Runner) error {
 		{say: "Verify the kit against the pinned root: signatures, every digest, expiry.", args: []string{"verify", "acme-1.kit.tar.zst", "--root", "trust/root.json", "--at", "2026-12-01T00:00:00Z"}},
 		{say: "An attacker changed one line of docs/runbook.md in a copy: refused, exit 3.", args: []string{"verify", "tampered.kit.tar.zst", "--root", "trust/root.json", "--at", "2026-12-01T00:00:00Z"}, want: 3},
 		{say: "The same good kit, carried too long (a freeze attack): refused once expired.", args: []string{"verify", "acme-1.kit.tar.zst", "--root", "trust/root.json", "--at", "2027-01-15T00:00:00Z"}, want: 3},
+		{say: "Import it into the site's store: verified again while staged, then one atomic commit. The first import pins the root.", args: []string{"import", "acme-1.kit.tar.zst", "--store", "store", "--root", "trust/root.json", "--at", "2026-12-01T00:00:00Z", "--operator", "demo"}},
+		{say: "The next week's kit (version 2) is built and imported; trust now comes from the store.", args: []string{"mirror", "-f", "kit-2.yaml", "-o", "acme-2.kit.tar.zst", "--key", "keys/signer.key"}},
+		{args: []string{"import", "acme-2.kit.tar.zst", "--store", "store", "--at", "2026-12-01T00:00:00Z", "--operator", "demo"}},
+		{say: "Someone brings the old kit back (a rollback attack): refused.", args: []string{"import", "acme-1.kit.tar.zst", "--store", "store", "--at", "2026-12-01T00:00:00Z"}, want: 3},
+		{say: "What the site has, how fresh it is, and the import receipts.", args: []string{"store", "info", "--store", "store", "--at", "2026-12-01T00:00:00Z"}},
+		{args: []string{"store", "log", "--store", "store"}},
 	}
 	if err := play(ctx, dir, w, run, steps); err != nil {
 		return err

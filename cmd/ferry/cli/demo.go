@@ -78,5 +78,5 @@ func looksLikePath(a string) bool {
 			return true
 		}
 	}
-	return a == "keys" || a == "trust"
+	return a == "keys" || a == "trust" || a == "store"
 }
