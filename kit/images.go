@@ -54,9 +54,6 @@ type ImagesSource struct {
 	spec   *Spec
 	file   string
 	line   int
-	// blocked are the SPEC_HTTP_REGISTRY_BLOCKED errors given while no
-	// registries: had been read; registries: withdraws those it allows.
-	blocked []blockedRef
 }
 
 // ImageEntry is one entry of images:.
@@ -68,11 +65,6 @@ type ImageEntry struct {
 	Platforms []string
 	line      int
 	host      string
-}
-
-type blockedRef struct {
-	host string
-	err  *SpecError
 }
 
 var _ Source = (*ImagesSource)(nil)
@@ -124,10 +116,15 @@ func parseImagesSource(p *parser, key, v *yaml.Node) []Source {
 		if platforms != nil {
 			e.Platforms = p.platforms(platforms, strings.TrimSuffix(field, ".ref")+".platforms")
 		}
-		if mirror.PlainHTTP(ref) && !p.spec.Registries[e.host].Insecure {
-			p.add(refNode, field, SpecHTTPRegistryBlocked,
-				"%s would be reached over plain HTTP: add `%s: {insecure: true}` under registries: if you trust that network", written, e.host)
-			s.blocked = append(s.blocked, blockedRef{host: e.host, err: p.errs[len(p.errs)-1]})
+		if mirror.PlainHTTP(ref) {
+			// registries: may come after images:, so decide once all is read.
+			refNode, field := refNode, field
+			p.later = append(p.later, func() {
+				if !p.spec.Registries[e.host].Insecure {
+					p.add(refNode, field, SpecHTTPRegistryBlocked,
+						"%s would be reached over plain HTTP: add `%s: {insecure: true}` under registries: if you trust that network", written, e.host)
+				}
+			})
 		}
 		s.Images = append(s.Images, e)
 	}
@@ -202,20 +199,6 @@ func parseRegistries(p *parser, key, v *yaml.Node) []Source {
 		regs[host] = r
 	}
 	p.spec.Registries = regs
-	// images: came first and was checked without registries: withdraw the
-	// plain-HTTP errors for registries now allowed.
-	for _, src := range p.spec.Sources {
-		is, ok := src.(*ImagesSource)
-		if !ok {
-			continue
-		}
-		for _, b := range is.blocked {
-			if regs[b.host].Insecure {
-				p.errs = slices.DeleteFunc(p.errs, func(e *SpecError) bool { return e == b.err })
-			}
-		}
-		is.blocked = nil
-	}
 	return nil
 }
 

@@ -105,6 +105,9 @@ type parser struct {
 	file string
 	spec *Spec
 	errs SpecErrors
+	// later are checks that need the whole spec (e.g. images against
+	// registries:, whichever comes first); they run after every key.
+	later []func()
 }
 
 func (p *parser) add(n *yaml.Node, field string, code SpecCode, format string, args ...any) {
@@ -202,6 +205,9 @@ func (p *parser) parseTop(m *yaml.Node) {
 				p.add(k, k.Value, SpecUnknownField, "unknown field %q (known: name, channel, version, created, expires, root, freshness, %s)", k.Value, p.kinds())
 			}
 		}
+	}
+	for _, check := range p.later {
+		check()
 	}
 	for _, req := range []struct {
 		key  string

@@ -140,4 +140,3 @@ func TestFilesSourceRefusesSymlink(t *testing.T) {
 		t.Fatalf("got %v, want SPEC_UNSUPPORTED_FILE_TYPE", err)
 	}
 }
-
