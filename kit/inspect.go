@@ -167,13 +167,13 @@ func (in *Inspection) WriteText(w io.Writer, at time.Time) error {
 	if in.Manifest != nil && len(in.Manifest.Sources) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SOURCE\tKIND\tFROM\tFILES\tBYTES\tDIGEST")
+		fmt.Fprintln(tw, "SOURCE\tKIND\tFROM\tFILES\tBYTES\tCOUNTS\tDIGEST")
 		for _, s := range in.Manifest.Sources {
 			d := s.Digest
 			if d == "" {
 				d = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", s.Name, s.Kind, s.From, s.Files, s.Bytes, d)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", s.Name, s.Kind, s.From, s.Files, s.Bytes, formatCounts(s.Counts), d)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -186,4 +186,22 @@ func (in *Inspection) WriteText(w io.Writer, at time.Time) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", f.Path, f.Type, f.Length, f.SHA256)
 	}
 	return tw.Flush()
+}
+
+// formatCounts renders a source's counts (records, withdrawn, skipped,
+// documents, statements, attestations …) as "k=v" pairs sorted by key.
+func formatCounts(counts map[string]int) string {
+	if len(counts) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, counts[k])
+	}
+	return strings.Join(parts, " ")
 }

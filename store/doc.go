@@ -24,6 +24,14 @@
 // keeps the database open between calls, because a held shared lock would
 // stop the next import's commit.
 //
+// Typed indexes. Indexers (one per content type: files, advisories,
+// enrich, vex, sources, images) run over the verified files at import and
+// their entries are replaced with the channel's active kit in the same
+// transaction. Store.View gives consumers (scan, VEX consensus, gate) a
+// Reader over one read transaction: advisories by id, alias and package,
+// the ecosystems that have data, KEV and EPSS entries, VEX documents and
+// statements by vulnerability and product (docs/store.md).
+//
 // Trust assumptions: a channel's first root comes from the caller (pinned
 // out of band); afterwards the store's trust state is the only trust. Blobs
 // are placed only after the kit they came from verified; a blob that is

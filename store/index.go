@@ -52,9 +52,16 @@ func (w *IndexWriter) Put(key, value []byte) error {
 }
 
 // DefaultIndexers returns the indexers every store runs: one per content
-// type that has one.
+// type that has one. The typed ones back Store.Images and the Reader of
+// Store.View.
 func DefaultIndexers() []Indexer {
-	return []Indexer{FilesIndexer{}}
+	return []Indexer{FilesIndexer{},
+		ImagesIndexer{},     // store/images.go
+		AdvisoriesIndexer{}, // store/advisories.go
+		EnrichIndexer{},     // store/enrich.go
+		VEXIndexer{},        // store/vexindex.go
+		SourcesIndexer{},    // store/sources.go
+	}
 }
 
 // FilesIndexer indexes plain files (content type "files"): path -> the

@@ -59,6 +59,9 @@ type ChannelInfo struct {
 	TargetsSHA256 string     `json:"targetsSha256"`
 	KitSHA256     string     `json:"kitSha256"`
 	Types         []TypeInfo `json:"types"`
+	// Sources are the kit's sources with the counts kit.json recorded
+	// (records, withdrawn, skipped, documents, statements …), by name.
+	Sources []SourceCounts `json:"sources"`
 }
 
 // TypeInfo is one content type of a channel: how much there is (counted
@@ -102,7 +105,16 @@ func channelInfo(tx *bolt.Tx, st *channelState, at time.Time) (ChannelInfo, erro
 	ci := ChannelInfo{
 		Channel: st.Channel, Name: st.Name, Version: st.Version, Created: st.Created, Expires: st.Expires,
 		Expired: at.After(st.Expires), ImportedAt: st.ImportedAt, RootVersion: st.RootVersion,
-		TargetsSHA256: st.TargetsSHA256, KitSHA256: st.KitSHA256, Types: []TypeInfo{},
+		TargetsSHA256: st.TargetsSHA256, KitSHA256: st.KitSHA256, Types: []TypeInfo{}, Sources: []SourceCounts{},
+	}
+	if ib := tx.Bucket(bucketIndex).Bucket([]byte(sourcesIndex)); ib != nil {
+		if b := ib.Bucket([]byte(st.Channel)); b != nil {
+			ss, err := channelSources(chanBucket{st.Channel, b})
+			if err != nil {
+				return ci, err
+			}
+			ci.Sources = ss
+		}
 	}
 	counts := map[string]verify.TypeCount{}
 	err := channelFiles(tx, st.Channel, func(p string, f fileRec) error {
@@ -187,6 +199,18 @@ func (in *Info) WriteText(w io.Writer) error {
 				budget = "-"
 			}
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", t.Type, t.Files, t.Bytes, age, budget, strings.ToUpper(t.Freshness))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if len(c.Sources) == 0 {
+			continue
+		}
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SOURCE\tKIND\tFILES\tBYTES\tCOUNTS")
+		for _, src := range c.Sources {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", src.Name, src.Kind, src.Files, src.Bytes, FormatCounts(src.Counts))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

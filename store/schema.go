@@ -16,7 +16,7 @@ import (
 
 // SchemaVersion is the layout of ferry.db this build reads and writes.
 //
-// Schema 2 (current):
+// Schema 3 (current):
 //
 //	meta      "schema" -> decimal schema version
 //	channels  channel -> channelState (JSON): the active kit
@@ -24,12 +24,15 @@ import (
 //	          trusted TUF metadata, as verified)
 //	files     channel -> bucket: path -> fileRec (JSON) of the active kit;
 //	          what gc counts as referenced
-//	index     indexer name -> channel -> bucket of the indexer's entries
+//	index     indexer name -> channel -> bucket of the indexer's entries:
+//	          files, advisories, enrich, vex, sources (see each indexer)
 //	log       8-byte big-endian sequence -> Receipt (JSON)
 //
-// Schema 1 kept files in one flat bucket, "channel\x00path" -> hex sha256,
-// and had no index bucket.
-const SchemaVersion = 2
+// Schema 2 had the same buckets, but only the files index was built; its
+// stores hold no typed indexes for the kits they imported. Schema 1 kept
+// files in one flat bucket, "channel\x00path" -> hex sha256, and had no
+// index bucket.
+const SchemaVersion = 3
 
 var (
 	bucketMeta     = []byte("meta")
@@ -114,6 +117,7 @@ type migration struct {
 // migrations holds one step per older schema.
 var migrations = []migration{
 	{From: 1, Name: "nest the file map per channel, add indexes", Run: migrate1to2},
+	{From: 2, Name: "build the typed indexes of every active kit", Run: migrate2to3},
 }
 
 // migrate brings the store to SchemaVersion.
@@ -197,6 +201,32 @@ func migrate1to2(s *Store, tx *bolt.Tx) error {
 	if _, err := tx.CreateBucketIfNotExists(bucketIndex); err != nil {
 		return err
 	}
+	return s.reindex(tx, perChannel)
+}
+
+// migrate2to3 runs the store's indexers over every channel's active kit,
+// reading the blobs, so that kits imported before the typed indexes
+// existed (advisories, enrich, vex, sources) can be queried without a new
+// import. Every index is rebuilt, which is what an import of the same kit
+// would write.
+func migrate2to3(s *Store, tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketIndex); err != nil {
+		return err
+	}
+	perChannel := map[string][]verify.Target{}
+	err := forEachFile(tx, func(ch, p string, f fileRec) error {
+		perChannel[ch] = append(perChannel[ch], targetOf(p, f))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.reindex(tx, perChannel)
+}
+
+// reindex builds and writes every indexer's entries for the given active
+// kits, reading their blobs.
+func (s *Store) reindex(tx *bolt.Tx, perChannel map[string][]verify.Target) error {
 	for _, ch := range sortedKeys(perChannel) {
 		built, err := s.buildIndexes(context.Background(), perChannel[ch], func(t verify.Target) string { return s.blobPath(t.SHA256) })
 		if err != nil {

@@ -185,6 +185,8 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 	// Put the schema back so that the cleanup check can read the store.
 	db, _ = bolt.Open(dbPath(dir), 0o644, nil)
-	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte("2")) })
+	db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(SchemaVersion)))
+	})
 	db.Close()
 }

@@ -40,7 +40,8 @@ Offline side:    ferry verify checks a kit against a pinned root before it touch
 Exit codes: 0 ok, 1 gate blocked, 2 usage or invalid spec, 3 verification failed, 4 other error.`,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr{err} })
-	root.AddCommand(newKeysCmd(), newTrustCmd(), newMirrorCmd(), newVerifyCmd(), newInspectCmd(), newDemoCmd(), newImportCmd(), newStoreCmd())
+	root.AddCommand(newKeysCmd(), newTrustCmd(), newMirrorCmd(), newVerifyCmd(), newInspectCmd(), newDemoCmd(), newImportCmd(), newStoreCmd(),
+		newImagesCmd())
 	return root
 }
 

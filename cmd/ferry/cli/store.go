@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -43,10 +44,11 @@ Reads open the database read-only for one transaction: they work during an
 import and see the state before its commit or after it, never a mix.`,
 		Example: `  ferry store info --store /srv/ferry
   ferry store log --store /srv/ferry --json
+  ferry store query --store /srv/ferry --advisory CVE-2021-44228
   ferry store inventory --store /srv/ferry -o have.json
   ferry store gc --store /srv/ferry`,
 	}
-	c.AddCommand(newStoreInfoCmd(), newStoreLogCmd(), newStoreInventoryCmd(), newStoreGCCmd())
+	c.AddCommand(newStoreInfoCmd(), newStoreLogCmd(), newStoreQueryCmd(), newStoreInventoryCmd(), newStoreGCCmd())
 	return c
 }
 
@@ -130,6 +132,76 @@ func writeLogText(w io.Writer, rs []store.Receipt) error {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%.16s…\t%s\n", r.Seq, r.Time.Format(time.RFC3339), r.Channel, r.Version, r.Outcome, r.Operator, r.KitSHA256, reason)
 	}
 	return tw.Flush()
+}
+
+func newStoreQueryCmd() *cobra.Command {
+	var f storeFlags
+	var q store.Query
+	var pkg string
+	c := &cobra.Command{
+		Use:   "query --store DIR (--advisory ID | --package ECOSYSTEM/NAME | --vuln ID | --product ID) [--json]",
+		Short: "Look up an advisory, a package's advisories, or VEX statements in the store",
+		Long: `Look up what the active kits of every channel carry, in one read transaction.
+
+  --advisory ID             the OSV records whose id is ID or that list ID among
+                            their aliases (CVE-…, GHSA-…, GO-…), printed as JSON,
+                            with the KEV entry and EPSS score of their ids
+  --package ECOSYSTEM/NAME  the ids of the records affecting a package, e.g.
+                            Go/golang.org/x/net, npm/@babel/core, PyPI/Django
+                            (the ecosystem ends at the first '/'; PyPI names
+                            compare normalised)
+  --vuln ID                 the VEX statements about ID and, when ID names an
+                            advisory, about its ids and aliases: status,
+                            products, issuer, source and document digest
+  --product ID              the VEX statements about a product (purl, cpe or
+                            name; a purl without version finds every version)
+
+Nothing found is an answer, not an error: the command says "not found" (or
+"found": false with --json) and exits 0. It exits 4 only when the store
+cannot be read.`,
+		Example: `  ferry store query --store /srv/ferry --advisory GO-2022-0969
+  ferry store query --store /srv/ferry --advisory CVE-2022-27664 --json | jq '.advisories[].id'
+  ferry store query --store /srv/ferry --package Go/golang.org/x/net
+  ferry store query --store /srv/ferry --vuln CVE-2021-44228
+  ferry store query --store /srv/ferry --product pkg:golang/github.com/example/app`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n := 0
+			for _, v := range []string{q.Advisory, pkg, q.Vuln, q.Product} {
+				if v != "" {
+					n++
+				}
+			}
+			if n != 1 {
+				return usagef("give exactly one of --advisory, --package, --vuln, --product")
+			}
+			if pkg != "" {
+				eco, name, ok := strings.Cut(pkg, "/")
+				if !ok || eco == "" || name == "" {
+					return usagef("--package %q: write ECOSYSTEM/NAME, e.g. Go/golang.org/x/net", pkg)
+				}
+				q.Ecosystem, q.Package = eco, name
+			}
+			s, err := f.open(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := s.Query(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return store.WriteJSON(cmd.OutOrStdout(), res)
+			}
+			return res.WriteText(cmd.OutOrStdout())
+		},
+	}
+	f.add(c, store.QuerySchema)
+	c.Flags().StringVar(&q.Advisory, "advisory", "", "an advisory id or alias")
+	c.Flags().StringVar(&pkg, "package", "", "a package as ECOSYSTEM/NAME")
+	c.Flags().StringVar(&q.Vuln, "vuln", "", "a vulnerability id or alias whose VEX statements to show")
+	c.Flags().StringVar(&q.Product, "product", "", "a product (purl, cpe or name) whose VEX statements to show")
+	return c
 }
 
 func newStoreInventoryCmd() *cobra.Command {

@@ -1,0 +1,468 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ferry-dev/ferry/osv"
+	"github.com/ferry-dev/ferry/verify"
+)
+
+// Names of the typed indexes (bucket names: part of the schema).
+const (
+	advisoriesIndex = "advisories"
+	enrichIndex     = "enrich"
+	vexIndex        = "vex"
+	sourcesIndex    = "sources"
+)
+
+// MaxAdvisorySize caps one OSV record (one line of osv.jsonl) at import.
+const MaxAdvisorySize = 64 << 20
+
+// AdvisoriesIndexer indexes the OSV records of advisories/<source>/osv.jsonl
+// (content type "advisories"; one compact record per line). Other files of
+// the type are left alone. Entries of a channel's "advisories" index:
+//
+//	"f" source                 -> hex sha256 of its osv.jsonl (a blob)
+//	"r" id NUL source          -> offset and length of the record in that
+//	                              blob (two uvarints)
+//	"a" alias NUL id           -> "" (every alias of every record)
+//	"p" ecosystem NUL name NUL id -> "" (name as PackageKey makes it)
+//	"e" ecosystem NUL source   -> decimal number of records
+//
+// A record is stored once: in the verified blob the kit carried, which the
+// index points into. The blob is immutable and kept as long as the
+// channel's active kit references it, so an index and the bytes it points
+// to always belong to the same import.
+//
+// A record with withdrawn set is left out (the mirror leaves them out
+// already). The indexer reads the fields it indexes and checks their
+// shape; the mirror validated every record against the OSV schema before
+// the kit was signed, and Advisory.Vulnerability parses one fully.
+type AdvisoriesIndexer struct{}
+
+var _ Indexer = AdvisoriesIndexer{}
+
+// Name implements Indexer.
+func (AdvisoriesIndexer) Name() string { return advisoriesIndex }
+
+// Accepts implements Indexer.
+func (AdvisoriesIndexer) Accepts(t string) bool { return t == "advisories" }
+
+// Index implements Indexer.
+func (AdvisoriesIndexer) Index(ctx context.Context, f verify.Target, r io.Reader, w *IndexWriter) error {
+	source, name, ok := feedFile(f.Path, "advisories")
+	if !ok || name != "osv.jsonl" {
+		return nil
+	}
+	if err := checkField("source name", source); err != nil {
+		return err
+	}
+	if !isHexDigest(f.SHA256) {
+		return fmt.Errorf("target digest %q is not a hex sha256", f.SHA256)
+	}
+	if err := w.Put(ikey('f', source), []byte(f.SHA256)); err != nil {
+		return err
+	}
+	ecosystems := map[string]int{}
+	err := forEachLine(r, MaxAdvisorySize, func(n int, off int64, rec []byte) error {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := indexRecord(rec, off, source, w, ecosystems); err != nil {
+			return fmt.Errorf("line %d: %w", n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, eco := range sortedKeys(ecosystems) {
+		if err := w.Put(ikey('e', eco, source), []byte(strconv.Itoa(ecosystems[eco]))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forEachLine calls fn with every non-blank line of r (its number, the
+// offset of its first non-blank byte and the line without surrounding
+// white space; valid only during the call). A line longer than max fails.
+func forEachLine(r io.Reader, max int, fn func(n int, off int64, line []byte) error) error {
+	br := bufio.NewReaderSize(r, 256<<10)
+	var off int64
+	var long []byte
+	for n := 1; ; {
+		chunk, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			if long = append(long, chunk...); len(long) > max {
+				return fmt.Errorf("line %d: a record is larger than %d bytes", n, max)
+			}
+			continue
+		}
+		line := chunk
+		if long != nil {
+			line = append(long, chunk...)
+			long = nil
+		}
+		if len(line) > max {
+			return fmt.Errorf("line %d: a record is larger than %d bytes", n, max)
+		}
+		if rec := bytes.TrimSpace(line); len(rec) > 0 {
+			lead := len(line) - len(bytes.TrimLeft(line, " \t\r\n"))
+			if ferr := fn(n, off+int64(lead), rec); ferr != nil {
+				return ferr
+			}
+		}
+		off += int64(len(line))
+		n++
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func indexRecord(rec []byte, off int64, source string, w *IndexWriter, ecosystems map[string]int) error {
+	h, err := parseOSVHead(rec)
+	if err != nil {
+		return fmt.Errorf("not an OSV record: %w", err)
+	}
+	if err := checkField("id", h.ID); err != nil {
+		return err
+	}
+	if h.Withdrawn {
+		return nil
+	}
+	loc := binary.AppendUvarint(binary.AppendUvarint(nil, uint64(off)), uint64(len(rec)))
+	if err := w.Put(ikey('r', h.ID, source), loc); err != nil {
+		return fmt.Errorf("%s: %w", h.ID, err)
+	}
+	for _, a := range h.Aliases {
+		if a == h.ID {
+			continue
+		}
+		if err := checkField("alias", a); err != nil {
+			return fmt.Errorf("%s: %w", h.ID, err)
+		}
+		if err := w.Put(ikey('a', a, h.ID), nil); err != nil {
+			return fmt.Errorf("%s: %w", h.ID, err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, p := range h.Packages {
+		eco, pname := p[0], p[1]
+		if pname == "" || eco == "" {
+			continue // a purl-only or package-less entry (e.g. a git repository)
+		}
+		if err := checkField("ecosystem", eco); err != nil {
+			return fmt.Errorf("%s: %w", h.ID, err)
+		}
+		name := PackageKey(eco, pname)
+		if err := checkField("package name", name); err != nil {
+			return fmt.Errorf("%s: %w", h.ID, err)
+		}
+		if err := w.Put(ikey('p', eco, name, h.ID), nil); err != nil {
+			return fmt.Errorf("%s: %w", h.ID, err)
+		}
+		if !seen[eco] {
+			seen[eco] = true
+			ecosystems[eco]++
+		}
+	}
+	return nil
+}
+
+// feedFile splits a kit path top/<source>/<name> (exactly three parts).
+func feedFile(p, top string) (source, name string, ok bool) {
+	rest, ok := strings.CutPrefix(p, top+"/")
+	if !ok {
+		return "", "", false
+	}
+	source, name, ok = strings.Cut(rest, "/")
+	if !ok || source == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", false
+	}
+	return source, name, true
+}
+
+// PackageKey is the form of a package name the advisory index keys on: the
+// name as the advisory writes it, except for PyPI, whose names compare
+// normalised (PEP 503: lower case, runs of '-', '_' and '.' as one '-').
+// Lookups apply it too, so callers pass names as they found them.
+func PackageKey(ecosystem, name string) string {
+	base, _, _ := strings.Cut(ecosystem, ":")
+	if base != "PyPI" {
+		return name
+	}
+	var b strings.Builder
+	sep := false
+	for _, c := range strings.ToLower(name) {
+		if c == '-' || c == '_' || c == '.' {
+			sep = true
+			continue
+		}
+		if sep && b.Len() > 0 {
+			b.WriteByte('-')
+		}
+		sep = false
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// Advisory is one OSV record of a channel's active kit.
+type Advisory struct {
+	ID      string `json:"id"`
+	Channel string `json:"channel"`
+	// Source is the kit source that carried it (advisories/<source>/).
+	Source string `json:"source"`
+	// Record is the OSV record as the kit carried it (compact JSON). It
+	// belongs to the caller.
+	Record json.RawMessage `json:"record"`
+}
+
+// Vulnerability parses and validates the record (osv.Parse).
+func (a *Advisory) Vulnerability() (*osv.Vulnerability, error) {
+	v, err := osv.Parse(a.Record)
+	if err != nil {
+		return nil, fmt.Errorf("advisory %s (channel %s, source %s): %w", a.ID, a.Channel, a.Source, err)
+	}
+	return v, nil
+}
+
+// Ecosystem is an ecosystem with advisory data.
+type Ecosystem struct {
+	// Name is the OSV ecosystem as the records write it ("Go",
+	// "Debian:12", "PyPI").
+	Name string `json:"name"`
+	// Records counts the records that affect a package of the ecosystem,
+	// over every channel and source.
+	Records int `json:"records"`
+}
+
+// Ecosystems lists the ecosystems that have advisory data, sorted by name.
+// An ecosystem that is not listed has no data at all: a scanner reports
+// its packages as not evaluated (NO_ADVISORY_DATA), never as clean.
+func (r *Reader) Ecosystems() ([]Ecosystem, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	for _, cb := range r.adv {
+		err := scanPrefix(cb.b, []byte{'e'}, func(rest, v []byte) error {
+			eco, _, _ := bytes.Cut(rest, []byte{keySep})
+			n, err := strconv.Atoi(string(v))
+			if err != nil {
+				return fmt.Errorf("channel %s: advisories index: ecosystem %q: bad count %q", cb.channel, eco, v)
+			}
+			counts[string(eco)] += n
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := []Ecosystem{}
+	for _, eco := range sortedKeys(counts) {
+		out = append(out, Ecosystem{Name: eco, Records: counts[eco]})
+	}
+	return out, nil
+}
+
+// HasAdvisoryData reports whether any channel has advisory records for the
+// ecosystem (compared exactly: "Debian:12" is not "Debian").
+func (r *Reader) HasAdvisoryData(ecosystem string) (bool, error) {
+	if err := r.check(); err != nil {
+		return false, err
+	}
+	p := iprefix('e', ecosystem)
+	for _, cb := range r.adv {
+		if hasPrefix(cb.b, p) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Advisory returns the records whose id is idOrAlias, or that list it
+// among their aliases (one hop: the aliases of those records are not
+// followed), sorted by id, channel, source. None found is an empty slice
+// and no error.
+func (r *Reader) Advisory(idOrAlias string) ([]Advisory, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	if checkField("id", idOrAlias) != nil {
+		return []Advisory{}, nil
+	}
+	var out []Advisory
+	for _, cb := range r.adv {
+		ids := []string{}
+		if hasPrefix(cb.b, iprefix('r', idOrAlias)) {
+			ids = append(ids, idOrAlias)
+		}
+		scanPrefix(cb.b, iprefix('a', idOrAlias), func(rest, _ []byte) error {
+			ids = append(ids, string(rest))
+			return nil
+		})
+		var err error
+		if out, err = r.appendRecords(out, cb, ids); err != nil {
+			return nil, err
+		}
+	}
+	if out == nil {
+		return []Advisory{}, nil
+	}
+	return sortAdvisories(out), nil
+}
+
+// AdvisoryIDs returns the ids of the records that affect the package,
+// sorted and without duplicates. The name is looked up as PackageKey makes
+// it; the ecosystem is compared exactly.
+func (r *Reader) AdvisoryIDs(ecosystem, name string) ([]string, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, cb := range r.adv {
+		packageIDs(cb, ecosystem, name, func(id string) { out = append(out, id) })
+	}
+	if len(r.adv) > 1 {
+		slices.Sort(out)
+		out = slices.Compact(out)
+	}
+	return out, nil
+}
+
+// AdvisoriesForPackage returns the records that affect the package, sorted
+// by id, channel, source. A record carried by two channels or sources
+// comes once from each. This is the scanner's lookup: one cursor seek per
+// channel and one per record.
+func (r *Reader) AdvisoriesForPackage(ecosystem, name string) ([]Advisory, error) {
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	out := []Advisory{}
+	for _, cb := range r.adv {
+		var ids []string
+		packageIDs(cb, ecosystem, name, func(id string) { ids = append(ids, id) })
+		var err error
+		if out, err = r.appendRecords(out, cb, ids); err != nil {
+			return nil, err
+		}
+	}
+	if len(r.adv) > 1 {
+		out = sortAdvisories(out)
+	}
+	return out, nil
+}
+
+// ForEachAdvisory calls fn for every record of every channel, by channel
+// and then id. fn's error stops the walk and is returned.
+func (r *Reader) ForEachAdvisory(fn func(Advisory) error) error {
+	if err := r.check(); err != nil {
+		return err
+	}
+	n := 0
+	for _, cb := range r.adv {
+		err := scanPrefix(cb.b, []byte{'r'}, func(rest, v []byte) error {
+			if n++; n%1024 == 0 {
+				if err := r.ctx.Err(); err != nil {
+					return err
+				}
+			}
+			id, source, ok := bytes.Cut(rest, []byte{keySep})
+			if !ok {
+				return fmt.Errorf("channel %s: advisories index: malformed key %q", cb.channel, rest)
+			}
+			rec, err := r.record(cb, string(id), string(source), v)
+			if err != nil {
+				return err
+			}
+			return fn(Advisory{ID: string(id), Channel: cb.channel, Source: string(source), Record: rec})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// record reads a record from the blob its index entry loc points into.
+func (r *Reader) record(cb chanBucket, id, source string, loc []byte) ([]byte, error) {
+	off, n1 := binary.Uvarint(loc)
+	length, n2 := binary.Uvarint(loc[max(n1, 0):])
+	if n1 <= 0 || n2 <= 0 || n1+n2 != len(loc) || length > MaxAdvisorySize {
+		return nil, fmt.Errorf("channel %s: advisories index: %s: malformed location %x", cb.channel, id, loc)
+	}
+	sha := string(cb.b.Get(ikey('f', source)))
+	blob, err := r.blob(sha)
+	if err != nil {
+		return nil, fmt.Errorf("channel %s: advisory %s (source %s): %w", cb.channel, id, source, err)
+	}
+	if off > uint64(len(blob)) || length > uint64(len(blob))-off {
+		return nil, fmt.Errorf("channel %s: advisory %s (source %s): blob %s is shorter than the index says: the store is damaged (run ferry store check)", cb.channel, id, source, sha)
+	}
+	rec := bytes.Clone(blob[off : off+length])
+	if len(rec) < 2 || rec[0] != '{' || rec[len(rec)-1] != '}' {
+		return nil, fmt.Errorf("channel %s: advisory %s (source %s): blob %s holds no record at %d: the store is damaged (run ferry store check)", cb.channel, id, source, sha, off)
+	}
+	return rec, nil
+}
+
+func packageIDs(cb chanBucket, ecosystem, name string, fn func(id string)) {
+	name = PackageKey(ecosystem, name)
+	if checkField("ecosystem", ecosystem) != nil || checkField("name", name) != nil {
+		return
+	}
+	scanPrefix(cb.b, iprefix('p', ecosystem, name), func(rest, _ []byte) error {
+		fn(string(rest))
+		return nil
+	})
+}
+
+// appendRecords appends the records of ids (every source) in one channel.
+func (r *Reader) appendRecords(out []Advisory, cb chanBucket, ids []string) ([]Advisory, error) {
+	for _, id := range ids {
+		err := scanPrefix(cb.b, iprefix('r', id), func(source, v []byte) error {
+			rec, err := r.record(cb, id, string(source), v)
+			if err != nil {
+				return err
+			}
+			out = append(out, Advisory{ID: id, Channel: cb.channel, Source: string(source), Record: rec})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func sortAdvisories(as []Advisory) []Advisory {
+	slices.SortFunc(as, func(a, b Advisory) int {
+		if c := strings.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Channel, b.Channel); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Source, b.Source)
+	})
+	return slices.CompactFunc(as, func(a, b Advisory) bool {
+		return a.ID == b.ID && a.Channel == b.Channel && a.Source == b.Source
+	})
+}
