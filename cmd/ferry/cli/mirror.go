@@ -83,7 +83,9 @@ builds nothing.`,
 			if err != nil {
 				return err
 			}
-			res, err := kit.BuildFile(cmd.Context(), o.out, spec, kit.BuildOptions{Roots: chain, Signers: signers, Now: created, Cache: o.cache})
+			logger, done := progressLogger(cmd.ErrOrStderr(), o.noProg)
+			res, err := kit.BuildFile(cmd.Context(), o.out, spec, kit.BuildOptions{Roots: chain, Signers: signers, Now: created, Cache: o.cache, Logger: logger})
+			done()
 			if err != nil {
 				return err
 			}
