@@ -4,7 +4,7 @@ BIN     ?= bin/ferry
 PKGS    := ./...
 FUZZTIME ?= 60s
 
-.PHONY: all build test race demo bench fuzz lint vet fmt clean
+.PHONY: all build test race demo bench fuzz lint vet fmt clean conformance
 
 all: build
 
@@ -22,6 +22,11 @@ demo:
 # Performance targets, side by side with the plain tools (zstd, openssl, tar).
 bench:
 	bash scripts/bench.sh
+
+# ferry scan against govulncheck and osv-scanner on real Go programs and the
+# shared Go vulnerability database (installs the peers; says what it skipped).
+conformance:
+	bash scripts/conformance.sh
 
 # Fuzz the kit reader and verifier ($(FUZZTIME) each).
 fuzz:

@@ -101,6 +101,8 @@ func Run(ctx context.Context, dir string, w io.Writer, run Runner) error {
 		{say: "Someone brings the old kit back (a rollback attack): refused.", args: []string{"import", "acme-1.kit.tar.zst", "--store", "store", "--at", "2026-12-01T00:00:00Z"}, want: 3},
 		{say: "What the site has, how fresh it is, and the import receipts.", args: []string{"store", "info", "--store", "store", "--at", "2026-12-01T00:00:00Z"}},
 		{args: []string{"store", "log", "--store", "store"}},
+		{say: "Scan an application's SBOM offline against the imported advisories. npm has no advisory data: said loudly, never \"no vulnerabilities\".", args: []string{"scan", "sbom:sbom/app.cdx.json", "--store", "store", "--at", "2026-12-01T00:00:00Z"}},
+		{say: "As a release check: a critical finding fails --fail-on high (exit 1).", args: []string{"scan", "sbom:sbom/app.cdx.json", "--store", "store", "--at", "2026-12-01T00:00:00Z", "--fail-on", "high"}, want: 1},
 	}
 	if err := play(ctx, dir, w, run, steps); err != nil {
 		return err

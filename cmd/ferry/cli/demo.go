@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ferry-dev/ferry/internal/demo"
 	"github.com/spf13/cobra"
@@ -65,7 +66,9 @@ func absArgs(wd string, args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
 		out[i] = a
-		if i > 0 && len(a) > 0 && a[0] != '-' && looksLikePath(a) {
+		if rest, ok := strings.CutPrefix(a, "sbom:"); ok {
+			out[i] = "sbom:" + filepath.Join(wd, rest)
+		} else if i > 0 && len(a) > 0 && a[0] != '-' && looksLikePath(a) {
 			out[i] = filepath.Join(wd, a)
 		}
 	}

@@ -13,7 +13,7 @@ func TestDemo(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "demo complete") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"KIT_DIGEST_MISMATCH", "KIT_EXPIRED", "KIT_ROLLBACK", "identical:"} {
+	for _, want := range []string{"KIT_DIGEST_MISMATCH", "KIT_EXPIRED", "KIT_ROLLBACK", "identical:", "CVE-2026-99001", "NO_ADVISORY_DATA"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q", want)
 		}

@@ -38,8 +38,8 @@ func progressLogger(w io.Writer, off bool) (*slog.Logger, func()) {
 }
 
 func (p *progress) Enabled(context.Context, slog.Level) bool { return true }
-func (p *progress) WithAttrs([]slog.Attr) slog.Handler      { return p }
-func (p *progress) WithGroup(string) slog.Handler           { return p }
+func (p *progress) WithAttrs([]slog.Attr) slog.Handler       { return p }
+func (p *progress) WithGroup(string) slog.Handler            { return p }
 
 func (p *progress) Handle(_ context.Context, r slog.Record) error {
 	p.mu.Lock()

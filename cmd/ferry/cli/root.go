@@ -42,6 +42,7 @@ Exit codes: 0 ok, 1 gate blocked, 2 usage or invalid spec, 3 verification failed
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr{err} })
 	root.AddCommand(newKeysCmd(), newTrustCmd(), newMirrorCmd(), newVerifyCmd(), newInspectCmd(), newDemoCmd(), newImportCmd(), newStoreCmd(),
 		newImagesCmd())
+	root.AddCommand(newScanCmd())
 	return root
 }
 
@@ -67,9 +68,12 @@ func ExitCode(root *cobra.Command, err error) int {
 	fmt.Fprintf(root.ErrOrStderr(), "ferry: %v\n", err)
 	var u usageErr
 	var v verificationErr
+	var b blockedErr
 	var specErrs kit.SpecErrors
 	var specErr *kit.SpecError
 	switch {
+	case errors.As(err, &b):
+		return ExitBlocked
 	case errors.As(err, &u), errors.As(err, &specErrs), errors.As(err, &specErr):
 		return ExitUsage
 	case errors.As(err, &v), bundle.CodeOf(err) != "":

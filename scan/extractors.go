@@ -1,0 +1,648 @@
+package scan
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"debug/buildinfo"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/textproto"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	rpmdb "github.com/erikvarga/go-rpmdb/pkg"
+	"github.com/package-url/packageurl-go"
+	_ "modernc.org/sqlite" // the rpmdb.sqlite driver (pure Go, no cgo)
+)
+
+// An extractor finds packages in one kind of file. scan has its own small
+// extractors instead of osv-scalibr's: every scalibr filesystem extractor
+// imports scalibr's extractor/filesystem package, which links net/http
+// (through embeddedfs → go-ext4-filesystem → zap), and package scan may
+// not link net/http (internal/depcheck). See docs/scan.md.
+type extractor interface {
+	Name() string
+	// Required looks at a path (relative, slash-separated) and its file
+	// info only.
+	Required(path string, info fs.FileInfo) bool
+	// Extract reads the file; in.osRelease holds the target's os-release.
+	Extract(ctx context.Context, in *input) ([]Package, error)
+}
+
+type input struct {
+	path      string
+	f         *os.File
+	info      fs.FileInfo
+	osRelease map[string]string
+}
+
+func extractors() []extractor {
+	return []extractor{goBinary{}, dpkg{}, apk{}, rpm{}, npm{}, pypi{}, maven{}}
+}
+
+const goBinaryName = "go/binary"
+
+// required returns the indexes of the extractors that want a file.
+func required(exs []extractor, p string, info fs.FileInfo) []int {
+	var out []int
+	for i, e := range exs {
+		if e.Required(p, info) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// candidate is a file one or more extractors want, present under root.
+type candidate struct {
+	path  string // relative, slash-separated
+	layer string
+	exs   []int
+}
+
+// runExtractors runs each candidate's extractors on the file under root.
+func runExtractors(ctx context.Context, root string, exs []extractor, cands []candidate) ([]Package, []NotEvaluated, error) {
+	osr := readOSRelease(root)
+	var pkgs []Package
+	var notEval []NotEvaluated
+	for _, c := range cands {
+		for _, i := range c.exs {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
+			ps, err := extractOne(ctx, root, exs[i], c, osr)
+			if err != nil {
+				notEval = append(notEval, NotEvaluated{Location: Location{Layer: c.layer, Path: c.path},
+					Reason: fmt.Sprintf("%s could not read the file: %v", exs[i].Name(), err)})
+				continue
+			}
+			pkgs = append(pkgs, ps...)
+		}
+	}
+	return pkgs, notEval, nil
+}
+
+func extractOne(ctx context.Context, root string, ex extractor, c candidate, osr map[string]string) ([]Package, error) {
+	f, err := os.Open(filepath.Join(root, filepath.FromSlash(c.path)))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	ps, err := ex.Extract(ctx, &input{path: c.path, f: f, info: info, osRelease: osr})
+	for i := range ps {
+		ps[i].Extractor = ex.Name()
+		if ps[i].Location.Path == "" {
+			ps[i].Location.Path = c.path
+		}
+		ps[i].Location.Layer = c.layer
+	}
+	return ps, err
+}
+
+// readOSRelease reads etc/os-release, else usr/lib/os-release.
+func readOSRelease(root string) map[string]string {
+	for _, p := range osReleasePaths {
+		b, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil {
+			continue
+		}
+		m := map[string]string{}
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+			if !ok || strings.HasPrefix(k, "#") {
+				continue
+			}
+			if uq, err := strconv.Unquote(v); err == nil {
+				v = uq
+			} else {
+				v = strings.Trim(v, `"'`)
+			}
+			m[k] = v
+		}
+		return m
+	}
+	return map[string]string{}
+}
+
+func purl(typ, ns, name, version string, q map[string]string) string {
+	var qs packageurl.Qualifiers
+	for _, k := range slices.Sorted(mapsKeys(q)) {
+		if q[k] != "" {
+			qs = append(qs, packageurl.Qualifier{Key: k, Value: q[k]})
+		}
+	}
+	return packageurl.NewPackageURL(typ, ns, name, version, qs, "").ToString()
+}
+
+// ---- Go binaries ----
+
+// goBinary reads a Go binary's build info (debug/buildinfo): the modules
+// it was built from, the Go version (the standard library, "stdlib" in the
+// Go vulndb) and GOOS/GOARCH. A replaced module keeps its path and takes
+// the replacement's version, as govulncheck does.
+type goBinary struct{}
+
+func (goBinary) Name() string { return goBinaryName }
+
+func (goBinary) Required(_ string, info fs.FileInfo) bool {
+	return info.Mode().IsRegular() && info.Mode().Perm()&0o111 != 0 && info.Size() > 0
+}
+
+func (goBinary) Extract(_ context.Context, in *input) ([]Package, error) {
+	head := make([]byte, 4)
+	if n, _ := in.f.ReadAt(head, 0); !isExecutable(head[:n]) {
+		return nil, nil
+	}
+	bi, err := buildinfo.Read(in.f)
+	if err != nil {
+		return nil, nil // not a Go binary, or one without build info
+	}
+	var goos, goarch string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "GOOS":
+			goos = s.Value
+		case "GOARCH":
+			goarch = s.Value
+		}
+	}
+	mk := func(name, version string) Package {
+		version = strings.TrimPrefix(version, "v")
+		p := Package{Ecosystem: "Go", Name: name, Version: version, GOOS: goos, GOARCH: goarch}
+		if version != "" && version != "(devel)" {
+			p.PURL = purl("golang", "", name, "v"+version, nil)
+		}
+		return p
+	}
+	var out []Package
+	if v := goTagToSemver(bi.GoVersion); v != "" {
+		out = append(out, mk("stdlib", v))
+	} else {
+		out = append(out, mk("stdlib", ""))
+	}
+	if bi.Main.Path != "" {
+		out = append(out, mk(bi.Main.Path, bi.Main.Version))
+	}
+	for _, d := range bi.Deps {
+		v := d.Version
+		if d.Replace != nil {
+			v = d.Replace.Version
+		}
+		out = append(out, mk(d.Path, v))
+	}
+	return out, nil
+}
+
+// goTagToSemver turns a Go release tag into the SemVer the Go vulndb uses
+// for "stdlib": go1.21.3 -> 1.21.3, go1.20 -> 1.20.0, go1.21rc2 ->
+// 1.21.0-rc.2, go1.18beta1 -> 1.18.0-beta.1. Anything else (devel
+// toolchains) gives "". This follows golang.org/x/vuln's GoTagToSemver.
+func goTagToSemver(tag string) string {
+	tag, _, _ = strings.Cut(tag, " ")
+	tag = strings.TrimPrefix(tag, "go")
+	if tag == "" || !(tag[0] >= '0' && tag[0] <= '9') {
+		return ""
+	}
+	pre := ""
+	for _, p := range []string{"beta", "rc"} {
+		if i := strings.Index(tag, p); i > 0 {
+			pre = "-" + p + "." + tag[i+len(p):]
+			tag = tag[:i]
+		}
+	}
+	if i := strings.IndexFunc(tag, func(r rune) bool { return !(r == '.' || (r >= '0' && r <= '9')) }); i >= 0 {
+		tag = tag[:i]
+	}
+	parts := strings.Split(tag, ".")
+	for len(parts) < 3 {
+		parts = append(parts, "0")
+	}
+	if len(parts) > 3 {
+		return ""
+	}
+	for _, p := range parts {
+		if p == "" {
+			return ""
+		}
+	}
+	return strings.Join(parts, ".") + pre
+}
+
+// ---- dpkg ----
+
+// dpkg reads var/lib/dpkg/status and distroless var/lib/dpkg/status.d/*.
+type dpkg struct{}
+
+func (dpkg) Name() string { return "os/dpkg" }
+
+func (dpkg) Required(p string, info fs.FileInfo) bool {
+	if !info.Mode().IsRegular() {
+		return false
+	}
+	if p == "var/lib/dpkg/status" {
+		return true
+	}
+	dir, base := path.Split(p)
+	return dir == "var/lib/dpkg/status.d/" && !strings.HasSuffix(base, ".md5sums")
+}
+
+// distroEcosystemOf maps os-release to the OSV ecosystem of OS packages.
+func distroEcosystemOf(osr map[string]string) string {
+	id, ver := strings.ToLower(osr["ID"]), osr["VERSION_ID"]
+	switch id {
+	case "debian":
+		if ver == "" {
+			return "Debian"
+		}
+		major, _, _ := strings.Cut(ver, ".")
+		return "Debian:" + major
+	case "ubuntu":
+		if ver == "" {
+			return "Ubuntu"
+		}
+		return "Ubuntu:" + ver
+	case "alpine":
+		parts := strings.Split(ver, ".")
+		if len(parts) >= 2 {
+			return "Alpine:v" + parts[0] + "." + parts[1]
+		}
+		return "Alpine"
+	case "wolfi":
+		return "Wolfi"
+	case "chainguard":
+		return "Chainguard"
+	case "rhel":
+		return "Red Hat"
+	case "rocky":
+		return "Rocky Linux"
+	case "almalinux":
+		return "AlmaLinux"
+	case "sles":
+		return "SUSE"
+	}
+	if strings.HasPrefix(id, "opensuse") {
+		return "openSUSE"
+	}
+	return ""
+}
+
+func (dpkg) Extract(_ context.Context, in *input) ([]Package, error) {
+	eco := distroEcosystemOf(in.osRelease)
+	ns := strings.ToLower(in.osRelease["ID"])
+	distroQ := ""
+	if ns != "" && in.osRelease["VERSION_ID"] != "" {
+		distroQ = ns + "-" + in.osRelease["VERSION_ID"]
+	}
+	statusD := strings.HasPrefix(in.path, "var/lib/dpkg/status.d/")
+	var out []Package
+	err := paragraphs(in.f, func(h textproto.MIMEHeader) {
+		name, ver := h.Get("Package"), h.Get("Version")
+		if name == "" || ver == "" {
+			return
+		}
+		status := h.Get("Status")
+		if !statusD && !strings.HasSuffix(status, " installed") {
+			return
+		}
+		src := strings.TrimSpace(h.Get("Source"))
+		if i := strings.IndexByte(src, ' '); i >= 0 {
+			src = src[:i] // "openssl (3.0.11-1)"
+		}
+		p := Package{Ecosystem: eco, Name: name, Version: ver}
+		if src != "" && src != name {
+			p.SourceName = src
+		}
+		if ns != "" {
+			q := map[string]string{"arch": h.Get("Architecture"), "distro": distroQ}
+			if p.SourceName != "" {
+				q["upstream"] = p.SourceName
+			}
+			p.PURL = purl("deb", ns, name, ver, q)
+		}
+		out = append(out, p)
+	})
+	return out, err
+}
+
+// paragraphs reads RFC 822 style stanzas separated by blank lines.
+func paragraphs(r io.Reader, fn func(textproto.MIMEHeader)) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		// skip blank lines between stanzas
+		for {
+			b, err := br.Peek(1)
+			if err != nil {
+				return nil
+			}
+			if b[0] != '\n' && b[0] != '\r' {
+				break
+			}
+			br.ReadByte()
+		}
+		h, err := textproto.NewReader(br).ReadMIMEHeader()
+		if len(h) > 0 {
+			fn(h)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// ---- apk ----
+
+// apk reads lib/apk/db/installed.
+type apk struct{}
+
+func (apk) Name() string { return "os/apk" }
+
+func (apk) Required(p string, info fs.FileInfo) bool {
+	return p == "lib/apk/db/installed" && info.Mode().IsRegular()
+}
+
+func (apk) Extract(_ context.Context, in *input) ([]Package, error) {
+	eco := distroEcosystemOf(in.osRelease)
+	ns := strings.ToLower(in.osRelease["ID"])
+	var out []Package
+	var name, ver, origin, arch string
+	flush := func() {
+		if name != "" && ver != "" {
+			p := Package{Ecosystem: eco, Name: name, Version: ver}
+			if origin != "" && origin != name {
+				p.SourceName = origin
+			}
+			if ns != "" {
+				p.PURL = purl("apk", ns, name, ver, map[string]string{"arch": arch, "distro": ns + "-" + in.osRelease["VERSION_ID"]})
+			}
+			out = append(out, p)
+		}
+		name, ver, origin, arch = "", "", "", ""
+	}
+	sc := bufio.NewScanner(in.f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			flush()
+			continue
+		}
+		if len(line) < 2 || line[1] != ':' {
+			continue
+		}
+		switch line[0] {
+		case 'P':
+			name = line[2:]
+		case 'V':
+			ver = line[2:]
+		case 'o':
+			origin = line[2:]
+		case 'A':
+			arch = line[2:]
+		}
+	}
+	flush()
+	return out, sc.Err()
+}
+
+// ---- rpm ----
+
+// rpm reads the rpm database (Berkeley DB, NDB or SQLite) with go-rpmdb
+// (pure Go, the library scalibr uses).
+type rpm struct{}
+
+func (rpm) Name() string { return "os/rpm" }
+
+func (rpm) Required(p string, info fs.FileInfo) bool {
+	if !info.Mode().IsRegular() {
+		return false
+	}
+	dir, base := path.Split(p)
+	return (dir == "var/lib/rpm/" || dir == "usr/lib/sysimage/rpm/") && (base == "Packages" || base == "Packages.db" || base == "rpmdb.sqlite")
+}
+
+func (rpm) Extract(ctx context.Context, in *input) ([]Package, error) {
+	db, err := rpmdb.Open(in.f.Name())
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	pkgs, err := db.ListPackagesWithContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	eco := distroEcosystemOf(in.osRelease)
+	ns := strings.ToLower(in.osRelease["ID"])
+	var out []Package
+	for _, p := range pkgs {
+		if p.Name == "gpg-pubkey" {
+			continue
+		}
+		ver := p.Version + "-" + p.Release
+		q := map[string]string{"arch": p.Arch, "distro": ns + "-" + in.osRelease["VERSION_ID"]}
+		if p.Epoch != nil && *p.Epoch > 0 {
+			q["epoch"] = strconv.Itoa(*p.Epoch)
+			ver = strconv.Itoa(*p.Epoch) + ":" + ver
+		}
+		q2 := Package{Ecosystem: eco, Name: p.Name, Version: ver}
+		if src := strings.TrimSuffix(p.SourceRpm, ".src.rpm"); src != "" && src != "(none)" {
+			// name-version-release: the name is what is left after the last two dashes
+			if i := strings.LastIndex(src, "-"); i > 0 {
+				if j := strings.LastIndex(src[:i], "-"); j > 0 && src[:j] != p.Name {
+					q2.SourceName = src[:j]
+				}
+			}
+		}
+		if ns != "" {
+			q2.PURL = purl("rpm", ns, p.Name, p.Version+"-"+p.Release, q)
+		}
+		out = append(out, q2)
+	}
+	return out, nil
+}
+
+// ---- npm ----
+
+// npm reads package-lock.json (lockfile v1, v2, v3), the hidden lockfile
+// node_modules/.package-lock.json and installed node_modules/*/package.json.
+type npm struct{}
+
+func (npm) Name() string { return "javascript/npm" }
+
+func (npm) Required(p string, info fs.FileInfo) bool {
+	if !info.Mode().IsRegular() {
+		return false
+	}
+	dir, base := path.Split(p)
+	switch base {
+	case "package-lock.json":
+		return !strings.Contains(dir, "node_modules/")
+	case ".package-lock.json":
+		return strings.HasSuffix(dir, "node_modules/")
+	case "package.json":
+		parent := path.Dir(strings.TrimSuffix(dir, "/"))
+		return path.Base(parent) == "node_modules" || (strings.HasPrefix(path.Base(parent), "@") && path.Base(path.Dir(parent)) == "node_modules")
+	}
+	return false
+}
+
+func (npm) Extract(_ context.Context, in *input) ([]Package, error) {
+	dec := json.NewDecoder(io.LimitReader(in.f, 256<<20))
+	mk := func(name, ver string) Package {
+		ns, n := "", name
+		if strings.HasPrefix(name, "@") {
+			ns, n, _ = strings.Cut(name, "/")
+		}
+		return Package{Ecosystem: "npm", Name: name, Version: ver, PURL: purl("npm", ns, n, ver, nil)}
+	}
+	if path.Base(in.path) == "package.json" {
+		var pj struct{ Name, Version string }
+		if err := dec.Decode(&pj); err != nil {
+			return nil, err
+		}
+		if pj.Name == "" || pj.Version == "" {
+			return nil, nil
+		}
+		return []Package{mk(pj.Name, pj.Version)}, nil
+	}
+	type dep struct {
+		Version      string          `json:"version"`
+		Name         string          `json:"name"`
+		Link         bool            `json:"link"`
+		Dependencies map[string]*dep `json:"dependencies"`
+	}
+	var lock struct {
+		Packages     map[string]*dep `json:"packages"`
+		Dependencies map[string]*dep `json:"dependencies"`
+	}
+	if err := dec.Decode(&lock); err != nil {
+		return nil, err
+	}
+	var out []Package
+	if len(lock.Packages) > 0 {
+		for _, k := range slices.Sorted(mapsKeys(lock.Packages)) {
+			d := lock.Packages[k]
+			i := strings.LastIndex(k, "node_modules/")
+			if i < 0 || d.Link || d.Version == "" {
+				continue // the root project, or a link to a workspace
+			}
+			name := d.Name
+			if name == "" {
+				name = k[i+len("node_modules/"):]
+			}
+			out = append(out, mk(name, d.Version))
+		}
+		return out, nil
+	}
+	var walk func(map[string]*dep)
+	walk = func(m map[string]*dep) {
+		for _, k := range slices.Sorted(mapsKeys(m)) {
+			d := m[k]
+			if d.Version != "" && !strings.HasPrefix(d.Version, "file:") {
+				out = append(out, mk(k, d.Version))
+			}
+			walk(d.Dependencies)
+		}
+	}
+	walk(lock.Dependencies)
+	return out, nil
+}
+
+// ---- PyPI ----
+
+// pypi reads installed distributions: *.dist-info/METADATA,
+// *.egg-info/PKG-INFO and *.egg-info files.
+type pypi struct{}
+
+func (pypi) Name() string { return "python/metadata" }
+
+func (pypi) Required(p string, info fs.FileInfo) bool {
+	if !info.Mode().IsRegular() {
+		return false
+	}
+	dir, base := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	return (base == "METADATA" && strings.HasSuffix(dir, ".dist-info")) ||
+		(base == "PKG-INFO" && strings.HasSuffix(dir, ".egg-info")) ||
+		strings.HasSuffix(base, ".egg-info")
+}
+
+func (pypi) Extract(_ context.Context, in *input) ([]Package, error) {
+	h, err := textproto.NewReader(bufio.NewReader(io.LimitReader(in.f, 16<<20))).ReadMIMEHeader()
+	if err != nil && err != io.EOF && len(h) == 0 {
+		return nil, err
+	}
+	name, ver := h.Get("Name"), h.Get("Version")
+	if name == "" || ver == "" {
+		return nil, nil
+	}
+	return []Package{{Ecosystem: "PyPI", Name: name, Version: ver, PURL: purl("pypi", "", normalizeName("PyPI", name), ver, nil)}}, nil
+}
+
+// ---- Maven ----
+
+// maven reads META-INF/maven/*/*/pom.properties inside jar, war and ear
+// files (one level: jars nested in a war are not opened).
+type maven struct{}
+
+func (maven) Name() string { return "java/archive" }
+
+func (maven) Required(p string, info fs.FileInfo) bool {
+	if !info.Mode().IsRegular() {
+		return false
+	}
+	switch strings.ToLower(path.Ext(p)) {
+	case ".jar", ".war", ".ear":
+		return true
+	}
+	return false
+}
+
+func (maven) Extract(_ context.Context, in *input) ([]Package, error) {
+	zr, err := zip.NewReader(in.f, in.info.Size())
+	if err != nil {
+		return nil, err
+	}
+	var out []Package
+	for _, zf := range zr.File {
+		if !strings.HasPrefix(zf.Name, "META-INF/maven/") || !strings.HasSuffix(zf.Name, "/pom.properties") {
+			continue
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		props := map[string]string{}
+		for _, line := range strings.Split(string(bytes.ReplaceAll(b, []byte("\r"), nil)), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+				props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+		g, a, v := props["groupId"], props["artifactId"], props["version"]
+		if g == "" || a == "" || v == "" {
+			continue
+		}
+		out = append(out, Package{Ecosystem: "Maven", Name: g + ":" + a, Version: v, PURL: purl("maven", g, a, v, nil),
+			Location: Location{Path: in.path + "/" + zf.Name}})
+	}
+	return out, nil
+}

@@ -1,0 +1,422 @@
+package scan
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	cdx "github.com/CycloneDX/cyclonedx-go"
+)
+
+// Formats scan can write.
+var Formats = []string{"table", "json", "sarif", "cyclonedx", "openvex"}
+
+// Write renders r in format (one of Formats). Same report, same bytes.
+func Write(w io.Writer, r *Report, format string) error {
+	switch format {
+	case "table", "":
+		return writeTable(w, r)
+	case "json":
+		return writeJSON(w, r)
+	case "sarif":
+		return writeJSON(w, sarifLog(r))
+	case "openvex":
+		return writeJSON(w, openVEX(r))
+	case "cyclonedx":
+		return writeCycloneDX(w, r)
+	}
+	return fmt.Errorf("unknown format %q: want one of %s", format, strings.Join(Formats, ", "))
+}
+
+func writeJSON(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func writeTable(w io.Writer, r *Report) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Target:\t%s", r.Target.Ref)
+	if r.Target.Digest != "" {
+		fmt.Fprintf(tw, " (%s)", r.Target.Digest)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintf(tw, "Packages:\t%d\n", len(r.Packages))
+	for _, e := range r.Ecosystems {
+		fmt.Fprintf(tw, "  %s\t%d packages\t%s\n", e.Ecosystem, e.Packages, e.Status)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	if len(r.Findings) == 0 {
+		fmt.Fprintln(w, "No findings.")
+	} else {
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PACKAGE\tVERSION\tVULNERABILITY\tSEVERITY\tFIXED\tALSO KNOWN AS\tWHERE")
+		prev := PackageRef{}
+		for _, f := range r.Findings {
+			name, ver := f.Package.Name, f.Package.Version
+			if f.Package == prev {
+				name, ver = "", ""
+			} else {
+				name = f.Package.Ecosystem + "/" + name
+			}
+			prev = f.Package
+			sev := f.Severity.Rating
+			if f.Severity.Score > 0 {
+				sev = fmt.Sprintf("%s %.1f", sev, f.Severity.Score)
+			}
+			if f.KEV {
+				sev += " KEV"
+			}
+			fixed := f.Fixed
+			if fixed == "" {
+				fixed = "-"
+			}
+			var aka []string
+			for _, id := range f.IDs {
+				if id != f.ID {
+					aka = append(aka, id)
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, ver, f.ID, sev, fixed, strings.Join(aka, " "), where(f.Locations))
+		}
+		tw.Flush()
+	}
+	s := r.Summary
+	fmt.Fprintf(w, "\n%d findings: %d critical, %d high, %d medium, %d low, %d unknown severity; %d in KEV.\n",
+		s.Findings, s.Critical, s.High, s.Medium, s.Low, s.Unknown, s.KEV)
+	if len(r.NotEvaluated) > 0 {
+		fmt.Fprintf(w, "%d package(s) or range(s) not evaluated (see --format json).\n", len(r.NotEvaluated))
+	}
+	for _, e := range s.NoAdvisoryData {
+		fmt.Fprintf(w, "%s: %s — the target has %s packages but there is no advisory data for them; no findings there means nothing.\n", StatusNoAdvisoryData, e, e)
+	}
+	return nil
+}
+
+func where(ls []Location) string {
+	var out []string
+	for _, l := range ls {
+		s := l.Path
+		if l.SBOMRef != "" {
+			s = l.SBOMRef
+		}
+		if l.Layer != "" {
+			h := strings.TrimPrefix(l.Layer, "sha256:")
+			if len(h) > 12 {
+				h = h[:12]
+			}
+			s = h + ":" + s
+		}
+		out = append(out, s)
+	}
+	if len(out) > 2 {
+		return fmt.Sprintf("%s (+%d more)", strings.Join(out[:2], ", "), len(out)-2)
+	}
+	return strings.Join(out, ", ")
+}
+
+// ---- SARIF 2.1.0 ----
+
+const sarifSchema = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+
+type sarifMsg struct {
+	Text string `json:"text"`
+}
+
+type sarifRule struct {
+	ID               string         `json:"id"`
+	Name             string         `json:"name,omitempty"`
+	ShortDescription sarifMsg       `json:"shortDescription"`
+	HelpURI          string         `json:"helpUri,omitempty"`
+	Properties       map[string]any `json:"properties,omitempty"`
+}
+
+type sarifLocation struct {
+	PhysicalLocation struct {
+		ArtifactLocation struct {
+			URI string `json:"uri"`
+		} `json:"artifactLocation"`
+	} `json:"physicalLocation"`
+	Properties map[string]any `json:"properties,omitempty"`
+}
+
+type sarifResult struct {
+	RuleID     string          `json:"ruleId"`
+	Level      string          `json:"level"`
+	Message    sarifMsg        `json:"message"`
+	Locations  []sarifLocation `json:"locations"`
+	Properties map[string]any  `json:"properties,omitempty"`
+}
+
+func sarifLog(r *Report) any {
+	var rules []sarifRule
+	ruleSeen := map[string]bool{}
+	results := []sarifResult{}
+	for _, f := range r.Findings {
+		if !ruleSeen[f.ID] {
+			ruleSeen[f.ID] = true
+			props := map[string]any{"tags": []string{"security", "vulnerability"}}
+			if f.Severity.Score > 0 {
+				props["security-severity"] = fmt.Sprintf("%.1f", f.Severity.Score)
+			}
+			rules = append(rules, sarifRule{ID: f.ID, Name: "Vulnerability", ShortDescription: sarifMsg{Text: cmpOr(f.Summary, f.ID)},
+				HelpURI: "https://osv.dev/vulnerability/" + f.Advisories[0], Properties: props})
+		}
+		var locs []sarifLocation
+		for _, l := range f.Locations {
+			var sl sarifLocation
+			sl.PhysicalLocation.ArtifactLocation.URI = sarifURI(l)
+			if l.Layer != "" {
+				sl.Properties = map[string]any{"layer": l.Layer}
+			}
+			locs = append(locs, sl)
+		}
+		fixed := "no fixed version is known"
+		if f.Fixed != "" {
+			fixed = "fixed in " + f.Fixed
+		}
+		results = append(results, sarifResult{
+			RuleID: f.ID, Level: sarifLevel(f.Severity.Rating),
+			Message:   sarifMsg{Text: fmt.Sprintf("%s %s (%s) is affected by %s (%s); %s.", f.Package.Name, f.Package.Version, f.Package.Ecosystem, f.ID, strings.Join(f.IDs, ", "), fixed)},
+			Locations: locs,
+			Properties: map[string]any{"ids": f.IDs, "advisories": f.Advisories, "severity": f.Severity.Rating, "package": f.Package,
+				"fixed": f.Fixed, "matches": f.Matches, "kev": f.KEV},
+		})
+	}
+	driver := map[string]any{"name": "ferry", "informationUri": "https://github.com/ferry-dev/ferry", "rules": rules}
+	if rules == nil {
+		driver["rules"] = []sarifRule{}
+	}
+	if v := strings.TrimPrefix(r.Tool, "ferry "); v != r.Tool && v != "" {
+		driver["semanticVersion"] = v
+	}
+	run := map[string]any{
+		"tool":    map[string]any{"driver": driver},
+		"results": results,
+		"properties": map[string]any{
+			"target": r.Target, "ecosystems": r.Ecosystems, "no_advisory_data": r.Summary.NoAdvisoryData,
+		},
+	}
+	return map[string]any{"$schema": sarifSchema, "version": "2.1.0", "runs": []any{run}}
+}
+
+func sarifURI(l Location) string {
+	if l.SBOMRef != "" {
+		return "sbom:" + strings.ReplaceAll(l.SBOMRef, " ", "%20")
+	}
+	return strings.ReplaceAll(strings.TrimPrefix(l.Path, "/"), " ", "%20")
+}
+
+func sarifLevel(rating string) string {
+	switch rating {
+	case RatingCritical, RatingHigh:
+		return "error"
+	case RatingMedium:
+		return "warning"
+	case RatingLow, RatingNone:
+		return "note"
+	}
+	return "warning"
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// ---- OpenVEX ----
+
+type vexDoc struct {
+	Context    string         `json:"@context"`
+	ID         string         `json:"@id"`
+	Author     string         `json:"author"`
+	Timestamp  string         `json:"timestamp"`
+	Version    int            `json:"version"`
+	Tooling    string         `json:"tooling,omitempty"`
+	Statements []vexStatement `json:"statements"`
+}
+
+type vexStatement struct {
+	Vulnerability   vexVuln      `json:"vulnerability"`
+	Products        []vexProduct `json:"products"`
+	Status          string       `json:"status"`
+	StatusNotes     string       `json:"status_notes,omitempty"`
+	ActionStatement string       `json:"action_statement,omitempty"`
+}
+
+type vexVuln struct {
+	Name    string   `json:"name"`
+	Aliases []string `json:"aliases,omitempty"`
+}
+
+type vexProduct struct {
+	ID            string         `json:"@id"`
+	Subcomponents []vexComponent `json:"subcomponents,omitempty"`
+}
+
+type vexComponent struct {
+	ID string `json:"@id"`
+}
+
+// reportTime is the report's time, or the Unix epoch when none was given
+// (formats that require a timestamp get a fixed one, not the clock).
+func reportTime(r *Report) string {
+	if r.Time != nil {
+		return r.Time.UTC().Format(time.RFC3339)
+	}
+	return time.Unix(0, 0).UTC().Format(time.RFC3339)
+}
+
+func productID(r *Report) string {
+	if r.Target.Digest != "" {
+		return r.Target.Digest
+	}
+	return r.Target.Ref
+}
+
+func componentID(p PackageRef) string {
+	if p.PURL != "" {
+		return p.PURL
+	}
+	return p.Ecosystem + "/" + p.Name + "@" + p.Version
+}
+
+func openVEX(r *Report) vexDoc {
+	d := vexDoc{Context: "https://openvex.dev/ns/v0.2.0", Author: "ferry scan", Timestamp: reportTime(r), Version: 1, Tooling: r.Tool, Statements: []vexStatement{}}
+	for _, f := range r.Findings {
+		st := vexStatement{
+			Vulnerability: vexVuln{Name: f.ID},
+			Products:      []vexProduct{{ID: productID(r), Subcomponents: []vexComponent{{ID: componentID(f.Package)}}}},
+			Status:        "affected",
+			StatusNotes:   fmt.Sprintf("%s %s is within an affected range of %s; reachability was not analysed", f.Package.Name, f.Package.Version, strings.Join(f.Advisories, ", ")),
+		}
+		for _, id := range f.IDs {
+			if id != f.ID {
+				st.Vulnerability.Aliases = append(st.Vulnerability.Aliases, id)
+			}
+		}
+		if f.Fixed != "" {
+			st.ActionStatement = "Update " + f.Package.Name + " to " + f.Fixed + " or later."
+		} else {
+			st.ActionStatement = "No fixed version is known: remove " + f.Package.Name + " or mitigate."
+		}
+		d.Statements = append(d.Statements, st)
+	}
+	// The id names the content: same findings, same id.
+	body, _ := json.Marshal(d.Statements)
+	sum := sha256.Sum256(append([]byte(productID(r)+"\n"), body...))
+	d.ID = "https://openvex.dev/docs/ferry/scan-" + hex.EncodeToString(sum[:16])
+	return d
+}
+
+// ---- CycloneDX 1.6 VEX ----
+
+func writeCycloneDX(w io.Writer, r *Report) error {
+	bom := cdx.NewBOM()
+	bom.SpecVersion = cdx.SpecVersion1_6
+	body, _ := json.Marshal(r.Findings)
+	sum := sha256.Sum256(append([]byte(productID(r)+"\n"), body...))
+	u := hex.EncodeToString(sum[:16])
+	bom.SerialNumber = "urn:uuid:" + u[0:8] + "-" + u[8:12] + "-" + u[12:16] + "-" + u[16:20] + "-" + u[20:32]
+	bom.Metadata = &cdx.Metadata{
+		Timestamp: reportTime(r),
+		Tools:     &cdx.ToolsChoice{Components: &[]cdx.Component{{Type: cdx.ComponentTypeApplication, Name: "ferry", Version: strings.TrimPrefix(r.Tool, "ferry ")}}},
+		Component: &cdx.Component{Type: cdx.ComponentTypeContainer, Name: r.Target.Ref, BOMRef: productID(r)},
+	}
+	if r.Target.Kind != KindStoreImage && r.Target.Kind != KindOCI && r.Target.Kind != KindDockerArchive {
+		bom.Metadata.Component.Type = cdx.ComponentTypeApplication
+	}
+	var comps []cdx.Component
+	seen := map[string]bool{}
+	var vulns []cdx.Vulnerability
+	for _, f := range r.Findings {
+		ref := componentID(f.Package)
+		if !seen[ref] {
+			seen[ref] = true
+			comps = append(comps, cdx.Component{Type: cdx.ComponentTypeLibrary, BOMRef: ref, Name: f.Package.Name, Version: f.Package.Version, PackageURL: f.Package.PURL})
+		}
+		v := cdx.Vulnerability{
+			BOMRef:      f.ID + "/" + ref,
+			ID:          f.ID,
+			Description: f.Summary,
+			Affects:     &[]cdx.Affects{{Ref: ref}},
+			Analysis: &cdx.VulnerabilityAnalysis{State: cdx.IASExploitable,
+				Detail: fmt.Sprintf("%s %s is within an affected range of %s; reachability was not analysed", f.Package.Name, f.Package.Version, strings.Join(f.Advisories, ", "))},
+		}
+		var refs []cdx.VulnerabilityReference
+		for _, id := range f.IDs {
+			if id != f.ID {
+				refs = append(refs, cdx.VulnerabilityReference{ID: id, Source: &cdx.Source{Name: sourceName(id)}})
+			}
+		}
+		if refs != nil {
+			v.References = &refs
+		}
+		v.Source = &cdx.Source{Name: sourceName(f.ID)}
+		if f.Severity.Rating != RatingUnknown {
+			rt := cdx.VulnerabilityRating{Severity: cdx.Severity(strings.ToLower(f.Severity.Rating)), Vector: f.Severity.Vector}
+			if f.Severity.Score > 0 {
+				s := f.Severity.Score
+				rt.Score = &s
+			}
+			switch {
+			case strings.HasPrefix(f.Severity.Vector, "CVSS:4.0"):
+				rt.Method = cdx.ScoringMethodCVSSv4
+			case strings.HasPrefix(f.Severity.Vector, "CVSS:3.1"):
+				rt.Method = cdx.ScoringMethodCVSSv31
+			case strings.HasPrefix(f.Severity.Vector, "CVSS:3.0"):
+				rt.Method = cdx.ScoringMethodCVSSv3
+			case f.Severity.Vector != "":
+				rt.Method = cdx.ScoringMethodCVSSv2
+			}
+			v.Ratings = &[]cdx.VulnerabilityRating{rt}
+		}
+		if f.Fixed != "" {
+			v.Recommendation = "Update " + f.Package.Name + " to " + f.Fixed + " or later."
+		}
+		vulns = append(vulns, v)
+	}
+	if comps != nil {
+		bom.Components = &comps
+	}
+	if vulns != nil {
+		bom.Vulnerabilities = &vulns
+	}
+	var buf bytes.Buffer
+	enc := cdx.NewBOMEncoder(&buf, cdx.BOMFileFormatJSON)
+	enc.SetPretty(true)
+	enc.SetEscapeHTML(false)
+	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func sourceName(id string) string {
+	prefix, _, _ := strings.Cut(id, "-")
+	switch prefix {
+	case "CVE":
+		return "NVD"
+	case "GHSA":
+		return "GitHub"
+	case "GO":
+		return "Go Vulnerability Database"
+	}
+	return prefix
+}

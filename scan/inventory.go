@@ -1,0 +1,402 @@
+package scan
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// InventoryResult is the package inventory of a target.
+type InventoryResult struct {
+	Target       TargetInfo
+	Packages     []Package
+	NotEvaluated []NotEvaluated
+}
+
+// maxFile caps one file unpacked from an image for an extractor.
+const maxFile = 2 << 30
+
+// Inventory lists the packages of a target.
+func Inventory(ctx context.Context, t Target, opts Options) (*InventoryResult, error) {
+	res := &InventoryResult{Target: TargetInfo{Ref: t.Ref, Kind: t.Kind}}
+	switch t.Kind {
+	case KindSBOM:
+		pkgs, ne, err := sbomInventory(t.Path)
+		if err != nil {
+			return nil, err
+		}
+		res.Packages, res.NotEvaluated = pkgs, ne
+		return res, nil
+	case KindDir:
+		pkgs, ne, err := dirInventory(ctx, t.Path)
+		if err != nil {
+			return nil, err
+		}
+		res.Packages, res.NotEvaluated = pkgs, ne
+		return res, nil
+	}
+	img, err := openImage(ctx, t, opts)
+	if err != nil {
+		return nil, err
+	}
+	// A docker archive has no manifest digest of its own (go-containerregistry
+	// would compute one by recompressing every layer): its identity is the
+	// config digest, the "image id". Other images are named by manifest.
+	var d v1.Hash
+	if t.Kind == KindDockerArchive {
+		d, err = img.ConfigName()
+	} else {
+		d, err = img.Digest()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("image digest: %w", err)
+	}
+	res.Target.Digest = d.String()
+	pkgs, ne, err := imageInventory(ctx, img, opts.TempDir)
+	if err != nil {
+		return nil, err
+	}
+	res.Packages, res.NotEvaluated = pkgs, ne
+	return res, nil
+}
+
+func openImage(ctx context.Context, t Target, opts Options) (v1.Image, error) {
+	switch t.Kind {
+	case KindStoreImage:
+		if opts.Images == nil {
+			return nil, ErrNoImageSource
+		}
+		return opts.Images.Image(ctx, t.Digest)
+	case KindDockerArchive:
+		img, err := tarball.ImageFromPath(t.Path, nil)
+		if err != nil {
+			return nil, fmt.Errorf("reading docker archive %s: %w", t.Path, err)
+		}
+		return img, nil
+	case KindOCI:
+		return layoutImage(t)
+	}
+	return nil, &TargetError{Target: t.Ref, Reason: "not an image"}
+}
+
+// layoutImage picks the image of an OCI layout: the one named by digest
+// (searched through nested indexes), or the only image there is.
+func layoutImage(t Target) (v1.Image, error) {
+	idx, err := layout.ImageIndexFromPath(t.Path)
+	if err != nil {
+		return nil, fmt.Errorf("reading OCI layout %s: %w", t.Path, err)
+	}
+	var found []v1.Image
+	var digests []string
+	var walk func(ix v1.ImageIndex, depth int) error
+	walk = func(ix v1.ImageIndex, depth int) error {
+		if depth > 4 {
+			return nil
+		}
+		m, err := ix.IndexManifest()
+		if err != nil {
+			return err
+		}
+		for _, desc := range m.Manifests {
+			switch {
+			case desc.MediaType.IsIndex():
+				if t.Digest != "" && desc.Digest.String() == t.Digest {
+					return fmt.Errorf("%s is an index: name one of its images", t.Digest)
+				}
+				child, err := ix.ImageIndex(desc.Digest)
+				if err != nil {
+					return err
+				}
+				if err := walk(child, depth+1); err != nil {
+					return err
+				}
+			case desc.MediaType.IsImage():
+				if t.Digest != "" && desc.Digest.String() != t.Digest {
+					continue
+				}
+				if slices.Contains(digests, desc.Digest.String()) {
+					continue
+				}
+				img, err := ix.Image(desc.Digest)
+				if err != nil {
+					return err
+				}
+				found = append(found, img)
+				digests = append(digests, desc.Digest.String())
+			}
+		}
+		return nil
+	}
+	if err := walk(idx, 0); err != nil {
+		return nil, fmt.Errorf("reading OCI layout %s: %w", t.Path, err)
+	}
+	switch {
+	case len(found) == 1:
+		return found[0], nil
+	case len(found) == 0 && t.Digest != "":
+		return nil, fmt.Errorf("OCI layout %s has no image %s", t.Path, t.Digest)
+	case len(found) == 0:
+		return nil, fmt.Errorf("OCI layout %s holds no image", t.Path)
+	}
+	slices.Sort(digests)
+	return nil, fmt.Errorf("%w (%s)", ErrAmbiguousImage, strings.Join(digests, ", "))
+}
+
+// node is one path of the image filesystem being assembled.
+type node struct {
+	layer int
+	dir   bool
+	cand  []int // extractors that want it; materialized under root
+}
+
+var osReleasePaths = []string{"etc/os-release", "usr/lib/os-release"}
+
+// imageInventory applies the layers in order into a scratch directory —
+// only the files some extractor wants, plus os-release — honouring
+// whiteouts, then runs the extractors there. Each package's location
+// names the layer that last wrote its file.
+func imageInventory(ctx context.Context, img v1.Image, tmp string) ([]Package, []NotEvaluated, error) {
+	exs := extractors()
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, nil, fmt.Errorf("image layers: %w", err)
+	}
+	// Layers are named by diff id (the sha256 of the uncompressed tar, as
+	// the config lists them): the same in an OCI layout and a docker
+	// archive of the image, and free to read.
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, nil, fmt.Errorf("image config: %w", err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(layers) {
+		return nil, nil, fmt.Errorf("image config lists %d diff ids for %d layers", len(cfg.RootFS.DiffIDs), len(layers))
+	}
+	root, err := os.MkdirTemp(tmp, "ferry-scan-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(root)
+	tree := map[string]*node{}
+	layerIDs := make([]string, len(layers))
+	var notEval []NotEvaluated
+	goIdx := slices.IndexFunc(exs, func(e extractor) bool { return e.Name() == goBinaryName })
+	for li, l := range layers {
+		d := cfg.RootFS.DiffIDs[li]
+		layerIDs[li] = d.String()
+		ne, err := applyLayer(ctx, l, li, d.String(), root, tree, exs, goIdx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("layer %d (%s): %w", li, d, err)
+		}
+		notEval = append(notEval, ne...)
+	}
+	var cands []candidate
+	for p, n := range tree {
+		if len(n.cand) > 0 {
+			cands = append(cands, candidate{path: p, layer: layerIDs[n.layer], exs: n.cand})
+		}
+	}
+	slices.SortFunc(cands, func(a, b candidate) int { return strings.Compare(a.path, b.path) })
+	pkgs, ne, err := runExtractors(ctx, root, exs, cands)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pkgs, append(notEval, ne...), nil
+}
+
+// cleanName makes a tar entry name relative and clean; ok is false for
+// names that would leave the root.
+func cleanName(name string) (string, bool) {
+	p := path.Clean("/" + strings.TrimPrefix(name, "./"))
+	if strings.Contains(name, "..") {
+		for _, seg := range strings.Split(name, "/") {
+			if seg == ".." {
+				return "", false
+			}
+		}
+	}
+	p = strings.TrimPrefix(p, "/")
+	return p, p != "" && p != "."
+}
+
+// removeTree drops p and everything under it (whose layer is below
+// before, when before >= 0) from the tree and the scratch directory.
+func removeTree(tree map[string]*node, root, p string, before int, self bool) {
+	prefix := p + "/"
+	if p == "" {
+		prefix = ""
+	}
+	for k, n := range tree {
+		if (self && k == p) || strings.HasPrefix(k, prefix) {
+			if before >= 0 && n.layer >= before {
+				continue
+			}
+			if len(n.cand) > 0 {
+				os.Remove(filepath.Join(root, filepath.FromSlash(k)))
+			}
+			delete(tree, k)
+		}
+	}
+}
+
+func applyLayer(ctx context.Context, l v1.Layer, li int, layerID, root string, tree map[string]*node, exs []extractor, goIdx int) ([]NotEvaluated, error) {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	var notEval []NotEvaluated
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return notEval, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		name, ok := cleanName(hdr.Name)
+		if !ok {
+			if strings.Trim(hdr.Name, "./") == "" {
+				continue
+			}
+			return nil, fmt.Errorf("%w: %q", ErrUnsafePath, hdr.Name)
+		}
+		dir, base := path.Dir(name), path.Base(name)
+		if dir == "." {
+			dir = ""
+		}
+		if base == ".wh..wh..opq" {
+			// Opaque directory: hide what lower layers had in it.
+			removeTree(tree, root, dir, li, false)
+			continue
+		}
+		if strings.HasPrefix(base, ".wh.") {
+			removeTree(tree, root, path.Join(dir, strings.TrimPrefix(base, ".wh.")), -1, true)
+			continue
+		}
+		if old, ok := tree[name]; ok && (!old.dir || hdr.Typeflag != tar.TypeDir) {
+			removeTree(tree, root, name, -1, true)
+		}
+		n := &node{layer: li, dir: hdr.Typeflag == tar.TypeDir}
+		tree[name] = n
+		if hdr.Typeflag != tar.TypeReg {
+			// Symlinks and hard links are not followed: the file they name
+			// is scanned where it lies.
+			continue
+		}
+		info := hdr.FileInfo()
+		n.cand = required(exs, name, info)
+		want := len(n.cand) > 0 || slices.Contains(osReleasePaths, name)
+		if !want {
+			continue
+		}
+		if hdr.Size > maxFile {
+			n.cand = nil
+			notEval = append(notEval, NotEvaluated{Location: Location{Layer: layerID, Path: name}, Reason: fmt.Sprintf("file of %d bytes exceeds the %d byte limit", hdr.Size, int64(maxFile))})
+			continue
+		}
+		var r io.Reader = tr
+		if len(n.cand) == 1 && n.cand[0] == goIdx {
+			// Only the Go binary extractor wants it (it wants every
+			// executable): skip files that are not executables.
+			head := make([]byte, 4)
+			k, _ := io.ReadFull(tr, head)
+			head = head[:k]
+			if !isExecutable(head) {
+				n.cand = nil
+				continue
+			}
+			r = io.MultiReader(bytes.NewReader(head), tr)
+		}
+		if err := writeScratch(root, name, r, hdr.Size); err != nil {
+			return nil, fmt.Errorf("unpacking %s: %w", name, err)
+		}
+	}
+}
+
+func isExecutable(head []byte) bool {
+	for _, m := range [][]byte{{0x7f, 'E', 'L', 'F'}, {'M', 'Z'}, {0xfe, 0xed, 0xfa, 0xce}, {0xfe, 0xed, 0xfa, 0xcf}, {0xce, 0xfa, 0xed, 0xfe}, {0xcf, 0xfa, 0xed, 0xfe}} {
+		if bytes.HasPrefix(head, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func writeScratch(root, name string, r io.Reader, size int64) error {
+	full := filepath.Join(root, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
+		// a file of a lower layer may stand where a directory is needed
+		return err
+	}
+	f, err := os.OpenFile(full, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, io.LimitReader(r, size)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// dirInventory walks a root filesystem directory. Symlinks are not
+// followed.
+func dirInventory(ctx context.Context, dir string) ([]Package, []NotEvaluated, error) {
+	exs := extractors()
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !st.IsDir() {
+		return nil, nil, &TargetError{Target: "dir:" + dir, Reason: "not a directory"}
+	}
+	var cands []candidate
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrPermission) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if ex := required(exs, rel, info); len(ex) > 0 {
+			cands = append(cands, candidate{path: rel, exs: ex})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return runExtractors(ctx, dir, exs, cands)
+}

@@ -1,0 +1,181 @@
+package scan
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/osv"
+	"github.com/google/go-cmp/cmp"
+	"github.com/ossf/osv-schema/bindings/go/osvschema"
+)
+
+func rec(t testing.TB, js string) *osvschema.Vulnerability {
+	t.Helper()
+	v, err := osv.Parse([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+const (
+	goRec = `{"id":"GO-2021-0113","modified":"2021-01-01T00:00:00Z","aliases":["CVE-2021-38561","GHSA-ppp9-7jff-5vj2"],"summary":"x/text",
+ "affected":[{"package":{"ecosystem":"Go","name":"golang.org/x/text"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"0.3.7"}]}]}]}`
+	ghsaRec = `{"id":"GHSA-ppp9-7jff-5vj2","modified":"2021-01-01T00:00:00Z","aliases":["CVE-2021-38561"],"summary":"ghsa",
+ "severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}],
+ "affected":[{"package":{"ecosystem":"Go","name":"golang.org/x/text"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"0.3.7"}]}]}]}`
+	winRec = `{"id":"GO-2099-0001","modified":"2021-01-01T00:00:00Z","summary":"windows only",
+ "affected":[{"package":{"ecosystem":"Go","name":"stdlib"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.22.5"}]}],
+ "ecosystem_specific":{"imports":[{"path":"os","goos":["windows"]}]}}]}`
+	anyRec = `{"id":"GO-2099-0002","modified":"2021-01-01T00:00:00Z","summary":"all platforms",
+ "affected":[{"package":{"ecosystem":"Go","name":"stdlib"},"ranges":[{"type":"SEMVER","events":[{"introduced":"1.22.0"},{"fixed":"1.22.5"}]}],
+ "ecosystem_specific":{"imports":[{"path":"net/http"},{"path":"os","goos":["windows"]}]}}]}`
+	withdrawnRec = `{"id":"GO-2099-0003","modified":"2021-01-01T00:00:00Z","withdrawn":"2021-02-01T00:00:00Z","summary":"gone",
+ "affected":[{"package":{"ecosystem":"Go","name":"stdlib"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"}]}]}]}`
+	debRec = `{"id":"DSA-0001-1","modified":"2021-01-01T00:00:00Z","summary":"openssl","severity":[{"type":"Ubuntu","score":"high"}],
+ "affected":[{"package":{"ecosystem":"Debian:12","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.11-1~deb12u2"}]}]}]}`
+	lastRec = `{"id":"PYSEC-1","modified":"2021-01-01T00:00:00Z","summary":"py",
+ "affected":[{"package":{"ecosystem":"PyPI","name":"Some_Pkg"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"1.0"},{"last_affected":"1.4"}]}],"versions":["0.9"]}]}`
+	gitRec = `{"id":"OSV-1","modified":"2021-01-01T00:00:00Z","summary":"git",
+ "affected":[{"package":{"ecosystem":"npm","name":"left-pad"},"ranges":[{"type":"GIT","repo":"https://example.com/r","events":[{"introduced":"abc"}]}]}]}`
+)
+
+func testAdvisories(t testing.TB) *Memory {
+	return NewMemory(rec(t, goRec), rec(t, ghsaRec), rec(t, winRec), rec(t, anyRec), rec(t, withdrawnRec), rec(t, debRec), rec(t, lastRec), rec(t, gitRec))
+}
+
+func ids(fs []Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.ID+"="+strings.Join(f.Advisories, "+"))
+	}
+	return out
+}
+
+func TestMatchPackage(t *testing.T) {
+	m := NewMatcher(testAdvisories(t), time.Time{})
+	linux := func(name, ver string) Package {
+		return Package{Ecosystem: "Go", Name: name, Version: ver, GOOS: "linux", GOARCH: "amd64"}
+	}
+	tests := []struct {
+		name    string
+		pkg     Package
+		want    []string
+		notEval int
+	}{
+		{"aliases join GO and GHSA into one finding", linux("golang.org/x/text", "0.3.5"), []string{"CVE-2021-38561=GHSA-ppp9-7jff-5vj2+GO-2021-0113"}, 0},
+		{"fixed version is not affected", linux("golang.org/x/text", "0.3.7"), nil, 0},
+		{"pseudo-version before the fix", linux("golang.org/x/text", "0.0.0-20170915032832-14c0d48ead0c"), []string{"CVE-2021-38561=GHSA-ppp9-7jff-5vj2+GO-2021-0113"}, 0},
+		{"windows-only stdlib advisory skips linux", linux("stdlib", "1.22.0"), []string{"GO-2099-0002=GO-2099-0002"}, 0},
+		{"windows binary gets both", Package{Ecosystem: "Go", Name: "stdlib", Version: "1.22.0", GOOS: "windows", GOARCH: "amd64"}, []string{"GO-2099-0001=GO-2099-0001", "GO-2099-0002=GO-2099-0002"}, 0},
+		{"unknown platform (SBOM) gets both", Package{Ecosystem: "Go", Name: "stdlib", Version: "1.22.0"}, []string{"GO-2099-0001=GO-2099-0001", "GO-2099-0002=GO-2099-0002"}, 0},
+		{"withdrawn record skipped", linux("stdlib", "1.23.0"), nil, 0},
+		{"debian source package and release", Package{Ecosystem: "Debian:12", Name: "libssl3", SourceName: "openssl", Version: "3.0.11-1~deb12u1"}, []string{"DSA-0001-1=DSA-0001-1"}, 0},
+		{"debian fixed", Package{Ecosystem: "Debian:12", Name: "openssl", Version: "3.0.11-1~deb12u2"}, nil, 0},
+		{"PyPI name normalisation and last_affected", Package{Ecosystem: "PyPI", Name: "some-pkg", Version: "1.4"}, []string{"PYSEC-1=PYSEC-1"}, 0},
+		{"after last_affected", Package{Ecosystem: "PyPI", Name: "some-pkg", Version: "1.4.1"}, nil, 0},
+		{"versions list", Package{Ecosystem: "PyPI", Name: "some_pkg", Version: "0.9"}, []string{"PYSEC-1=PYSEC-1"}, 0},
+		{"GIT range not evaluated", Package{Ecosystem: "npm", Name: "left-pad", Version: "1.0.0"}, nil, 1},
+		{"devel version not evaluated", linux("golang.org/x/text", "(devel)"), nil, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs, ne, err := m.MatchPackage(tt.pkg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, ids(fs)); d != "" {
+				t.Errorf("findings (-want +got):\n%s", d)
+			}
+			if len(ne) != tt.notEval {
+				t.Errorf("not evaluated: got %v, want %d", ne, tt.notEval)
+			}
+		})
+	}
+}
+
+func TestFindingEvidence(t *testing.T) {
+	m := NewMatcher(testAdvisories(t), time.Time{})
+	fs, _, err := m.MatchPackage(Package{Ecosystem: "Go", Name: "golang.org/x/text", Version: "0.3.5", Location: Location{Layer: "sha256:aa", Path: "app"}})
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("got %v, %v", fs, err)
+	}
+	f := fs[0]
+	want := []string{"CVE-2021-38561", "GHSA-ppp9-7jff-5vj2", "GO-2021-0113"}
+	if d := cmp.Diff(want, f.IDs); d != "" {
+		t.Errorf("ids: %s", d)
+	}
+	if f.Fixed != "0.3.7" || f.Severity.Rating != RatingHigh || f.Severity.Score != 7.5 {
+		t.Errorf("fixed %q severity %+v", f.Fixed, f.Severity)
+	}
+	if f.Matches[0].Range != "SEMVER introduced=0 fixed=0.3.7" || f.Locations[0].Layer != "sha256:aa" {
+		t.Errorf("evidence: %+v %+v", f.Matches, f.Locations)
+	}
+}
+
+func TestEvalRangeUnsortedEcosystemEvents(t *testing.T) {
+	r := rec(t, `{"id":"X-1","modified":"2021-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Debian:12","name":"p"},
+	 "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"2.0"},{"fixed":"2.5"},{"introduced":"0"},{"fixed":"1.5"}]}]}]}`)
+	for ver, want := range map[string]bool{"1.0": true, "1.5": false, "1.9": false, "2.0": true, "2.4": true, "2.5": false, "3": false} {
+		got, _, _, err := evalRange(r.GetAffected()[0].GetRanges()[0], "Debian:12", ver)
+		if err != nil || got != want {
+			t.Errorf("%s: got %v (%v), want %v", ver, got, err, want)
+		}
+	}
+}
+
+func TestNoAdvisoryDataFailsClosed(t *testing.T) {
+	inv := &InventoryResult{Packages: []Package{
+		{Ecosystem: "Go", Name: "golang.org/x/text", Version: "0.3.7"},
+		{Ecosystem: "Alpine:v3.18", Name: "musl", Version: "1.2.4-r0"},
+	}}
+	rep, err := MatchInventory(context.Background(), inv, testAdvisories(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"Alpine:v3.18"}, rep.Summary.NoAdvisoryData); d != "" {
+		t.Fatal(d)
+	}
+	if why := rep.Fails(RatingCritical); len(why) != 1 || !strings.Contains(why[0], StatusNoAdvisoryData) {
+		t.Errorf("Fails: %v", why)
+	}
+	// An empty database fails closed too (the peers say "no vulnerabilities").
+	rep, _ = MatchInventory(context.Background(), inv, NewMemory(), Options{})
+	if len(rep.Summary.NoAdvisoryData) != 2 {
+		t.Errorf("empty database: %v", rep.Summary.NoAdvisoryData)
+	}
+}
+
+func TestGoTagToSemver(t *testing.T) {
+	for in, want := range map[string]string{"go1.22.0": "1.22.0", "go1.20": "1.20.0", "go1.21rc2": "1.21.0-rc.2", "go1.18beta1": "1.18.0-beta.1",
+		"go1.22.1 X:boringcrypto": "1.22.1", "devel +abc": "", "go1.23.4-X:nocoverageredesign": "1.23.4"} {
+		if got := goTagToSemver(in); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	h := "sha256:" + strings.Repeat("ab", 32)
+	good := map[string]Target{
+		h:                      {Ref: h, Kind: KindStoreImage, Digest: h},
+		"oci:./l":              {Ref: "oci:./l", Kind: KindOCI, Path: "./l"},
+		"oci:./l@x@" + h:       {Ref: "oci:./l@x@" + h, Kind: KindOCI, Path: "./l@x", Digest: h},
+		"docker-archive:a.tar": {Ref: "docker-archive:a.tar", Kind: KindDockerArchive, Path: "a.tar"},
+		"sbom:a.json":          {Ref: "sbom:a.json", Kind: KindSBOM, Path: "a.json"},
+		"dir:/":                {Ref: "dir:/", Kind: KindDir, Path: "/"},
+	}
+	for in, want := range good {
+		got, err := ParseTarget(in)
+		if err != nil || got != want {
+			t.Errorf("%q: %+v %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "sha256:zz", "http://x", "oci:", "oci:x@sha256:12", "registry:foo"} {
+		if _, err := ParseTarget(in); err == nil {
+			t.Errorf("%q: accepted", in)
+		}
+	}
+}

@@ -1,0 +1,263 @@
+package scan
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Options configure a scan. The zero value is valid.
+type Options struct {
+	// Time stamps the report and decides withdrawal of records; the zero
+	// time leaves the stamp out (and skips every withdrawn record), so that
+	// the same input gives the same bytes.
+	Time time.Time
+	// Images resolves sha256: targets (images imported into the store).
+	Images ImageSource
+	// TempDir is where image files are unpacked for the extractors; ""
+	// means the system temp dir. Everything written is removed.
+	TempDir string
+	// Tool names the tool in reports ("ferry dev").
+	Tool string
+	// Logger receives debug messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// Scan takes the inventory of target and matches it against adv.
+func Scan(ctx context.Context, target string, adv Advisories, opts Options) (*Report, error) {
+	t, err := ParseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	inv, err := Inventory(ctx, t, opts)
+	if err != nil {
+		return nil, err
+	}
+	return MatchInventory(ctx, inv, adv, opts)
+}
+
+// MatchInventory matches an inventory against adv and builds the report.
+func MatchInventory(ctx context.Context, inv *InventoryResult, adv Advisories, opts Options) (*Report, error) {
+	rep := &Report{Schema: SchemaVersion, Tool: cmp.Or(opts.Tool, "ferry"), Target: inv.Target}
+	if !opts.Time.IsZero() {
+		t := opts.Time.UTC()
+		rep.Time = &t
+	}
+	pkgs := slices.Clone(inv.Packages)
+	sortPackages(pkgs)
+	rep.Packages = pkgs
+	rep.NotEvaluated = append(rep.NotEvaluated, inv.NotEvaluated...)
+
+	m := NewMatcher(adv, opts.Time)
+	type key struct {
+		ids string
+		pkg PackageRef
+	}
+	byKey := map[key]*Finding{}
+	var keys []key
+	for i, p := range pkgs {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		fs, ne, err := m.MatchPackage(p)
+		if err != nil {
+			return nil, err
+		}
+		rep.NotEvaluated = append(rep.NotEvaluated, ne...)
+		for _, f := range fs {
+			k := key{strings.Join(f.IDs, " "), f.Package}
+			if old, ok := byKey[k]; ok {
+				old.Locations = append(old.Locations, f.Locations...)
+				old.Matches = sortMatches(append(old.Matches, f.Matches...))
+				continue
+			}
+			f := f
+			byKey[k] = &f
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		f := byKey[k]
+		sortLocations(f)
+		enrich(f, adv)
+		rep.Findings = append(rep.Findings, *f)
+	}
+	sortFindings(rep.Findings)
+	sortNotEvaluated(&rep.NotEvaluated)
+
+	st, err := ecosystemStatus(pkgs, adv)
+	if err != nil {
+		return nil, err
+	}
+	rep.Ecosystems = st
+	rep.Summary = summarize(rep)
+	if rep.Findings == nil {
+		rep.Findings = []Finding{}
+	}
+	if rep.NotEvaluated == nil {
+		rep.NotEvaluated = []NotEvaluated{}
+	}
+	if rep.Packages == nil {
+		rep.Packages = []Package{}
+	}
+	return rep, nil
+}
+
+// enrich adds KEV membership and the highest EPSS score of the finding's
+// CVEs when adv has those abilities.
+func enrich(f *Finding, adv Advisories) {
+	kev, hasKEV := adv.(KEV)
+	epss, hasEPSS := adv.(EPSS)
+	for _, id := range f.IDs {
+		if !strings.HasPrefix(id, "CVE-") {
+			continue
+		}
+		if hasKEV {
+			if ok, err := kev.KEV(id); err == nil && ok {
+				f.KEV = true
+			}
+		}
+		if hasEPSS {
+			if s, p, ok, err := epss.EPSS(id); err == nil && ok && (f.EPSS == nil || s > f.EPSS.Score) {
+				f.EPSS = &EPSSScore{CVE: id, Score: s, Percentile: p}
+			}
+		}
+	}
+}
+
+// ecosystemStatus reports, per ecosystem of the target, whether any
+// advisory data covers it: the exact ecosystem ("Debian:12"), or its bare
+// name ("Debian") on either side.
+func ecosystemStatus(pkgs []Package, adv Advisories) ([]EcosystemStatus, error) {
+	have, err := adv.Ecosystems()
+	if err != nil {
+		return nil, fmt.Errorf("listing advisory ecosystems: %w", err)
+	}
+	covered := map[string]bool{}
+	bare := map[string]bool{}
+	for _, e := range have {
+		covered[e] = true
+		bare[baseEcosystem(e)] = true
+	}
+	count := map[string]int{}
+	for _, p := range pkgs {
+		count[p.Ecosystem]++
+	}
+	var out []EcosystemStatus
+	for _, e := range slices.Sorted(mapsKeys(count)) {
+		s := StatusNoAdvisoryData
+		if covered[e] || covered[baseEcosystem(e)] || (e == baseEcosystem(e) && bare[e]) {
+			s = StatusOK
+		}
+		name := e
+		if name == "" {
+			name = "(unknown)"
+		}
+		out = append(out, EcosystemStatus{Ecosystem: name, Packages: count[e], Status: s})
+	}
+	if out == nil {
+		out = []EcosystemStatus{}
+	}
+	return out, nil
+}
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func summarize(r *Report) Summary {
+	s := Summary{Findings: len(r.Findings), NoAdvisoryData: []string{}}
+	for _, f := range r.Findings {
+		switch f.Severity.Rating {
+		case RatingCritical:
+			s.Critical++
+		case RatingHigh:
+			s.High++
+		case RatingMedium:
+			s.Medium++
+		case RatingLow, RatingNone:
+			s.Low++
+		default:
+			s.Unknown++
+		}
+		if f.KEV {
+			s.KEV++
+		}
+	}
+	for _, e := range r.Ecosystems {
+		if e.Status == StatusNoAdvisoryData {
+			s.NoAdvisoryData = append(s.NoAdvisoryData, e.Ecosystem)
+		}
+	}
+	return s
+}
+
+// Fails reports why a report fails a --fail-on threshold: findings at or
+// above it (UNKNOWN severity included) and ecosystems without advisory
+// data. It returns nil when the report passes.
+func (r *Report) Fails(threshold string) []string {
+	var why []string
+	n := 0
+	for _, f := range r.Findings {
+		if AtLeast(f.Severity.Rating, threshold) {
+			n++
+		}
+	}
+	if n > 0 {
+		why = append(why, fmt.Sprintf("%d finding(s) at or above %s (or of unknown severity)", n, threshold))
+	}
+	for _, e := range r.Summary.NoAdvisoryData {
+		why = append(why, fmt.Sprintf("%s: %s", StatusNoAdvisoryData, e))
+	}
+	return why
+}
+
+func locKey(l Location) string { return l.Layer + "\x00" + l.Path + "\x00" + l.SBOMRef }
+
+func sortLocations(f *Finding) {
+	slices.SortFunc(f.Locations, func(a, b Location) int { return cmp.Compare(locKey(a), locKey(b)) })
+	f.Locations = slices.Compact(f.Locations)
+}
+
+func pkgRefCompare(a, b PackageRef) int {
+	return cmp.Or(cmp.Compare(a.Ecosystem, b.Ecosystem), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version),
+		cmp.Compare(a.SourceName, b.SourceName), cmp.Compare(a.PURL, b.PURL))
+}
+
+func sortPackages(ps []Package) {
+	slices.SortFunc(ps, func(a, b Package) int {
+		return cmp.Or(pkgRefCompare(a.ref(), b.ref()), cmp.Compare(locKey(a.Location), locKey(b.Location)),
+			cmp.Compare(a.GOOS+"/"+a.GOARCH, b.GOOS+"/"+b.GOARCH), cmp.Compare(a.Extractor, b.Extractor))
+	})
+	// the same package found twice at one place (two extractors) is one
+	_ = ps
+}
+
+// sortFindings orders findings by package, then severity (highest
+// first), then id.
+func sortFindings(fs []Finding) {
+	slices.SortFunc(fs, func(a, b Finding) int {
+		return cmp.Or(pkgRefCompare(a.Package, b.Package), cmp.Compare(rank(b.Severity.Rating), rank(a.Severity.Rating)),
+			cmp.Compare(a.ID, b.ID), cmp.Compare(strings.Join(a.IDs, " "), strings.Join(b.IDs, " ")))
+	})
+}
+
+func sortNotEvaluated(ns *[]NotEvaluated) {
+	slices.SortFunc(*ns, func(a, b NotEvaluated) int {
+		return cmp.Or(pkgRefCompare(a.Package, b.Package), cmp.Compare(locKey(a.Location), locKey(b.Location)),
+			cmp.Compare(a.Advisory, b.Advisory), cmp.Compare(a.Reason, b.Reason))
+	})
+	*ns = slices.Compact(*ns)
+}
