@@ -216,6 +216,42 @@ func (v *cosignVerifier) layer(b Blobs, a Attachment, l v1.Descriptor, r *Signat
 	if err != nil {
 		return err
 	}
+	return v.payload(a.Kind, a.Subject, payload, l.Annotations, r)
+}
+
+// VerifyAttestation checks one cosign attestation given as bytes, outside
+// any store: envelope is the DSSE envelope (the content of an attestation
+// layer), annotations are that layer's annotations (for keyless: cosign's
+// certificate, Rekor bundle and RFC 3161 timestamp), subject is the
+// manifest digest the in-toto statement must name. It returns the result
+// (with the predicate type and, keyless, the certificate's identity and
+// issuer) and an error when the attestation does not verify against o.
+// It is safe for concurrent use.
+func VerifyAttestation(ctx context.Context, envelope []byte, annotations map[string]string, subject v1.Hash, o VerifyOptions) (SignatureRes, error) {
+	r := SignatureRes{Subject: subject.String(), Tlog: "none"}
+	if err := ctx.Err(); err != nil {
+		return r, err
+	}
+	v, err := newVerifier(o)
+	if err != nil {
+		return r, err
+	}
+	if err := v.payload(KindAttestation, subject, envelope, annotations, &r); err != nil {
+		r.Error = err.Error()
+		return r, err
+	}
+	r.OK = true
+	return r, nil
+}
+
+// payload checks one signature (a simple-signing payload) or attestation
+// (a DSSE envelope) with the layer annotations it came with.
+func (v *cosignVerifier) payload(kind string, subject v1.Hash, payload []byte, annotations map[string]string, r *SignatureRes) error {
+	a := Attachment{Kind: kind, Subject: subject}
+	l := v1.Descriptor{Annotations: annotations}
+	if digest, _, err := v1.SHA256(bytes.NewReader(payload)); err == nil {
+		l.Digest = digest
+	}
 	ent := &legacyEntity{}
 	if v.mode == "key" {
 		ent.vc = &keyContent{hint: v.hint}

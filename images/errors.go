@@ -26,3 +26,7 @@ type DigestError struct {
 func (e *DigestError) Error() string {
 	return fmt.Sprintf("%s: content hashes to %s, want %s: the store is damaged (re-import the kit)", e.Path, e.Got, e.Want)
 }
+
+// ErrNotInToto is returned by ParseEnvelope for a DSSE envelope whose
+// payload is not an in-toto statement.
+var ErrNotInToto = errors.New("not an in-toto attestation")

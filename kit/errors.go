@@ -98,3 +98,14 @@ const (
 	SpecInvalidKey        SpecCode = "SPEC_INVALID_KEY"
 	SpecInvalidIssuers    SpecCode = "SPEC_INVALID_ISSUERS"
 )
+
+// Spec codes of OCI VEX attestation sources (vex_oci.go). SPEC_INVALID_IMAGE_REFERENCE,
+// SPEC_HTTP_REGISTRY_BLOCKED and SPEC_MISSING_TUF_ROOT are shared with images and trust.
+const (
+	SpecMissingImageSubscriptions SpecCode = "SPEC_MISSING_IMAGE_SUBSCRIPTIONS"
+	SpecMissingCosignKey          SpecCode = "SPEC_MISSING_COSIGN_KEY"
+	SpecMissingCosignIssuer       SpecCode = "SPEC_MISSING_COSIGN_ISSUER"
+	SpecMissingCosignSubject      SpecCode = "SPEC_MISSING_COSIGN_SUBJECT"
+	SpecInvalidCosignMode         SpecCode = "SPEC_INVALID_COSIGN_MODE"
+	SpecInvalidTrustedRoot        SpecCode = "SPEC_INVALID_TRUSTED_ROOT"
+)

@@ -45,7 +45,7 @@ func (s *VEXSource) Name() string { return s.name }
 
 func parseVEXSources(p *parser, key, v *yaml.Node) []Source {
 	if v.Kind != yaml.SequenceNode {
-		p.add(v, "vex", SpecInvalidYAML, "vex is a list of {name, openvex|csaf: {dir|file|url}}")
+		p.add(v, "vex", SpecInvalidYAML, "vex is a list of {name, openvex|csaf: {dir|file|url}} or {name, oci: {images, cosign, tufRoot}}")
 		return nil
 	}
 	var out []Source
@@ -58,7 +58,13 @@ func parseVEXSources(p *parser, key, v *yaml.Node) []Source {
 		s := &VEXSource{line: item.Line, file: p.file}
 		s.name = p.sourceName(m, item, field)
 		if n, ok := m["oci"]; ok {
-			p.add(n, field+".oci", SpecUnknownSource, "VEX attestations attached to OCI images (oci) are not supported by this version of ferry yet; give the documents as openvex or csaf {dir|file|url}")
+			if m["openvex"] != nil || m["csaf"] != nil {
+				p.add(item, field, SpecMissingSourceKind, "a vex entry needs exactly one of openvex, csaf, oci")
+				continue
+			}
+			if src := p.parseOCIVEX(s.name, n, item, field+".oci"); src != nil {
+				out = append(out, src)
+			}
 			continue
 		}
 		var formats []string

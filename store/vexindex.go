@@ -27,7 +27,11 @@ const (
 // VEXIndexer indexes the VEX documents of vex/<source>/<sha256>.json
 // (content type "vex"), parsed with package vex: OpenVEX or CSAF by the
 // media type of the target, else by what the document is. Files in deeper
-// folders (attestations) are left alone. Entries of a channel's "vex"
+// folders (attestations, trust material) are left alone: the OpenVEX
+// predicate of a verified attestation is carried beside them as a document
+// of its own, whose target names the attestation and its verified signer
+// (custom "attestation", "signer", "signerIssuer"), which the document
+// and its statements record. Entries of a channel's "vex"
 // index, statements stored once and found by reference:
 //
 //	"d" sha256                       -> VEXDocument (JSON)
@@ -61,6 +65,13 @@ type VEXDocument struct {
 	Statements      int        `json:"statements"`
 	Channel         string     `json:"channel,omitempty"`
 	Source          string     `json:"source"`
+	// Attestation is the kit path of the signed attestation the document
+	// is the predicate of; Signer and SignerIssuer are the identity it was
+	// verified against at mirror time (a certificate identity and OIDC
+	// issuer, or "key sha256:<hex>"). Empty for plain documents.
+	Attestation  string `json:"attestation,omitempty"`
+	Signer       string `json:"signer,omitempty"`
+	SignerIssuer string `json:"signerIssuer,omitempty"`
 }
 
 // VEXStatement is a normalised statement (vex.Statement: vulnerability,
@@ -70,6 +81,9 @@ type VEXStatement struct {
 	vex.Statement
 	Channel string `json:"channel,omitempty"`
 	Source  string `json:"source"`
+	// Signer is the verified signer of the attestation the statement came
+	// in (VEXDocument.Signer); empty for plain documents.
+	Signer string `json:"signer,omitempty"`
 }
 
 // Index implements Indexer.
@@ -107,10 +121,19 @@ func (VEXIndexer) Index(_ context.Context, f verify.Target, r io.Reader, w *Inde
 	if hexDigest != f.SHA256 {
 		return fmt.Errorf("parsed digest %s is not the target's sha256 %s", doc.Digest, f.SHA256)
 	}
+	var att struct {
+		Attestation  string `json:"attestation"`
+		Signer       string `json:"signer"`
+		SignerIssuer string `json:"signerIssuer"`
+	}
+	if len(f.Custom) > 0 {
+		_ = json.Unmarshal(f.Custom, &att)
+	}
 	rec, err := json.Marshal(VEXDocument{
 		Digest: doc.Digest, Path: f.Path, Format: doc.Format, ID: doc.ID, Version: doc.Version,
 		Issuer: doc.Issuer, IssuerNamespace: doc.IssuerNamespace, Timestamp: doc.Timestamp,
 		CanonicalDigest: doc.CanonicalDigest, Statements: len(doc.Statements), Source: source,
+		Attestation: att.Attestation, Signer: att.Signer, SignerIssuer: att.SignerIssuer,
 	})
 	if err != nil {
 		return err
@@ -120,7 +143,7 @@ func (VEXIndexer) Index(_ context.Context, f verify.Target, r io.Reader, w *Inde
 	}
 	for i, st := range doc.Statements {
 		ref := stmtRef(hexDigest, i)
-		v, err := json.Marshal(VEXStatement{Statement: st, Source: source})
+		v, err := json.Marshal(VEXStatement{Statement: st, Source: source, Signer: att.Signer})
 		if err != nil {
 			return err
 		}
