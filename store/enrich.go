@@ -1,21 +1,15 @@
 package store
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/binary"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"regexp"
-	"strconv"
-	"strings"
 
+	"github.com/ferry-dev/ferry/enrich"
 	"github.com/ferry-dev/ferry/verify"
 )
 
@@ -27,15 +21,12 @@ const (
 	MediaEPSS = "text/csv; profile=epss"
 )
 
-// MaxEPSSSize caps the decompressed size of an EPSS scores file (about
-// 10 MiB today): a decompression bomb fails the import instead of filling
-// memory.
-const MaxEPSSSize = 1 << 30
+// MaxEPSSSize caps the decompressed size of an EPSS scores file: a
+// decompression bomb fails the import instead of filling memory.
+const MaxEPSSSize = enrich.MaxEPSSSize
 
 // epssCap is MaxEPSSSize; tests lower it.
 var epssCap int64 = MaxEPSSSize
-
-var cveRE = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
 
 // EnrichIndexer indexes enrich/<source>/kev.json (the CISA KEV catalog) and
 // enrich/<source>/epss.csv[.gz] (EPSS scores), content type "enrich".
@@ -85,153 +76,32 @@ func mediaType(custom json.RawMessage) string {
 	return c.MediaType
 }
 
-// kevMeta is the header of a KEV catalog.
-type kevMeta struct {
-	CatalogVersion string `json:"catalogVersion,omitempty"`
-	DateReleased   string `json:"dateReleased,omitempty"`
-	Count          int    `json:"count"`
-}
-
 func indexKEV(r io.Reader, source string, w *IndexWriter) error {
-	var cat struct {
-		CatalogVersion  string            `json:"catalogVersion"`
-		DateReleased    string            `json:"dateReleased"`
-		Vulnerabilities []json.RawMessage `json:"vulnerabilities"`
+	cat, err := enrich.ReadKEV(r, func(cve string, entry []byte) error {
+		return w.Put(ikey('k', cve, source), entry)
+	})
+	if err != nil {
+		return err
 	}
-	if err := json.NewDecoder(r).Decode(&cat); err != nil {
-		return fmt.Errorf("KEV catalog: %w", err)
-	}
-	if cat.Vulnerabilities == nil {
-		return errors.New("KEV catalog: no vulnerabilities list")
-	}
-	var buf bytes.Buffer
-	for i, raw := range cat.Vulnerabilities {
-		var e struct {
-			CveID string `json:"cveID"`
-		}
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return fmt.Errorf("KEV catalog: vulnerabilities[%d]: %w", i, err)
-		}
-		if !cveRE.MatchString(e.CveID) {
-			return fmt.Errorf("KEV catalog: vulnerabilities[%d]: cveID %q is not a CVE id", i, e.CveID)
-		}
-		buf.Reset()
-		if err := json.Compact(&buf, raw); err != nil {
-			return err
-		}
-		if err := w.Put(ikey('k', e.CveID, source), buf.Bytes()); err != nil {
-			return err
-		}
-	}
-	meta, _ := json.Marshal(kevMeta{CatalogVersion: cat.CatalogVersion, DateReleased: cat.DateReleased, Count: len(cat.Vulnerabilities)})
+	meta, _ := json.Marshal(cat)
 	return w.Put(ikey('m', "kev", source), meta)
 }
 
-// epssMeta is the header of an EPSS scores file.
-type epssMeta struct {
-	ModelVersion string `json:"modelVersion,omitempty"`
-	ScoreDate    string `json:"scoreDate,omitempty"`
-	Count        int    `json:"count"`
-}
-
 func indexEPSS(ctx context.Context, r io.Reader, source string, w *IndexWriter) error {
-	br := bufio.NewReader(r)
-	var in io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("EPSS: %w", err)
-		}
-		defer gz.Close()
-		in = gz
-	}
-	capped := &cappedReader{r: in, left: epssCap}
-	lr := bufio.NewReader(capped)
-	var meta epssMeta
-	if b, _ := lr.Peek(1); len(b) == 1 && b[0] == '#' {
-		line, err := lr.ReadString('\n')
-		if err != nil {
-			return fmt.Errorf("EPSS: %w", err)
-		}
-		for _, kv := range strings.Split(strings.TrimSpace(strings.TrimPrefix(line, "#")), ",") {
-			k, v, _ := strings.Cut(kv, ":")
-			switch k {
-			case "model_version":
-				meta.ModelVersion = v
-			case "score_date":
-				meta.ScoreDate = v
-			}
-		}
-	}
-	cr := csv.NewReader(lr)
-	cr.FieldsPerRecord = 3
-	cr.ReuseRecord = true
-	head, err := cr.Read()
-	if err != nil {
-		return fmt.Errorf("EPSS: header: %w", capped.explain(err))
-	}
-	if head[0] != "cve" || head[1] != "epss" || head[2] != "percentile" {
-		return fmt.Errorf("EPSS: header %v, want cve,epss,percentile", head)
-	}
 	var v [16]byte
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
+	meta, err := enrich.ReadEPSS(ctx, r, epssCap, func(cve string, epss, pct float64) error {
+		binary.BigEndian.PutUint64(v[:8], math.Float64bits(epss))
+		binary.BigEndian.PutUint64(v[8:], math.Float64bits(pct))
+		return w.Put(ikey('s', cve, source), v[:])
+	})
+	if err != nil {
+		if errors.Is(err, enrich.ErrTooLarge) {
+			return fmt.Errorf("EPSS: more than %d bytes decompressed: %w", epssCap, err)
 		}
-		if err != nil {
-			return fmt.Errorf("EPSS: %w", capped.explain(err))
-		}
-		if line%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		if !cveRE.MatchString(rec[0]) {
-			return fmt.Errorf("EPSS: line %d: %q is not a CVE id", line, rec[0])
-		}
-		for i, s := range rec[1:] {
-			x, err := strconv.ParseFloat(s, 64)
-			if err != nil || x < 0 || x > 1 {
-				return fmt.Errorf("EPSS: line %d (%s): %q is not a number in [0, 1]", line, rec[0], s)
-			}
-			binary.BigEndian.PutUint64(v[8*i:], math.Float64bits(x))
-		}
-		if err := w.Put(ikey('s', rec[0], source), v[:]); err != nil {
-			return err
-		}
-		meta.Count++
+		return err
 	}
 	data, _ := json.Marshal(meta)
 	return w.Put(ikey('m', "epss", source), data)
-}
-
-// errTooLarge is returned by a cappedReader past its cap.
-var errTooLarge = errors.New("decompressed data exceeds the cap")
-
-// cappedReader fails with errTooLarge instead of reading past left bytes.
-type cappedReader struct {
-	r    io.Reader
-	left int64
-}
-
-func (c *cappedReader) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		return 0, errTooLarge
-	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.r.Read(p)
-	c.left -= int64(n)
-	return n, err
-}
-
-func (c *cappedReader) explain(err error) error {
-	if errors.Is(err, errTooLarge) {
-		return fmt.Errorf("more than %d bytes decompressed: refused as a decompression bomb", epssCap)
-	}
-	return err
 }
 
 // KEVEntry is a CISA Known Exploited Vulnerabilities catalog entry.
@@ -286,7 +156,7 @@ func (r *Reader) KEV(cve string) (*KEVEntry, bool, error) {
 				return fmt.Errorf("channel %s: enrich index: KEV %s: %w", cb.channel, cve, err)
 			}
 			e.Channel, e.Source = cb.channel, string(source)
-			var m kevMeta
+			var m enrich.KEVCatalog
 			if raw := cb.b.Get(ikey('m', "kev", e.Source)); raw != nil && json.Unmarshal(raw, &m) == nil {
 				e.CatalogVersion = m.CatalogVersion
 			}
@@ -324,7 +194,7 @@ func (r *Reader) EPSS(cve string) (*EPSSScore, bool, error) {
 			s = &EPSSScore{CVE: cve, Channel: cb.channel, Source: string(source),
 				EPSS:       math.Float64frombits(binary.BigEndian.Uint64(v)),
 				Percentile: math.Float64frombits(binary.BigEndian.Uint64(v[8:]))}
-			var m epssMeta
+			var m enrich.EPSSMeta
 			if raw := cb.b.Get(ikey('m', "epss", s.Source)); raw != nil && json.Unmarshal(raw, &m) == nil {
 				s.ModelVersion, s.ScoreDate = m.ModelVersion, m.ScoreDate
 			}
