@@ -217,15 +217,8 @@ func (im *importer) TrustFor(channel string) (verify.Trust, error) {
 	found := false
 	if im.s.exists() {
 		err := im.s.view(context.Background(), func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketTrust).Bucket([]byte(channel))
-			if b == nil {
+			if trust, found = readTrust(tx, channel); !found {
 				return nil
-			}
-			found = true
-			trust = verify.Trust{
-				Root:      bytes.Clone(b.Get(keyRoot)),
-				Timestamp: bytes.Clone(b.Get(keyTimestamp)),
-				Snapshot:  bytes.Clone(b.Get(keySnapshot)),
 			}
 			im.prevTS = trust.Timestamp
 			var err error

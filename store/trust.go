@@ -31,16 +31,7 @@ func (t storeTrust) TrustFor(channel string) (verify.Trust, error) {
 	found := false
 	if t.s.exists() {
 		err := t.s.view(t.ctx, func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketTrust).Bucket([]byte(channel))
-			if b == nil {
-				return nil
-			}
-			found = true
-			trust = verify.Trust{
-				Root:      bytes.Clone(b.Get(keyRoot)),
-				Timestamp: bytes.Clone(b.Get(keyTimestamp)),
-				Snapshot:  bytes.Clone(b.Get(keySnapshot)),
-			}
+			trust, found = readTrust(tx, channel)
 			return nil
 		})
 		if err != nil {
@@ -55,4 +46,18 @@ func (t storeTrust) TrustFor(channel string) (verify.Trust, error) {
 	}
 	return verify.Trust{}, bundle.Errorf(bundle.CodeUnknownChannel, "",
 		"channel %q is not in the store %s: pin its root with --root", channel, t.s.dir)
+}
+
+// readTrust returns the stored trust state of channel, copied out of the
+// transaction, and whether the channel is known.
+func readTrust(tx *bolt.Tx, channel string) (verify.Trust, bool) {
+	b := tx.Bucket(bucketTrust).Bucket([]byte(channel))
+	if b == nil {
+		return verify.Trust{}, false
+	}
+	return verify.Trust{
+		Root:      bytes.Clone(b.Get(keyRoot)),
+		Timestamp: bytes.Clone(b.Get(keyTimestamp)),
+		Snapshot:  bytes.Clone(b.Get(keySnapshot)),
+	}, true
 }
