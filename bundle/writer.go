@@ -35,6 +35,15 @@ type File struct {
 	// once to write, and fails with ErrChanged if the two differ. While
 	// hashing, Write may call the Open of different files concurrently.
 	Open func() (io.ReadCloser, error)
+	// Digest, if not nil, is the content's sha256 (32 bytes) and Size its
+	// length, already known to the caller: Write then skips the hashing
+	// pass for this file and calls Open once, to write. Set them only when
+	// they come from content-addressed storage that checked them (a blob
+	// cache that re-hashes what it serves). The writing pass still hashes
+	// what Open yields and fails with ErrChanged if it does not match, so a
+	// wrong Digest or Size never reaches a kit: it only fails the Write.
+	Digest []byte
+	Size   int64
 }
 
 // Base names the kit a delta kit applies on top of.
@@ -108,6 +117,9 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 		}
 		if i > 0 && files[i-1].Path == f.Path {
 			return nil, fmt.Errorf("%w: %q: duplicate path", ErrInvalidPath, f.Path)
+		}
+		if f.Digest != nil && (len(f.Digest) != sha256.Size || f.Size < 0) {
+			return nil, fmt.Errorf("%q: known digest of %d bytes and size %d: want a sha256 and a size >= 0", f.Path, len(f.Digest), f.Size)
 		}
 	}
 
@@ -227,14 +239,22 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 // bulk of its cost, and each file is hashed on its own core.
 const hashWorkers = 4
 
-// hashFiles hashes every file, several at a time. On failure it returns the
-// error of the first failing file in files' order, as hashing them one by
-// one would.
+// hashFiles hashes every file, several at a time; a file with a known
+// Digest is not read. On failure it returns the error of the first failing
+// file in files' order, as hashing them one by one would.
 func hashFiles(ctx context.Context, files []File) ([][]byte, []int64, error) {
 	digests := make([][]byte, len(files))
 	sizes := make([]int64, len(files))
 	errs := make([]error, len(files))
-	workers := min(hashWorkers, runtime.GOMAXPROCS(0), len(files))
+	var todo []int
+	for i, f := range files {
+		if f.Digest != nil {
+			digests[i], sizes[i] = slices.Clone(f.Digest), f.Size
+			continue
+		}
+		todo = append(todo, i)
+	}
+	workers := min(hashWorkers, runtime.GOMAXPROCS(0), len(todo))
 	var next atomic.Int64
 	var failed atomic.Bool
 	var wg sync.WaitGroup
@@ -243,10 +263,11 @@ func hashFiles(ctx context.Context, files []File) ([][]byte, []int64, error) {
 			buf := make([]byte, 256<<10)
 			for !failed.Load() {
 				// A file taken is always hashed (or gets ctx's error).
-				i := int(next.Add(1) - 1)
-				if i >= len(files) {
+				t := int(next.Add(1) - 1)
+				if t >= len(todo) {
 					return
 				}
+				i := todo[t]
 				if err := ctx.Err(); err != nil {
 					errs[i] = err
 					failed.Store(true)

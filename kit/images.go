@@ -2,6 +2,7 @@ package kit
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -275,7 +276,15 @@ func (s *ImagesSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 			return nil, err
 		}
 		open := lf.Open
-		f.Files = append(f.Files, bundle.File{Path: lf.Path, Custom: c, Open: func() (io.ReadCloser, error) { return open() }})
+		// The digest and size are known: blobs were verified on download
+		// and the cache re-checks them as the kit reads them, so
+		// bundle.Write need not read every blob a second time to hash it.
+		digest, err := hex.DecodeString(lf.Digest.Hex)
+		if err != nil || lf.Digest.Algorithm != "sha256" {
+			return nil, fmt.Errorf("images: %s: digest %s is not sha256", lf.Path, lf.Digest)
+		}
+		f.Files = append(f.Files, bundle.File{Path: lf.Path, Custom: c, Digest: digest, Size: lf.Size,
+			Open: func() (io.ReadCloser, error) { return open() }})
 	}
 	return f, nil
 }

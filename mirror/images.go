@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -174,30 +175,93 @@ type Layout struct {
 // into cache (each blob once, however many images share it) and returns
 // the layout. at is recorded as the fetch time. Registry failures come
 // back as *RegistryError.
+//
+// Images are resolved several at a time (as many as WithJobs) and every
+// blob starts downloading as soon as a manifest names it; the layout does
+// not depend on which request finishes first.
 func (m *Images) Fetch(ctx context.Context, cache *BlobCache, at time.Time) (*Layout, error) {
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	f := &fetch{
 		Images: m,
 		ctx:    ctx,
+		dctx:   dctx,
+		cancel: cancel,
 		cache:  cache,
 		pullers: &pullers{transport: m.o.transport, registries: m.o.registries, jobs: m.o.jobs,
 			userAgent: m.o.userAgent, byHost: map[string]*remote.Puller{}},
-		blobs:      map[string]*blob{},
-		refIndex:   map[string]bool{},
-		attachSeen: map[string]int{},
+		blobs:     map[string]*blob{},
+		refIndex:  map[string]bool{},
+		scheduled: map[string]bool{},
+		dlSlots:   make(chan struct{}, m.o.jobs),
 	}
+	refs, err := f.resolve()
+	if err != nil {
+		cancel()
+		f.dlWG.Wait()
+		return nil, err
+	}
+	// Merge in the order of the refs, as a serial walk would have met
+	// them: the first descriptor naming a blob gives its media type.
 	var provs []ImageProvenance
-	for _, r := range m.refs {
-		p, err := f.image(r)
-		if err != nil {
-			return nil, err
+	for _, r := range refs {
+		for _, b := range r.blobs {
+			if g := f.addBlob(b.repo, v1.Descriptor{Digest: b.digest, Size: b.size, MediaType: types.MediaType(b.mediaType)}); g.size != b.size {
+				cancel()
+				f.dlWG.Wait()
+				return nil, fmt.Errorf("%s: blob %s is named with sizes %d and %d", b.repo, b.digest, g.size, b.size)
+			}
 		}
-		p.FetchedAt = at.UTC()
-		provs = append(provs, *p)
+		for _, d := range r.index {
+			f.addIndex(d)
+		}
+		r.prov.FetchedAt = at.UTC()
+		provs = append(provs, *r.prov)
 	}
-	if err := f.downloadBlobs(); err != nil {
+	f.dlWG.Wait()
+	if f.dlErr != nil {
+		return nil, f.dlErr
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return f.layout(provs)
+}
+
+// resolve walks every image, o.jobs at a time. Images are handed out in
+// order and every image handed out is walked to the end, so on failure the
+// error returned is the one a serial walk would meet first.
+func (f *fetch) resolve() ([]*refFetch, error) {
+	out := make([]*refFetch, len(f.refs))
+	errs := make([]error, len(f.refs))
+	var (
+		next   atomic.Int64
+		failed atomic.Bool
+		wg     sync.WaitGroup
+	)
+	for range min(f.o.jobs, len(f.refs)) {
+		wg.Go(func() {
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= len(f.refs) {
+					return
+				}
+				r := &refFetch{fetch: f, local: map[string]*blob{}, refIndex: map[string]bool{}, attachSeen: map[string]int{}}
+				r.prov, errs[i] = r.image(f.refs[i])
+				out[i] = r
+				if errs[i] != nil {
+					failed.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // blob is one content-addressed file of the layout.
@@ -206,28 +270,78 @@ type blob struct {
 	size      int64
 	mediaType string
 	// repo is where to download it from (the first repository that named
-	// it); inCache is set once it is in the cache.
-	repo    name.Repository
-	inCache bool
+	// it).
+	repo name.Repository
 }
 
+// fetch is the state of one Fetch shared by the images it resolves.
 type fetch struct {
 	*Images
 	ctx     context.Context
 	cache   *BlobCache
 	pullers *pullers
+	pullMu  sync.Mutex // guards pullers
 
-	pullMu sync.Mutex // guards pullers while blobs download
+	// Downloads: dctx is cancelled on the first download error (dlErr)
+	// or when resolving fails; dlSlots holds o.jobs tokens.
+	dctx      context.Context
+	cancel    context.CancelFunc
+	dlMu      sync.Mutex // guards scheduled and dlErr
+	scheduled map[string]bool
+	dlErr     error
+	dlSlots   chan struct{}
+	dlWG      sync.WaitGroup
 
-	blobs      map[string]*blob
-	order      []string // blob digests in discovery order
+	// The merged result, filled in ref order once all are resolved.
+	blobs    map[string]*blob
+	index    []v1.Descriptor
+	refIndex map[string]bool // descriptor keys already in index
+}
+
+// refFetch is the walk of one image: what it found, in the order found.
+type refFetch struct {
+	*fetch
+	prov       *ImageProvenance
+	blobs      []*blob
+	local      map[string]*blob
 	index      []v1.Descriptor
-	refIndex   map[string]bool // descriptor keys already in index
-	attachSeen map[string]int  // repo@digest looked up -> attachments found
+	refIndex   map[string]bool
+	attachSeen map[string]int // repo@digest looked up -> attachments found
+}
+
+// schedule starts downloading b unless it is on its way or, with cached,
+// already in the cache.
+func (f *fetch) schedule(b *blob, cached bool) {
+	f.dlMu.Lock()
+	defer f.dlMu.Unlock()
+	k := b.digest.String()
+	if f.scheduled[k] {
+		return
+	}
+	f.scheduled[k] = true
+	if cached {
+		return
+	}
+	f.dlWG.Go(func() {
+		select {
+		case f.dlSlots <- struct{}{}:
+		case <-f.dctx.Done():
+			return
+		}
+		defer func() { <-f.dlSlots }()
+		if err := f.download(f.dctx, b); err != nil {
+			f.dlMu.Lock()
+			if f.dlErr == nil {
+				f.dlErr = err
+				f.cancel()
+			}
+			f.dlMu.Unlock()
+		}
+	})
 }
 
 // image mirrors one reference.
-func (f *fetch) image(r ImageRef) (*ImageProvenance, error) {
+func (f *refFetch) image(r ImageRef) (*ImageProvenance, error) {
 	repo := r.Ref.Context()
 	f.o.logger.Info("resolving image", "ref", r.Ref.String())
 	desc, raw, err := f.getManifest(r.Ref, repo)
@@ -285,8 +399,8 @@ func (f *fetch) image(r ImageRef) (*ImageProvenance, error) {
 
 // getManifest fetches a manifest by tag or digest, checks what it is and
 // stores it in the cache and the layout.
-func (f *fetch) getManifest(ref name.Reference, repo name.Repository) (v1.Descriptor, []byte, error) {
-	p, err := f.pullers.get(repo.RegistryStr())
+func (f *refFetch) getManifest(ref name.Reference, repo name.Repository) (v1.Descriptor, []byte, error) {
+	p, err := f.puller(repo.RegistryStr())
 	if err != nil {
 		return v1.Descriptor{}, nil, err
 	}
@@ -306,8 +420,7 @@ func (f *fetch) getManifest(ref name.Reference, repo name.Repository) (v1.Descri
 	if err := f.cache.PutBytes(f.ctx, desc.Digest, raw); err != nil {
 		return v1.Descriptor{}, nil, err
 	}
-	b := f.addBlob(repo, desc)
-	b.inCache = true
+	f.schedule(f.addLocal(repo, desc), true)
 	return desc, raw, nil
 }
 
@@ -327,7 +440,7 @@ func manifestMediaType(raw []byte, header types.MediaType) types.MediaType {
 // platforms, if any, and their buildx attestation manifests) and returns
 // the image manifests it carried. The index's own bytes stay as they are,
 // so its digest survives; children left out are simply not in the layout.
-func (f *fetch) walkIndex(repo name.Repository, digest v1.Hash, raw []byte, want []v1.Platform) ([]v1.Hash, error) {
+func (f *refFetch) walkIndex(repo name.Repository, digest v1.Hash, raw []byte, want []v1.Platform) ([]v1.Hash, error) {
 	im, err := v1.ParseIndexManifest(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("%s@%s: %w: %v", repo, digest, ErrUnsupportedManifest, err)
@@ -405,7 +518,7 @@ func platformsOf(im *v1.IndexManifest) string {
 // walkManifest records the config and layers of an image or artifact
 // manifest as blobs to download. Non-distributable (foreign) layers are
 // left out, as registries do not serve them.
-func (f *fetch) walkManifest(repo name.Repository, raw []byte) error {
+func (f *refFetch) walkManifest(repo name.Repository, raw []byte) error {
 	m, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil {
 		return fmt.Errorf("%s: %w: %v", repo, ErrUnsupportedManifest, err)
@@ -421,21 +534,23 @@ func (f *fetch) walkManifest(repo name.Repository, raw []byte) error {
 		if err := checkSHA256(d.Digest); err != nil {
 			return fmt.Errorf("%s: %w", repo, err)
 		}
-		if b := f.addBlob(repo, d); b.size != d.Size {
+		b := f.addLocal(repo, d)
+		if b.size != d.Size {
 			return fmt.Errorf("%s: blob %s is named with sizes %d and %d", repo, d.Digest, b.size, d.Size)
 		}
+		f.schedule(b, false)
 	}
 	return nil
 }
 
 // checkImagePlatform checks that a single-platform image is for one of the
 // platforms kit.yaml lists.
-func (f *fetch) checkImagePlatform(repo name.Repository, raw []byte, r ImageRef) error {
+func (f *refFetch) checkImagePlatform(repo name.Repository, raw []byte, r ImageRef) error {
 	m, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil {
 		return fmt.Errorf("%s: %w: %v", r.Ref, ErrUnsupportedManifest, err)
 	}
-	p, err := f.pullers.get(repo.RegistryStr())
+	p, err := f.puller(repo.RegistryStr())
 	if err != nil {
 		return err
 	}
@@ -464,13 +579,13 @@ func (f *fetch) checkImagePlatform(repo name.Repository, raw []byte, r ImageRef)
 // attachments mirrors what is attached to subject: cosign's legacy tags
 // (when legacy is set) and OCI referrers, and recursively what is attached
 // to a referrer.
-func (f *fetch) attachments(repo name.Repository, subject v1.Hash, legacy bool) (int, error) {
+func (f *refFetch) attachments(repo name.Repository, subject v1.Hash, legacy bool) (int, error) {
 	key := repo.Name() + "@" + subject.String()
 	if n, ok := f.attachSeen[key]; ok {
 		return n, nil
 	}
 	f.attachSeen[key] = 0
-	p, err := f.pullers.get(repo.RegistryStr())
+	p, err := f.puller(repo.RegistryStr())
 	if err != nil {
 		return 0, err
 	}
@@ -531,12 +646,33 @@ func (f *fetch) attachments(repo name.Repository, subject v1.Hash, legacy bool) 
 
 // walkAny follows a manifest of any kind: an index entirely, else its
 // blobs.
-func (f *fetch) walkAny(repo name.Repository, desc v1.Descriptor, raw []byte) error {
+func (f *refFetch) walkAny(repo name.Repository, desc v1.Descriptor, raw []byte) error {
 	if desc.MediaType.IsIndex() {
 		_, err := f.walkIndex(repo, desc.Digest, raw, nil)
 		return err
 	}
 	return f.walkManifest(repo, raw)
+}
+
+// addLocal records a blob that this image names, in the order named.
+func (f *refFetch) addLocal(repo name.Repository, d v1.Descriptor) *blob {
+	if b, ok := f.local[d.Digest.String()]; ok {
+		return b
+	}
+	b := &blob{digest: d.Digest, size: d.Size, mediaType: string(d.MediaType), repo: repo}
+	f.local[d.Digest.String()] = b
+	f.blobs = append(f.blobs, b)
+	return b
+}
+
+// addIndex records a descriptor for index.json once.
+func (f *refFetch) addIndex(d v1.Descriptor) {
+	k, _ := json.Marshal(d)
+	if f.refIndex[string(k)] {
+		return
+	}
+	f.refIndex[string(k)] = true
+	f.index = append(f.index, d)
 }
 
 func (f *fetch) addBlob(repo name.Repository, d v1.Descriptor) *blob {
@@ -545,7 +681,6 @@ func (f *fetch) addBlob(repo name.Repository, d v1.Descriptor) *blob {
 	}
 	b := &blob{digest: d.Digest, size: d.Size, mediaType: string(d.MediaType), repo: repo}
 	f.blobs[d.Digest.String()] = b
-	f.order = append(f.order, d.Digest.String())
 	return b
 }
 
@@ -556,48 +691,6 @@ func (f *fetch) addIndex(d v1.Descriptor) {
 	}
 	f.refIndex[string(k)] = true
 	f.index = append(f.index, d)
-}
-
-// downloadBlobs fetches every blob not yet in the cache, o.jobs at a time.
-func (f *fetch) downloadBlobs() error {
-	ctx, cancel := context.WithCancel(f.ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	work := make(chan *blob)
-	for range f.o.jobs {
-		wg.Go(func() {
-			for b := range work {
-				if err := f.download(ctx, b); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-						cancel()
-					}
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	for _, k := range f.order {
-		b := f.blobs[k]
-		if b.inCache {
-			continue
-		}
-		select {
-		case work <- b:
-		case <-ctx.Done():
-		}
-	}
-	close(work)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return f.ctx.Err()
 }
 
 func (f *fetch) download(ctx context.Context, b *blob) error {

@@ -17,10 +17,13 @@ import (
 )
 
 // BlobCache is a content-addressed directory of blobs:
-// DIR/blobs/sha256/<hex>. A blob is written to a temp file, fsynced and
-// renamed into place, so a crash never leaves a partial blob under its
-// name; a blob already there is re-hashed before it is reused, so a
-// corrupt cache costs a download, never a wrong kit.
+// DIR/blobs/sha256/<hex>. A blob is written to a temp file and renamed
+// into place, so a running process never sees a partial blob under its
+// name. Blobs are not fsynced: after a crash a blob may be empty or
+// truncated under its name, but every blob is re-hashed before it is
+// reused (Has) and as it is read (Open), so a corrupt cache costs a
+// download, never a wrong kit, and an fsync per blob (tens of
+// milliseconds each on some disks) buys nothing.
 //
 // A BlobCache is safe for concurrent use, also by several processes, as
 // long as no two callers fetch the same digest at the same moment.
@@ -101,12 +104,12 @@ func (c *BlobCache) Put(ctx context.Context, h v1.Hash, size int64, r io.Reader)
 			os.Remove(tmp.Name())
 		}
 	}()
-	if _, err := io.Copy(tmp, newVerifier(ctxReader{ctx, r}, h.String(), h, size)); err != nil {
+	// Large writes: io.Copy into an *os.File would go 32 KiB at a time.
+	buf := make([]byte, min(max(size, 1), 1<<20))
+	if _, err := io.CopyBuffer(struct{ io.Writer }{tmp}, newVerifier(ctxReader{ctx, r}, h.String(), h, size), buf); err != nil {
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
+	// No fsync: see BlobCache.
 	if err := tmp.Close(); err != nil {
 		return err
 	}
