@@ -610,16 +610,10 @@ func (f *refFetch) attachments(repo name.Repository, subject v1.Hash, legacy boo
 		}
 	}
 	d := repo.Digest(subject.String())
-	idx, err := remote.Referrers(d, remote.Reuse(p), remote.WithContext(f.ctx))
+	refs, err := listReferrers(f.ctx, p, d)
 	if err != nil {
-		return 0, registryError(repo.RegistryStr(), d.String()+" (referrers)", err)
+		return 0, err
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return 0, registryError(repo.RegistryStr(), d.String()+" (referrers)", err)
-	}
-	refs := slices.Clone(im.Manifests)
-	slices.SortFunc(refs, func(a, b v1.Descriptor) int { return cmp.Compare(a.Digest.String(), b.Digest.String()) })
 	for _, rd := range refs {
 		if err := checkSHA256(rd.Digest); err != nil {
 			return 0, fmt.Errorf("%s referrer: %w", d, err)
@@ -790,4 +784,20 @@ func compareDescriptors(a, b v1.Descriptor) int {
 		strings.Compare(a.Digest.String(), b.Digest.String()),
 		strings.Compare(a.Annotations[AnnotationPlatforms], b.Annotations[AnnotationPlatforms]),
 	)
+}
+
+// listReferrers returns the OCI referrers of d (the referrers API, with the
+// referrers-tag fallback that ggcr applies), sorted by digest.
+func listReferrers(ctx context.Context, p *remote.Puller, d name.Digest) ([]v1.Descriptor, error) {
+	idx, err := remote.Referrers(d, remote.Reuse(p), remote.WithContext(ctx))
+	if err != nil {
+		return nil, registryError(d.RegistryStr(), d.String()+" (referrers)", err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, registryError(d.RegistryStr(), d.String()+" (referrers)", err)
+	}
+	refs := slices.Clone(im.Manifests)
+	slices.SortFunc(refs, func(a, b v1.Descriptor) int { return cmp.Compare(a.Digest.String(), b.Digest.String()) })
+	return refs, nil
 }

@@ -226,16 +226,10 @@ func (f *vexFetch) subject(p *remote.Puller, repo name.Repository, written strin
 		return 0, err
 	}
 	d := repo.Digest(subject.String())
-	idx, err := remote.Referrers(d, remote.Reuse(p), remote.WithContext(f.ctx))
+	refs, err := listReferrers(f.ctx, p, d)
 	if err != nil {
-		return 0, registryError(repo.RegistryStr(), d.String()+" (referrers)", err)
+		return 0, err
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return 0, registryError(repo.RegistryStr(), d.String()+" (referrers)", err)
-	}
-	refs := slices.Clone(im.Manifests)
-	slices.SortFunc(refs, func(a, b v1.Descriptor) int { return cmp.Compare(a.Digest.String(), b.Digest.String()) })
 	for _, rd := range refs {
 		if rd.MediaType.IsIndex() {
 			continue // an index of referrers: not an attestation
