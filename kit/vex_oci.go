@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,8 +255,7 @@ func (s *OCIVEXSource) parseKeylessRoot(p *parser, m map[string]*yaml.Node, n *y
 	}
 	val, ok := p.scalar(tr, field+".tufRoot", SpecMissingTUFRoot)
 	if !ok {
-		bad(tr, field+".tufRoot", SpecMissingTUFRoot, "tufRoot must name a file")
-		return
+		return // scalar reported it
 	}
 	s.asWritten, s.TUFRoot = val, p.path(val)
 	if err := checkTUFRoot(s.TUFRoot); err != nil {
@@ -266,12 +266,23 @@ func (s *OCIVEXSource) parseKeylessRoot(p *parser, m map[string]*yaml.Node, n *y
 		bad(tr, field+".tufRoot", code, "%s: %v", val, err)
 	}
 	s.TUFURL = DefaultSigstoreTUFURL
-	if tu != nil {
-		if u, ok := p.checkURL(tu, field+".tufUrl", false); ok {
-			s.TUFURL = u
-		} else {
-			bad(tu, field+".tufUrl", SpecInvalidURL, "tufUrl must be an https URL")
-		}
+	if tu == nil {
+		return
+	}
+	// Not checkURL: its advice for plain HTTP (insecure: true) is not a
+	// field of an oci source, and it reports on its own, which made one
+	// mistake two problems.
+	u, ok := p.scalar(tu, field+".tufUrl", SpecInvalidURL)
+	if !ok {
+		return
+	}
+	switch pu, err := url.Parse(u); {
+	case err != nil || pu.Host == "" || (pu.Scheme != "https" && pu.Scheme != "http"):
+		bad(tu, field+".tufUrl", SpecInvalidURL, "%q is not an https URL", u)
+	case pu.Scheme == "http":
+		bad(tu, field+".tufUrl", SpecInsecureURL, "%q is plain HTTP: tufUrl must be an https URL", u)
+	default:
+		s.TUFURL = u
 	}
 }
 
