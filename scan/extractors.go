@@ -7,6 +7,7 @@ import (
 	"context"
 	"debug/buildinfo"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -38,10 +39,31 @@ type extractor interface {
 }
 
 type input struct {
-	path      string
-	f         *os.File
-	info      fs.FileInfo
+	path string
+	// f reads the file from its start; at reads anywhere in it. Both read
+	// the same bytes: a file under the scratch root or the target
+	// directory, or a section of a layer tar read in place.
+	f    io.Reader
+	at   io.ReaderAt
+	size int64
+	// file names the file on disk for extractors that need one (fileNeeder);
+	// it is always set for them.
+	file      string
 	osRelease map[string]string
+}
+
+// fileNeeder is an optional interface of extractors that open the file by
+// name (go-rpmdb): theirs are always copied under the scratch root.
+type fileNeeder interface{ needsFile() }
+
+// needFile reports whether one of the extractors cand needs a file on disk.
+func needFile(exs []extractor, cand []int) bool {
+	for _, i := range cand {
+		if _, ok := exs[i].(fileNeeder); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func extractors() []extractor {
@@ -61,11 +83,13 @@ func required(exs []extractor, p string, info fs.FileInfo) []int {
 	return out
 }
 
-// candidate is a file one or more extractors want, present under root.
+// candidate is a file one or more extractors want, present under root
+// or, when src is set, read in place.
 type candidate struct {
 	path  string // relative, slash-separated
 	layer string
 	exs   []int
+	src   *io.SectionReader
 }
 
 // runExtractors runs each candidate's extractors on the file under root.
@@ -91,16 +115,23 @@ func runExtractors(ctx context.Context, root string, exs []extractor, cands []ca
 }
 
 func extractOne(ctx context.Context, root string, ex extractor, c candidate, osr map[string]string) ([]Package, error) {
-	f, err := os.Open(filepath.Join(root, filepath.FromSlash(c.path)))
-	if err != nil {
-		return nil, err
+	in := &input{path: c.path, osRelease: osr}
+	if c.src != nil {
+		in.f, in.at, in.size = io.NewSectionReader(c.src, 0, c.src.Size()), c.src, c.src.Size()
+	} else {
+		in.file = filepath.Join(root, filepath.FromSlash(c.path))
+		f, err := os.Open(in.file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		info, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		in.f, in.at, in.size = f, f, info.Size()
 	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	ps, err := ex.Extract(ctx, &input{path: c.path, f: f, info: info, osRelease: osr})
+	ps, err := ex.Extract(ctx, in)
 	for i := range ps {
 		ps[i].Extractor = ex.Name()
 		if ps[i].Location.Path == "" {
@@ -162,10 +193,10 @@ func (goBinary) Required(_ string, info fs.FileInfo) bool {
 
 func (goBinary) Extract(_ context.Context, in *input) ([]Package, error) {
 	head := make([]byte, 4)
-	if n, _ := in.f.ReadAt(head, 0); !isExecutable(head[:n]) {
+	if n, _ := in.at.ReadAt(head, 0); !isExecutable(head[:n]) {
 		return nil, nil
 	}
-	bi, err := buildinfo.Read(in.f)
+	bi, err := buildinfo.Read(in.at)
 	if err != nil {
 		return nil, nil // not a Go binary, or one without build info
 	}
@@ -425,7 +456,11 @@ func (apk) Extract(_ context.Context, in *input) ([]Package, error) {
 // (pure Go, the library scalibr uses).
 type rpm struct{}
 
+var _ fileNeeder = rpm{}
+
 func (rpm) Name() string { return "os/rpm" }
+
+func (rpm) needsFile() {}
 
 func (rpm) Required(p string, info fs.FileInfo) bool {
 	if !info.Mode().IsRegular() {
@@ -436,7 +471,10 @@ func (rpm) Required(p string, info fs.FileInfo) bool {
 }
 
 func (rpm) Extract(ctx context.Context, in *input) ([]Package, error) {
-	db, err := rpmdb.Open(in.f.Name())
+	if in.file == "" {
+		return nil, errors.New("the rpm database is not a file on disk")
+	}
+	db, err := rpmdb.Open(in.file)
 	if err != nil {
 		return nil, err
 	}
@@ -613,7 +651,7 @@ func (maven) Required(p string, info fs.FileInfo) bool {
 }
 
 func (maven) Extract(_ context.Context, in *input) ([]Package, error) {
-	zr, err := zip.NewReader(in.f, in.info.Size())
+	zr, err := zip.NewReader(in.at, in.size)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,19 @@ func Inventory(ctx context.Context, t Target, opts Options) (*InventoryResult, e
 		return nil, fmt.Errorf("image digest: %w", err)
 	}
 	res.Target.Digest = d.String()
-	pkgs, ne, err := imageInventory(ctx, img, opts.TempDir)
+	var inPlace inPlaceLayers
+	if t.Kind == KindDockerArchive {
+		// docker save writes the layers uncompressed: read them in place.
+		f, err := os.Open(t.Path)
+		if err != nil {
+			return nil, fmt.Errorf("reading docker archive %s: %w", t.Path, err)
+		}
+		defer f.Close()
+		if cfg, err := img.ConfigFile(); err == nil {
+			inPlace = dockerArchiveLayers(f, len(cfg.RootFS.DiffIDs))
+		}
+	}
+	pkgs, ne, err := imageInventory(ctx, img, opts.TempDir, inPlace)
 	if err != nil {
 		return nil, err
 	}
@@ -157,18 +169,21 @@ func layoutImage(t Target) (v1.Image, error) {
 
 // node is one path of the image filesystem being assembled.
 type node struct {
-	layer int
-	dir   bool
-	cand  []int // extractors that want it; materialized under root
+	layer  int
+	dir    bool
+	cand   []int             // extractors that want it
+	src    *io.SectionReader // the file in place in its layer; nil: under root
+	onDisk bool              // written under root
 }
 
 var osReleasePaths = []string{"etc/os-release", "usr/lib/os-release"}
 
 // imageInventory applies the layers in order into a scratch directory —
 // only the files some extractor wants, plus os-release — honouring
-// whiteouts, then runs the extractors there. Each package's location
-// names the layer that last wrote its file.
-func imageInventory(ctx context.Context, img v1.Image, tmp string) ([]Package, []NotEvaluated, error) {
+// whiteouts, then runs the extractors there. Files of the layers inPlace
+// serves are not copied: the extractors read them where they lie. Each
+// package's location names the layer that last wrote its file.
+func imageInventory(ctx context.Context, img v1.Image, tmp string, inPlace inPlaceLayers) ([]Package, []NotEvaluated, error) {
 	exs := extractors()
 	layers, err := img.Layers()
 	if err != nil {
@@ -196,7 +211,11 @@ func imageInventory(ctx context.Context, img v1.Image, tmp string) ([]Package, [
 	for li, l := range layers {
 		d := cfg.RootFS.DiffIDs[li]
 		layerIDs[li] = d.String()
-		ne, err := applyLayer(ctx, l, li, d.String(), root, tree, exs, goIdx)
+		var src *io.SectionReader
+		if inPlace != nil {
+			src, _ = inPlace(li)
+		}
+		ne, err := applyLayer(ctx, l, src, li, d.String(), root, tree, exs, goIdx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("layer %d (%s): %w", li, d, err)
 		}
@@ -205,7 +224,7 @@ func imageInventory(ctx context.Context, img v1.Image, tmp string) ([]Package, [
 	var cands []candidate
 	for p, n := range tree {
 		if len(n.cand) > 0 {
-			cands = append(cands, candidate{path: p, layer: layerIDs[n.layer], exs: n.cand})
+			cands = append(cands, candidate{path: p, layer: layerIDs[n.layer], exs: n.cand, src: n.src})
 		}
 	}
 	slices.SortFunc(cands, func(a, b candidate) int { return strings.Compare(a.path, b.path) })
@@ -243,7 +262,7 @@ func removeTree(tree map[string]*node, root, p string, before int, self bool) {
 			if before >= 0 && n.layer >= before {
 				continue
 			}
-			if len(n.cand) > 0 {
+			if n.onDisk {
 				os.Remove(filepath.Join(root, filepath.FromSlash(k)))
 			}
 			delete(tree, k)
@@ -251,13 +270,21 @@ func removeTree(tree map[string]*node, root, p string, before int, self bool) {
 	}
 }
 
-func applyLayer(ctx context.Context, l v1.Layer, li int, layerID, root string, tree map[string]*node, exs []extractor, goIdx int) ([]NotEvaluated, error) {
-	rc, err := l.Uncompressed()
-	if err != nil {
-		return nil, err
+// applyLayer reads layer l, from src when it is given (the uncompressed
+// tar in place: the wanted files are not copied unless an extractor needs
+// a file on disk), else from l.Uncompressed.
+func applyLayer(ctx context.Context, l v1.Layer, src *io.SectionReader, li int, layerID, root string, tree map[string]*node, exs []extractor, goIdx int) ([]NotEvaluated, error) {
+	var tr *tar.Reader
+	if src != nil {
+		tr = tar.NewReader(src)
+	} else {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		tr = tar.NewReader(rc)
 	}
-	defer rc.Close()
-	tr := tar.NewReader(rc)
 	var notEval []NotEvaluated
 	for {
 		if err := ctx.Err(); err != nil {
@@ -311,6 +338,27 @@ func applyLayer(ctx context.Context, l v1.Layer, li int, layerID, root string, t
 			notEval = append(notEval, NotEvaluated{Location: Location{Layer: layerID, Path: name}, Reason: fmt.Sprintf("file of %d bytes exceeds the %d byte limit", hdr.Size, int64(maxFile))})
 			continue
 		}
+		if src != nil && len(n.cand) > 0 && !isSparse(hdr) && !needFile(exs, n.cand) && !slices.Contains(osReleasePaths, name) {
+			// The tar reader stops at the start of the entry's data.
+			off, err := src.Seek(0, io.SeekCurrent)
+			if err != nil {
+				return nil, err
+			}
+			if off+hdr.Size > src.Size() {
+				return nil, fmt.Errorf("%s: %w", name, io.ErrUnexpectedEOF)
+			}
+			f := io.NewSectionReader(src, off, hdr.Size)
+			if len(n.cand) == 1 && n.cand[0] == goIdx {
+				head := make([]byte, 4)
+				k, _ := f.ReadAt(head, 0)
+				if !isExecutable(head[:k]) {
+					n.cand = nil
+					continue
+				}
+			}
+			n.src = f
+			continue
+		}
 		var r io.Reader = tr
 		if len(n.cand) == 1 && n.cand[0] == goIdx {
 			// Only the Go binary extractor wants it (it wants every
@@ -327,6 +375,7 @@ func applyLayer(ctx context.Context, l v1.Layer, li int, layerID, root string, t
 		if err := writeScratch(root, name, r, hdr.Size); err != nil {
 			return nil, fmt.Errorf("unpacking %s: %w", name, err)
 		}
+		n.onDisk = true
 	}
 }
 

@@ -24,6 +24,10 @@ type Matcher struct {
 	// at decides withdrawal: a record withdrawn at or before at is
 	// skipped; the zero time skips every withdrawn record.
 	at time.Time
+	// covered holds adv.Ecosystems(): ForPackage is not asked about an
+	// ecosystem without records (nil: ask about every one).
+	coveredOnce sync.Once
+	covered     map[string]bool
 }
 
 // NewMatcher returns a Matcher over adv.
@@ -93,9 +97,20 @@ func (m *Matcher) MatchPackage(p Package) ([]Finding, []NotEvaluated, error) {
 	if p.SourceName != "" && normalizeName(p.Ecosystem, p.SourceName) != names[0] {
 		names = append(names, normalizeName(p.Ecosystem, p.SourceName))
 	}
+	m.coveredOnce.Do(func() {
+		if es, err := m.adv.Ecosystems(); err == nil {
+			m.covered = make(map[string]bool, len(es))
+			for _, e := range es {
+				m.covered[e] = true
+			}
+		}
+	})
 	seen := map[*osvschema.Vulnerability]bool{}
 	var recs []*osvschema.Vulnerability
 	for _, e := range ecos {
+		if m.covered != nil && !m.covered[e] {
+			continue // no records at all (NO_ADVISORY_DATA, reported by the caller)
+		}
 		for _, n := range names {
 			rs, err := m.adv.ForPackage(e, n)
 			if err != nil {

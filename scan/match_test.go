@@ -179,3 +179,22 @@ func TestParseTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareConcat: compareConcat orders as comparing the joined strings
+// does, separators inside fields included.
+func TestCompareConcat(t *testing.T) {
+	parts := []string{"", "a", "ab", "a/b", "a-", "b", "\x00", "/", "linux", "linux-x"}
+	for _, a1 := range parts {
+		for _, a2 := range parts {
+			for _, b1 := range parts {
+				for _, b2 := range parts {
+					a, b := []string{a1, "/", a2}, []string{b1, "/", b2}
+					want := strings.Compare(strings.Join(a, ""), strings.Join(b, ""))
+					if got := compareConcat(a, b); got != want {
+						t.Fatalf("compareConcat(%q, %q) = %d, want %d", a, b, got, want)
+					}
+				}
+			}
+		}
+	}
+}

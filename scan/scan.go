@@ -232,14 +232,69 @@ func sortLocations(f *Finding) {
 }
 
 func pkgRefCompare(a, b PackageRef) int {
-	return cmp.Or(cmp.Compare(a.Ecosystem, b.Ecosystem), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version),
-		cmp.Compare(a.SourceName, b.SourceName), cmp.Compare(a.PURL, b.PURL))
+	if c := strings.Compare(a.Ecosystem, b.Ecosystem); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Name, b.Name); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Version, b.Version); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.SourceName, b.SourceName); c != 0 {
+		return c
+	}
+	return strings.Compare(a.PURL, b.PURL)
+}
+
+// compareLoc orders locations as cmp.Compare(locKey(a), locKey(b)) does,
+// without building the keys.
+func compareLoc(a, b Location) int {
+	return compareConcat([]string{a.Layer, "\x00", a.Path, "\x00", a.SBOMRef}, []string{b.Layer, "\x00", b.Path, "\x00", b.SBOMRef})
+}
+
+// compareConcat compares strings.Join(a, "") with strings.Join(b, "")
+// without joining them.
+func compareConcat(a, b []string) int {
+	i, j, ai, bj := 0, 0, 0, 0
+	for {
+		for i < len(a) && ai == len(a[i]) {
+			i, ai = i+1, 0
+		}
+		for j < len(b) && bj == len(b[j]) {
+			j, bj = j+1, 0
+		}
+		switch {
+		case i == len(a) && j == len(b):
+			return 0
+		case i == len(a):
+			return -1
+		case j == len(b):
+			return 1
+		}
+		n := min(len(a[i])-ai, len(b[j])-bj)
+		if c := strings.Compare(a[i][ai:ai+n], b[j][bj:bj+n]); c != 0 {
+			return c
+		}
+		ai, bj = ai+n, bj+n
+	}
 }
 
 func sortPackages(ps []Package) {
+	// The order of pkgRefCompare, locKey and then GOOS+"/"+GOARCH,
+	// compared field by field: cmp.Or would build every key of both sides
+	// on each of the n log n comparisons.
 	slices.SortFunc(ps, func(a, b Package) int {
-		return cmp.Or(pkgRefCompare(a.ref(), b.ref()), cmp.Compare(locKey(a.Location), locKey(b.Location)),
-			cmp.Compare(a.GOOS+"/"+a.GOARCH, b.GOOS+"/"+b.GOARCH), cmp.Compare(a.Extractor, b.Extractor))
+		if c := pkgRefCompare(a.ref(), b.ref()); c != 0 {
+			return c
+		}
+		if c := compareLoc(a.Location, b.Location); c != 0 {
+			return c
+		}
+		if c := compareConcat([]string{a.GOOS, "/", a.GOARCH}, []string{b.GOOS, "/", b.GOARCH}); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Extractor, b.Extractor)
 	})
 	// the same package found twice at one place (two extractors) is one
 	_ = ps
