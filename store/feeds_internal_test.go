@@ -374,8 +374,8 @@ func TestVEXWithoutMediaType(t *testing.T) {
 	c := fixtures.NewChannel("feeds")
 	s := newStore(t)
 	files := map[string][]byte{
-		"vex/vendor/" + sha256Hex(csaf) + ".json":              csaf,
-		"vex/vendor/attestations/" + sha256Hex(csaf) + ".json": csaf, // not indexed
+		"vex/vendor/" + sha256Hex(csaf) + ".json":       csaf,
+		"vex/vendor/extra/" + sha256Hex(csaf) + ".json": csaf, // deeper: not indexed (attestations/ must verify)
 	}
 	mustImport(t, s, fixtures.Kit(c, files, fixtures.KitOptions{}), ImportOptions{Root: c.Root()})
 	view(t, s, func(r *Reader) error {

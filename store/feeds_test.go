@@ -68,16 +68,7 @@ func buildKit(t testing.TB, ch *fixtures.Channel, body string) ([]byte, *kit.Bui
 func importKit(t testing.TB, s *store.Store, ch *fixtures.Channel, data []byte) *store.Store {
 	t.Helper()
 	if s == nil {
-		var err error
-		s, err = store.Open(context.Background(), filepath.Join(t.TempDir(), "store"), store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := s.Check(context.Background()); err != nil {
-				t.Errorf("store check: %v", err)
-			}
-		})
+		s = siteStore(t)
 	}
 	_, err := s.Import(context.Background(), bytes.NewReader(data), store.ImportOptions{At: importAt, Root: ch.Root(), Operator: "test"})
 	if err != nil {

@@ -188,7 +188,7 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	if err != nil {
 		return res, err
 	}
-	built, err := im.s.buildIndexes(ctx, rep.Targets, im.st.sourceOf)
+	built, err := im.s.buildIndexes(ctx, IndexKit{Channel: rep.Channel, Created: derefTime(rep.Created), At: im.opts.At}, rep.Targets, im.st.sourceOf)
 	if err != nil {
 		return res, err
 	}

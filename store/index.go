@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/ferry-dev/ferry/verify"
 	bolt "go.etcd.io/bbolt"
@@ -28,6 +30,31 @@ type Indexer interface {
 	// Index reads one verified file (r yields exactly its bytes) and adds
 	// entries to w. An error fails the import before anything changes.
 	Index(ctx context.Context, f verify.Target, r io.Reader, w *IndexWriter) error
+}
+
+// A Finisher is an Indexer that needs the kit as a whole: the files of a
+// TUF repository, an attestation with the key it was verified with.
+// Import calls Finish once per kit, after Index was called for every file
+// the indexer accepts; entries go to the same index. An error fails the
+// import before anything changes, like one from Index.
+type Finisher interface {
+	Finish(ctx context.Context, kit IndexKit, w *IndexWriter) error
+}
+
+// IndexKit is what a Finisher knows of the kit being indexed.
+type IndexKit struct {
+	Channel string
+	// Created is the kit's creation time (signed, in its targets
+	// metadata): the time the connected side checked what it carried.
+	Created time.Time
+	// At is the import's reference time (--at), or, when indexes are
+	// rebuilt from stored kits, the time the kit was imported.
+	At time.Time
+	// Files holds the kit's verified files by kit path. Every read is
+	// capped at the file's signed length. Safe for concurrent use.
+	Files fs.FS
+	// Targets are the kit's files as its signed targets list them.
+	Targets []verify.Target
 }
 
 // IndexWriter collects an indexer's entries for one channel. It is not
@@ -53,15 +80,33 @@ func (w *IndexWriter) Put(key, value []byte) error {
 
 // DefaultIndexers returns the indexers every store runs: one per content
 // type that has one. The typed ones back Store.Images and the Reader of
-// Store.View.
-func DefaultIndexers() []Indexer {
-	return []Indexer{FilesIndexer{},
-		ImagesIndexer{},     // store/images.go
-		AdvisoriesIndexer{}, // store/advisories.go
-		EnrichIndexer{},     // store/enrich.go
-		VEXIndexer{},        // store/vexindex.go
-		SourcesIndexer{},    // store/sources.go
+// Store.View. opts configure them (WithAttestationVerifier).
+func DefaultIndexers(opts ...IndexerOption) []Indexer {
+	var o indexerOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
+	return []Indexer{FilesIndexer{},
+		ImagesIndexer{},                          // store/images.go
+		AdvisoriesIndexer{},                      // store/advisories.go
+		EnrichIndexer{},                          // store/enrich.go
+		VEXIndexer{Attestations: o.attestations}, // store/vexindex.go
+		SourcesIndexer{},                         // store/sources.go
+		TUFIndexer{},                             // store/trustindex.go
+	}
+}
+
+// An IndexerOption configures DefaultIndexers.
+type IndexerOption func(*indexerOptions)
+
+type indexerOptions struct {
+	attestations AttestationVerifier
+}
+
+// WithAttestationVerifier sets the verifier VEXIndexer re-verifies carried
+// attestations with (see VEXIndexer.Attestations).
+func WithAttestationVerifier(v AttestationVerifier) IndexerOption {
+	return func(o *indexerOptions) { o.attestations = v }
 }
 
 // FilesIndexer indexes plain files (content type "files"): path -> the
@@ -100,8 +145,10 @@ type builtIndex struct {
 }
 
 // buildIndexes runs the store's indexers over targets; path gives the
-// file that holds a target's verified bytes.
-func (s *Store) buildIndexes(ctx context.Context, targets []verify.Target, path func(verify.Target) string) ([]builtIndex, error) {
+// file that holds a target's verified bytes. kit's Files and Targets are
+// set here.
+func (s *Store) buildIndexes(ctx context.Context, kit IndexKit, targets []verify.Target, path func(verify.Target) string) ([]builtIndex, error) {
+	kit.Files, kit.Targets = newKitFS(targets, path), targets
 	var out []builtIndex
 	for _, ix := range s.indexers {
 		w := &IndexWriter{}
@@ -114,6 +161,14 @@ func (s *Store) buildIndexes(ctx context.Context, targets []verify.Target, path 
 			}
 			if err := indexOne(ctx, ix, t, path(t), w); err != nil {
 				return nil, &IndexError{Indexer: ix.Name(), Path: t.Path, Err: err}
+			}
+		}
+		if f, ok := ix.(Finisher); ok {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if err := f.Finish(ctx, kit, w); err != nil {
+				return nil, err
 			}
 		}
 		// Sort by key, keeping the last Put of a key.

@@ -62,6 +62,16 @@ type ChannelInfo struct {
 	// Sources are the kit's sources with the counts kit.json recorded
 	// (records, withdrawn, skipped, documents, statements …), by name.
 	Sources []SourceCounts `json:"sources"`
+	// TUF are the carried TUF repositories, re-verified at import, with
+	// their state at import and whether they are expired at Info's time.
+	TUF []TUFInfo `json:"tuf"`
+}
+
+// TUFInfo is a carried TUF repository: its state recorded at import, and
+// ExpiredNow, whether its earliest expiry is before Info's time.
+type TUFInfo struct {
+	TUFStatus
+	ExpiredNow bool `json:"expiredNow"`
 }
 
 // TypeInfo is one content type of a channel: how much there is (counted
@@ -106,6 +116,15 @@ func channelInfo(tx *bolt.Tx, st *channelState, at time.Time) (ChannelInfo, erro
 		Channel: st.Channel, Name: st.Name, Version: st.Version, Created: st.Created, Expires: st.Expires,
 		Expired: at.After(st.Expires), ImportedAt: st.ImportedAt, RootVersion: st.RootVersion,
 		TargetsSHA256: st.TargetsSHA256, KitSHA256: st.KitSHA256, Types: []TypeInfo{}, Sources: []SourceCounts{},
+		TUF: []TUFInfo{},
+	}
+	tufs, err := channelTUF(tx, st.Channel)
+	if err != nil {
+		return ci, err
+	}
+	for _, t := range tufs {
+		t.Channel = ""
+		ci.TUF = append(ci.TUF, TUFInfo{TUFStatus: t, ExpiredNow: !t.Expires.IsZero() && at.After(t.Expires)})
 	}
 	if ib := tx.Bucket(bucketIndex).Bucket([]byte(sourcesIndex)); ib != nil {
 		if b := ib.Bucket([]byte(st.Channel)); b != nil {
@@ -117,7 +136,7 @@ func channelInfo(tx *bolt.Tx, st *channelState, at time.Time) (ChannelInfo, erro
 		}
 	}
 	counts := map[string]verify.TypeCount{}
-	err := channelFiles(tx, st.Channel, func(p string, f fileRec) error {
+	err = channelFiles(tx, st.Channel, func(p string, f fileRec) error {
 		t := targetOf(p, f).Type
 		c := counts[t]
 		c.Files++
@@ -202,6 +221,29 @@ func (in *Info) WriteText(w io.Writer) error {
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		if len(c.TUF) > 0 {
+			fmt.Fprintln(w)
+			tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TUF REPOSITORY\tROOT\tTARGETS\tAT IMPORT\tNOW")
+			for _, t := range c.TUF {
+				now := "fresh"
+				if t.ExpiredNow {
+					now = "EXPIRED"
+				}
+				var root int64
+				if len(t.Roots) > 0 {
+					root = t.Roots[len(t.Roots)-1]
+				}
+				status := t.String()
+				if t.State == TUFExpired {
+					status = "EXPIRED: " + status
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", t.Repository, root, len(t.Targets), status, now)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
 		}
 		if len(c.Sources) == 0 {
 			continue

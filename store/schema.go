@@ -228,7 +228,11 @@ func migrate2to3(s *Store, tx *bolt.Tx) error {
 // kits, reading their blobs.
 func (s *Store) reindex(tx *bolt.Tx, perChannel map[string][]verify.Target) error {
 	for _, ch := range sortedKeys(perChannel) {
-		built, err := s.buildIndexes(context.Background(), perChannel[ch], func(t verify.Target) string { return s.blobPath(t.SHA256) })
+		kit := IndexKit{Channel: ch}
+		if st, err := getChannel(tx, ch); err == nil && st != nil {
+			kit.Created, kit.At = st.Created, st.ImportedAt
+		}
+		built, err := s.buildIndexes(context.Background(), kit, perChannel[ch], func(t verify.Target) string { return s.blobPath(t.SHA256) })
 		if err != nil {
 			return err
 		}

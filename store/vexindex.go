@@ -39,9 +39,21 @@ const (
 //	                                    big-endian statement number
 //	"v" vulnerability NUL sha256 NUL n -> "" (its id and every alias)
 //	"p" product NUL sha256 NUL n     -> "" (see VEXStatementsForProduct)
-type VEXIndexer struct{}
+//
+// Before anything is indexed, Finish re-verifies every carried attestation
+// with Attestations (see VEXIndexer.Finish): the signer a document and its
+// statements record is the one that verified at the site.
+type VEXIndexer struct {
+	// Attestations re-verifies carried attestation records. When nil, a
+	// kit that carries attestations fails to import
+	// (ErrNoAttestationVerifier).
+	Attestations AttestationVerifier
+}
 
-var _ Indexer = VEXIndexer{}
+var (
+	_ Indexer  = VEXIndexer{}
+	_ Finisher = VEXIndexer{}
+)
 
 // Name implements Indexer.
 func (VEXIndexer) Name() string { return vexIndex }

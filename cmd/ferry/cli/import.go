@@ -71,10 +71,10 @@ Exit 3 when the kit fails verification or is refused.`,
 				operator = currentUser()
 			}
 			kitPath := args[0]
-			s, err := store.Open(cmd.Context(), o.store, store.Options{
+			s, err := store.Open(cmd.Context(), o.store, storeOptions(store.Options{
 				LockTimeout: o.lockTimeout,
 				Holder:      fmt.Sprintf("ferry import %s by %s, pid %d", filepath.Base(kitPath), operator, os.Getpid()),
-			})
+			}))
 			if err != nil {
 				return err
 			}

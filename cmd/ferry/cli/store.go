@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/ferry-dev/ferry/internal/attestverify"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -31,7 +32,17 @@ func (f *storeFlags) open(cmd *cobra.Command) (*store.Store, error) {
 	if f.dir == "" {
 		return nil, usagef("--store is required")
 	}
-	return store.Open(cmd.Context(), f.dir, store.Options{LockTimeout: f.lockTimeout})
+	return store.Open(cmd.Context(), f.dir, storeOptions(store.Options{LockTimeout: f.lockTimeout}))
+}
+
+// storeOptions completes o with the indexers every command uses, so that a
+// migration that rebuilds indexes re-verifies carried attestations the
+// same way an import does, whichever command opens the store.
+func storeOptions(o store.Options) store.Options {
+	if o.Indexers == nil {
+		o.Indexers = store.DefaultIndexers(store.WithAttestationVerifier(attestverify.Verifier{}))
+	}
+	return o
 }
 
 func newStoreCmd() *cobra.Command {
