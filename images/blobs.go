@@ -46,21 +46,66 @@ func readBlob(b Blobs, h v1.Hash) ([]byte, error) {
 // openBlob opens a blob; the reader fails at EOF with a *DigestError when
 // the bytes do not hash to h.
 func openBlob(b Blobs, h v1.Hash) (io.ReadCloser, error) {
-	if h.Algorithm != "sha256" {
-		return nil, fmt.Errorf("%s: only sha256 digests are stored", h)
-	}
-	p, err := b.BlobPath(h.Hex)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", h, ErrBlobMissing)
-	}
+	f, p, err := blobFile(b, h)
 	if err != nil {
 		return nil, err
 	}
 	return &verifyingReader{f: f, h: sha256.New(), want: h, path: p}, nil
+}
+
+// blobFile opens the stored file of h.
+func blobFile(b Blobs, h v1.Hash) (*os.File, string, error) {
+	if h.Algorithm != "sha256" {
+		return nil, "", fmt.Errorf("%s: only sha256 digests are stored", h)
+	}
+	p, err := b.BlobPath(h.Hex)
+	if err != nil {
+		return nil, "", err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", fmt.Errorf("%s: %w", h, ErrBlobMissing)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return f, p, nil
+}
+
+// openUnhashed opens the blob d without hashing it: the file itself, so
+// that net/http can hand it to the kernel (sendfile). Only its size is
+// checked; a wrong size is reported as the *DigestError it implies.
+func openUnhashed(b Blobs, d v1.Descriptor) (io.ReadCloser, error) {
+	f, p, err := blobFile(b, d.Digest)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if fi.Size() != d.Size {
+		f.Close()
+		if err := VerifyBlob(b, d.Digest); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s: %d bytes, the manifest says %d", p, fi.Size(), d.Size)
+	}
+	return f, nil
+}
+
+// VerifyBlob re-hashes the blob h in b. It returns a *DigestError when
+// the bytes do not hash to h, and an error wrapping ErrBlobMissing when b
+// does not hold it.
+func VerifyBlob(b Blobs, h v1.Hash) error {
+	rc, err := openBlob(b, h)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.Copy(io.Discard, rc)
+	return err
 }
 
 type verifyingReader struct {
@@ -84,8 +129,20 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 func (v *verifyingReader) Close() error { return v.f.Close() }
 
 // Image returns the image manifest h from b. Its digest is h: the manifest
-// bytes are the stored ones, never re-serialised.
-func Image(b Blobs, h v1.Hash) (v1.Image, error) {
+// bytes are the stored ones, never re-serialised. Every blob it hands out
+// is re-hashed while read and fails at EOF with a *DigestError when the
+// store is damaged.
+func Image(b Blobs, h v1.Hash) (v1.Image, error) { return newImage(b, h, false) }
+
+// ImageUnhashed is Image for a consumer that checks the digest of every
+// layer it is given itself, as a registry does on upload (the
+// distribution spec's DIGEST_INVALID): layers are handed out as the
+// stored files, not re-hashed, and only their size is checked, so that
+// they can be sent with sendfile. The manifest and the config are still
+// verified. Anything else must use Image.
+func ImageUnhashed(b Blobs, h v1.Hash) (v1.Image, error) { return newImage(b, h, true) }
+
+func newImage(b Blobs, h v1.Hash, unhashed bool) (v1.Image, error) {
 	raw, err := readBlob(b, h)
 	if err != nil {
 		return nil, err
@@ -101,14 +158,15 @@ func Image(b Blobs, h v1.Hash) (v1.Image, error) {
 	if !mt.IsImage() {
 		return nil, fmt.Errorf("%s is a %s, not an image manifest", h, mt)
 	}
-	return partial.CompressedToImage(&image{b: b, raw: raw, m: m, mt: mt})
+	return partial.CompressedToImage(&image{b: b, raw: raw, m: m, mt: mt, unhashed: unhashed})
 }
 
 type image struct {
-	b   Blobs
-	raw []byte
-	m   *v1.Manifest
-	mt  types.MediaType
+	b        Blobs
+	raw      []byte
+	m        *v1.Manifest
+	mt       types.MediaType
+	unhashed bool
 }
 
 var _ partial.CompressedImageCore = (*image)(nil)
@@ -119,31 +177,44 @@ func (i *image) RawConfigFile() ([]byte, error)      { return readBlob(i.b, i.m.
 
 func (i *image) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	if h == i.m.Config.Digest {
-		return &layer{b: i.b, d: i.m.Config}, nil
+		return &layer{b: i.b, d: i.m.Config, unhashed: i.unhashed}, nil
 	}
 	for _, l := range i.m.Layers {
 		if l.Digest == h {
-			return &layer{b: i.b, d: l}, nil
+			return &layer{b: i.b, d: l, unhashed: i.unhashed}, nil
 		}
 	}
 	return nil, fmt.Errorf("layer %s is not in the manifest", h)
 }
 
-// layer is a blob of an image, read (and re-hashed) from the store.
+// layer is a blob of an image, read from the store and re-hashed unless
+// unhashed.
 type layer struct {
-	b Blobs
-	d v1.Descriptor
+	b        Blobs
+	d        v1.Descriptor
+	unhashed bool
 }
 
 func (l *layer) Digest() (v1.Hash, error)            { return l.d.Digest, nil }
 func (l *layer) Size() (int64, error)                { return l.d.Size, nil }
 func (l *layer) MediaType() (types.MediaType, error) { return l.d.MediaType, nil }
-func (l *layer) Compressed() (io.ReadCloser, error)  { return openBlob(l.b, l.d.Digest) }
+func (l *layer) Compressed() (io.ReadCloser, error) {
+	if l.unhashed {
+		return openUnhashed(l.b, l.d)
+	}
+	return openBlob(l.b, l.d.Digest)
+}
 
 // Index returns the image index h from b. Its children are read lazily;
 // a child the store does not hold fails with ErrBlobMissing when it is
-// asked for.
-func Index(b Blobs, h v1.Hash) (v1.ImageIndex, error) {
+// asked for. Its images are Image's.
+func Index(b Blobs, h v1.Hash) (v1.ImageIndex, error) { return newIndex(b, h, false) }
+
+// IndexUnhashed is Index whose images are ImageUnhashed's: for a consumer
+// that checks every layer's digest itself.
+func IndexUnhashed(b Blobs, h v1.Hash) (v1.ImageIndex, error) { return newIndex(b, h, true) }
+
+func newIndex(b Blobs, h v1.Hash, unhashed bool) (v1.ImageIndex, error) {
 	raw, err := readBlob(b, h)
 	if err != nil {
 		return nil, err
@@ -156,15 +227,16 @@ func Index(b Blobs, h v1.Hash) (v1.ImageIndex, error) {
 	if mt == "" {
 		mt = types.OCIImageIndex
 	}
-	return &index{b: b, h: h, raw: raw, im: im, mt: mt}, nil
+	return &index{b: b, h: h, raw: raw, im: im, mt: mt, unhashed: unhashed}, nil
 }
 
 type index struct {
-	b   Blobs
-	h   v1.Hash
-	raw []byte
-	im  *v1.IndexManifest
-	mt  types.MediaType
+	b        Blobs
+	h        v1.Hash
+	raw      []byte
+	im       *v1.IndexManifest
+	mt       types.MediaType
+	unhashed bool
 }
 
 var _ v1.ImageIndex = (*index)(nil)
@@ -173,8 +245,8 @@ func (x *index) MediaType() (types.MediaType, error)         { return x.mt, nil 
 func (x *index) Digest() (v1.Hash, error)                    { return x.h, nil }
 func (x *index) Size() (int64, error)                        { return int64(len(x.raw)), nil }
 func (x *index) RawManifest() ([]byte, error)                { return x.raw, nil }
-func (x *index) Image(h v1.Hash) (v1.Image, error)           { return Image(x.b, h) }
-func (x *index) ImageIndex(h v1.Hash) (v1.ImageIndex, error) { return Index(x.b, h) }
+func (x *index) Image(h v1.Hash) (v1.Image, error)           { return newImage(x.b, h, x.unhashed) }
+func (x *index) ImageIndex(h v1.Hash) (v1.ImageIndex, error) { return newIndex(x.b, h, x.unhashed) }
 func (x *index) IndexManifest() (*v1.IndexManifest, error) {
 	c := *x.im
 	return &c, nil

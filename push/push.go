@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ferry-dev/ferry/images"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // ErrPlainHTTP is returned when the registry would be reached over plain
@@ -49,7 +52,8 @@ type Options struct {
 	Auth authn.Authenticator
 	// Transport (default remote.DefaultTransport).
 	Transport http.RoundTripper
-	// Jobs is how many blobs are uploaded at once (default 8).
+	// Jobs is how many blobs are uploaded at once, and how many tags
+	// and digest checks are in flight (default 8).
 	Jobs int
 	// Logger receives progress; discard when nil.
 	Logger *slog.Logger
@@ -74,9 +78,14 @@ type Pushed struct {
 }
 
 // Push uploads items from the store's blobs b to the registry. Blobs the
-// registry already has are not uploaded again (remote.MultiWrite). After
-// the upload it asks the registry for each manifest's digest (HEAD) and
-// fails with ErrDigestChanged if one differs.
+// registry already has are not uploaded again (remote.MultiWrite), and at
+// most Options.Jobs are uploaded at once. Layers are sent as the stored
+// files, not re-hashed: the registry checks the digest of every blob it
+// is sent, and when it refuses one Push re-hashes what it read and returns
+// an *images.DigestError for each damaged stored blob with the registry's
+// error. Manifests and configs are re-hashed as they are read. After the
+// upload Push asks the registry for each manifest's digest (HEAD) and
+// fails with ErrDigestChanged if one differs, reporting every mismatch.
 func Push(ctx context.Context, b images.Blobs, items []Item, o Options) (*Result, error) {
 	if o.Registry == "" {
 		return nil, errors.New("no registry given")
@@ -104,13 +113,14 @@ func Push(ctx context.Context, b images.Blobs, items []Item, o Options) (*Result
 	if reg.Scheme() == "http" && !o.Insecure {
 		return nil, fmt.Errorf("%s: %w: pass --insecure only for a registry on a network you trust", o.Registry, ErrPlainHTTP)
 	}
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithJobs(o.Jobs), remote.WithTransport(guard{o.Transport, o.Insecure})}
+	ropts := []remote.Option{remote.WithContext(ctx), remote.WithJobs(o.Jobs), remote.WithTransport(uploads{guard{o.Transport, o.Insecure}, make(chan struct{}, o.Jobs)})}
 	if o.Auth != nil {
 		ropts = append(ropts, remote.WithAuth(o.Auth))
 	} else {
 		ropts = append(ropts, remote.WithAuthFromKeychain(o.Keychain))
 	}
 
+	rec := &opened{Blobs: b, hex: map[string]bool{}}
 	res := &Result{Schema: ResultSchema, Pushed: []Pushed{}}
 	byDigest := map[name.Reference]remote.Taggable{}
 	byRef := map[string]remote.Taggable{}
@@ -124,7 +134,7 @@ func Push(ctx context.Context, b images.Blobs, items []Item, o Options) (*Result
 		ref := repo.Digest(it.Desc.Digest.String())
 		if !seen[ref.String()] {
 			seen[ref.String()] = true
-			t, err := taggable(b, it.Desc)
+			t, err := taggable(b, rec, it.Desc)
 			if err != nil {
 				return nil, err
 			}
@@ -136,41 +146,155 @@ func Push(ctx context.Context, b images.Blobs, items []Item, o Options) (*Result
 			tags = append(tags, Pushed{Ref: repo.Tag(it.Tag).String(), Digest: it.Desc.Digest.String(), Tag: it.Tag})
 		}
 	}
-	o.Logger.Info("pushing", "registry", reg.Name(), "manifests", len(byDigest))
-	if err := remote.MultiWrite(byDigest, ropts...); err != nil {
+	// One Pusher and one Puller for the whole run: each remote call made
+	// without them pings the registry and resolves credentials again.
+	pusher, err := remote.NewPusher(ropts...)
+	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", reg.Name(), err)
 	}
-	for _, t := range tags {
-		tag, err := name.NewTag(t.Ref, nopts...)
-		if err != nil {
-			return nil, err
-		}
-		if err := remote.Tag(tag, byRef[tag.Context().Name()+"@"+t.Digest], ropts...); err != nil {
-			return nil, fmt.Errorf("registry %s: tagging %s: %w", reg.Name(), tag, err)
-		}
-		res.Pushed = append(res.Pushed, t)
+	puller, err := remote.NewPuller(ropts...)
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: %w", reg.Name(), err)
 	}
-	var errs []error
-	for i := range res.Pushed {
+	// Built once: appending to ropts in each goroutine would race on its
+	// spare capacity.
+	pushOpts := append(slices.Clip(ropts), remote.Reuse(pusher))
+	pullOpts := append(slices.Clip(ropts), remote.Reuse(puller))
+	o.Logger.Info("pushing", "registry", reg.Name(), "manifests", len(byDigest))
+	if err := remote.MultiWrite(byDigest, pushOpts...); err != nil {
+		err = fmt.Errorf("registry %s: %w", reg.Name(), err)
+		if refusedContent(err) {
+			// Layers are not re-hashed on the way out; the registry
+			// checks them. Say which stored blob is damaged.
+			return nil, errors.Join(append(rec.verify(), err)...)
+		}
+		return nil, err
+	}
+	// Tags only point at manifests MultiWrite has written: one PUT each,
+	// o.Jobs at a time. Errors are reported in the order of items.
+	terrs := parallel(ctx, len(tags), o.Jobs, func(i int) error {
+		tag, err := name.NewTag(tags[i].Ref, nopts...)
+		if err != nil {
+			return err
+		}
+		if err := remote.Tag(tag, byRef[tag.Context().Name()+"@"+tags[i].Digest], pushOpts...); err != nil {
+			return fmt.Errorf("registry %s: tagging %s: %w", reg.Name(), tag, err)
+		}
+		return nil
+	})
+	if err := errors.Join(terrs...); err != nil {
+		return nil, err
+	}
+	res.Pushed = append(res.Pushed, tags...)
+	// Ask the registry for every digest (by digest and by tag), o.Jobs at a
+	// time; every mismatch is reported, in the order of res.Pushed.
+	herrs := parallel(ctx, len(res.Pushed), o.Jobs, func(i int) error {
 		p := &res.Pushed[i]
 		ref, err := name.ParseReference(p.Ref, nopts...)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		desc, err := remote.Head(ref, ropts...)
+		desc, err := remote.Head(ref, pullOpts...)
 		if err != nil {
-			return nil, fmt.Errorf("registry %s: %s: %w", reg.Name(), ref, err)
+			return fmt.Errorf("registry %s: %s: %w", reg.Name(), ref, err)
 		}
 		p.RegistryDigest = desc.Digest.String()
 		if p.RegistryDigest != p.Digest {
-			errs = append(errs, fmt.Errorf("%s: %w: pushed %s, the registry says %s", ref, ErrDigestChanged, p.Digest, p.RegistryDigest))
+			return fmt.Errorf("%s: %w: pushed %s, the registry says %s", ref, ErrDigestChanged, p.Digest, p.RegistryDigest)
 		}
+		return nil
+	})
+	var errs []error
+	for _, err := range herrs {
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, ErrDigestChanged) {
+			return nil, err
+		}
+		errs = append(errs, err)
 	}
 	slices.SortStableFunc(res.Pushed, func(a, b Pushed) int { return strings.Compare(a.Ref, b.Ref) })
 	return res, errors.Join(errs...)
 }
 
-func taggable(b images.Blobs, d v1.Descriptor) (remote.Taggable, error) {
+// parallel runs f(0) … f(n-1), at most jobs at a time, and returns their
+// errors indexed like the calls, so that what is reported does not depend
+// on scheduling. Once ctx is done, calls not yet started return ctx.Err().
+func parallel(ctx context.Context, n, jobs int, f func(i int) error) []error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, max(jobs, 1))
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := ctx.Err(); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = f(i)
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+// opened records the blobs read for the upload, to re-hash them when the
+// registry refuses what it was sent.
+type opened struct {
+	images.Blobs
+	mu  sync.Mutex
+	hex map[string]bool
+}
+
+func (o *opened) BlobPath(hex string) (string, error) {
+	o.mu.Lock()
+	o.hex[hex] = true
+	o.mu.Unlock()
+	return o.Blobs.BlobPath(hex)
+}
+
+// verify re-hashes every recorded blob and returns the *images.DigestError
+// of each damaged one, in digest order.
+func (o *opened) verify() []error {
+	o.mu.Lock()
+	hexes := slices.Sorted(maps.Keys(o.hex))
+	o.mu.Unlock()
+	var errs []error
+	for _, x := range hexes {
+		var de *images.DigestError
+		if err := images.VerifyBlob(o.Blobs, v1.Hash{Algorithm: "sha256", Hex: x}); errors.As(err, &de) {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// refusedContent reports whether err says that the bytes of a blob were
+// wrong: a digest or size the registry (or the store's size check) refused.
+func refusedContent(err error) bool {
+	var de *images.DigestError
+	if errors.As(err, &de) {
+		return true
+	}
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	for _, d := range te.Errors {
+		switch d.Code {
+		case transport.DigestInvalidErrorCode, transport.SizeInvalidErrorCode, transport.BlobUploadInvalidErrorCode:
+			return true
+		}
+	}
+	return false
+}
+
+// taggable reads d through rec for the upload: its layers unhashed (the
+// registry checks every blob's digest), after checking with b that the
+// store holds every blob it names.
+func taggable(b, rec images.Blobs, d v1.Descriptor) (remote.Taggable, error) {
 	missing, err := images.Missing(b, d.Digest, d.MediaType)
 	if err != nil {
 		return nil, err
@@ -180,9 +304,9 @@ func taggable(b images.Blobs, d v1.Descriptor) (remote.Taggable, error) {
 			d.Digest, images.ErrBlobMissing, len(missing), missing[0])
 	}
 	if d.MediaType.IsIndex() {
-		return images.Index(b, d.Digest)
+		return images.IndexUnhashed(rec, d.Digest)
 	}
-	return images.Image(b, d.Digest)
+	return images.ImageUnhashed(rec, d.Digest)
 }
 
 // guard refuses plain-HTTP requests (including redirects to http://) unless
@@ -197,4 +321,25 @@ func (g guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, fmt.Errorf("refusing a plain-HTTP request to %s: %w", req.URL.Redacted(), ErrPlainHTTP)
 	}
 	return g.next.RoundTrip(req)
+}
+
+// uploads lets at most cap(sem) blob uploads (the PATCH that carries the
+// bytes and the PUT that commits them) be in flight at once. MultiWrite
+// pushes Jobs images at a time and each of them Jobs blobs at a time, so
+// without it Jobs² uploads compete for the registry.
+type uploads struct {
+	next http.RoundTripper
+	sem  chan struct{}
+}
+
+func (u uploads) RoundTrip(req *http.Request) (*http.Response, error) {
+	if (req.Method == http.MethodPatch || req.Method == http.MethodPut) && strings.Contains(req.URL.Path, "/blobs/uploads/") {
+		select {
+		case u.sem <- struct{}{}:
+		case <-req.Context().Done():
+			return nil, req.Context().Err()
+		}
+		defer func() { <-u.sem }()
+	}
+	return u.next.RoundTrip(req)
 }

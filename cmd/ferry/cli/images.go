@@ -242,7 +242,7 @@ Credentials come from the Docker config (docker login HOST).`,
 	c.Flags().BoolVar(&f.json, "json", false, "print the result as JSON (schema "+push.ResultSchema+")")
 	c.Flags().StringVar(&to, "to", "", "the site's registry, HOST[:PORT]")
 	c.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP to the registry (only on a network you trust)")
-	c.Flags().IntVar(&jobs, "jobs", 8, "blobs uploaded at once")
+	c.Flags().IntVar(&jobs, "jobs", 4, "blob uploads in flight at once")
 	c.Flags().StringArrayVar(&only, "image", nil, "push only this image (DIGEST or REF; repeatable); default: every image")
 	return c
 }
