@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"github.com/ferry-dev/ferry/internal/ocitest"
 	"io"
 	"log"
 	mrand "math/rand"
@@ -36,7 +37,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
-	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -257,7 +257,7 @@ func TestImagesOffline(t *testing.T) {
 	}
 	multi := pushTo(t, src.host+"/base/multi:1", mutate.AppendManifests(empty.Index, adds...))
 
-	trJSON := trustedRootJSON(t, vs)
+	trJSON := ocitest.TrustedRootJSON(t, vs)
 	tmp := t.TempDir()
 	write(t, filepath.Join(tmp, "trusted_root.json"), string(trJSON))
 
@@ -391,7 +391,7 @@ func TestImagesOffline(t *testing.T) {
 			t.Errorf("wrong identity: exit %d\n%s", r.code, r.stdout)
 		}
 		vs2, _ := ca.NewVirtualSigstore()
-		write(t, filepath.Join(tmp, "other_root.json"), string(trustedRootJSON(t, vs2)))
+		write(t, filepath.Join(tmp, "other_root.json"), string(ocitest.TrustedRootJSON(t, vs2)))
 		if r := ferry(t, dir, "images", "verify", app.String(), "--store", st, "--certificate-identity", id, "--certificate-oidc-issuer", issuer,
 			"--trusted-root", filepath.Join(tmp, "other_root.json")); r.code != cli.ExitVerification {
 			t.Errorf("other root: exit %d\n%s", r.code, r.stdout)
@@ -430,25 +430,4 @@ func writeDockerConfig(t *testing.T, host, user, pass string) {
 	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
 	write(t, filepath.Join(cfg, "config.json"), `{"auths":{"`+host+`":{"auth":"`+auth+`"}}}`)
 	t.Setenv("DOCKER_CONFIG", cfg)
-}
-
-// trustedRootJSON is vs as a trusted_root.json. VirtualSigstore names its
-// Rekor log by the hex string's bytes; a real root carries the raw key id.
-func trustedRootJSON(t *testing.T, vs *ca.VirtualSigstore) []byte {
-	t.Helper()
-	logs := map[string]*root.TransparencyLog{}
-	for k, l := range vs.RekorLogs() {
-		c := *l
-		c.ID, _ = hex.DecodeString(k)
-		logs[k] = &c
-	}
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, vs.FulcioCertificateAuthorities(), nil, vs.TimestampingAuthorities(), logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(tr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
