@@ -3,14 +3,12 @@ package kit_test
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,97 +16,12 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/fixtures"
+	"github.com/ferry-dev/ferry/internal/tuftest"
 	"github.com/ferry-dev/ferry/keys"
 	"github.com/ferry-dev/ferry/kit"
 	"github.com/ferry-dev/ferry/verify"
 	"github.com/google/go-cmp/cmp"
-	"github.com/sigstore/sigstore/pkg/signature"
-	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
-
-// testTUFRepo builds a TUF repository with go-tuf's metadata API: root v1
-// rotated to v2 (new root key, signed by old and new), one online key,
-// consistent snapshots, target trusted_root.json; the timestamp expires a
-// week after fixtures.Created. It returns the files by URL path and root v1.
-func testTUFRepo(t *testing.T) (files map[string][]byte, root1 []byte) {
-	t.Helper()
-	rootA, rootB, online := fixtures.Signer("kit tuf root A"), fixtures.Signer("kit tuf root B"), fixtures.Signer("kit tuf online")
-	key := func(s signature.Signer) *metadata.Key {
-		pub, _ := s.PublicKey()
-		k, err := metadata.KeyFromPublicKey(pub)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	sign := func(m interface {
-		Sign(signature.Signer) (*metadata.Signature, error)
-		ToBytes(bool) ([]byte, error)
-	}, signers ...signature.Signer) []byte {
-		for _, s := range signers {
-			if _, err := m.Sign(s); err != nil {
-				t.Fatal(err)
-			}
-		}
-		b, err := m.ToBytes(true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	year := fixtures.Created.AddDate(1, 0, 0)
-	files = map[string][]byte{}
-	root := metadata.Root(year)
-	root.Signed.ConsistentSnapshot = true
-	for _, role := range []string{metadata.TIMESTAMP, metadata.SNAPSHOT, metadata.TARGETS} {
-		root.Signed.AddKey(key(online), role)
-	}
-	root.Signed.AddKey(key(rootA), metadata.ROOT)
-	root1 = sign(root, rootA)
-	files["1.root.json"] = root1
-	idA, _ := key(rootA).ID()
-	root.Signed.RevokeKey(idA, metadata.ROOT)
-	root.Signed.AddKey(key(rootB), metadata.ROOT)
-	root.Signed.Version = 2
-	root.ClearSignatures()
-	files["2.root.json"] = sign(root, rootA, rootB)
-
-	target := []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1","tlogs":[]}` + "\n")
-	targets := metadata.Targets(year)
-	tf, err := metadata.TargetFile().FromBytes("trusted_root.json", target, "sha256", "sha512")
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets.Signed.Targets["trusted_root.json"] = tf
-	files["1.targets.json"] = sign(targets, online)
-	for _, h := range tf.Hashes {
-		files["targets/"+hex.EncodeToString(h)+".trusted_root.json"] = target
-	}
-	snapshot := metadata.Snapshot(year)
-	snapshot.Signed.Meta["targets.json"] = metadata.MetaFile(1)
-	files["1.snapshot.json"] = sign(snapshot, online)
-	timestamp := metadata.Timestamp(fixtures.Created.AddDate(0, 0, 7))
-	timestamp.Signed.Meta["snapshot.json"] = metadata.MetaFile(1)
-	files["timestamp.json"] = sign(timestamp, online)
-	return files, root1
-}
-
-// serveTUF serves files on a loopback TLS server and counts requests.
-func serveTUF(t *testing.T, files map[string][]byte) (*httptest.Server, *atomic.Int64) {
-	var hits atomic.Int64
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		b, ok := files[strings.TrimPrefix(r.URL.Path, "/")]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		w.Write(b)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &hits
-}
 
 func writeFile(t *testing.T, dir, name string, data []byte) string {
 	t.Helper()
@@ -148,8 +61,10 @@ func subFS(files map[string][]byte, prefix string) fstest.MapFS {
 }
 
 func TestTrustSourcesBuildAndReverify(t *testing.T) {
-	repo, root1 := testTUFRepo(t)
-	srv, _ := serveTUF(t, repo)
+	repo := tuftest.New(t, fixtures.Created, map[string][]byte{
+		"trusted_root.json": []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1","tlogs":[]}` + "\n"),
+	})
+	srv, root1 := repo.Serve(t), repo.Root1
 	dir := t.TempDir()
 	rootFile := writeFile(t, dir, "sigstore-root.json", root1)
 	ec, _ := keys.Generate(keys.ECDSAP256, strings.NewReader(strings.Repeat("cosign key seed ", 4)))
@@ -264,7 +179,7 @@ func TestTrustSourcesBuildAndReverify(t *testing.T) {
 
 func TestTrustSpecValidation(t *testing.T) {
 	dir := t.TempDir()
-	_, root1 := testTUFRepo(t)
+	root1 := tuftest.New(t, fixtures.Created, map[string][]byte{"trusted_root.json": []byte("{}")}).Root1
 	root := writeFile(t, dir, "root.json", root1)
 	notRoot := writeFile(t, dir, "targets.json", []byte(`{"signed":{"_type":"targets"},"signatures":[]}`))
 	privPEM, _ := keys.MarshalPrivate(fixtures.Key("secret"))
