@@ -47,6 +47,31 @@ func KeylessAttestationLayer(t testing.TB, vs *ca.VirtualSigstore, identity, iss
 	if err != nil {
 		t.Fatal(err)
 	}
+	a := keylessAnnotations(t, vs, ent)
+	a["dev.cosignproject.cosign/signature"] = ""
+	a["predicateType"] = predicateType
+	return mutate.Addendum{Layer: static.NewLayer(env, "application/vnd.dsse.envelope.v1+json"), Annotations: a}
+}
+
+// KeylessSignatureLayer signs payload (a cosign simple-signing payload)
+// keyless with vs and returns cosign's .sig layer with the signature,
+// certificate and Rekor bundle annotations.
+func KeylessSignatureLayer(t testing.TB, vs *ca.VirtualSigstore, identity, issuer string, payload []byte) mutate.Addendum {
+	t.Helper()
+	ent, err := vs.Sign(identity, issuer, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := ent.SignatureContent()
+	a := keylessAnnotations(t, vs, ent)
+	a["dev.cosignproject.cosign/signature"] = base64.StdEncoding.EncodeToString(sc.Signature())
+	return mutate.Addendum{Layer: static.NewLayer(payload, "application/vnd.dev.cosign.simplesigning.v1+json"), Annotations: a}
+}
+
+// keylessAnnotations are cosign's certificate and Rekor bundle annotations
+// for a VirtualSigstore entry.
+func keylessAnnotations(t testing.TB, vs *ca.VirtualSigstore, ent *ca.TestEntity) map[string]string {
+	t.Helper()
 	vc, _ := ent.VerificationContent()
 	certPEM, err := cryptoutils.MarshalCertificateToPEM(vc.Certificate())
 	if err != nil {
@@ -61,12 +86,10 @@ func KeylessAttestationLayer(t testing.TB, vs *ca.VirtualSigstore, identity, iss
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(map[string]any{"SignedEntryTimestamp": set, "Payload": rp})
-	return mutate.Addendum{Layer: static.NewLayer(env, "application/vnd.dsse.envelope.v1+json"), Annotations: map[string]string{
-		"dev.cosignproject.cosign/signature": "",
-		"predicateType":                      predicateType,
-		"dev.sigstore.cosign/certificate":    string(certPEM),
-		"dev.sigstore.cosign/bundle":         string(b),
-	}}
+	return map[string]string{
+		"dev.sigstore.cosign/certificate": string(certPEM),
+		"dev.sigstore.cosign/bundle":      string(b),
+	}
 }
 
 // TrustedRootJSON is vs as a trusted_root.json. VirtualSigstore names its

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"github.com/ferry-dev/ferry/internal/ocitest"
@@ -38,8 +37,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
-	"github.com/sigstore/sigstore-go/pkg/tlog"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
 // testRegistry is ggcr's in-memory registry on loopback, optionally behind
@@ -146,37 +143,6 @@ func keySigLayer(t *testing.T, key *ecdsa.PrivateKey, payload []byte) mutate.Add
 		Annotations: map[string]string{"dev.cosignproject.cosign/signature": base64.StdEncoding.EncodeToString(sig)}}
 }
 
-// keylessSigLayer signs payload with a VirtualSigstore certificate and
-// carries cosign's certificate and Rekor bundle annotations.
-func keylessSigLayer(t *testing.T, vs *ca.VirtualSigstore, id, issuer string, payload []byte) mutate.Addendum {
-	t.Helper()
-	ent, err := vs.Sign(id, issuer, payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vc, _ := ent.VerificationContent()
-	certPEM, err := cryptoutils.MarshalCertificateToPEM(vc.Certificate())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, _ := ent.SignatureContent()
-	entries, _ := ent.TlogEntries()
-	tle := entries[0].TransparencyLogEntry()
-	rp := tlog.RekorPayload{Body: base64.StdEncoding.EncodeToString(tle.CanonicalizedBody), IntegratedTime: tle.IntegratedTime,
-		LogIndex: tle.LogIndex, LogID: hex.EncodeToString(tle.LogId.KeyId)}
-	set, err := vs.RekorSignPayload(rp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(map[string]any{"SignedEntryTimestamp": set, "Payload": rp})
-	return mutate.Addendum{Layer: static.NewLayer(payload, "application/vnd.dev.cosign.simplesigning.v1+json"),
-		Annotations: map[string]string{
-			"dev.cosignproject.cosign/signature": base64.StdEncoding.EncodeToString(sc.Signature()),
-			"dev.sigstore.cosign/certificate":    string(certPEM),
-			"dev.sigstore.cosign/bundle":         string(b),
-		}}
-}
-
 // attestationLayer is a DSSE envelope of an in-toto statement about d,
 // signed with key.
 func attestationLayer(t *testing.T, key *ecdsa.PrivateKey, d v1.Hash) mutate.Addendum {
@@ -235,7 +201,7 @@ func TestImagesOffline(t *testing.T) {
 	repo := src.host + "/app/api"
 	payload := simpleSigning(repo, app)
 	pushTo(t, repo+":sha256-"+app.Hex+".sig", cosignManifest(t, types.OCIManifestSchema1,
-		keySigLayer(t, key, payload), keylessSigLayer(t, vs, id, issuer, payload)))
+		keySigLayer(t, key, payload), ocitest.KeylessSignatureLayer(t, vs, id, issuer, payload)))
 	pushTo(t, repo+":sha256-"+app.Hex+".att", cosignManifest(t, types.OCIManifestSchema1, attestationLayer(t, key, app)))
 
 	// A signature whose bytes were changed after signing.
