@@ -9,5 +9,9 @@
 // no fixed and last_affected in one range, valid SEMVER versions in
 // ascending order.
 //
+// ParseHead is the index's fast path: it reads only the id, aliases,
+// withdrawn and affected packages of a record that was validated before
+// (a verified kit's), skipping the rest without decoding it.
+//
 // Package osv never opens a network connection.
 package osv

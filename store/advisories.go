@@ -136,7 +136,7 @@ func forEachLine(r io.Reader, max int, fn func(n int, off int64, line []byte) er
 }
 
 func indexRecord(rec []byte, off int64, source string, w *IndexWriter, ecosystems map[string]int) error {
-	h, err := parseOSVHead(rec)
+	h, err := osv.ParseHead(rec)
 	if err != nil {
 		return fmt.Errorf("not an OSV record: %w", err)
 	}

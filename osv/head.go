@@ -1,4 +1,4 @@
-package store
+package osv
 
 import (
 	"bytes"
@@ -7,8 +7,9 @@ import (
 	"fmt"
 )
 
-// osvHead is what the advisories index needs of an OSV record.
-type osvHead struct {
+// Head is the part of an OSV record an index needs: its id, aliases,
+// whether it is withdrawn and the packages it affects.
+type Head struct {
 	ID        string
 	Aliases   []string
 	Withdrawn bool // a withdrawn field that is not null
@@ -17,18 +18,21 @@ type osvHead struct {
 	Packages [][2]string
 }
 
-// errJSON is returned for bytes parseOSVHead cannot read.
-var errJSON = errors.New("malformed JSON")
+// ErrMalformedJSON is returned (wrapped, with the byte offset) for bytes
+// ParseHead cannot read.
+var ErrMalformedJSON = errors.New("malformed JSON")
 
-// parseOSVHead reads the fields of osvHead from one JSON object and skips
-// everything else without decoding it: the import's hot path, several
-// times faster than encoding/json. Keys match exactly (encoding/json would
-// also match "ID"). It checks the structure it walks (balanced brackets,
+// ParseHead reads the fields of Head from one JSON object and skips
+// everything else without decoding it: an import's hot path, several times
+// faster than encoding/json. Keys match exactly (encoding/json would also
+// match "ID"). It checks the structure it walks (balanced brackets,
 // terminated strings, one object and nothing after it) but is no JSON
-// validator: the mirror validated every record against the OSV schema
-// before the kit was signed, and Advisory.Vulnerability parses fully.
-func parseOSVHead(b []byte) (*osvHead, error) {
-	h := &osvHead{}
+// validator and does not check the OSV schema: use it only for records
+// that Parse accepted before, such as those of a verified kit, whose
+// mirror validated every record before the kit was signed. It returns an
+// error wrapping ErrMalformedJSON for bytes it cannot read.
+func ParseHead(b []byte) (*Head, error) {
+	h := &Head{}
 	s := &scanner{b: b}
 	err := s.object(func(key []byte) error {
 		switch string(key) {
@@ -91,7 +95,7 @@ func parseOSVHead(b []byte) (*osvHead, error) {
 		return nil, err
 	}
 	if s.ws(); s.i != len(s.b) {
-		return nil, fmt.Errorf("%w: data after the record at byte %d", errJSON, s.i)
+		return nil, fmt.Errorf("%w: data after the record at byte %d", ErrMalformedJSON, s.i)
 	}
 	return h, nil
 }
@@ -104,9 +108,9 @@ type scanner struct {
 
 func (s *scanner) fail(what string) error {
 	if s.i >= len(s.b) {
-		return fmt.Errorf("%w: unexpected end, want %s", errJSON, what)
+		return fmt.Errorf("%w: unexpected end, want %s", ErrMalformedJSON, what)
 	}
-	return fmt.Errorf("%w: %q at byte %d, want %s", errJSON, s.b[s.i], s.i, what)
+	return fmt.Errorf("%w: %q at byte %d, want %s", ErrMalformedJSON, s.b[s.i], s.i, what)
 }
 
 func (s *scanner) ws() {
@@ -173,7 +177,7 @@ func (s *scanner) str() (string, error) {
 	}
 	var v string
 	if err := json.Unmarshal(s.b[start:s.i], &v); err != nil {
-		return "", fmt.Errorf("%w: %v", errJSON, err)
+		return "", fmt.Errorf("%w: %v", ErrMalformedJSON, err)
 	}
 	return v, nil
 }
@@ -196,7 +200,7 @@ func (s *scanner) object(fn func(key []byte) error) error {
 		if escaped {
 			var k string
 			if err := json.Unmarshal(s.b[s.i-len(raw)-2:s.i], &k); err != nil {
-				return fmt.Errorf("%w: %v", errJSON, err)
+				return fmt.Errorf("%w: %v", ErrMalformedJSON, err)
 			}
 			raw = []byte(k)
 		}
