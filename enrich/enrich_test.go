@@ -59,3 +59,25 @@ func TestReadEPSS(t *testing.T) {
 		t.Errorf("bomb: %v", err)
 	}
 }
+
+func TestFileKind(t *testing.T) {
+	tests := []struct {
+		name, media string
+		want        Kind
+	}{
+		{"kev.json", MediaKEV, KindKEV},
+		{"anything.json", MediaKEV, KindKEV},
+		{"kev.json", "", KindKEV},
+		{"epss.csv", MediaEPSS, KindEPSS},
+		{"epss.csv", "", KindEPSS},
+		{"epss.csv.gz", "", KindEPSS},
+		{"kev.json", "application/json", KindNone},
+		{"epss.csv", MediaKEV, KindKEV},
+		{"notes.txt", "", KindNone},
+	}
+	for _, tt := range tests {
+		if got := FileKind(tt.name, tt.media); got != tt.want {
+			t.Errorf("FileKind(%q, %q) = %q, want %q", tt.name, tt.media, got, tt.want)
+		}
+	}
+}

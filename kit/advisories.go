@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/bundle"
+	"github.com/ferry-dev/ferry/enrich"
 	"github.com/ferry-dev/ferry/mirror"
 	"go.yaml.in/yaml/v3"
 )
@@ -23,8 +24,8 @@ func init() {
 // Media types of advisory content in a kit (the custom object of targets).
 const (
 	MediaOSVJSONL = "application/vnd.ferry.osv+jsonl"
-	MediaKEV      = "application/vnd.cisa.kev+json"
-	MediaEPSS     = "text/csv; profile=epss"
+	MediaKEV      = enrich.MediaKEV
+	MediaEPSS     = enrich.MediaEPSS
 )
 
 // AdvisorySource is one entry of kit.yaml's advisories: an OSV database

@@ -13,20 +13,10 @@ import (
 	"github.com/ferry-dev/ferry/verify"
 )
 
-// Media types of enrichment files, as the kit writes them into the custom
-// object of their targets (package kit owns them; a test keeps the two in
-// step).
-const (
-	MediaKEV  = "application/vnd.cisa.kev+json"
-	MediaEPSS = "text/csv; profile=epss"
-)
-
-// MaxEPSSSize caps the decompressed size of an EPSS scores file: a
-// decompression bomb fails the import instead of filling memory.
-const MaxEPSSSize = enrich.MaxEPSSSize
-
-// epssCap is MaxEPSSSize; tests lower it.
-var epssCap int64 = MaxEPSSSize
+// epssCap caps the decompressed size of an EPSS scores file: a
+// decompression bomb fails the import instead of filling memory. Tests
+// lower it.
+var epssCap int64 = enrich.MaxEPSSSize
 
 // EnrichIndexer indexes enrich/<source>/kev.json (the CISA KEV catalog) and
 // enrich/<source>/epss.csv[.gz] (EPSS scores), content type "enrich".
@@ -55,11 +45,10 @@ func (EnrichIndexer) Index(ctx context.Context, f verify.Target, r io.Reader, w 
 	if err := checkField("source name", source); err != nil {
 		return err
 	}
-	media := mediaType(f.Custom)
-	switch {
-	case media == MediaKEV || media == "" && name == "kev.json":
+	switch enrich.FileKind(name, mediaType(f.Custom)) {
+	case enrich.KindKEV:
 		return indexKEV(r, source, w)
-	case media == MediaEPSS || media == "" && (name == "epss.csv" || name == "epss.csv.gz"):
+	case enrich.KindEPSS:
 		return indexEPSS(ctx, r, source, w)
 	}
 	return nil
@@ -104,19 +93,11 @@ func indexEPSS(ctx context.Context, r io.Reader, source string, w *IndexWriter) 
 	return w.Put(ikey('m', "epss", source), data)
 }
 
-// KEVEntry is a CISA Known Exploited Vulnerabilities catalog entry.
+// KEVEntry is a CISA Known Exploited Vulnerabilities catalog entry as the
+// store holds it: the catalog's fields (enrich.KEVEntry) and where it came
+// from.
 type KEVEntry struct {
-	CVE                        string   `json:"cveID"`
-	VendorProject              string   `json:"vendorProject,omitempty"`
-	Product                    string   `json:"product,omitempty"`
-	VulnerabilityName          string   `json:"vulnerabilityName,omitempty"`
-	DateAdded                  string   `json:"dateAdded,omitempty"`
-	ShortDescription           string   `json:"shortDescription,omitempty"`
-	RequiredAction             string   `json:"requiredAction,omitempty"`
-	DueDate                    string   `json:"dueDate,omitempty"`
-	KnownRansomwareCampaignUse string   `json:"knownRansomwareCampaignUse,omitempty"`
-	Notes                      string   `json:"notes,omitempty"`
-	CWEs                       []string `json:"cwes,omitempty"`
+	enrich.KEVEntry
 	// CatalogVersion is the catalog's version; Channel and Source say
 	// where the entry came from.
 	CatalogVersion string `json:"catalogVersion,omitempty"`

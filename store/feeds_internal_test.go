@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-dev/ferry/enrich"
 	"github.com/ferry-dev/ferry/fixtures"
 	"github.com/ferry-dev/ferry/verify"
 	bolt "go.etcd.io/bbolt"
@@ -207,7 +208,7 @@ func TestEnrichKEVAndEPSS(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("KEV: %v %v", ok, err)
 		}
-		want := KEVEntry{CVE: "CVE-2021-44228", VendorProject: "Apache", Product: "Log4j2", DateAdded: "2021-12-10", KnownRansomwareCampaignUse: "Known", CWEs: []string{"CWE-20"}, CatalogVersion: "2026.11.27", Channel: "feeds", Source: "kev"}
+		want := KEVEntry{KEVEntry: enrich.KEVEntry{CVE: "CVE-2021-44228", VendorProject: "Apache", Product: "Log4j2", DateAdded: "2021-12-10", KnownRansomwareCampaignUse: "Known", CWEs: []string{"CWE-20"}}, CatalogVersion: "2026.11.27", Channel: "feeds", Source: "kev"}
 		if d := diff(want, *e); d != "" {
 			t.Errorf("KEV entry: %s", d)
 		}
