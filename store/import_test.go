@@ -310,10 +310,6 @@ func TestFreshnessInfo(t *testing.T) {
 	if diff := diff(want, got); diff != "" {
 		t.Errorf("freshness (-want +got):\n%s", diff)
 	}
-	var buf bytes.Buffer
-	if err := in.WriteText(&buf); err != nil || !strings.Contains(buf.String(), "STALE") {
-		t.Errorf("text: %v\n%s", err, buf.String())
-	}
 
 	// A budget that does not parse fails the import, before anything changes.
 	files["kit.json"] = []byte(`{"schema":"ferry.dev/kit/v1","freshness":{"advisories":"soon"}}`)
@@ -345,11 +341,19 @@ func TestInventory(t *testing.T) {
 	if ch.Channel != "acme" || ch.Version != 1 || len(ch.Files) != len(files) || ch.Sources[0].Name != "img" || ch.Sources[0].Digest != "sha256:123" {
 		t.Errorf("channel: %+v", ch)
 	}
-	var a, b bytes.Buffer
-	WriteJSON(&a, inv)
-	inv2, _ := s.Inventory(context.Background())
-	WriteJSON(&b, inv2)
-	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+	a, err := json.Marshal(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv2, err := s.Inventory(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(inv2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
 		t.Error("inventory is not deterministic")
 	}
 }

@@ -2,15 +2,12 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"github.com/ferry-dev/ferry/manifest"
-	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/ferry-dev/ferry/manifest"
 	"github.com/ferry-dev/ferry/verify"
 	bolt "go.etcd.io/bbolt"
 )
@@ -179,98 +176,6 @@ func channelInfo(tx *bolt.Tx, st *channelState, at time.Time) (ChannelInfo, erro
 	return ci, nil
 }
 
-// WriteText renders Info for people.
-func (in *Info) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "store\t%s\n", in.Dir)
-	fmt.Fprintf(tw, "schema\t%d\n", in.SchemaVersion)
-	fmt.Fprintf(tw, "imports\t%d\n", in.Imports)
-	fmt.Fprintf(tw, "channels\t%d\n", len(in.Channels))
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	for _, c := range in.Channels {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		exp := c.Expires.Format(time.RFC3339)
-		if c.Expired {
-			exp += " (EXPIRED)"
-		}
-		fmt.Fprintf(tw, "channel\t%s\n", c.Channel)
-		fmt.Fprintf(tw, "active version\t%d (%s)\n", c.Version, c.Name)
-		fmt.Fprintf(tw, "created\t%s\n", c.Created.Format(time.RFC3339))
-		fmt.Fprintf(tw, "expires\t%s\n", exp)
-		fmt.Fprintf(tw, "imported\t%s\n", c.ImportedAt.Format(time.RFC3339))
-		fmt.Fprintf(tw, "root version\t%d\n", c.RootVersion)
-		fmt.Fprintf(tw, "targets sha256\t%s\n", c.TargetsSHA256)
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CONTENT\tFILES\tBYTES\tAGE\tBUDGET\tFRESHNESS")
-		for _, t := range c.Types {
-			age, budget := "-", t.Budget
-			if !t.DataTime.IsZero() {
-				age = formatAge(time.Duration(t.AgeSeconds) * time.Second)
-			}
-			if budget == "" {
-				budget = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", t.Type, t.Files, t.Bytes, age, budget, strings.ToUpper(t.Freshness))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		if len(c.TUF) > 0 {
-			fmt.Fprintln(w)
-			tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TUF REPOSITORY\tROOT\tTARGETS\tAT IMPORT\tNOW")
-			for _, t := range c.TUF {
-				now := "fresh"
-				if t.ExpiredNow {
-					now = "EXPIRED"
-				}
-				var root int64
-				if len(t.Roots) > 0 {
-					root = t.Roots[len(t.Roots)-1]
-				}
-				status := t.String()
-				if t.State == TUFExpired {
-					status = "EXPIRED: " + status
-				}
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", t.Repository, root, len(t.Targets), status, now)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-		}
-		if len(c.Sources) == 0 {
-			continue
-		}
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SOURCE\tKIND\tFILES\tBYTES\tCOUNTS")
-		for _, src := range c.Sources {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", src.Name, src.Kind, src.Files, src.Bytes, FormatCounts(src.Counts))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func formatAge(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "in the future"
-	case d >= 48*time.Hour:
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.Truncate(time.Minute).String()
-}
-
 // InventorySchema names the JSON schema of Inventory.
 const InventorySchema = "ferry.dev/store-inventory/v1"
 
@@ -345,11 +250,4 @@ func imageBlob(p string) (string, bool) {
 		return "", false
 	}
 	return alg + ":" + hexd, true
-}
-
-// WriteJSON writes v as indented JSON.
-func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

@@ -2,17 +2,13 @@ package store
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
-	"github.com/ferry-dev/ferry/vex"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -332,80 +328,4 @@ func (res *QueryResult) enrich(r *Reader, ids []string) error {
 		}
 	}
 	return nil
-}
-
-// WriteText renders a QueryResult for people: the records as indented
-// JSON, ids one per line, statements as a table.
-func (res *QueryResult) WriteText(w io.Writer) error {
-	q := res.Query
-	if !res.Found {
-		switch {
-		case q.Advisory != "":
-			fmt.Fprintf(w, "advisory %s: not found\n", q.Advisory)
-		case q.Package != "":
-			fmt.Fprintf(w, "package %s/%s: no advisories\n", q.Ecosystem, q.Package)
-			if res.EcosystemHasData != nil && !*res.EcosystemHasData {
-				fmt.Fprintf(w, "note: the store has no advisory data for ecosystem %q at all (NO_ADVISORY_DATA)\n", q.Ecosystem)
-			}
-		case q.Vuln != "":
-			fmt.Fprintf(w, "vulnerability %s: no VEX statements\n", q.Vuln)
-		default:
-			fmt.Fprintf(w, "product %s: no VEX statements\n", q.Product)
-		}
-	}
-	for i, a := range res.Advisories {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		fmt.Fprintf(w, "# %s (channel %s, source %s)\n", a.ID, a.Channel, a.Source)
-		var buf bytes.Buffer
-		if err := json.Indent(&buf, a.Record, "", "  "); err != nil {
-			return fmt.Errorf("advisory %s: %w", a.ID, err)
-		}
-		buf.WriteByte('\n')
-		if _, err := buf.WriteTo(w); err != nil {
-			return err
-		}
-	}
-	for _, id := range res.IDs {
-		fmt.Fprintln(w, id)
-	}
-	if len(res.Statements) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "VULNERABILITY\tSTATUS\tJUSTIFICATION\tPRODUCTS\tISSUER\tSOURCE\tDOCUMENT")
-		for _, st := range res.Statements {
-			just := string(st.Justification)
-			if just == "" {
-				just = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.19s…\n", st.Vulnerability, st.Status, just,
-				productList(st.Products), st.Issuer, st.Channel+"/"+st.Source, st.DocumentDigest)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-	}
-	if res.KEV != nil {
-		fmt.Fprintf(w, "KEV: %s listed since %s (%s/%s)\n", res.KEV.CVE, res.KEV.DateAdded, res.KEV.Channel, res.KEV.Source)
-	}
-	if res.EPSS != nil {
-		fmt.Fprintf(w, "EPSS: %s %.5f (percentile %.5f) (%s/%s)\n", res.EPSS.CVE, res.EPSS.EPSS, res.EPSS.Percentile, res.EPSS.Channel, res.EPSS.Source)
-	}
-	return nil
-}
-
-// productList shows up to three products of a statement.
-func productList(ps []vex.Product) string {
-	if len(ps) == 0 {
-		return "-"
-	}
-	var names []string
-	for i, p := range ps {
-		if i == 3 {
-			names = append(names, fmt.Sprintf("(+%d)", len(ps)-3))
-			break
-		}
-		names = append(names, cmp.Or(p.PURL, p.ID, p.Name, p.CPE))
-	}
-	return strings.Join(names, ", ")
 }

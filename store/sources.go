@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/ferry-dev/ferry/manifest"
 	"github.com/ferry-dev/ferry/verify"
@@ -88,17 +87,4 @@ func channelSources(cb chanBucket) ([]SourceCounts, error) {
 		return nil
 	})
 	return out, err
-}
-
-// FormatCounts renders counts as "k=v" pairs sorted by key ("-" for none).
-func FormatCounts(counts map[string]int) string {
-	if len(counts) == 0 {
-		return "-"
-	}
-	keys := sortedKeys(counts)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%d", k, counts[k]))
-	}
-	return strings.Join(parts, " ")
 }

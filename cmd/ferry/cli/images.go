@@ -60,7 +60,7 @@ with it. --json prints every field, including the attachment digests.`,
 				return err
 			}
 			if f.json {
-				return store.WriteJSON(cmd.OutOrStdout(), ims)
+				return writeJSON(cmd.OutOrStdout(), ims)
 			}
 			return writeImagesText(cmd.OutOrStdout(), ims)
 		},
@@ -137,7 +137,7 @@ layers keep their digests there).`,
 				return err
 			}
 			if f.json {
-				return store.WriteJSON(cmd.OutOrStdout(), res)
+				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%s, %s)\n", res.Path, res.Format, res.Digest)
 			return nil
@@ -228,7 +228,7 @@ Credentials come from the Docker config (docker login HOST).`,
 				return err
 			}
 			if f.json {
-				return store.WriteJSON(cmd.OutOrStdout(), res)
+				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PUSHED\tDIGEST (= REGISTRY DIGEST)")
@@ -365,7 +365,7 @@ signature and attestation is reported, valid or not.`,
 				return verr
 			}
 			if f.json {
-				if err := store.WriteJSON(cmd.OutOrStdout(), res); err != nil {
+				if err := writeJSON(cmd.OutOrStdout(), res); err != nil {
 					return err
 				}
 			} else if err := writeVerifyText(cmd.OutOrStdout(), res); err != nil {

@@ -92,7 +92,7 @@ Exit 3 when the kit fails verification or is refused.`,
 			}
 			out := cmd.OutOrStdout()
 			if o.json {
-				err = store.WriteJSON(out, res)
+				err = writeJSON(out, res)
 			} else {
 				err = writeImportText(out, kitPath, res)
 			}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 
@@ -111,10 +110,4 @@ builds nothing.`,
 	c.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
 	c.Flags().BoolVar(&o.noProg, "no-progress", false, "no progress output")
 	return c
-}
-
-func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

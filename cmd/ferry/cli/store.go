@@ -91,9 +91,9 @@ oldest fetch time of the type's sources, else from the kit's creation.`,
 				return err
 			}
 			if f.json {
-				return store.WriteJSON(cmd.OutOrStdout(), in)
+				return writeJSON(cmd.OutOrStdout(), in)
 			}
-			return in.WriteText(cmd.OutOrStdout())
+			return writeStoreInfo(cmd.OutOrStdout(), in)
 		},
 	}
 	f.add(c, store.InfoSchema)
@@ -123,7 +123,7 @@ sha256, signer key ids, the checks that passed and counts per content type.
 				return err
 			}
 			if f.json {
-				return store.WriteJSON(cmd.OutOrStdout(), rs)
+				return writeJSON(cmd.OutOrStdout(), rs)
 			}
 			return writeLogText(cmd.OutOrStdout(), rs)
 		},
@@ -202,9 +202,9 @@ cannot be read.`,
 				return err
 			}
 			if f.json {
-				return store.WriteJSON(cmd.OutOrStdout(), res)
+				return writeJSON(cmd.OutOrStdout(), res)
 			}
-			return res.WriteText(cmd.OutOrStdout())
+			return writeQueryResult(cmd.OutOrStdout(), res)
 		},
 	}
 	f.add(c, store.QuerySchema)
@@ -238,9 +238,9 @@ gives the same bytes. Carry it to the connected side for a minimal delta.`,
 				return err
 			}
 			if out == "" {
-				return store.WriteJSON(cmd.OutOrStdout(), inv)
+				return writeJSON(cmd.OutOrStdout(), inv)
 			}
-			return atomicfile.WriteFrom(out, 0o644, func(w io.Writer) error { return store.WriteJSON(w, inv) })
+			return atomicfile.WriteFrom(out, 0o644, func(w io.Writer) error { return writeJSON(w, inv) })
 		},
 	}
 	f.add(c, "")
@@ -268,7 +268,7 @@ import lock: it waits for a running import (up to --lock-timeout).`,
 				return err
 			}
 			if f.json {
-				return store.WriteJSON(cmd.OutOrStdout(), res)
+				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed %d unreferenced blob(s), %d bytes, and %d staging file(s); %d blob(s) referenced\n",
 				res.Removed, res.RemovedBytes, res.TempRemoved, res.Referenced)

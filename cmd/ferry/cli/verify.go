@@ -65,7 +65,7 @@ refused with KIT_ROLLBACK. Nothing is written to the store. With both
 				return err
 			}
 			if o.json {
-				err = rep.WriteJSON(cmd.OutOrStdout())
+				err = writeJSON(cmd.OutOrStdout(), rep)
 			} else {
 				err = rep.WriteText(cmd.OutOrStdout(), args[0])
 			}
