@@ -22,7 +22,11 @@ var ErrBusy = errors.New("store is busy")
 var ErrChanged = errors.New("the store changed during the import")
 
 // ErrReasonRequired is returned by Import for ForceActivate without a Reason.
-var ErrReasonRequired = errors.New("--force-activate needs --reason")
+var ErrReasonRequired = errors.New("a forced activation needs a reason")
+
+// ErrReasonWithoutForce is returned by Import for a Reason without
+// ForceActivate: the reason would be logged for nothing.
+var ErrReasonWithoutForce = errors.New("a reason is only for a forced activation")
 
 // SchemaError reports a store whose schema this build cannot use as it is.
 // errors.Is(err, ErrNewerSchema) matches a store written by a newer ferry.

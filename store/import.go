@@ -96,7 +96,7 @@ type ImportResult struct {
 //
 // A kit that fails verification returns a result holding the report and
 // an error wrapping a *bundle.Error (KIT_…); the store is unchanged. Other
-// errors: ErrLocked, ErrReasonRequired, a *SchemaError, I/O errors (a full
+// errors: ErrLocked, ErrReasonRequired, ErrReasonWithoutForce, a *SchemaError, I/O errors (a full
 // disk while staging), each leaving the previous state intact.
 func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	if opts.At.IsZero() {
@@ -106,7 +106,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 		return nil, ErrReasonRequired
 	}
 	if !opts.ForceActivate && opts.Reason != "" {
-		return nil, errors.New("--reason is only for --force-activate")
+		return nil, ErrReasonWithoutForce
 	}
 	if !opts.DryRun {
 		l, err := s.lock(ctx)
@@ -238,7 +238,7 @@ func (im *importer) TrustFor(channel string) (verify.Trust, error) {
 	if !found {
 		if im.opts.Root == nil {
 			return verify.Trust{}, bundle.Errorf(bundle.CodeUnknownChannel, "",
-				"channel %q is not in the store %s: pin its root on the first import with --root", channel, im.s.dir)
+				"channel %q is not in the store %s: its root must be pinned on the channel's first import", channel, im.s.dir)
 		}
 		im.pinned = true
 		return verify.Trust{Root: im.opts.Root}, nil
@@ -274,7 +274,7 @@ func (im *importer) outcome(rep *verify.Report) (string, error) {
 		what = "the same version with different content"
 	}
 	return "", fmt.Errorf("refused: %w", bundle.Errorf(bundle.CodeRollback, "",
-		"channel %s: version %d is %s than the active version %d; use --force-activate --reason TEXT to activate it anyway",
+		"channel %s: version %d is %s than the active version %d; only a forced activation with a reason activates it",
 		rep.Channel, rep.Version, what, prev.Version))
 }
 

@@ -108,8 +108,8 @@ func TestImportUnknownChannel(t *testing.T) {
 	if bundle.CodeOf(err) != bundle.CodeUnknownChannel || res == nil || res.Report.OK {
 		t.Fatalf("known store, other channel: %v", err)
 	}
-	if !strings.Contains(err.Error(), "--root") {
-		t.Errorf("the error does not say what to do: %v", err)
+	if !strings.Contains(err.Error(), "pinned on the channel's first import") || strings.Contains(err.Error(), "--") {
+		t.Errorf("the error does not say what to do, or speaks in command-line flags: %v", err)
 	}
 	if diff := diff(before, snapshotDir(t, s.Dir())); diff != "" {
 		t.Errorf("a refused kit changed the store:\n%s", diff)
@@ -135,13 +135,19 @@ func TestImportRollback(t *testing.T) {
 			if bundle.CodeOf(err) != bundle.CodeRollback {
 				t.Fatalf("got %v, want KIT_ROLLBACK", err)
 			}
+			if strings.Contains(err.Error(), "--") {
+				t.Errorf("the store speaks in command-line flags: %v", err)
+			}
 			if diff := diff(before, snapshotDir(t, s.Dir())); diff != "" {
 				t.Errorf("a refused kit changed the store:\n%s", diff)
 			}
 		})
 	}
 	if _, err := s.Import(context.Background(), bytes.NewReader(k1), ImportOptions{At: at, ForceActivate: true}); !errors.Is(err, ErrReasonRequired) {
-		t.Errorf("--force-activate without --reason: %v", err)
+		t.Errorf("a forced activation without a reason: %v", err)
+	}
+	if _, err := s.Import(context.Background(), bytes.NewReader(k1), ImportOptions{At: at, Reason: "why"}); !errors.Is(err, ErrReasonWithoutForce) {
+		t.Errorf("a reason without a forced activation: %v", err)
 	}
 	res := mustImport(t, s, k1, ImportOptions{ForceActivate: true, Reason: "feed 2 is broken, INC-42"})
 	if res.Outcome != OutcomeForceActivated || activeVersion(t, s, "acme") != 1 {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/store"
 	"github.com/spf13/cobra"
 )
@@ -107,6 +108,7 @@ Exit 3 when the kit fails verification or is refused.`,
 				fmt.Fprintf(cmd.ErrOrStderr(), "quarantined: %s (report: %s.report.json)\n", dest, dest)
 			}
 			if ierr != nil {
+				ierr = importAdvice(ierr)
 				if res.Report != nil && !res.Report.OK {
 					return verificationErr{ierr}
 				}
@@ -127,6 +129,18 @@ Exit 3 when the kit fails verification or is refused.`,
 	f.BoolVar(&o.json, "json", false, "print the result as JSON (schema "+store.ImportResultSchema+")")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", store.DefaultLockTimeout, "how long to wait for another import to finish")
 	return c
+}
+
+// importAdvice adds what to do on the command line to an import error
+// that the store reports by its stable code.
+func importAdvice(err error) error {
+	switch bundle.CodeOf(err) {
+	case bundle.CodeUnknownChannel:
+		return fmt.Errorf("%w (pin the channel's root on its first import with --root FILE)", err)
+	case bundle.CodeRollback:
+		return fmt.Errorf("%w (use --force-activate --reason TEXT to activate it anyway)", err)
+	}
+	return err
 }
 
 func writeImportText(w io.Writer, kitPath string, res *store.ImportResult) error {

@@ -44,7 +44,7 @@ func TestImportAndStoreCommands(t *testing.T) {
 	st := filepath.Join(dir, "store")
 	at := "--at=2026-11-28T01:00:00Z"
 
-	if _, errOut, code := runFerry(t, "import", k1, "--store", st, at); code != ExitVerification || !strings.Contains(errOut, "KIT_UNKNOWN_CHANNEL") {
+	if _, errOut, code := runFerry(t, "import", k1, "--store", st, at); code != ExitVerification || !strings.Contains(errOut, "KIT_UNKNOWN_CHANNEL") || !strings.Contains(errOut, "with --root FILE") {
 		t.Fatalf("no root: exit %d, %s", code, errOut)
 	}
 	if out, errOut, code := runFerry(t, "import", k1, "--store", st, "--root", root, at, "--operator", "alice"); code != ExitOK || !strings.Contains(out, "activated channel acme: new channel -> version 1") {
@@ -56,7 +56,7 @@ func TestImportAndStoreCommands(t *testing.T) {
 	if _, _, code := runFerry(t, "import", k2, "--store", st, at); code != ExitOK {
 		t.Fatalf("second import: exit %d", code)
 	}
-	if _, errOut, code := runFerry(t, "import", k1, "--store", st, at); code != ExitVerification || !strings.Contains(errOut, "KIT_ROLLBACK") {
+	if _, errOut, code := runFerry(t, "import", k1, "--store", st, at); code != ExitVerification || !strings.Contains(errOut, "KIT_ROLLBACK") || !strings.Contains(errOut, "use --force-activate --reason TEXT") {
 		t.Fatalf("rollback: exit %d, %s", code, errOut)
 	}
 	if _, _, code := runFerry(t, "import", k1, "--store", st, at, "--force-activate"); code != ExitUsage {
