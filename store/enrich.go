@@ -45,24 +45,17 @@ func (EnrichIndexer) Index(ctx context.Context, f verify.Target, r io.Reader, w 
 	if err := checkField("source name", source); err != nil {
 		return err
 	}
-	switch enrich.FileKind(name, mediaType(f.Custom)) {
+	custom, err := parseCustom(f.Custom)
+	if err != nil {
+		return err
+	}
+	switch enrich.FileKind(name, custom.MediaType) {
 	case enrich.KindKEV:
 		return indexKEV(r, source, w)
 	case enrich.KindEPSS:
 		return indexEPSS(ctx, r, source, w)
 	}
 	return nil
-}
-
-// mediaType reads the media type of a target's custom object.
-func mediaType(custom json.RawMessage) string {
-	var c struct {
-		MediaType string `json:"mediaType"`
-	}
-	if len(custom) > 0 {
-		_ = json.Unmarshal(custom, &c)
-	}
-	return c.MediaType
 }
 
 func indexKEV(r io.Reader, source string, w *IndexWriter) error {
@@ -72,7 +65,10 @@ func indexKEV(r io.Reader, source string, w *IndexWriter) error {
 	if err != nil {
 		return err
 	}
-	meta, _ := json.Marshal(cat)
+	meta, err := json.Marshal(cat)
+	if err != nil {
+		return fmt.Errorf("KEV catalog header: %w", err)
+	}
 	return w.Put(ikey('m', "kev", source), meta)
 }
 
@@ -89,7 +85,10 @@ func indexEPSS(ctx context.Context, r io.Reader, source string, w *IndexWriter) 
 		}
 		return err
 	}
-	data, _ := json.Marshal(meta)
+	data, err := json.Marshal(meta)
+	if err != nil {
+		return fmt.Errorf("EPSS header: %w", err)
+	}
 	return w.Put(ikey('m', "epss", source), data)
 }
 
@@ -138,9 +137,10 @@ func (r *Reader) KEV(cve string) (*KEVEntry, bool, error) {
 			}
 			e.Channel, e.Source = cb.channel, string(source)
 			var m enrich.KEVCatalog
-			if raw := cb.b.Get(ikey('m', "kev", e.Source)); raw != nil && json.Unmarshal(raw, &m) == nil {
-				e.CatalogVersion = m.CatalogVersion
+			if err := getMeta(cb, "kev", e.Source, &m); err != nil {
+				return err
 			}
+			e.CatalogVersion = m.CatalogVersion
 			return nil
 		})
 		if err != nil {
@@ -176,9 +176,10 @@ func (r *Reader) EPSS(cve string) (*EPSSScore, bool, error) {
 				EPSS:       math.Float64frombits(binary.BigEndian.Uint64(v)),
 				Percentile: math.Float64frombits(binary.BigEndian.Uint64(v[8:]))}
 			var m enrich.EPSSMeta
-			if raw := cb.b.Get(ikey('m', "epss", s.Source)); raw != nil && json.Unmarshal(raw, &m) == nil {
-				s.ModelVersion, s.ScoreDate = m.ModelVersion, m.ScoreDate
+			if err := getMeta(cb, "epss", s.Source, &m); err != nil {
+				return err
 			}
+			s.ModelVersion, s.ScoreDate = m.ModelVersion, m.ScoreDate
 			return nil
 		})
 		if err != nil {
@@ -189,4 +190,18 @@ func (r *Reader) EPSS(cve string) (*EPSSScore, bool, error) {
 		}
 	}
 	return nil, false, nil
+}
+
+// getMeta decodes the header of a source's KEV catalog or EPSS file
+// (kind "kev" or "epss") into v. Every indexed file has one: a missing or
+// unreadable header is a damaged index, not an empty header.
+func getMeta(cb chanBucket, kind, source string, v any) error {
+	raw := cb.b.Get(ikey('m', kind, source))
+	if raw == nil {
+		return fmt.Errorf("channel %s: enrich index: no %s header of source %s", cb.channel, kind, source)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("channel %s: enrich index: %s header of source %s: %w", cb.channel, kind, source, err)
+	}
+	return nil
 }

@@ -3,12 +3,12 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/ferry-dev/ferry/osv"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -253,7 +253,11 @@ func (s *Store) Query(ctx context.Context, q Query) (*QueryResult, error) {
 				return err
 			}
 			res.Found = len(res.Advisories) > 0
-			return res.enrich(r, aliasesOf(q.Advisory, res.Advisories))
+			ids, err := aliasesOf(q.Advisory, res.Advisories)
+			if err != nil {
+				return err
+			}
+			return res.enrich(r, ids)
 		case q.Package != "":
 			has, err := r.HasAdvisoryData(q.Ecosystem)
 			if err != nil {
@@ -269,7 +273,10 @@ func (s *Store) Query(ctx context.Context, q Query) (*QueryResult, error) {
 			if err != nil {
 				return err
 			}
-			ids := aliasesOf(q.Vuln, advs)
+			ids, err := aliasesOf(q.Vuln, advs)
+			if err != nil {
+				return err
+			}
 			if res.Statements, err = r.VEXStatements(ids...); err != nil {
 				return err
 			}
@@ -290,20 +297,20 @@ func (s *Store) Query(ctx context.Context, q Query) (*QueryResult, error) {
 }
 
 // aliasesOf is id, then the ids and aliases of the records, each once.
-func aliasesOf(id string, advs []Advisory) []string {
+func aliasesOf(id string, advs []Advisory) ([]string, error) {
 	ids := []string{id}
 	for _, a := range advs {
-		var h struct {
-			Aliases []string `json:"aliases"`
+		h, err := osv.ParseHead(a.Record)
+		if err != nil {
+			return nil, fmt.Errorf("advisory %s (channel %s, source %s): %w", a.ID, a.Channel, a.Source, err)
 		}
-		_ = json.Unmarshal(a.Record, &h)
 		for _, x := range append([]string{a.ID}, h.Aliases...) {
 			if !slices.Contains(ids, x) {
 				ids = append(ids, x)
 			}
 		}
 	}
-	return ids
+	return ids, nil
 }
 
 func (res *QueryResult) enrich(r *Reader, ids []string) error {

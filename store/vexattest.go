@@ -113,12 +113,11 @@ func (x VEXIndexer) Finish(ctx context.Context, kit IndexKit, _ *IndexWriter) er
 		if bundleType(t.Path) != "vex" || len(t.Custom) == 0 {
 			continue
 		}
-		var att struct {
-			Attestation  string `json:"attestation"`
-			Signer       string `json:"signer"`
-			SignerIssuer string `json:"signerIssuer"`
+		att, err := parseCustom(t.Custom)
+		if err != nil {
+			return &IndexError{Indexer: vexIndex, Path: t.Path, Err: err}
 		}
-		if err := json.Unmarshal(t.Custom, &att); err != nil || att.Attestation == "" {
+		if att.Attestation == "" {
 			continue
 		}
 		va, ok := verified[att.Attestation]

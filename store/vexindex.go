@@ -114,8 +114,12 @@ func (VEXIndexer) Index(_ context.Context, f verify.Target, r io.Reader, w *Inde
 	if len(data) > vex.MaxDocumentSize {
 		return fmt.Errorf("%w: larger than %d bytes", vex.ErrTooLarge, vex.MaxDocumentSize)
 	}
+	custom, err := parseCustom(f.Custom)
+	if err != nil {
+		return err
+	}
 	var doc *vex.Document
-	switch mediaType(f.Custom) {
+	switch custom.MediaType {
 	case MediaOpenVEX:
 		doc, err = vex.ParseOpenVEX(data)
 	case MediaCSAF:
@@ -133,14 +137,7 @@ func (VEXIndexer) Index(_ context.Context, f verify.Target, r io.Reader, w *Inde
 	if hexDigest != f.SHA256 {
 		return fmt.Errorf("parsed digest %s is not the target's sha256 %s", doc.Digest, f.SHA256)
 	}
-	var att struct {
-		Attestation  string `json:"attestation"`
-		Signer       string `json:"signer"`
-		SignerIssuer string `json:"signerIssuer"`
-	}
-	if len(f.Custom) > 0 {
-		_ = json.Unmarshal(f.Custom, &att)
-	}
+	att := custom
 	rec, err := json.Marshal(VEXDocument{
 		Digest: doc.Digest, Path: f.Path, Format: doc.Format, ID: doc.ID, Version: doc.Version,
 		Issuer: doc.Issuer, IssuerNamespace: doc.IssuerNamespace, Timestamp: doc.Timestamp,
@@ -263,10 +260,13 @@ func (r *Reader) statements(kind byte, keys []string) ([]VEXStatement, error) {
 			if checkField("key", k) != nil {
 				continue
 			}
-			scanPrefix(cb.b, iprefix(kind, k), func(ref, _ []byte) error {
+			err := scanPrefix(cb.b, iprefix(kind, k), func(ref, _ []byte) error {
 				refs = append(refs, bytes.Clone(ref))
 				return nil
 			})
+			if err != nil {
+				return nil, err
+			}
 		}
 		slices.SortFunc(refs, bytes.Compare)
 		refs = slices.CompactFunc(refs, bytes.Equal)

@@ -1,0 +1,152 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/ferry-dev/ferry/bundle"
+	"github.com/ferry-dev/ferry/fixtures"
+	bolt "go.etcd.io/bbolt"
+)
+
+// customKit is a signed kit of channel c whose files carry the given
+// custom objects in targets.json (nil: none).
+func customKit(t *testing.T, c *fixtures.Channel, files map[string][]byte, custom map[string]string) []byte {
+	t.Helper()
+	var bf []bundle.File
+	for _, p := range sortedKeys(files) {
+		data := files[p]
+		f := bundle.File{Path: p, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+		if cu, ok := custom[p]; ok {
+			f.Custom = []byte(cu)
+		}
+		bf = append(bf, f)
+	}
+	var buf bytes.Buffer
+	_, err := bundle.Write(context.Background(), &buf, bundle.WriteOptions{
+		Info:  bundle.Info{Name: c.Name, Channel: c.Name, Version: 1, Created: fixtures.Created, Expires: fixtures.Created.AddDate(0, 1, 0)},
+		Roots: c.Chain, Signers: c.SigningKeys(),
+	}, bf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+const testKEV = `{"catalogVersion":"2026.11.27","count":1,"vulnerabilities":[{"cveID":"CVE-2021-44228","dateAdded":"2021-12-10"}]}`
+
+// TestImportRefusesUnreadableCustom: a target's custom object is signed
+// metadata the indexes act on (media type, the attestation a VEX document
+// came in, the signer it verified as). One the store cannot read fails
+// the import with an error naming the file, and nothing changes; before,
+// the store read what it could and went on, so a document whose
+// attestation field was malformed kept the signer it claimed, unverified.
+func TestImportRefusesUnreadableCustom(t *testing.T) {
+	doc := fixtures.OpenVEXDocument("Example Security", "CVE-2026-0001", "pkg:golang/example.com/app@v1.2.0")
+	docPath := "vex/vendor/" + sha256Hex(doc) + ".json"
+	tests := []struct {
+		name   string
+		files  map[string][]byte
+		custom map[string]string
+		path   string // the file the error must name
+	}{
+		{"VEX document claiming a signer, attestation not a string",
+			map[string][]byte{docPath: doc},
+			map[string]string{docPath: `{"mediaType":"application/openvex+json","attestation":7,"signer":"release@example.com"}`},
+			docPath},
+		{"VEX document, media type not a string",
+			map[string][]byte{docPath: doc},
+			map[string]string{docPath: `{"mediaType":["application/openvex+json"]}`},
+			docPath},
+		{"VEX trust material, attestation not a string",
+			map[string][]byte{docPath: doc, "vex/vendor/trust/cosign.pub": []byte("key")},
+			map[string]string{"vex/vendor/trust/cosign.pub": `{"attestation":{"path":"x"}}`},
+			"vex/vendor/trust/cosign.pub"},
+		{"KEV catalog, media type not a string",
+			map[string][]byte{"enrich/kev/kev.json": []byte(testKEV)},
+			map[string]string{"enrich/kev/kev.json": `{"mediaType":1}`},
+			"enrich/kev/kev.json"},
+		{"custom object not an object",
+			map[string][]byte{"enrich/kev/kev.json": []byte(testKEV)},
+			map[string]string{"enrich/kev/kev.json": `"application/vnd.cisa.kev+json"`},
+			"enrich/kev/kev.json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fixtures.NewChannel("site")
+			s := newStore(t)
+			_, err := s.Import(context.Background(), bytes.NewReader(customKit(t, c, tt.files, tt.custom)), ImportOptions{At: at, Root: c.Root()})
+			var ie *IndexError
+			if !errors.As(err, &ie) || ie.Path != tt.path || !strings.Contains(err.Error(), "custom object") {
+				t.Fatalf("import: %v, want an index error naming %s and its custom object", err, tt.path)
+			}
+			if v := activeVersion(t, s, "site"); v != 0 {
+				t.Errorf("a refused kit is active (version %d)", v)
+			}
+		})
+	}
+	// The same files with readable custom objects import.
+	c := fixtures.NewChannel("site")
+	s := newStore(t)
+	files := map[string][]byte{docPath: doc, "enrich/kev/kev.json": []byte(testKEV)}
+	custom := map[string]string{docPath: `{"mediaType":"application/openvex+json","source":"vendor"}`, "enrich/kev/kev.json": `{"mediaType":"application/vnd.cisa.kev+json"}`}
+	mustImport(t, s, customKit(t, c, files, custom), ImportOptions{Root: c.Root()})
+}
+
+// TestEnrichHeaderDamaged: a KEV entry or EPSS score whose file header is
+// missing or unreadable in the index is an error, not an entry without
+// its catalog version.
+func TestEnrichHeaderDamaged(t *testing.T) {
+	for _, tc := range []struct{ name, kind, cve string }{{"KEV", "kev", "CVE-2021-44228"}, {"EPSS", "epss", "CVE-2023-4863"}} {
+		for _, damage := range []string{"unreadable", "missing"} {
+			t.Run(tc.name+" "+damage, func(t *testing.T) {
+				c := fixtures.NewChannel("feeds")
+				s := openStore(t, t.TempDir()+"/store", Options{})
+				mustImport(t, s, fixtures.Kit(c, map[string][]byte{
+					"enrich/kev/kev.json":  []byte(testKEV),
+					"enrich/epss/epss.csv": []byte("cve,epss,percentile\nCVE-2023-4863,0.00043,0.0762\n"),
+				}, fixtures.KitOptions{}), ImportOptions{Root: c.Root()})
+				err := s.update(context.Background(), func(tx *bolt.Tx) error {
+					b := tx.Bucket(bucketIndex).Bucket([]byte(enrichIndex)).Bucket([]byte("feeds"))
+					k := ikey('m', tc.kind, tc.kind)
+					if damage == "missing" {
+						return b.Delete(k)
+					}
+					return b.Put(k, []byte(`{"catalogVersion":`))
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = s.View(context.Background(), func(r *Reader) error {
+					var err error
+					if tc.kind == "kev" {
+						_, _, err = r.KEV(tc.cve)
+					} else {
+						_, _, err = r.EPSS(tc.cve)
+					}
+					return err
+				})
+				if err == nil || !strings.Contains(err.Error(), tc.kind+" header of source "+tc.kind) {
+					t.Errorf("%s lookup with a damaged header: %v", tc.name, err)
+				}
+			})
+		}
+	}
+}
+
+// TestAliasesOfUnreadableRecord: a stored record whose aliases cannot be
+// read fails the query instead of answering without them.
+func TestAliasesOfUnreadableRecord(t *testing.T) {
+	_, err := aliasesOf("CVE-1", []Advisory{{ID: "GO-1", Channel: "feeds", Source: "db", Record: []byte(`{"id":"GO-1","aliases":["CVE-1",`)}})
+	if err == nil || !strings.Contains(err.Error(), "GO-1") {
+		t.Errorf("aliases of a damaged record: %v", err)
+	}
+	ids, err := aliasesOf("CVE-1", []Advisory{{ID: "GO-1", Record: []byte(`{"id":"GO-1","aliases":["CVE-1","GHSA-x"]}`)}})
+	if err != nil || strings.Join(ids, " ") != "CVE-1 GO-1 GHSA-x" {
+		t.Errorf("aliases: %v, %v", ids, err)
+	}
+}
