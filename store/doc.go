@@ -39,4 +39,11 @@
 // Time comes in through options; the package never reads the clock and
 // never opens a network connection. Locking uses flock, so the package is
 // for unix systems.
+//
+// What it is not: it renders nothing for people and names no command-line
+// flags in its errors (the CLI does both, recognising failures by their
+// codes and sentinels); feed formats are parsed by their packages (osv,
+// enrich, vex). A file or target's custom object of a verified kit that an
+// indexer cannot read fails the import with an *IndexError naming it;
+// nothing a kit carries is skipped silently.
 package store
