@@ -150,3 +150,57 @@ func TestAliasesOfUnreadableRecord(t *testing.T) {
 		t.Errorf("aliases: %v, %v", ids, err)
 	}
 }
+
+// TestImagesDamagedAttestationSummary: the summary of an attestation
+// manifest in an image index (BuildKit's "vnd.docker.reference.type")
+// that cannot be read is an error, not an image listed without it.
+func TestImagesDamagedAttestationSummary(t *testing.T) {
+	c := fixtures.NewChannel("acme")
+	s := newStore(t)
+	mustImport(t, s, fixtures.Kit(c, kitFiles(1), fixtures.KitOptions{}), ImportOptions{Root: c.Root()})
+	digest := func(s string) string { return "sha256:" + strings.Repeat(s, 64) }
+	desc := func(mt, d string, ann string) string {
+		a := ""
+		if ann != "" {
+			a = `,"annotations":{"vnd.docker.reference.type":"attestation-manifest"}`
+		}
+		return `{"mediaType":"` + mt + `","digest":"` + d + `","size":10` + a + `}`
+	}
+	const index, manifest = "application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json"
+	entries := map[string]string{
+		imgKeyLayout:                 `[` + desc(index, digest("a"), "") + `]`,
+		imgKeyManifest + digest("a"): `{"mediaType":"` + index + `","size":10,"manifests":[` + desc(manifest, digest("b"), "") + `,` + desc(manifest, digest("c"), "att") + `]}`,
+		imgKeyManifest + digest("b"): `{"mediaType":"` + manifest + `","size":10}`,
+	}
+	put := func(att string) {
+		t.Helper()
+		err := s.update(context.Background(), func(tx *bolt.Tx) error {
+			ib, err := tx.Bucket(bucketIndex).CreateBucketIfNotExists([]byte(ImagesIndexer{}.Name()))
+			if err != nil {
+				return err
+			}
+			b, err := ib.CreateBucketIfNotExists([]byte("acme"))
+			if err != nil {
+				return err
+			}
+			for k, v := range entries {
+				if err := b.Put([]byte(k), []byte(v)); err != nil {
+					return err
+				}
+			}
+			return b.Put([]byte(imgKeyManifest+digest("c")), []byte(att))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(`{"mediaType":"` + manifest + `","size":10}`)
+	ims, err := s.Images(context.Background())
+	if err != nil || len(ims) != 1 || ims[0].Size != 30 { // index, manifest and attestation manifest
+		t.Fatalf("images: %+v, %v", ims, err)
+	}
+	put(`{"mediaType":`)
+	if ims, err := s.Images(context.Background()); err == nil || !strings.Contains(err.Error(), digest("c")) {
+		t.Errorf("images with a damaged attestation summary: %+v, %v", ims, err)
+	}
+}

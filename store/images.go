@@ -339,7 +339,11 @@ func imagesOfChannel(b *bolt.Bucket, channel string, byDigest map[string]*Image)
 			if desc.MediaType.IsIndex() || s.MediaType.IsIndex() {
 				for _, c := range s.Manifests {
 					if c.Annotations["vnd.docker.reference.type"] != "" {
-						if ok, _ := manifest(c.Digest.String()); ok != nil {
+						att, err := manifest(c.Digest.String())
+						if err != nil {
+							return err
+						}
+						if att != nil {
 							if err := walk(c, ""); err != nil {
 								return err
 							}
