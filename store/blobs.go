@@ -244,6 +244,9 @@ type GCResult struct {
 // leftover staging file (from an import that failed or was killed). It
 // takes the import lock, so it never removes what a running import staged.
 func (s *Store) GC(ctx context.Context) (*GCResult, error) {
+	if s.opts.ReadOnly {
+		return nil, fmt.Errorf("%s: %w", s.dir, ErrReadOnly)
+	}
 	if !s.exists() {
 		return nil, fmt.Errorf("%s: %w (%s is missing)", s.dir, ErrNoStore, dbName)
 	}

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -108,19 +109,79 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	if !opts.ForceActivate && opts.Reason != "" {
 		return nil, errors.New("--reason is only for --force-activate")
 	}
-	if !opts.DryRun {
-		l, err := s.lock(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer l.unlock()
-		if err := s.create(); err != nil {
-			return nil, err
-		}
+	if !opts.DryRun && s.opts.ReadOnly {
+		return nil, fmt.Errorf("%s: %w", s.dir, ErrReadOnly)
 	}
+	// Every read of the kit checks ctx, so that a cancelled import (SIGINT,
+	// SIGTERM) stops within one read and releases the lock.
+	r = ctxReader{ctx: ctx, r: r}
 	im := &importer{s: s, opts: opts, clock: opts.Clock}
-	return im.run(ctx, r)
+	if opts.DryRun {
+		return im.run(ctx, r)
+	}
+	_, statErr := os.Lstat(s.dir)
+	dirExisted := statErr == nil
+	l, err := s.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fresh := !s.exists()
+	if err := s.create(); err != nil {
+		if fresh {
+			s.removeNew(false)
+		}
+		l.unlock()
+		if fresh && !dirExisted {
+			s.removeNew(true)
+		}
+		return nil, err
+	}
+	res, err := im.run(ctx, r)
+	if err != nil && fresh {
+		// The import that would have created the store failed: leave no
+		// empty store behind, only what was there before.
+		s.removeNew(false)
+	}
+	l.unlock()
+	if err != nil && fresh && !dirExisted {
+		s.removeNew(true)
+	}
+	return res, err
 }
+
+// removeNew removes what the first import of a store created: the
+// database, blobs and staging (the caller holds the lock), or, with
+// lockToo, the lock file and the directory if it is then empty.
+func (s *Store) removeNew(lockToo bool) {
+	if lockToo {
+		os.Remove(lockPath(s.dir))
+		os.Remove(s.dir)
+		return
+	}
+	os.Remove(dbPath(s.dir))
+	os.Remove(filepath.Join(s.dir, pendingName))
+	os.RemoveAll(filepath.Join(s.dir, "blobs"))
+	os.RemoveAll(filepath.Join(s.dir, tmpDir))
+}
+
+// ctxReader fails a read once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// maxTrailer is how many bytes may follow the end of a kit's tar stream:
+// the tar end-of-archive blocks and the end of the zstd frame. A kit with
+// more after its last entry is refused, so that an endless input that
+// starts like a kit is not read to its end.
+const maxTrailer = 1 << 20
 
 type importer struct {
 	s     *Store
@@ -157,13 +218,23 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	if err != nil {
 		return nil, err
 	}
-	// Hash what verification left unread (the zstd and tar trailers).
-	if _, err := io.Copy(io.Discard, kh); err != nil {
-		return nil, fmt.Errorf("reading the kit: %w", err)
+	if rep.OK {
+		// Hash what verification left unread (the zstd and tar trailers).
+		// A kit that failed is not read further: its hash is of no use,
+		// and the rest of the input may never end.
+		n, err := io.Copy(io.Discard, io.LimitReader(kh, maxTrailer+1))
+		if err != nil {
+			return nil, fmt.Errorf("reading the kit: %w", err)
+		}
+		if n > maxTrailer {
+			return nil, bundle.Errorf(bundle.CodeMalformed, "", "more than %d bytes follow the end of the kit", maxTrailer)
+		}
 	}
 	t1 := im.now()
 	res.Report = rep
-	res.KitSHA256, res.KitBytes = hex.EncodeToString(kh.h.Sum(nil)), kh.n
+	if rep.OK {
+		res.KitSHA256, res.KitBytes = hex.EncodeToString(kh.h.Sum(nil)), kh.n
+	}
 	if im.st != nil {
 		res.Timings.Verify = t1.Sub(t0) - im.st.spent
 		res.Timings.Stage = im.st.spent
