@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
@@ -356,6 +357,8 @@ const (
 	boltVersion    = 2
 	boltNoFreelist = ^uint64(0)
 	boltMetaFlag   = 0x04
+	// boltFreelistFlag marks a freelist page.
+	boltFreelistFlag = 0x10
 )
 
 // boltMeta is one decoded meta page.
@@ -475,5 +478,60 @@ func checkFile(path string) (fileInfo, error) {
 	case m.freelist != boltNoFreelist && (m.freelist < 2 || m.freelist >= m.pgid):
 		return fi, &fileError{fmt.Sprintf("%s: freelist page %d is outside the file's %d pages", dbName, m.freelist, m.pgid)}
 	}
+	if m.freelist != boltNoFreelist {
+		if err := checkFreelist(f, m); err != nil {
+			return fi, &fileError{fmt.Sprintf("%s: freelist page %d: %v", dbName, m.freelist, err)}
+		}
+	}
 	return fi, nil
+}
+
+// checkFreelist checks the freelist page that a writable open (and Check)
+// loads before anything else: bbolt panics on a bad one while it holds the
+// file mapped, and the mapping, with its lock, would outlive the panic.
+// The page must say it is the freelist, fit in its pages, and list sorted,
+// distinct ids of data pages below the high-water mark.
+func checkFreelist(f *os.File, m *boltMeta) error {
+	e := binary.NativeEndian
+	off := int64(m.freelist) * int64(m.pageSize)
+	hdr := make([]byte, boltPageHeader+8)
+	if _, err := f.ReadAt(hdr, off); err != nil {
+		return fmt.Errorf("reading it: %v", err)
+	}
+	id, flags := e.Uint64(hdr[0:]), e.Uint16(hdr[8:])
+	count, overflow := uint64(e.Uint16(hdr[10:])), uint64(e.Uint32(hdr[12:]))
+	first := uint64(0)
+	switch {
+	case id != m.freelist:
+		return fmt.Errorf("the page says it is page %d", id)
+	case flags != boltFreelistFlag:
+		return fmt.Errorf("not a freelist page (flags %#x)", flags)
+	case m.freelist+overflow >= m.pgid:
+		return fmt.Errorf("%d overflow pages run past the file's %d pages", overflow, m.pgid)
+	}
+	if count == 0xFFFF {
+		count, first = e.Uint64(hdr[boltPageHeader:]), 1
+	}
+	room := (overflow + 1) * uint64(m.pageSize)
+	if count > room/8 || boltPageHeader+(first+count)*8 > room {
+		return fmt.Errorf("%d free page ids do not fit in %d bytes", count, room)
+	}
+	buf := make([]byte, count*8)
+	if _, err := f.ReadAt(buf, off+boltPageHeader+int64(first)*8); err != nil {
+		return fmt.Errorf("reading it: %v", err)
+	}
+	ids := make([]uint64, count)
+	for i := range ids {
+		ids[i] = e.Uint64(buf[i*8:])
+		if ids[i] < 2 || ids[i] >= m.pgid {
+			return fmt.Errorf("free page id %d is outside the file's %d pages", ids[i], m.pgid)
+		}
+	}
+	slices.Sort(ids)
+	for i := 1; i < len(ids); i++ {
+		if ids[i] == ids[i-1] {
+			return fmt.Errorf("page %d is free twice", ids[i])
+		}
+	}
+	return nil
 }

@@ -121,6 +121,8 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	}
 	_, statErr := os.Lstat(s.dir)
 	dirExisted := statErr == nil
+	_, statErr = os.Lstat(lockPath(s.dir))
+	lockExisted := statErr == nil
 	l, err := s.lock(ctx)
 	if err != nil {
 		return nil, err
@@ -128,11 +130,11 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	fresh := !s.exists()
 	if err := s.create(); err != nil {
 		if fresh {
-			s.removeNew(false)
+			s.removeData()
 		}
 		l.unlock()
-		if fresh && !dirExisted {
-			s.removeNew(true)
+		if fresh && !lockExisted {
+			s.removeNew(!dirExisted)
 		}
 		return nil, err
 	}
@@ -140,24 +142,29 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	if err != nil && fresh {
 		// The import that would have created the store failed: leave no
 		// empty store behind, only what was there before.
-		s.removeNew(false)
+		s.removeData()
 	}
 	l.unlock()
-	if err != nil && fresh && !dirExisted {
-		s.removeNew(true)
+	if err != nil && fresh && !lockExisted {
+		s.removeNew(!dirExisted)
 	}
 	return res, err
 }
 
-// removeNew removes what the first import of a store created: the
-// database, blobs and staging (the caller holds the lock), or, with
-// lockToo, the lock file and the directory if it is then empty.
-func (s *Store) removeNew(lockToo bool) {
-	if lockToo {
-		os.Remove(lockPath(s.dir))
+// removeNew removes, after the unlock, the lock file that the failed first
+// import of a store created and, with dirToo, the directory if it is then
+// empty. (Another importer that waited for this lock holds it on the
+// removed file; it goes on and creates the store itself.)
+func (s *Store) removeNew(dirToo bool) {
+	os.Remove(lockPath(s.dir))
+	if dirToo {
 		os.Remove(s.dir)
-		return
 	}
+}
+
+// removeData removes the database, blobs and staging of a store that the
+// failed first import created. The caller holds the lock.
+func (s *Store) removeData() {
 	os.Remove(dbPath(s.dir))
 	os.Remove(filepath.Join(s.dir, pendingName))
 	os.RemoveAll(filepath.Join(s.dir, "blobs"))
@@ -215,6 +222,21 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	kh := &hashCounter{r: r, h: sha256.New()}
 	t0 := im.now()
 	rep, err := verify.Kit(ctx, kh, im, vopts)
+	if cerr := ctx.Err(); cerr != nil {
+		// Cancelled: whatever verify made of the cut stream is not about
+		// the kit.
+		return nil, fmt.Errorf("import of %s stopped: %w", orUnnamed(im.opts.Source), cerr)
+	}
+	var stop *stopError
+	if errors.As(err, &stop) {
+		// The import stopped at the first entry that failed: a report of
+		// that one failure.
+		res.Report = &verify.Report{
+			Schema: verify.ReportSchema, CheckedAt: im.opts.At.UTC(), Channel: im.channel,
+			Counts: map[string]verify.TypeCount{}, Failures: []verify.Failure{{Code: stop.err.Code, Entry: stop.err.Entry, Message: stop.err.Msg + "; the import stopped here"}},
+		}
+		return res, res.Report.Err()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -524,4 +546,11 @@ func (c *hashCounter) Read(p []byte) (int, error) {
 	c.h.Write(p[:n])
 	c.n += int64(n)
 	return n, err
+}
+
+func orUnnamed(source string) string {
+	if source == "" {
+		return "the kit"
+	}
+	return source
 }
