@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -92,11 +93,18 @@ Exit 3 when the kit fails verification or is refused.`,
 			if err != nil {
 				return err
 			}
+			// A read blocked on a pipe or a device does not see the
+			// context; closing the file on SIGINT/SIGTERM ends it.
+			stopRead := context.AfterFunc(cmd.Context(), func() { f.Close() })
 			res, ierr := s.Import(cmd.Context(), f, store.ImportOptions{
 				At: at, Root: rootData, DryRun: o.dryRun, ForceActivate: o.force, Reason: o.reason,
 				Operator: operator, Source: filepath.Base(kitPath), Clock: wallClock{},
 			})
+			stopRead()
 			f.Close()
+			if cerr := cmd.Context().Err(); cerr != nil && ierr != nil {
+				return fmt.Errorf("import of %s stopped: %w; the store is unchanged", kitPath, cerr)
+			}
 			if res == nil {
 				if o.quarantine != "" && bundle.CodeOf(ierr) != "" {
 					// Refused before a report was complete (data after
