@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -60,6 +61,8 @@ type stager struct {
 	bytes  int64                  // bytes written to staging files
 	clock  Clock                  // nil: no timing
 	spent  time.Duration          // time spent writing and syncing
+	// lastSum is the hex sha256 of the last staging file written.
+	lastSum string
 }
 
 // stagedBlob is one distinct content of the kit: a staging file, or none
@@ -97,9 +100,22 @@ func (st *stager) stage(t verify.Target, r io.Reader) error {
 		}
 		b.tmp = tmp
 	}
+	if b.tmp != "" && st.lastSum != t.SHA256 {
+		// The entry is not what targets.json says. verify would report
+		// it and read on to list every failure; an import stops here.
+		os.Remove(b.tmp)
+		return &stopError{bundle.Errorf(bundle.CodeDigestMismatch, t.Path, "sha256 is %s, targets.json says %s", st.lastSum, t.SHA256)}
+	}
 	st.staged[t.SHA256] = b
 	return nil
 }
+
+// stopError ends an import at the first content entry that fails its
+// digest: the rest of the kit is not read.
+type stopError struct{ err *bundle.Error }
+
+func (e *stopError) Error() string { return e.err.Error() }
+func (e *stopError) Unwrap() error { return e.err }
 
 // compareOrCopy reads r against the existing blob. It returns "" when they
 // are equal, else the staging file it wrote r's bytes to.
@@ -157,7 +173,9 @@ func (st *stager) fill(f tempFile, prefix io.Reader, r io.Reader) error {
 	if prefix != nil {
 		src = io.MultiReader(prefix, r)
 	}
-	n, err := io.CopyBuffer(timedWriter{f, st}, src, st.bufB)
+	h := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(timedWriter{f, st}, h), src, st.bufB)
+	st.lastSum = hex.EncodeToString(h.Sum(nil))
 	st.bytes += n
 	if err != nil {
 		return err
@@ -244,6 +262,9 @@ type GCResult struct {
 // leftover staging file (from an import that failed or was killed). It
 // takes the import lock, so it never removes what a running import staged.
 func (s *Store) GC(ctx context.Context) (*GCResult, error) {
+	if s.opts.ReadOnly {
+		return nil, fmt.Errorf("%s: %w", s.dir, ErrReadOnly)
+	}
 	if !s.exists() {
 		return nil, fmt.Errorf("%s: %w (%s is missing)", s.dir, ErrNoStore, dbName)
 	}

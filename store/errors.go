@@ -30,10 +30,15 @@ var ErrReasonWithoutForce = errors.New("a reason is only for a forced activation
 
 // SchemaError reports a store whose schema this build cannot use as it is.
 // errors.Is(err, ErrNewerSchema) matches a store written by a newer ferry.
+// errors.Is(err, ErrOlderSchema) matches an older store that a read-only
+// Open did not migrate.
 type SchemaError struct {
 	Dir   string
 	Found int
 	Want  int
+	// ReadOnly is set when a read-only Open refused an older store
+	// rather than migrating it.
+	ReadOnly bool
 }
 
 // ErrNewerSchema matches a *SchemaError whose store is newer than this build.
@@ -43,12 +48,22 @@ func (e *SchemaError) Error() string {
 	if e.Found > e.Want {
 		return fmt.Sprintf("%s: store schema %d was written by a newer ferry (this one reads schema %d): upgrade ferry; the store was not changed", e.Dir, e.Found, e.Want)
 	}
+	if e.ReadOnly {
+		return fmt.Sprintf("%s: store schema %d is older than this ferry (schema %d), and this command only reads: run ferry store migrate --store %s (or import a kit) to upgrade it; the store was not changed", e.Dir, e.Found, e.Want, e.Dir)
+	}
 	return fmt.Sprintf("%s: store schema %d is not usable by this ferry (schema %d) and has no migration", e.Dir, e.Found, e.Want)
 }
 
-// Is makes errors.Is(err, ErrNewerSchema) match.
+// Is makes errors.Is(err, ErrNewerSchema) and errors.Is(err,
+// ErrOlderSchema) match.
 func (e *SchemaError) Is(target error) bool {
-	return target == ErrNewerSchema && e.Found > e.Want
+	switch target {
+	case ErrNewerSchema:
+		return e.Found > e.Want
+	case ErrOlderSchema:
+		return e.Found < e.Want
+	}
+	return false
 }
 
 // IndexError reports an indexer that could not read a verified file.
@@ -63,3 +78,33 @@ func (e *IndexError) Error() string {
 }
 
 func (e *IndexError) Unwrap() error { return e.Err }
+
+// ErrDamaged matches a *DamagedError: ferry.db or a blob is damaged.
+var ErrDamaged = errors.New("store damaged")
+
+// DamagedError reports a store whose database could not be read safely: a
+// truncated or overwritten ferry.db (bad meta pages, pages beyond the end
+// of the file, a corrupt page that bbolt refused with a panic or a memory
+// fault). Nothing was changed. errors.Is(err, ErrDamaged) matches it.
+type DamagedError struct {
+	// Dir is the store directory.
+	Dir string
+	// Detail says what is damaged, e.g. "ferry.db is 8192 bytes, its
+	// pages need 65536".
+	Detail string
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("%s: %v: %s; run ferry store check --store %s", e.Dir, ErrDamaged, e.Detail, e.Dir)
+}
+
+// Is makes errors.Is(err, ErrDamaged) match.
+func (e *DamagedError) Is(target error) bool { return target == ErrDamaged }
+
+// ErrOlderSchema matches a *SchemaError whose store is older than this
+// build, returned by a read-only Open: reading never migrates.
+var ErrOlderSchema = errors.New("store schema is older than this ferry")
+
+// ErrReadOnly is returned by the writing methods (Import, GC) of a store
+// opened with Options.ReadOnly.
+var ErrReadOnly = errors.New("the store was opened read-only")

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -108,19 +109,86 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	if !opts.ForceActivate && opts.Reason != "" {
 		return nil, ErrReasonWithoutForce
 	}
-	if !opts.DryRun {
-		l, err := s.lock(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer l.unlock()
-		if err := s.create(); err != nil {
-			return nil, err
-		}
+	if !opts.DryRun && s.opts.ReadOnly {
+		return nil, fmt.Errorf("%s: %w", s.dir, ErrReadOnly)
 	}
+	// Every read of the kit checks ctx, so that a cancelled import (SIGINT,
+	// SIGTERM) stops within one read and releases the lock.
+	r = ctxReader{ctx: ctx, r: r}
 	im := &importer{s: s, opts: opts, clock: opts.Clock}
-	return im.run(ctx, r)
+	if opts.DryRun {
+		return im.run(ctx, r)
+	}
+	_, statErr := os.Lstat(s.dir)
+	dirExisted := statErr == nil
+	_, statErr = os.Lstat(lockPath(s.dir))
+	lockExisted := statErr == nil
+	l, err := s.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fresh := !s.exists()
+	if err := s.create(); err != nil {
+		if fresh {
+			s.removeData()
+		}
+		l.unlock()
+		if fresh && !lockExisted {
+			s.removeNew(!dirExisted)
+		}
+		return nil, err
+	}
+	res, err := im.run(ctx, r)
+	if err != nil && fresh {
+		// The import that would have created the store failed: leave no
+		// empty store behind, only what was there before.
+		s.removeData()
+	}
+	l.unlock()
+	if err != nil && fresh && !lockExisted {
+		s.removeNew(!dirExisted)
+	}
+	return res, err
 }
+
+// removeNew removes, after the unlock, the lock file that the failed first
+// import of a store created and, with dirToo, the directory if it is then
+// empty. (Another importer that waited for this lock holds it on the
+// removed file; it goes on and creates the store itself.)
+func (s *Store) removeNew(dirToo bool) {
+	os.Remove(lockPath(s.dir))
+	if dirToo {
+		os.Remove(s.dir)
+	}
+}
+
+// removeData removes the database, blobs and staging of a store that the
+// failed first import created. The caller holds the lock.
+func (s *Store) removeData() {
+	os.Remove(dbPath(s.dir))
+	os.Remove(filepath.Join(s.dir, pendingName))
+	os.RemoveAll(filepath.Join(s.dir, "blobs"))
+	os.RemoveAll(filepath.Join(s.dir, tmpDir))
+}
+
+// ctxReader fails a read once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// maxTrailer is how many bytes may follow the end of a kit's tar stream:
+// the tar end-of-archive blocks and the end of the zstd frame. A kit with
+// more after its last entry is refused, so that an endless input that
+// starts like a kit is not read to its end.
+const maxTrailer = 1 << 20
 
 type importer struct {
 	s     *Store
@@ -154,16 +222,41 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	kh := &hashCounter{r: r, h: sha256.New()}
 	t0 := im.now()
 	rep, err := verify.Kit(ctx, kh, im, vopts)
+	if cerr := ctx.Err(); cerr != nil {
+		// Cancelled: whatever verify made of the cut stream is not about
+		// the kit.
+		return nil, fmt.Errorf("import of %s stopped: %w", orUnnamed(im.opts.Source), cerr)
+	}
+	var stop *stopError
+	if errors.As(err, &stop) {
+		// The import stopped at the first entry that failed: a report of
+		// that one failure.
+		res.Report = &verify.Report{
+			Schema: verify.ReportSchema, CheckedAt: im.opts.At.UTC(), Channel: im.channel,
+			Counts: map[string]verify.TypeCount{}, Failures: []verify.Failure{{Code: stop.err.Code, Entry: stop.err.Entry, Message: stop.err.Msg + "; the import stopped here"}},
+		}
+		return res, res.Report.Err()
+	}
 	if err != nil {
 		return nil, err
 	}
-	// Hash what verification left unread (the zstd and tar trailers).
-	if _, err := io.Copy(io.Discard, kh); err != nil {
-		return nil, fmt.Errorf("reading the kit: %w", err)
+	if rep.OK {
+		// Hash what verification left unread (the zstd and tar trailers).
+		// A kit that failed is not read further: its hash is of no use,
+		// and the rest of the input may never end.
+		n, err := io.Copy(io.Discard, io.LimitReader(kh, maxTrailer+1))
+		if err != nil {
+			return nil, fmt.Errorf("reading the kit: %w", err)
+		}
+		if n > maxTrailer {
+			return nil, bundle.Errorf(bundle.CodeMalformed, "", "more than %d bytes follow the end of the kit", maxTrailer)
+		}
 	}
 	t1 := im.now()
 	res.Report = rep
-	res.KitSHA256, res.KitBytes = hex.EncodeToString(kh.h.Sum(nil)), kh.n
+	if rep.OK {
+		res.KitSHA256, res.KitBytes = hex.EncodeToString(kh.h.Sum(nil)), kh.n
+	}
 	if im.st != nil {
 		res.Timings.Verify = t1.Sub(t0) - im.st.spent
 		res.Timings.Stage = im.st.spent
@@ -453,4 +546,11 @@ func (c *hashCounter) Read(p []byte) (int, error) {
 	c.h.Write(p[:n])
 	c.n += int64(n)
 	return n, err
+}
+
+func orUnnamed(source string) string {
+	if source == "" {
+		return "the kit"
+	}
+	return source
 }

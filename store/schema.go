@@ -95,10 +95,17 @@ func (s *Store) schemaVersion(ctx context.Context) (int, error) {
 	}
 	defer db.Close()
 	var v int
-	err = db.View(func(tx *bolt.Tx) error {
-		v, err = readSchema(tx)
-		return err
+	err = s.guarded(dbName, func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			var err error
+			v, err = readSchema(tx)
+			return err
+		})
 	})
+	var dmg *DamagedError
+	if errors.As(err, &dmg) {
+		return 0, err
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", s.dir, err)
 	}

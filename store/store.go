@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/atomicfile"
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // DefaultLockTimeout is how long an import waits for another import, and a
@@ -32,6 +34,11 @@ type Options struct {
 	Holder string
 	// Logger receives progress; discard when nil.
 	Logger *slog.Logger
+	// ReadOnly opens the store for reading only: Open never migrates (a
+	// store of an older schema is refused with a *SchemaError matching
+	// ErrOlderSchema, which says how to upgrade it), the database is opened
+	// with bbolt's read-only mode, and Import and GC return ErrReadOnly.
+	ReadOnly bool
 }
 
 // Store is an offline store in a directory. It holds no open file between
@@ -74,9 +81,37 @@ func lockPath(dir string) string { return filepath.Join(dir, lockName) }
 // Open returns the store in dir. The directory need not hold a store yet:
 // the first Import creates it, and reads before that fail with ErrNoStore.
 // When dir holds a store of an older schema, Open migrates it (under the
-// import lock); a store of a newer schema is refused with a *SchemaError
-// matching ErrNewerSchema, and left unchanged.
+// import lock), unless opts.ReadOnly: then it refuses it with a
+// *SchemaError matching ErrOlderSchema. A store of a newer schema is
+// refused with a *SchemaError matching ErrNewerSchema, and left unchanged.
+// A damaged ferry.db is refused with a *DamagedError (ErrDamaged).
 func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	s, err := prepare(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	if !s.exists() {
+		return s, nil
+	}
+	v, err := s.schemaVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case v > SchemaVersion:
+		return nil, &SchemaError{Dir: dir, Found: v, Want: SchemaVersion}
+	case v < SchemaVersion && s.opts.ReadOnly:
+		return nil, &SchemaError{Dir: dir, Found: v, Want: SchemaVersion, ReadOnly: true}
+	case v < SchemaVersion:
+		if err := s.migrate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// prepare applies the defaults of opts; it reads nothing.
+func prepare(dir string, opts Options) (*Store, error) {
 	if dir == "" {
 		return nil, errors.New("no store directory given")
 	}
@@ -100,26 +135,14 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if !s.exists() {
-		return s, nil
-	}
-	v, err := s.schemaVersion(ctx)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case v > SchemaVersion:
-		return nil, &SchemaError{Dir: dir, Found: v, Want: SchemaVersion}
-	case v < SchemaVersion:
-		if err := s.migrate(ctx); err != nil {
-			return nil, err
-		}
-	}
 	return s, nil
 }
 
 // Dir is the store's directory.
 func (s *Store) Dir() string { return s.dir }
+
+// ReadOnly reports whether the store was opened with Options.ReadOnly.
+func (s *Store) ReadOnly() bool { return s.opts.ReadOnly }
 
 func (s *Store) exists() bool {
 	_, err := os.Stat(dbPath(s.dir))
@@ -130,8 +153,16 @@ func osCreateTemp(dir string) (tempFile, error) { return os.CreateTemp(dir, "sta
 
 // openDB opens ferry.db, read-only (shared lock) or writable (exclusive
 // lock), waiting up to the lock timeout. A reader first waits while a
-// writer announced a commit.
+// writer announced a commit. The file is checked before bbolt maps it
+// (checkFile), and bbolt's own open runs guarded: a damaged file gives a
+// *DamagedError, never a panic.
 func (s *Store) openDB(readOnly bool) (*bolt.DB, error) {
+	return s.openDBWith(readOnly, false)
+}
+
+// openDBWith is openDB; preloadFreelist reads the freelist during the
+// open, where a damaged one is caught, instead of on first use.
+func (s *Store) openDBWith(readOnly, preloadFreelist bool) (*bolt.DB, error) {
 	if !s.exists() {
 		return nil, fmt.Errorf("%s: %w (%s is missing): import a kit first", s.dir, ErrNoStore, dbName)
 	}
@@ -140,21 +171,68 @@ func (s *Store) openDB(readOnly bool) (*bolt.DB, error) {
 			return nil, err
 		}
 	}
-	db, err := bolt.Open(dbPath(s.dir), 0o644, &bolt.Options{
-		ReadOnly:     readOnly,
-		Timeout:      s.opts.LockTimeout,
-		FreelistType: bolt.FreelistMapType,
+	if _, err := checkFile(dbPath(s.dir)); err != nil {
+		var fe *fileError
+		if errors.As(err, &fe) {
+			return nil, &DamagedError{Dir: s.dir, Detail: fe.Error()}
+		}
+		return nil, fmt.Errorf("opening %s: %w", dbPath(s.dir), err)
+	}
+	// bbolt does not close its file when it panics during Open; keep it
+	// to release the file and its lock.
+	var file *os.File
+	var db *bolt.DB
+	err := s.guarded(dbName, func() error {
+		var err error
+		db, err = bolt.Open(dbPath(s.dir), 0o644, &bolt.Options{
+			ReadOnly:        readOnly,
+			Timeout:         s.opts.LockTimeout,
+			FreelistType:    bolt.FreelistMapType,
+			PreLoadFreelist: preloadFreelist,
+			OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+				f, err := os.OpenFile(name, flag, perm)
+				file = f
+				return f, err
+			},
+		})
+		return err
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	var dmg *DamagedError
+	switch {
+	case errors.As(err, &dmg):
+		if file != nil {
+			file.Close()
+		}
+		return nil, err
+	case errors.Is(err, bolt.ErrTimeout):
 		if readOnly {
 			return nil, fmt.Errorf("%s: %w: a commit held the database for more than %s", s.dir, ErrBusy, s.opts.LockTimeout)
 		}
 		return nil, fmt.Errorf("%s: %w: the database stayed locked for %s", s.dir, ErrLocked, s.opts.LockTimeout)
-	}
-	if err != nil {
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
+		return nil, &DamagedError{Dir: s.dir, Detail: fmt.Sprintf("%s: %v", dbName, err)}
+	case err != nil:
 		return nil, fmt.Errorf("opening %s: %w", dbPath(s.dir), err)
 	}
 	return db, nil
+}
+
+// guarded runs fn, which reads ferry.db through bbolt, and turns a panic
+// or a memory fault into a *DamagedError. bbolt trusts the pages it maps:
+// on a corrupt page it panics ("assertion failed") or reads outside the
+// mapping, which is a fault that would kill the process. SetPanicOnFault
+// makes such a fault a panic of this goroutine, which recover catches.
+// bbolt's writes and the callbacks of a transaction run in the calling
+// goroutine, so they are covered; Tx.Check runs its walk in a goroutine of
+// its own, which is why Check walks every page itself first.
+func (s *Store) guarded(what string, fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = &DamagedError{Dir: s.dir, Detail: fmt.Sprintf("%s: reading it failed: %v", what, r)}
+		}
+	}()
+	return fn()
 }
 
 // view runs fn in one read transaction of a store of the current schema.
@@ -167,11 +245,13 @@ func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		return err
 	}
 	defer db.Close()
-	return db.View(func(tx *bolt.Tx) error {
-		if err := s.checkSchema(tx); err != nil {
-			return err
-		}
-		return fn(tx)
+	return s.guarded(dbName, func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			if err := s.checkSchema(tx); err != nil {
+				return err
+			}
+			return fn(tx)
+		})
 	})
 }
 
@@ -187,10 +267,15 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 }
 
 // write runs fn in one write transaction, announcing the commit to
-// readers. The caller holds the import lock.
+// readers. The caller holds the import lock. A panic or fault inside the
+// transaction rolls it back (bbolt's Update does on a panic) and comes
+// back as a *DamagedError.
 func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.opts.ReadOnly {
+		return fmt.Errorf("%s: %w", s.dir, ErrReadOnly)
 	}
 	pending := filepath.Join(s.dir, pendingName)
 	if err := os.WriteFile(pending, nil, 0o644); err != nil {
@@ -201,7 +286,7 @@ func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	err = db.Update(fn)
+	err = s.guarded(dbName, func() error { return db.Update(fn) })
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("closing %s: %w", dbPath(s.dir), cerr)
 	}
@@ -261,30 +346,4 @@ func (s *Store) create() error {
 		return fmt.Errorf("creating the store database: %w", err)
 	}
 	return atomicfile.SyncDir(s.dir)
-}
-
-// Check runs bbolt's consistency check (Tx.Check) and checks that every
-// blob the store references is present with its recorded size. It returns
-// every problem found, joined.
-func (s *Store) Check(ctx context.Context) error {
-	var errs []error
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		return forEachFile(tx, func(channel, path string, f fileRec) error {
-			fi, err := os.Stat(s.blobPath(f.SHA256))
-			switch {
-			case err != nil:
-				errs = append(errs, fmt.Errorf("channel %s: %s: blob %s: %w", channel, path, f.SHA256, err))
-			case fi.Size() != f.Length:
-				errs = append(errs, fmt.Errorf("channel %s: %s: blob %s holds %d bytes, want %d", channel, path, f.SHA256, fi.Size(), f.Length))
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return err
-	}
-	return errors.Join(errs...)
 }

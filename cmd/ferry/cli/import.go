@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -37,7 +38,15 @@ KIT_UNKNOWN_CHANNEL.
 
 --dry-run verifies and says what would change, writing nothing.
 --quarantine DIR moves a kit that fails verification into DIR, with its
-report beside it.
+report beside it. When KIT is a symbolic link, the file it points to is
+moved (the bad kit leaves the import path) and the link is removed.
+
+The input is read once and no further than needed: a kit that fails
+verification is not read to its end, and an input that is not a kit
+(random bytes, /dev/zero) is refused as soon as verify would refuse it.
+SIGINT or SIGTERM stops the import within a read, releases the store's
+lock and leaves the previous state. A failed first import leaves no store
+behind.
 
 A second import waits up to --lock-timeout for the first, then fails.
 Exit 3 when the kit fails verification or is refused.`,
@@ -74,6 +83,7 @@ Exit 3 when the kit fails verification or is refused.`,
 			kitPath := args[0]
 			s, err := store.Open(cmd.Context(), o.store, storeOptions(store.Options{
 				LockTimeout: o.lockTimeout,
+				ReadOnly:    o.dryRun,
 				Holder:      fmt.Sprintf("ferry import %s by %s, pid %d", filepath.Base(kitPath), operator, os.Getpid()),
 			}))
 			if err != nil {
@@ -83,12 +93,28 @@ Exit 3 when the kit fails verification or is refused.`,
 			if err != nil {
 				return err
 			}
+			// A read blocked on a pipe or a device does not see the
+			// context; closing the file on SIGINT/SIGTERM ends it.
+			stopRead := context.AfterFunc(cmd.Context(), func() { f.Close() })
 			res, ierr := s.Import(cmd.Context(), f, store.ImportOptions{
 				At: at, Root: rootData, DryRun: o.dryRun, ForceActivate: o.force, Reason: o.reason,
 				Operator: operator, Source: filepath.Base(kitPath), Clock: wallClock{},
 			})
+			stopRead()
 			f.Close()
+			if cerr := cmd.Context().Err(); cerr != nil && ierr != nil {
+				return fmt.Errorf("import of %s stopped: %w; the store is unchanged", kitPath, cerr)
+			}
 			if res == nil {
+				if o.quarantine != "" && bundle.CodeOf(ierr) != "" {
+					// Refused before a report was complete (data after
+					// the kit's end): quarantined without a report.
+					dest, qerr := store.Quarantine(kitPath, o.quarantine, nil)
+					if qerr != nil {
+						return fmt.Errorf("%w (and %v)", ierr, qerr)
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "quarantined: %s\n", dest)
+				}
 				return ierr
 			}
 			out := cmd.OutOrStdout()

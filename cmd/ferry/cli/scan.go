@@ -130,7 +130,7 @@ func (o *scanOptions) run(cmd *cobra.Command, target string) error {
 		}
 		rep = r
 	} else {
-		st, err := store.Open(ctx, o.store, storeOptions(store.Options{}))
+		st, err := store.Open(ctx, o.store, storeOptions(store.Options{ReadOnly: true}))
 		if err != nil {
 			return err
 		}

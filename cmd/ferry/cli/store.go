@@ -28,11 +28,23 @@ func (f *storeFlags) add(c *cobra.Command, jsonSchema string) {
 	}
 }
 
+// open opens the store read-only: a command that only reads never writes
+// the store, not even to migrate it.
 func (f *storeFlags) open(cmd *cobra.Command) (*store.Store, error) {
+	return f.openMode(cmd, true)
+}
+
+// openWritable opens the store for a command that changes it (gc,
+// migrate); an older store is migrated first.
+func (f *storeFlags) openWritable(cmd *cobra.Command) (*store.Store, error) {
+	return f.openMode(cmd, false)
+}
+
+func (f *storeFlags) openMode(cmd *cobra.Command, readOnly bool) (*store.Store, error) {
 	if f.dir == "" {
 		return nil, usagef("--store is required")
 	}
-	return store.Open(cmd.Context(), f.dir, storeOptions(store.Options{LockTimeout: f.lockTimeout}))
+	return store.Open(cmd.Context(), f.dir, storeOptions(store.Options{LockTimeout: f.lockTimeout, ReadOnly: readOnly}))
 }
 
 // storeOptions completes o with the indexers every command uses, so that a
@@ -52,14 +64,22 @@ func newStoreCmd() *cobra.Command {
 		Long: `Read the offline store that 'ferry import' fills, and maintain it.
 
 Reads open the database read-only for one transaction: they work during an
-import and see the state before its commit or after it, never a mix.`,
+import and see the state before its commit or after it, never a mix. They
+never write the store: a store of an older schema is refused with a message
+to run 'ferry store migrate' (or import a kit), which upgrades it.
+
+A damaged store (a truncated or overwritten ferry.db, a missing or altered
+blob) makes every command fail with "store damaged: …, run ferry store
+check", exit 4. 'ferry store check' lists what is damaged.`,
 		Example: `  ferry store info --store /srv/ferry
   ferry store log --store /srv/ferry --json
   ferry store query --store /srv/ferry --advisory CVE-2021-44228
   ferry store inventory --store /srv/ferry -o have.json
-  ferry store gc --store /srv/ferry`,
+  ferry store gc --store /srv/ferry
+  ferry store check --store /srv/ferry`,
 	}
-	c.AddCommand(newStoreInfoCmd(), newStoreLogCmd(), newStoreQueryCmd(), newStoreInventoryCmd(), newStoreGCCmd())
+	c.AddCommand(newStoreInfoCmd(), newStoreLogCmd(), newStoreQueryCmd(), newStoreInventoryCmd(), newStoreGCCmd(),
+		newStoreCheckCmd(), newStoreMigrateCmd())
 	return c
 }
 
@@ -259,7 +279,7 @@ import lock: it waits for a running import (up to --lock-timeout).`,
 		Example: `  ferry store gc --store /srv/ferry`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := f.open(cmd)
+			s, err := f.openWritable(cmd)
 			if err != nil {
 				return err
 			}
@@ -277,5 +297,110 @@ import lock: it waits for a running import (up to --lock-timeout).`,
 	}
 	f.add(c, "")
 	c.Flags().BoolVar(&f.json, "json", false, "print the result as JSON")
+	return c
+}
+
+func newStoreCheckCmd() *cobra.Command {
+	var f storeFlags
+	c := &cobra.Command{
+		Use:   "check --store DIR [--json]",
+		Short: "Check the store for damage: database pages, blobs re-hashed, staging leftovers",
+		Long: `Check the store without changing it:
+
+  - ferry.db: both meta pages, the file holding every page they claim,
+    every page read once, then bbolt's consistency check (Tx.Check);
+  - the schema and its buckets;
+  - every blob a channel's active kit references, re-hashed against its
+    recorded sha256 and size;
+  - files a failed or killed import left in tmp/ (not while an import runs).
+
+Exit 0 when the store is healthy, 4 when anything is listed. Each problem
+has a kind: database, meta, page, schema, blob-missing, blob-corrupt,
+staging. A missing or corrupt blob is repaired by importing the kit that
+carries it again; staging leftovers by 'ferry store gc'; a damaged
+database by restoring the store from a backup, or by a new store and the
+latest kit of every channel.
+
+--json prints schema ` + store.CheckSchema + ` (see docs/store.md).`,
+		Example: `  ferry store check --store /srv/ferry
+  ferry store check --store /srv/ferry --json | jq '.problems[] | select(.kind == "blob-corrupt") | .digest'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.dir == "" {
+				return usagef("--store is required")
+			}
+			rep, err := store.Check(cmd.Context(), f.dir, store.Options{LockTimeout: f.lockTimeout})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if f.json {
+				err = writeJSON(out, rep)
+			} else {
+				err = writeCheckText(out, rep)
+			}
+			if err != nil {
+				return err
+			}
+			if !rep.Healthy {
+				return fmt.Errorf("%s: %w: %d problem(s) found", rep.Store, store.ErrDamaged, len(rep.Problems))
+			}
+			return nil
+		},
+	}
+	f.add(c, store.CheckSchema)
+	return c
+}
+
+func writeCheckText(w io.Writer, rep *store.CheckReport) error {
+	d := rep.Database
+	fmt.Fprintf(w, "store %s: ferry.db %d bytes", rep.Store, d.FileBytes)
+	if d.PageSize > 0 {
+		fmt.Fprintf(w, ", %d pages of %d bytes, transaction %d", d.Pages, d.PageSize, d.TxID)
+	}
+	fmt.Fprintf(w, "; %d blob(s) re-hashed, %d bytes\n", rep.Blobs, rep.BlobBytes)
+	if rep.StagingSkipped {
+		fmt.Fprintln(w, "staging not checked: an import is running")
+	}
+	if rep.Healthy {
+		fmt.Fprintln(w, "healthy")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tWHAT\tDETAIL")
+	for _, p := range rep.Problems {
+		what := p.Path
+		if p.Digest != "" {
+			what = "sha256:" + p.Digest + " (" + p.Channel + " " + p.Path + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Kind, what, p.Detail)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "damaged: %d problem(s)\n", len(rep.Problems))
+	return err
+}
+
+func newStoreMigrateCmd() *cobra.Command {
+	var f storeFlags
+	c := &cobra.Command{
+		Use:   "migrate --store DIR",
+		Short: "Upgrade a store written by an older ferry to this ferry's schema",
+		Long: `Upgrade the store's database to the schema this ferry reads, in one
+transaction under the import lock (a crash leaves the old schema). Reading
+commands never migrate: they refuse an older store and point here. An
+import migrates too. A store that is already current is left unchanged.`,
+		Example: `  ferry store migrate --store /srv/ferry`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := f.openWritable(cmd); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "store %s: schema %d\n", f.dir, store.SchemaVersion)
+			return nil
+		},
+	}
+	f.add(c, "")
 	return c
 }

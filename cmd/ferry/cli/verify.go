@@ -49,7 +49,7 @@ refused with KIT_ROLLBACK. Nothing is written to the store. With both
 			}
 			src := verify.Static(verify.Trust{Root: rootData})
 			if o.store != "" {
-				st, err := store.Open(cmd.Context(), o.store, storeOptions(store.Options{}))
+				st, err := store.Open(cmd.Context(), o.store, storeOptions(store.Options{ReadOnly: true}))
 				if err != nil {
 					return err
 				}
