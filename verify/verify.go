@@ -538,6 +538,11 @@ func (v *verifier) lowerChain(raw *rawMeta, low int64) bool {
 		name, data := bundle.RootPath(ver), raw.roots[ver-1]
 		prev := tm.Root
 		if _, err := tm.UpdateRoot(data); err != nil {
+			if ver == low {
+				// The trusted root is not at fault: the one before it is.
+				v.fail(bundle.CodeSignatureInvalid, bundle.RootPath(ver-1), "does not lead to the trusted root version %d: %v", ver, err)
+				return false
+			}
 			v.tufFail(name, err, prev, metadata.ROOT, data)
 			return false
 		}
