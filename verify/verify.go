@@ -325,37 +325,33 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 		return false
 	}
 	copies, low := v.trustedRoots(tm.Root)
+	for ver := low; ver <= pinned; ver++ {
+		if !bytes.Equal(roots[ver-1], copies[ver]) {
+			what := "the trusted root"
+			if ver < pinned {
+				what = "the trusted copy of this root"
+			}
+			v.fail(bundle.CodeSignatureInvalid, bundle.RootPath(ver), "differs from %s of the same version: the kit belongs to another root", what)
+			return false
+		}
+	}
 	if low > 1 && !v.lowerChain(raw, low) {
 		return false
 	}
-	for i, data := range roots {
-		ver := int64(i + 1)
-		name := bundle.RootPath(ver)
-		switch {
-		case ver < low:
-		case ver <= pinned:
-			if !bytes.Equal(data, copies[ver]) {
-				what := "the trusted root"
-				if ver < pinned {
-					what = "the trusted copy of this root"
-				}
-				v.fail(bundle.CodeSignatureInvalid, name, "differs from %s of the same version: the kit belongs to another root", what)
-				return false
-			}
-		default:
-			prev := tm.Root
-			if _, err := tm.UpdateRoot(data); err != nil {
-				v.tufFail(name, err, prev, metadata.ROOT, data)
-				return false
-			}
-			if c := channelOf(tm.Root); c != pinnedChannel {
-				v.fail(bundle.CodeUnknownChannel, name, "root changes the channel from %q to %q", pinnedChannel, c)
-				return false
-			}
-			if msg := signatureProblem(raw.pRoots[i], metadata.ROOT, prev, tm.Root); msg != "" {
-				v.fail(bundle.CodeSignatureInvalid, name, "%s", msg)
-				return false
-			}
+	for ver := pinned + 1; ver <= int64(len(roots)); ver++ {
+		name, data := bundle.RootPath(ver), roots[ver-1]
+		prev := tm.Root
+		if _, err := tm.UpdateRoot(data); err != nil {
+			v.tufFail(name, err, prev, metadata.ROOT, data)
+			return false
+		}
+		if c := channelOf(tm.Root); c != pinnedChannel {
+			v.fail(bundle.CodeUnknownChannel, name, "root changes the channel from %q to %q", pinnedChannel, c)
+			return false
+		}
+		if msg := signatureProblem(raw.pRoots[ver-1], metadata.ROOT, prev, tm.Root); msg != "" {
+			v.fail(bundle.CodeSignatureInvalid, name, "%s", msg)
+			return false
 		}
 	}
 	v.rep.RootVersion = tm.Root.Signed.Version
