@@ -28,10 +28,16 @@ bench:
 conformance:
 	bash scripts/conformance.sh
 
-# Fuzz the kit reader and verifier ($(FUZZTIME) each).
+# Fuzz the kit reader, the metadata parser and the verifier ($(FUZZTIME)
+# each), then the mutation bar: $(MUTATIONS) seeded random mutations of a kit,
+# none of which may verify with changed entries.
+MUTATIONS ?= 20000
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./verify/
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyMetadata$$' -fuzztime $(FUZZTIME) ./verify/
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./bundle/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMetadata$$' -fuzztime $(FUZZTIME) ./bundle/
+	$(GO) test -count=1 -timeout 60m -run '^TestMutation$$' ./verify/ -mutations $(MUTATIONS) -v
 
 vet:
 	$(GO) vet $(PKGS)

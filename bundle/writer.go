@@ -184,7 +184,15 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 			zw.Close()
 			return nil, fmt.Errorf("root chain entry %d: %w", i+1, err)
 		}
-		if err := put(RootPath(root.Signed.Version), r); err != nil {
+		// A root goes into the kit in its canonical form, whatever the
+		// file's layout: its signatures cover only the signed part, and a
+		// verifier refuses any other form.
+		canon, err := EncodeMetadata(root)
+		if err != nil {
+			zw.Close()
+			return nil, fmt.Errorf("root chain entry %d: %w", i+1, err)
+		}
+		if err := put(RootPath(root.Signed.Version), canon); err != nil {
 			zw.Close()
 			return nil, err
 		}
@@ -410,27 +418,24 @@ func metaFile(version int64, data []byte) *metadata.MetaFiles {
 	return &metadata.MetaFiles{Version: version, Length: int64(len(data)), Hashes: metadata.Hashes{"sha256": sum[:]}}
 }
 
-// signMeta signs m with every signer, sorts the signatures by key id and
-// returns the JSON and the key ids.
+// signMeta signs m with every signer and returns its canonical JSON
+// (EncodeMetadata) and the key ids, sorted.
 func signMeta[T metadata.Roles](m *metadata.Metadata[T], signers []signature.Signer) ([]byte, []string, error) {
 	for _, s := range signers {
 		if _, err := m.Sign(s); err != nil {
 			return nil, nil, err
 		}
 	}
-	slices.SortFunc(m.Signatures, func(a, b metadata.Signature) int { return strings.Compare(a.KeyID, b.KeyID) })
-	ids := make([]string, 0, len(m.Signatures))
-	for i, s := range m.Signatures {
-		if i > 0 && m.Signatures[i-1].KeyID == s.KeyID {
-			return nil, nil, fmt.Errorf("key %s given twice", s.KeyID)
-		}
-		ids = append(ids, s.KeyID)
-	}
-	b, err := m.ToBytes(true)
+	b, err := EncodeMetadata(m)
 	if err != nil {
 		return nil, nil, err
 	}
-	return append(b, '\n'), ids, nil
+	ids := make([]string, 0, len(m.Signatures))
+	for _, s := range m.Signatures {
+		ids = append(ids, s.KeyID)
+	}
+	slices.Sort(ids)
+	return b, ids, nil
 }
 
 func toMap(v any) (map[string]any, error) {

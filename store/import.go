@@ -504,16 +504,7 @@ func (im *importer) commit(tx *bolt.Tx, rep *verify.Report, st *channelState, bu
 	}
 	st.Receipt = seq
 	md := rep.Metadata()
-	if err := replaceBucket(tx.Bucket(bucketTrust), ch, func(b *bolt.Bucket) error {
-		for _, kv := range []struct {
-			k, v []byte
-		}{{keyRoot, md.Root}, {keySnapshot, md.Snapshot}, {keyTargets, md.Targets}, {keyTimestamp, md.Timestamp}} {
-			if err := b.Put(kv.k, kv.v); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := replaceBucket(tx.Bucket(bucketTrust), ch, func(b *bolt.Bucket) error { return putTrust(b, md) }); err != nil {
 		return err
 	}
 	if err := putJSON(tx.Bucket(bucketChannels), ch, st); err != nil {

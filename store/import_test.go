@@ -449,3 +449,101 @@ type failingIndexer struct{ countingIndexer }
 func (failingIndexer) Index(context.Context, verify.Target, io.Reader, *IndexWriter) error {
 	return errors.New("malformed record on line 1")
 }
+
+// TestImportTamperedMetadataThenGenuine: a kit whose timestamp.json had one
+// whitespace byte changed on the way (signatures still valid for go-tuf)
+// is refused and changes nothing; the genuine kit of that version is then
+// accepted. Before, the tampered bytes became the trust state and the
+// genuine kit was refused as a rollback: one flipped bit locked the site
+// out of its feed.
+func TestImportTamperedMetadataThenGenuine(t *testing.T) {
+	c := fixtures.NewChannel("acme")
+	s := newStore(t)
+	mustImport(t, s, fixtures.Kit(c, kitFiles(1), fixtures.KitOptions{Version: 1}), ImportOptions{Root: c.Root()})
+	k2 := fixtures.Kit(c, kitFiles(2), fixtures.KitOptions{Version: 2})
+	tampered := fixtures.EditEntry(k2, bundle.TimestampPath, func(b []byte) []byte {
+		return bytes.Replace(b, []byte("\t"), []byte("\r"), 1)
+	})
+	before := snapshotDir(t, s.Dir())
+	_, err := s.Import(context.Background(), bytes.NewReader(tampered), ImportOptions{At: at})
+	if bundle.CodeOf(err) != bundle.CodeMalformed {
+		t.Fatalf("tampered kit: got %v, want KIT_MALFORMED", err)
+	}
+	if diff := diff(before, snapshotDir(t, s.Dir())); diff != "" {
+		t.Errorf("a refused kit changed the store:\n%s", diff)
+	}
+	res := mustImport(t, s, k2, ImportOptions{})
+	if res.Outcome != OutcomeActivated || activeVersion(t, s, "acme") != 2 {
+		t.Fatalf("genuine kit: outcome %q, version %d", res.Outcome, activeVersion(t, s, "acme"))
+	}
+}
+
+// TestImportStateComparedBySigned: a store whose trust state holds
+// timestamp bytes that differ from the genuine kit's only outside what was
+// signed (as an older ferry could have kept them) takes the genuine kit of
+// that version as the same kit, not as a rollback.
+func TestImportStateComparedBySigned(t *testing.T) {
+	c := fixtures.NewChannel("acme")
+	s := newStore(t)
+	k1 := fixtures.Kit(c, kitFiles(1), fixtures.KitOptions{Version: 1})
+	mustImport(t, s, k1, ImportOptions{Root: c.Root()})
+	err := s.update(context.Background(), func(tx *bolt_Tx) error {
+		b := tx.Bucket(bucketTrust).Bucket([]byte("acme"))
+		return b.Put(keyTimestamp, bytes.Replace(b.Get(keyTimestamp), []byte("\t"), []byte("\r"), 1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := mustImport(t, s, k1, ImportOptions{})
+	if res.Outcome != OutcomeUnchanged {
+		t.Errorf("outcome %q, want %q", res.Outcome, OutcomeUnchanged)
+	}
+}
+
+// TestImportKeepsTrustedRootChain: the store keeps the root chain from the
+// pinned root on, and a later kit whose lower root differs from the kept
+// copy is refused.
+func TestImportKeepsTrustedRootChain(t *testing.T) {
+	c := fixtures.NewChannel("acme")
+	c.Rotate()
+	s := newStore(t)
+	// Pinned at v2: root v1 is not vouched for and not kept.
+	mustImport(t, s, fixtures.Kit(c, kitFiles(1), fixtures.KitOptions{Version: 1}), ImportOptions{Root: c.Root()})
+	c.Rotate()
+	k2 := fixtures.Kit(c, kitFiles(2), fixtures.KitOptions{Version: 2})
+	mustImport(t, s, k2, ImportOptions{})
+	var got verify.Trust
+	s.view(context.Background(), func(tx *bolt_Tx) error {
+		got, _ = readTrust(tx, "acme")
+		return nil
+	})
+	if !slices.EqualFunc(got.Roots, c.Chain[1:], bytes.Equal) || !bytes.Equal(got.Root, c.Root()) {
+		t.Fatalf("kept %d roots, want versions 2 and 3", len(got.Roots))
+	}
+	// Root v2 re-signed by a stranger: canonical, chained, but not the
+	// copy the store holds.
+	k3 := fixtures.Kit(c, kitFiles(3), fixtures.KitOptions{Version: 3})
+	bad := fixtures.EditEntry(k3, bundle.RootPath(2), func(b []byte) []byte {
+		m, err := metadata.Root().FromBytes(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Sign(fixtures.Signer("stranger")); err != nil {
+			t.Fatal(err)
+		}
+		out, err := bundle.EncodeMetadata(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	})
+	before := snapshotDir(t, s.Dir())
+	_, err := s.Import(context.Background(), bytes.NewReader(bad), ImportOptions{At: at})
+	if bundle.CodeOf(err) != bundle.CodeSignatureInvalid {
+		t.Fatalf("altered lower root: got %v, want KIT_SIGNATURE_INVALID", err)
+	}
+	if diff := diff(before, snapshotDir(t, s.Dir())); diff != "" {
+		t.Errorf("a refused kit changed the store:\n%s", diff)
+	}
+	mustImport(t, s, k3, ImportOptions{})
+}

@@ -21,7 +21,9 @@ import (
 //	meta      "schema" -> decimal schema version
 //	channels  channel -> channelState (JSON): the active kit
 //	trust     channel -> bucket: root, timestamp, snapshot, targets (the
-//	          trusted TUF metadata, as verified)
+//	          trusted TUF metadata, as verified), and the bucket roots:
+//	          8-byte big-endian version -> root, the trusted root chain
+//	          (absent in stores written before it was kept)
 //	files     channel -> bucket: path -> fileRec (JSON) of the active kit;
 //	          what gc counts as referenced
 //	index     indexer name -> channel -> bucket of the indexer's entries:

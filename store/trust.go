@@ -3,9 +3,12 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"fmt"
 
 	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/verify"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -48,6 +51,38 @@ func (t storeTrust) TrustFor(channel string) (verify.Trust, error) {
 		"channel %q is not in the store %s: pin its root with --root", channel, t.s.dir)
 }
 
+// keyRoots names the bucket, inside a channel's trust bucket, of the
+// trusted root chain: 8-byte big-endian root version -> root, the last
+// being the one under keyRoot. Stores written before it have none: their
+// kits' lower roots are then checked by the chain alone.
+var keyRoots = []byte("roots")
+
+// putTrust writes the verified metadata md into a channel's (new, empty)
+// trust bucket b.
+func putTrust(b *bolt.Bucket, md verify.Metadata) error {
+	for _, kv := range []struct {
+		k, v []byte
+	}{{keyRoot, md.Root}, {keySnapshot, md.Snapshot}, {keyTargets, md.Targets}, {keyTimestamp, md.Timestamp}} {
+		if err := b.Put(kv.k, kv.v); err != nil {
+			return err
+		}
+	}
+	rb, err := b.CreateBucket(keyRoots)
+	if err != nil {
+		return err
+	}
+	for _, root := range md.Roots {
+		r, err := metadata.Root().FromBytes(root)
+		if err != nil {
+			return fmt.Errorf("trusted root chain: %w", err)
+		}
+		if err := rb.Put(binary.BigEndian.AppendUint64(nil, uint64(r.Signed.Version)), root); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readTrust returns the stored trust state of channel, copied out of the
 // transaction, and whether the channel is known.
 func readTrust(tx *bolt.Tx, channel string) (verify.Trust, bool) {
@@ -55,9 +90,16 @@ func readTrust(tx *bolt.Tx, channel string) (verify.Trust, bool) {
 	if b == nil {
 		return verify.Trust{}, false
 	}
-	return verify.Trust{
+	t := verify.Trust{
 		Root:      bytes.Clone(b.Get(keyRoot)),
 		Timestamp: bytes.Clone(b.Get(keyTimestamp)),
 		Snapshot:  bytes.Clone(b.Get(keySnapshot)),
-	}, true
+	}
+	if rb := b.Bucket(keyRoots); rb != nil {
+		_ = rb.ForEach(func(_, v []byte) error {
+			t.Roots = append(t.Roots, bytes.Clone(v))
+			return nil
+		})
+	}
+	return t, true
 }

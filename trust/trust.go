@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/internal/atomicfile"
 	"github.com/ferry-dev/ferry/keys"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -200,12 +201,9 @@ func sign(root *metadata.Metadata[metadata.RootType], signers []crypto.Signer) e
 	return nil
 }
 
+// marshal returns root in the canonical form kits carry it in.
 func marshal(root *metadata.Metadata[metadata.RootType]) ([]byte, error) {
-	b, err := root.ToBytes(true)
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
+	return bundle.EncodeMetadata(root)
 }
 
 // Parse decodes root metadata (without verifying it).

@@ -18,6 +18,7 @@ import (
 	"github.com/ferry-dev/ferry/fixtures"
 	"github.com/ferry-dev/ferry/verify"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // reached collects every failure code that a test of this package saw in a
@@ -654,4 +655,289 @@ func TestFailuresAreAllReported(t *testing.T) {
 		failure{bundle.CodeUnexpectedEntry, "zz/new"},
 		failure{bundle.CodeMissingTarget, "kit.json"},
 	)
+}
+
+// rotated returns a channel rotated twice (roots v1, v2, v3) and a kit of it.
+func rotated(t *testing.T) (*fixtures.Channel, []byte) {
+	t.Helper()
+	ch := fixtures.NewChannel("acme-feeds")
+	ch.Rotate()
+	ch.Rotate()
+	return ch, fixtures.Kit(ch, fixtures.SampleFiles(), fixtures.KitOptions{})
+}
+
+// stranger is a key no fixture root lists.
+var stranger = fixtures.Signer("stranger")
+
+// withSignature returns metadata of role T with one more signature, by s,
+// in canonical form (sorted): only the signature is wrong.
+func withSignature[T metadata.Roles](t *testing.T, data []byte, s signature.Signer) []byte {
+	t.Helper()
+	m, err := new(metadata.Metadata[T]).FromBytes(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Sign(s); err != nil {
+		t.Fatal(err)
+	}
+	out, err := bundle.EncodeMetadata(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestMetadataAttacks: every byte of every tuf/*.json entry is
+// authenticated. A signature covers only the signed part as go-tuf
+// re-encodes it, so each of these kits passed go-tuf's checks; each must be
+// refused, with the code and entry named.
+func TestMetadataAttacks(t *testing.T) {
+	tests := []struct {
+		name string
+		make func(t *testing.T) ([]byte, verify.TrustSource)
+		want []failure
+	}{
+		{
+			name: "timestamp: one whitespace byte changed, TAB to CR",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := sample(t)
+				return fixtures.EditEntry(kit, bundle.TimestampPath, func(b []byte) []byte {
+					return bytes.Replace(b, []byte("\t"), []byte("\r"), 1)
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeMalformed, bundle.TimestampPath}},
+		},
+		{
+			name: "targets: indentation by spaces",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := sample(t)
+				return fixtures.EditEntry(kit, bundle.TargetsPath, func(b []byte) []byte {
+					return bytes.ReplaceAll(b, []byte("\t"), []byte("  "))
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeMalformed, bundle.TargetsPath}},
+		},
+		{
+			name: "timestamp: extra signature by an unknown key id",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := sample(t)
+				return fixtures.EditEntry(kit, bundle.TimestampPath, func(b []byte) []byte {
+					return fixtures.EditMetadata(b, func(m *metadata.Metadata[metadata.TimestampType]) {
+						m.Signatures = append(m.Signatures, metadata.Signature{KeyID: strings.Repeat("ff", 32), Signature: bytes.Repeat([]byte{1}, 64)})
+					})
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeSignatureInvalid, bundle.TimestampPath}},
+		},
+		{
+			name: "timestamp: extra valid signature by a key the root does not list",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := sample(t)
+				return fixtures.EditEntry(kit, bundle.TimestampPath, func(b []byte) []byte {
+					return withSignature[metadata.TimestampType](t, b, stranger)
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeSignatureInvalid, bundle.TimestampPath}},
+		},
+		{
+			name: "timestamp: a second signature by a listed key that does not verify",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				// Threshold 1 of 2: one good signature is enough for
+				// go-tuf, the other may be anything.
+				ch := fixtures.NewChannelN("acme-feeds", 1, 1, 2, 1)
+				kit := fixtures.Kit(ch, fixtures.SampleFiles(), fixtures.KitOptions{})
+				return fixtures.EditEntry(kit, bundle.TimestampPath, func(b []byte) []byte {
+					return fixtures.EditMetadata(b, func(m *metadata.Metadata[metadata.TimestampType]) {
+						m.Signatures[1].Signature[0] ^= 1
+					})
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeSignatureInvalid, bundle.TimestampPath}},
+		},
+		{
+			// snapshot.json and targets.json are hashed by the metadata
+			// that lists them: any change of theirs is a digest mismatch.
+			name: "snapshot: extra valid signature by a key the root does not list",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := sample(t)
+				return fixtures.EditEntry(kit, bundle.SnapshotPath, func(b []byte) []byte {
+					return withSignature[metadata.SnapshotType](t, b, stranger)
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeDigestMismatch, bundle.SnapshotPath}},
+		},
+		{
+			name: "timestamp: duplicated signature",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := sample(t)
+				return fixtures.EditEntry(kit, bundle.TimestampPath, func(b []byte) []byte {
+					return fixtures.EditMetadata(b, func(m *metadata.Metadata[metadata.TimestampType]) {
+						m.Signatures = append(m.Signatures, m.Signatures[0])
+					})
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeMalformed, bundle.TimestampPath}},
+		},
+		{
+			name: "snapshot: signatures not sorted by key id",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch := fixtures.NewChannelN("acme-feeds", 1, 1, 2, 2)
+				kit := fixtures.Kit(ch, fixtures.SampleFiles(), fixtures.KitOptions{})
+				return fixtures.EditEntry(kit, bundle.SnapshotPath, func(b []byte) []byte {
+					return fixtures.EditMetadata(b, func(m *metadata.Metadata[metadata.SnapshotType]) {
+						slices.Reverse(m.Signatures)
+					})
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeMalformed, bundle.SnapshotPath}},
+		},
+		{
+			name: "timestamp: signature in upper-case hex",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := sample(t)
+				return fixtures.EditEntry(kit, bundle.TimestampPath, func(b []byte) []byte {
+					i := bytes.Index(b, []byte(`"sig": "`)) + len(`"sig": "`)
+					j := i + bytes.IndexByte(b[i:], '"')
+					copy(b[i:j], bytes.ToUpper(b[i:j]))
+					return b
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeMalformed, bundle.TimestampPath}},
+		},
+		{
+			name: "timestamp: unknown field beside signed and signatures",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := sample(t)
+				return fixtures.EditEntry(kit, bundle.TimestampPath, func(b []byte) []byte {
+					return fixtures.EditMetadata(b, func(m *metadata.Metadata[metadata.TimestampType]) {
+						m.UnrecognizedFields = map[string]any{"note": "unsigned"}
+					})
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeMalformed, bundle.TimestampPath}},
+		},
+		{
+			name: "timestamp: unknown field in a signature",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := sample(t)
+				return fixtures.EditEntry(kit, bundle.TimestampPath, func(b []byte) []byte {
+					return fixtures.EditMetadata(b, func(m *metadata.Metadata[metadata.TimestampType]) {
+						m.Signatures[0].UnrecognizedFields = map[string]any{"note": "unsigned"}
+					})
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeMalformed, bundle.TimestampPath}},
+		},
+		{
+			name: "snapshot: trailing bytes after the JSON",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := sample(t)
+				return fixtures.EditEntry(kit, bundle.SnapshotPath, func(b []byte) []byte {
+					return append(b, "{}\n"...)
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeMalformed, bundle.SnapshotPath}},
+		},
+		{
+			name: "targets: trailing whitespace after the final newline",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := sample(t)
+				return fixtures.EditEntry(kit, bundle.TargetsPath, func(b []byte) []byte {
+					return append(b, ' ')
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeMalformed, bundle.TargetsPath}},
+		},
+		{
+			name: "1.root.json lost its final newline",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := sample(t)
+				return fixtures.EditEntry(kit, bundle.RootPath(1), func(b []byte) []byte {
+					return bytes.TrimSuffix(b, []byte("\n"))
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeMalformed, bundle.RootPath(1)}},
+		},
+		{
+			name: "root entry holds another root version",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := rotated(t)
+				return fixtures.EditEntry(kit, bundle.RootPath(2), func([]byte) []byte {
+					return bytes.Clone(ch.Chain[0])
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeMalformed, bundle.RootPath(2)}},
+		},
+		{
+			name: "lower root replaced by junk",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := rotated(t)
+				return fixtures.EditEntry(kit, bundle.RootPath(1), func([]byte) []byte {
+					return []byte("junk\n")
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeMalformed, bundle.RootPath(1)}},
+		},
+		{
+			name: "lower root with an extra signature, no trusted copy",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := rotated(t)
+				return fixtures.EditEntry(kit, bundle.RootPath(1), func(b []byte) []byte {
+					return withSignature[metadata.RootType](t, b, stranger)
+				}), pinned(ch.Root())
+			},
+			want: []failure{{bundle.CodeSignatureInvalid, bundle.RootPath(1)}},
+		},
+		{
+			name: "lower root with an extra signature, against the trusted copy",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := rotated(t)
+				return fixtures.EditEntry(kit, bundle.RootPath(1), func(b []byte) []byte {
+					return withSignature[metadata.RootType](t, b, stranger)
+				}), verify.Static(verify.Trust{Root: ch.Root(), Roots: ch.Chain})
+			},
+			want: []failure{{bundle.CodeSignatureInvalid, bundle.RootPath(1)}},
+		},
+		{
+			name: "lower root replaced by another channel's root v1",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := rotated(t)
+				impostor := fixtures.NewChannel("evil")
+				return fixtures.EditEntry(kit, bundle.RootPath(1), func([]byte) []byte {
+					return bytes.Clone(impostor.Chain[0])
+				}), pinned(ch.Chain[1])
+			},
+			want: []failure{{bundle.CodeSignatureInvalid, bundle.RootPath(1)}},
+		},
+		{
+			name: "root after the pinned one with an extra signature",
+			make: func(t *testing.T) ([]byte, verify.TrustSource) {
+				ch, kit := rotated(t)
+				return fixtures.EditEntry(kit, bundle.RootPath(3), func(b []byte) []byte {
+					return withSignature[metadata.RootType](t, b, stranger)
+				}), pinned(ch.Chain[0])
+			},
+			want: []failure{{bundle.CodeSignatureInvalid, bundle.RootPath(3)}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kit, src := tt.make(t)
+			wantFailures(t, run(t, kit, src, at), tt.want...)
+		})
+	}
+}
+
+// TestMetadataTrustedChain: a kit verified against trust that holds the
+// whole chain passes, and its Metadata().Roots is that chain; a root that
+// was pinned re-formatted (not canonical) still matches the kit's.
+func TestMetadataTrustedChain(t *testing.T) {
+	ch, kit := rotated(t)
+	rep := run(t, kit, verify.Static(verify.Trust{Root: ch.Chain[1], Roots: ch.Chain[:2]}), at)
+	wantOK(t, rep)
+	if got := rep.Metadata().Roots; !slices.EqualFunc(got, ch.Chain, bytes.Equal) {
+		t.Errorf("Metadata().Roots has %d roots, want the whole chain of %d", len(got), len(ch.Chain))
+	}
+	reformatted := bytes.ReplaceAll(ch.Chain[1], []byte("\t"), []byte("    "))
+	wantOK(t, run(t, kit, pinned(reformatted), at))
 }

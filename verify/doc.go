@@ -8,6 +8,12 @@
 // the kit's own rules and maps every failure to a stable code of package
 // bundle. A verifier reports every failure it can find, not only the first.
 //
+// Every byte of the metadata is authenticated: each entry must be the
+// canonical form bundle.EncodeMetadata writes (go-tuf signs only the signed
+// part as it re-encodes it), every signature must be by a listed key and
+// verify, and roots the trust holds a copy of must equal it. Trust state is
+// compared by what was signed, never by bytes.
+//
 // Trust assumptions: the root given in Trust was pinned out of band (or comes
 // from the store, which pinned it). Time comes in through Options.At; the
 // package never reads the clock. It never opens a network connection.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +85,48 @@ func sameEntries(a, b []byte) bool {
 	ea, eb := fixtures.Entries(a), fixtures.Entries(b)
 	return slices.EqualFunc(ea, eb, func(x, y fixtures.TarEntry) bool {
 		return x.Name == y.Name && bytes.Equal(x.Content, y.Content)
+	})
+}
+
+// FuzzVerifyMetadata replaces the bytes of one TUF metadata entry (which
+// is picked by index: the roots, timestamp, snapshot, targets) of an
+// otherwise valid kit with the fuzzer's bytes: the kit may verify only if
+// those bytes are the entry's original ones. Every byte of the metadata is
+// authenticated, so no other form (whitespace, signatures, fields,
+// trailing bytes) passes.
+//
+//	go test -run '^$' -fuzz FuzzVerifyMetadata -fuzztime 60s ./verify/
+func FuzzVerifyMetadata(f *testing.F) {
+	ch := fixtures.NewChannelN("fuzz", 1, 1, 2, 2)
+	ch.Rotate()
+	valid := fixtures.Kit(ch, map[string][]byte{"a.txt": []byte("hello\n"), "kit.json": []byte("{}\n")}, fixtures.KitOptions{})
+	es := fixtures.Entries(valid)
+	var meta []int
+	for i, e := range es {
+		if strings.HasPrefix(e.Name, bundle.MetaDir) {
+			meta = append(meta, i)
+		}
+	}
+	for k, i := range meta {
+		b := es[i].Content
+		f.Add(uint8(k), b)
+		f.Add(uint8(k), bytes.Replace(b, []byte("\t"), []byte("\r"), 1))
+		f.Add(uint8(k), bytes.TrimSuffix(b, []byte("\n")))
+		f.Add(uint8(k), append(bytes.Clone(b), ' '))
+	}
+	src := verify.Static(verify.Trust{Root: ch.Chain[0]})
+	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+		i := meta[int(which)%len(meta)]
+		kit := fixtures.Tamper(valid, func(es []fixtures.TarEntry) []fixtures.TarEntry {
+			es[i].Content = data
+			return es
+		})
+		rep, err := verify.Kit(context.Background(), bytes.NewReader(kit), src, verify.Options{At: at})
+		if err != nil {
+			t.Fatalf("verify.Kit returned an error for kit input: %v", err)
+		}
+		if rep.OK && !bytes.Equal(data, es[i].Content) {
+			t.Fatalf("%s changed and the kit verifies OK:\n%q", es[i].Name, data)
+		}
 	})
 }

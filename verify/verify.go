@@ -24,6 +24,11 @@ type Trust struct {
 	// Root is the trusted root metadata of the channel (any version): pinned
 	// out of band on first use, afterwards the store's.
 	Root []byte
+	// Roots, if not empty, is the trusted root chain that ends with Root,
+	// oldest first (Metadata.Roots of the kit that set the state). A kit's
+	// roots of these versions must be byte for byte their canonical form;
+	// its roots below them can only be checked by the chain.
+	Roots [][]byte
 	// Timestamp and Snapshot are the last trusted metadata of the channel
 	// (from the store), or nil. With them, a kit older than the last one
 	// imported is refused with KIT_ROLLBACK.
@@ -55,9 +60,14 @@ type Options struct {
 }
 
 // Metadata is the verified TUF metadata of a kit, as bytes, for the store.
+// Every byte of it is authenticated (see bundle.ParseMetadata).
 type Metadata struct {
-	Roots     [][]byte // the root chain the kit carried
-	Root      []byte   // the final trusted root
+	// Roots is the trusted root chain, oldest first, ending with Root: the
+	// kit's roots from the lowest version the trust held a copy of (else
+	// the pinned version) on. Roots below it are left out: a root pinned
+	// out of band vouches for the roots after it, not for those before.
+	Roots     [][]byte
+	Root      []byte // the final trusted root
 	Timestamp []byte
 	Snapshot  []byte
 	Targets   []byte
@@ -113,16 +123,22 @@ type verifier struct {
 	targets map[string]*metadata.TargetFiles
 }
 
-// rawMeta is the kit's TUF metadata as read, not yet trusted.
+// rawMeta is the kit's TUF metadata as read, not yet trusted, and as
+// parsed by bundle.ParseMetadata (canonical form checked).
 type rawMeta struct {
 	roots                       [][]byte
 	timestamp, snapshot, target []byte
+
+	pRoots     []*metadata.Metadata[metadata.RootType]
+	pTimestamp *metadata.Metadata[metadata.TimestampType]
+	pSnapshot  *metadata.Metadata[metadata.SnapshotType]
+	pTargets   *metadata.Metadata[metadata.TargetsType]
 }
 
 // run returns only errors that are not about the kit.
 func (v *verifier) run() error {
 	raw, ok := v.readMetadata()
-	if !ok {
+	if !ok || !v.parseMetadata(raw) {
 		return nil
 	}
 	channel, err := claimedChannel(raw.target)
@@ -235,6 +251,39 @@ func (v *verifier) readMetadata() (*rawMeta, bool) {
 	return raw, true
 }
 
+// parseMetadata parses every metadata entry and checks that it is in the
+// canonical form (bundle.ParseMetadata): a signature covers only the
+// signed part as go-tuf re-encodes it, so any other byte of an entry
+// (whitespace, key order, escapes, an unknown field, an extra signature,
+// trailing bytes) would otherwise pass unauthenticated. It reports every
+// entry that fails, as KIT_MALFORMED.
+func (v *verifier) parseMetadata(raw *rawMeta) bool {
+	ok := true
+	check := func(name string, err error) {
+		if err != nil {
+			v.fail(bundle.CodeMalformed, name, "%v", err)
+			ok = false
+		}
+	}
+	for i, data := range raw.roots {
+		name := bundle.RootPath(int64(i + 1))
+		r, err := bundle.ParseMetadata[metadata.RootType](data)
+		if err == nil && r.Signed.Version != int64(i+1) {
+			err = fmt.Errorf("holds root version %d", r.Signed.Version)
+		}
+		check(name, err)
+		raw.pRoots = append(raw.pRoots, r)
+	}
+	var err error
+	raw.pTimestamp, err = bundle.ParseMetadata[metadata.TimestampType](raw.timestamp)
+	check(bundle.TimestampPath, err)
+	raw.pSnapshot, err = bundle.ParseMetadata[metadata.SnapshotType](raw.snapshot)
+	check(bundle.SnapshotPath, err)
+	raw.pTargets, err = bundle.ParseMetadata[metadata.TargetsType](raw.target)
+	check(bundle.TargetsPath, err)
+	return ok
+}
+
 // claimedChannel returns the channel that unverified targets metadata names.
 func claimedChannel(targets []byte) (string, error) {
 	var m struct {
@@ -266,36 +315,47 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 	pinnedChannel := channelOf(tm.Root)
 	roots := raw.roots
 
-	// 1. Root chain: versions up to the pinned one must match it; later
-	// ones must each be signed by their predecessor and themselves.
+	// 1. Root chain. Versions the trust holds a copy of must be that copy
+	// in canonical form, byte for byte; versions below them must chain up
+	// to the lowest copy; later versions must each be signed by their
+	// predecessor and themselves. Every signature on a root must be by a
+	// root key of the root or of its predecessor, and verify.
 	if int64(len(roots)) < pinned {
 		v.fail(bundle.CodeRollback, bundle.RootPath(int64(len(roots))), "the kit's root chain ends at version %d, older than the trusted root version %d", len(roots), pinned)
 		return false
 	}
-	for i, data := range roots {
-		ver := int64(i + 1)
-		name := bundle.RootPath(ver)
-		switch {
-		case ver < pinned:
-		case ver == pinned:
-			if !bytes.Equal(data, v.trust.Root) && !sameSigned(data, v.trust.Root) {
-				v.fail(bundle.CodeSignatureInvalid, name, "differs from the trusted root of the same version: the kit belongs to another root")
-				return false
+	copies, low := v.trustedRoots(tm.Root)
+	for ver := low; ver <= pinned; ver++ {
+		if !bytes.Equal(roots[ver-1], copies[ver]) {
+			what := "the trusted root"
+			if ver < pinned {
+				what = "the trusted copy of this root"
 			}
-		default:
-			prev := tm.Root
-			if _, err := tm.UpdateRoot(data); err != nil {
-				v.tufFail(name, err, prev, metadata.ROOT, data)
-				return false
-			}
-			if c := channelOf(tm.Root); c != pinnedChannel {
-				v.fail(bundle.CodeUnknownChannel, name, "root changes the channel from %q to %q", pinnedChannel, c)
-				return false
-			}
+			v.fail(bundle.CodeSignatureInvalid, bundle.RootPath(ver), "differs from %s of the same version: the kit belongs to another root", what)
+			return false
+		}
+	}
+	if low > 1 && !v.lowerChain(raw, low) {
+		return false
+	}
+	for ver := pinned + 1; ver <= int64(len(roots)); ver++ {
+		name, data := bundle.RootPath(ver), roots[ver-1]
+		prev := tm.Root
+		if _, err := tm.UpdateRoot(data); err != nil {
+			v.tufFail(name, err, prev, metadata.ROOT, data)
+			return false
+		}
+		if c := channelOf(tm.Root); c != pinnedChannel {
+			v.fail(bundle.CodeUnknownChannel, name, "root changes the channel from %q to %q", pinnedChannel, c)
+			return false
+		}
+		if msg := signatureProblem(raw.pRoots[ver-1], metadata.ROOT, prev, tm.Root); msg != "" {
+			v.fail(bundle.CodeSignatureInvalid, name, "%s", msg)
+			return false
 		}
 	}
 	v.rep.RootVersion = tm.Root.Signed.Version
-	v.rep.meta.Roots = roots
+	v.rep.meta.Roots = roots[low-1:]
 
 	// 2. Store trust state, if any, for rollback protection. If the kit
 	// rotated the timestamp or snapshot keys, the old state no longer
@@ -321,11 +381,13 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 	tsData, snapData, tgtData := raw.timestamp, raw.snapshot, raw.target
 	if _, err := tm.UpdateTimestamp(tsData); err != nil {
 		if errors.Is(err, &metadata.ErrEqualVersionNumber{}) {
-			if !bytes.Equal(tsData, stateTS) {
+			if !sameSigned[metadata.TimestampType](tsData, stateTS) {
 				v.fail(bundle.CodeRollback, bundle.TimestampPath, "a different kit with the same version was already accepted: %v", err)
 				return false
 			}
-			// The same kit again: verify it on its own, without the state.
+			// The same kit again (what was signed is the same; the state
+			// is compared by that, not by its bytes): verify it on its
+			// own, without the state.
 			v.rep.SameAsTrusted = true
 			tm = freshFrom(tm)
 			if _, err := tm.UpdateTimestamp(tsData); err != nil {
@@ -336,7 +398,11 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 			v.tufFail(bundle.TimestampPath, err, tm.Root, metadata.TIMESTAMP, tsData)
 			return false
 		}
-	} else if stateSnap != nil {
+	}
+	if !v.allSigned(bundle.TimestampPath, signatureProblem(raw.pTimestamp, metadata.TIMESTAMP, tm.Root)) {
+		return false
+	}
+	if stateSnap != nil && !v.rep.SameAsTrusted {
 		// The store's snapshot goes in after the kit's timestamp (go-tuf
 		// refuses a timestamp after a snapshot), as go-tuf's updater loads
 		// its local snapshot: it is kept even when go-tuf then says it is
@@ -349,15 +415,18 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 		v.tufFail(bundle.SnapshotPath, err, tm.Root, metadata.SNAPSHOT, snapData)
 		return false
 	}
+	if !v.allSigned(bundle.SnapshotPath, signatureProblem(raw.pSnapshot, metadata.SNAPSHOT, tm.Root)) {
+		return false
+	}
 	targets, err := tm.UpdateTargets(tgtData)
 	if err != nil {
 		v.tufFail(bundle.TargetsPath, err, tm.Root, metadata.TARGETS, tgtData)
 		return false
 	}
-	v.rep.meta.Root = v.trust.Root
-	if final := tm.Root.Signed.Version; final > pinned {
-		v.rep.meta.Root = roots[final-1]
+	if !v.allSigned(bundle.TargetsPath, signatureProblem(raw.pTargets, metadata.TARGETS, tm.Root)) {
+		return false
 	}
+	v.rep.meta.Root = roots[len(roots)-1]
 	v.rep.meta.Timestamp, v.rep.meta.Snapshot, v.rep.meta.Targets = tsData, snapData, tgtData
 	sum := sha256.Sum256(tgtData)
 	v.rep.TargetsSHA256 = hex.EncodeToString(sum[:])
@@ -415,6 +484,118 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 	}
 	v.br.SetBudget(budget)
 	return true
+}
+
+// trustedRoots returns the canonical form of the trust's copies of roots,
+// by version, and the lowest version from which on it holds a copy of
+// every root up to pinned, the pinned root itself included. A stored copy
+// that does not parse or that ferry would not write is left out: that
+// version is then checked by the chain like a root the trust never held.
+func (v *verifier) trustedRoots(pinned *metadata.Metadata[metadata.RootType]) (map[int64][]byte, int64) {
+	copies := map[int64][]byte{}
+	top := pinned.Signed.Version
+	if b, err := bundle.EncodeMetadata(pinned); err == nil {
+		copies[top] = b
+	}
+	for _, data := range v.trust.Roots {
+		r, err := metadata.Root().FromBytes(data)
+		if err != nil || r.Signed.Version >= top {
+			continue
+		}
+		if b, err := bundle.EncodeMetadata(r); err == nil {
+			copies[r.Signed.Version] = b
+		}
+	}
+	low := top
+	for low > 1 && copies[low-1] != nil {
+		low--
+	}
+	return copies, low
+}
+
+// lowerChain checks the kit's roots below version low, of which the trust
+// holds no copy: root 1 must be signed by itself, and each later root up
+// to low by its predecessor and itself, all of one channel, each signature
+// by a root key of the root or its predecessor. That proves they lead to
+// the trusted root, not that they are the channel's genuine history, so
+// they are not kept as trust state.
+func (v *verifier) lowerChain(raw *rawMeta, low int64) bool {
+	tm, err := trustedmetadata.New(raw.roots[0])
+	if err != nil {
+		v.tufFail(bundle.RootPath(1), err, raw.pRoots[0], metadata.ROOT, raw.roots[0])
+		return false
+	}
+	if msg := signatureProblem(raw.pRoots[0], metadata.ROOT, tm.Root); msg != "" {
+		v.fail(bundle.CodeSignatureInvalid, bundle.RootPath(1), "%s", msg)
+		return false
+	}
+	channel := channelOf(tm.Root)
+	for ver := int64(2); ver <= low; ver++ {
+		name, data := bundle.RootPath(ver), raw.roots[ver-1]
+		prev := tm.Root
+		if _, err := tm.UpdateRoot(data); err != nil {
+			if ver == low {
+				// The trusted root is not at fault: the one before it is.
+				v.fail(bundle.CodeSignatureInvalid, bundle.RootPath(ver-1), "does not lead to the trusted root version %d: %v", ver, err)
+				return false
+			}
+			v.tufFail(name, err, prev, metadata.ROOT, data)
+			return false
+		}
+		if c := channelOf(tm.Root); c != channel {
+			v.fail(bundle.CodeSignatureInvalid, name, "root changes the channel from %q to %q", channel, c)
+			return false
+		}
+		if ver == low {
+			break // the trusted copy: compared byte for byte by the caller
+		}
+		if msg := signatureProblem(raw.pRoots[ver-1], metadata.ROOT, prev, tm.Root); msg != "" {
+			v.fail(bundle.CodeSignatureInvalid, name, "%s", msg)
+			return false
+		}
+	}
+	return true
+}
+
+// allSigned records msg, if any, as a KIT_SIGNATURE_INVALID failure of
+// entry and reports whether there was none.
+func (v *verifier) allSigned(entry, msg string) bool {
+	if msg != "" {
+		v.fail(bundle.CodeSignatureInvalid, entry, "%s", msg)
+		return false
+	}
+	return true
+}
+
+// signatureProblem checks every signature on m, not only the threshold
+// that go-tuf counts: each must be by a key that one of roots lists for
+// role, and must verify with it. An extra or broken signature would
+// otherwise travel in the kit unauthenticated. It returns "" when all are
+// fine, else what is wrong with the first one that is not.
+func signatureProblem[T metadata.Roles](m *metadata.Metadata[T], role string, roots ...*metadata.Metadata[metadata.RootType]) string {
+	for _, sig := range m.Signatures {
+		listed, valid := false, false
+		for _, root := range roots {
+			r := root.Signed.Roles[role]
+			if r == nil || !slices.Contains(r.KeyIDs, sig.KeyID) {
+				continue
+			}
+			listed = true
+			one := *root
+			one.Signed.Roles = map[string]*metadata.Role{role: {KeyIDs: []string{sig.KeyID}, Threshold: 1}}
+			if one.VerifyDelegate(role, m) == nil {
+				valid = true
+				break
+			}
+		}
+		switch {
+		case !listed:
+			return fmt.Sprintf("a signature by key %s, which the root does not list for the %s role", sig.KeyID, role)
+		case !valid:
+			return fmt.Sprintf("the signature by key %s does not verify", sig.KeyID)
+		}
+	}
+	return ""
 }
 
 // maxTargetLength caps one target (1 PiB): with it the budget sum below
@@ -563,16 +744,17 @@ func channelOf(root *metadata.Metadata[metadata.RootType]) string {
 	return s
 }
 
-// sameSigned reports whether two roots carry the same signed part (the
-// signatures may legitimately differ, e.g. re-serialised).
-func sameSigned(a, b []byte) bool {
-	ra, err1 := metadata.Root().FromBytes(a)
-	rb, err2 := metadata.Root().FromBytes(b)
+// sameSigned reports whether two metadata documents of role T carry the
+// same signed part. Trust state is compared by what was signed, never by
+// its bytes: those were not all authenticated by older versions of ferry.
+func sameSigned[T metadata.Roles](a, b []byte) bool {
+	ma, err1 := new(metadata.Metadata[T]).FromBytes(a)
+	mb, err2 := new(metadata.Metadata[T]).FromBytes(b)
 	if err1 != nil || err2 != nil {
 		return false
 	}
-	ja, err1 := json.Marshal(ra.Signed)
-	jb, err2 := json.Marshal(rb.Signed)
+	ja, err1 := json.Marshal(ma.Signed)
+	jb, err2 := json.Marshal(mb.Signed)
 	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
 
