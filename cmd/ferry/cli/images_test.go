@@ -228,7 +228,7 @@ func TestImagesOffline(t *testing.T) {
 	write(t, filepath.Join(tmp, "trusted_root.json"), string(trJSON))
 
 	dir, st := imagesSite(t, src.host, []string{repo + ":1.4", src.host + "/app/tampered:1", src.host + "/app/other:1", src.host + "/base/multi:1"},
-		"files:\n  - src: "+filepath.Join(tmp, "trusted_root.json")+"\n    dest: trust/sigstore/targets/trusted_root.json\n")
+		"files:\n  - src: "+filepath.Join(tmp, "trusted_root.json")+"\n    dest: trust/sigstore/targets/trusted_root.json\n    allowOutside: true\n")
 	writePublicKey(t, filepath.Join(dir, "cosign.pub"), key)
 	before := src.requests.Load()
 
