@@ -16,8 +16,8 @@ import (
 // found by type assertion).
 type localChecker interface {
 	// checkLocal reads the local files the source would carry and
-	// reports each that must not go into a kit.
-	checkLocal(ctx context.Context) SpecErrors
+	// reports each that must not go into a kit; an error stops the check.
+	checkLocal(ctx context.Context) (SpecErrors, error)
 }
 
 var (
@@ -32,7 +32,8 @@ var (
 // keys.Detector), a files source outside the directory of kit.yaml
 // (SPEC_OUTSIDE_SPEC_DIR, also checked by ParseSpec). It opens no network
 // connection and reads no remote source; its cost is one read of the local
-// files. ferry mirror --check runs it, and Build runs it before it fetches
+// files. A files source of more files than a kit can list fails with
+// bundle.ErrMetadataTooLarge before they are all read. ferry mirror --check runs it, and Build runs it before it fetches
 // anything. (Public keys under trust: are checked by ParseSpec already.)
 func (s *Spec) CheckLocal(ctx context.Context) error {
 	var errs SpecErrors
@@ -41,7 +42,11 @@ func (s *Spec) CheckLocal(ctx context.Context) error {
 			return err
 		}
 		if c, ok := src.(localChecker); ok {
-			errs = append(errs, c.checkLocal(ctx)...)
+			more, err := c.checkLocal(ctx)
+			if err != nil {
+				return err
+			}
+			errs = append(errs, more...)
 		}
 	}
 	if len(errs) > 0 {
@@ -77,7 +82,7 @@ func privateKeyMsg(file string, found *keys.Found) string {
 
 // checkLocal implements localChecker for the local documents of a VEX
 // source (a URL is fetched at build time and not checked here).
-func (s *VEXSource) checkLocal(ctx context.Context) SpecErrors {
+func (s *VEXSource) checkLocal(ctx context.Context) (SpecErrors, error) {
 	var paths []string
 	switch {
 	case s.location.Dir != "":
@@ -94,7 +99,7 @@ func (s *VEXSource) checkLocal(ctx context.Context) SpecErrors {
 			return nil
 		})
 		if err != nil {
-			return SpecErrors{s.specErr(SpecSourceNotFound, "%v", err)}
+			return SpecErrors{s.specErr(SpecSourceNotFound, "%v", err)}, nil
 		}
 	case s.location.File != "":
 		paths = append(paths, s.location.File)
@@ -108,7 +113,7 @@ func (s *VEXSource) checkLocal(ctx context.Context) SpecErrors {
 			errs = append(errs, s.specErr(SpecPrivateKeyGiven, "%s", privateKeyMsg(p, found)))
 		}
 	}
-	return errs
+	return errs, nil
 }
 
 func (s *VEXSource) specErr(code SpecCode, format string, args ...any) *SpecError {
@@ -116,15 +121,15 @@ func (s *VEXSource) specErr(code SpecCode, format string, args ...any) *SpecErro
 }
 
 // checkLocal implements localChecker.
-func (s *IssuersSource) checkLocal(ctx context.Context) SpecErrors {
+func (s *IssuersSource) checkLocal(ctx context.Context) (SpecErrors, error) {
 	found, err := findPrivateKey(s.File)
 	switch {
 	case err != nil:
-		return SpecErrors{s.specErr(SpecSourceNotFound, "%s: %v", s.AsWritten, unwrapPathErr(err))}
+		return SpecErrors{s.specErr(SpecSourceNotFound, "%s: %v", s.AsWritten, unwrapPathErr(err))}, nil
 	case found != nil:
-		return SpecErrors{s.specErr(SpecPrivateKeyGiven, "%s", privateKeyMsg(s.AsWritten, found))}
+		return SpecErrors{s.specErr(SpecPrivateKeyGiven, "%s", privateKeyMsg(s.AsWritten, found))}, nil
 	}
-	return nil
+	return nil, nil
 }
 
 func (s *IssuersSource) specErr(code SpecCode, format string, args ...any) *SpecError {

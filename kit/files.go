@@ -158,7 +158,7 @@ func realPath(p string) (string, error) {
 // a private key Detector: a file that holds a private key fails the build
 // with SPEC_PRIVATE_KEY_GIVEN (also when it changed after CheckLocal).
 func (s *FilesSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
-	custom, _ := json.Marshal(map[string]string{"source": s.name})
+	custom := s.custom()
 	f := &Fetched{Provenance: Provenance{Name: s.name, Kind: s.Kind(), From: s.SrcAsWritten, Dest: s.Dest}}
 	err := s.walk(ctx, custom, func(localPath, kitPath string, size int64) error {
 		lp := localPath
@@ -180,8 +180,13 @@ func (s *FilesSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 }
 
 // checkLocal implements localChecker: it reads every file the source
-// would carry and reports each one that holds a private key.
-func (s *FilesSource) checkLocal(ctx context.Context) SpecErrors {
+// would carry and reports each one that holds a private key. It counts the
+// files against the kit's limit first, so that a directory too large for a
+// kit is not read to the end.
+func (s *FilesSource) checkLocal(ctx context.Context) (SpecErrors, error) {
+	if err := s.walk(ctx, s.custom(), func(string, string, int64) error { return nil }); err != nil {
+		return specErrorsOr(err)
+	}
 	var errs SpecErrors
 	err := s.walk(ctx, nil, func(localPath, _ string, _ int64) error {
 		found, err := findPrivateKey(localPath)
@@ -194,13 +199,25 @@ func (s *FilesSource) checkLocal(ctx context.Context) SpecErrors {
 		return nil
 	})
 	if err != nil {
-		var se *SpecError
-		if errors.As(err, &se) {
-			return append(errs, se)
-		}
-		return append(errs, s.err(SpecSourceNotFound, "%v", err).(*SpecError))
+		more, err := specErrorsOr(err)
+		return append(errs, more...), err
 	}
-	return errs
+	return errs, nil
+}
+
+// specErrorsOr returns a *SpecError as SpecErrors, any other error as is.
+func specErrorsOr(err error) (SpecErrors, error) {
+	var se *SpecError
+	if errors.As(err, &se) {
+		return SpecErrors{se}, nil
+	}
+	return nil, err
+}
+
+// custom is the custom object of the source's targets.
+func (s *FilesSource) custom() json.RawMessage {
+	custom, _ := json.Marshal(map[string]string{"source": s.name})
+	return custom
 }
 
 func (s *FilesSource) privateKeyErr(localPath string, found *keys.Found) *SpecError {
