@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // The limits a verifier applies to a kit's TUF metadata. They live here,
@@ -64,7 +65,7 @@ func (l *TargetsLimit) Add(path string, custom json.RawMessage, length int64) er
 	}
 	if l.size+n > MaxMetadataSize-targetsReserve {
 		return fmt.Errorf("%w: with %q, target number %d, targets.json would exceed %d MiB, the most a verifier reads (%d MiB so far): carry fewer files, or files with shorter names, in one kit",
-			ErrMetadataTooLarge, path, l.targets+1, MaxMetadataSize>>20, l.size>>20)
+			ErrMetadataTooLarge, shortPath(path), l.targets+1, MaxMetadataSize>>20, l.size>>20)
 	}
 	l.targets++
 	l.size += n
@@ -167,4 +168,20 @@ func checkMetadata(roots [][]byte, timestamp, snapshot, targets []byte) error {
 			ErrMetadataTooLarge, len(roots), total, DefaultMetadataBudget>>20)
 	}
 	return nil
+}
+
+// shortPath shortens a long path for a message: its start and its end.
+func shortPath(p string) string {
+	const head, tail = 60, 40
+	if len(p) <= head+tail+3 {
+		return p
+	}
+	i, j := head, len(p)-tail
+	for i > 0 && !utf8.RuneStart(p[i]) {
+		i--
+	}
+	for j < len(p) && !utf8.RuneStart(p[j]) {
+		j++
+	}
+	return p[:i] + "..." + p[j:]
 }

@@ -44,7 +44,7 @@ func (s *Spec) CheckLocal(ctx context.Context) error {
 		if c, ok := src.(localChecker); ok {
 			more, err := c.checkLocal(ctx)
 			if err != nil {
-				return err
+				return fmt.Errorf("source %s: %w", src.Name(), err)
 			}
 			errs = append(errs, more...)
 		}
