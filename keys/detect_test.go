@@ -117,3 +117,19 @@ func FuzzDetector(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDetector(b *testing.B) {
+	data := bytes.Repeat([]byte("# Runbook\n\nSome prose of a document, a list of steps and notes.\n\n---\n"), 5000)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		var d Detector
+		for rest := data; len(rest) > 0; {
+			n := min(256<<10, len(rest))
+			d.Write(rest[:n])
+			rest = rest[n:]
+		}
+		if d.Found() != nil {
+			b.Fatal("found a key")
+		}
+	}
+}
