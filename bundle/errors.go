@@ -79,3 +79,9 @@ var ErrInvalidPath = errors.New("invalid kit path")
 // ErrChanged is returned by Write when a content file changes between the
 // hashing pass and the writing pass.
 var ErrChanged = errors.New("content changed while the kit was written")
+
+// ErrMetadataTooLarge is returned by Write and TargetsLimit.Add when the
+// TUF metadata of a kit would be larger than a verifier reads
+// (MaxMetadataSize, DefaultMetadataBudget): too many files, or too long
+// names. Write returns it before it writes a byte.
+var ErrMetadataTooLarge = errors.New("kit metadata too large")

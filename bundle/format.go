@@ -29,10 +29,6 @@ const KitField = "kit"
 // FormatVersion is the kit format this package writes and reads.
 const FormatVersion = 1
 
-// MaxMetadataSize caps each TUF metadata entry: they are read into memory
-// before anything is trusted.
-const MaxMetadataSize = 64 << 20
-
 // Pinned zstd settings: changing any of them changes every kit's bytes.
 const (
 	zstdLevel       = zstd.SpeedDefault // about zstd -3

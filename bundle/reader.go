@@ -12,10 +12,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// DefaultMetadataBudget is how many decompressed bytes a Reader accepts
-// before SetBudget is called, i.e. for the TUF metadata entries.
-const DefaultMetadataBudget = 256 << 20
-
 // Entry is one entry of a kit as the Reader met it.
 type Entry struct {
 	Name string

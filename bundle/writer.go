@@ -122,6 +122,9 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 			return nil, fmt.Errorf("%q: known digest of %d bytes and size %d: want a sha256 and a size >= 0", f.Path, len(f.Digest), f.Size)
 		}
 	}
+	if err := checkTargetsSize(files); err != nil {
+		return nil, err
+	}
 
 	// Pass 1: hash every file.
 	targets := metadata.Targets(info.Expires)
@@ -162,6 +165,9 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 	timestampJSON, _, err := signMeta(timestamp, opts.Signers)
 	if err != nil {
 		return nil, fmt.Errorf("signing timestamp: %w", err)
+	}
+	if err := checkMetadata(opts.Roots, timestampJSON, snapshotJSON, targetsJSON); err != nil {
+		return nil, err
 	}
 
 	// Pass 2: write the tar.
@@ -241,6 +247,24 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 		ContentBytes:  total,
 		SignerKeyIDs:  keyIDs,
 	}, nil
+}
+
+// checkTargetsSize refuses files whose targets.json would be larger than a
+// verifier reads, before any of them is opened or the metadata is built
+// (which takes memory in proportion). The lengths not known yet count as
+// one digit; checkMetadata checks the real size after signing.
+func checkTargetsSize(files []File) error {
+	var l TargetsLimit
+	for _, f := range files {
+		size := int64(0)
+		if f.Digest != nil {
+			size = f.Size
+		}
+		if err := l.Add(f.Path, f.Custom, size); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // hashWorkers caps how many files pass 1 hashes at once. sha256 is the

@@ -30,3 +30,7 @@ func (e *DigestError) Error() string {
 // ErrNotInToto is returned by ParseEnvelope for a DSSE envelope whose
 // payload is not an in-toto statement.
 var ErrNotInToto = errors.New("not an in-toto attestation")
+
+// ErrOutputExists is returned by Export when the output of an OCI layout
+// exists and is not an empty directory; nothing there is touched.
+var ErrOutputExists = errors.New("output exists")

@@ -85,8 +85,8 @@ func missingErr(h v1.Hash, missing []v1.Hash) error {
 }
 
 func exportOCI(ctx context.Context, b Blobs, desc v1.Descriptor, out string, o ExportOptions) (*ExportResult, error) {
-	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
-		return nil, fmt.Errorf("%s exists and is not empty", out)
+	if err := checkLayoutTarget(out); err != nil {
+		return nil, err
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(out)), ".ferry-export-*")
 	if err != nil {
@@ -120,6 +120,11 @@ func exportOCI(ctx context.Context, b Blobs, desc v1.Descriptor, out string, o E
 	if err != nil {
 		return nil, fmt.Errorf("writing the layout: %w", err)
 	}
+	// Checked again: out may have changed while the layout was written.
+	// Only an empty directory is removed, never a file.
+	if err := checkLayoutTarget(out); err != nil {
+		return nil, err
+	}
 	if err := os.Remove(out); err != nil && !os.IsNotExist(err) {
 		return nil, err
 	}
@@ -130,6 +135,29 @@ func exportOCI(ctx context.Context, b Blobs, desc v1.Descriptor, out string, o E
 		return nil, err
 	}
 	return &ExportResult{Format: FormatOCI, Path: out, Digest: desc.Digest.String()}, nil
+}
+
+// checkLayoutTarget refuses an OCI layout output that exists and is not
+// an empty directory: a file (or a symlink, a device) there is the user's
+// and is never replaced by a directory.
+func checkLayoutTarget(out string) error {
+	fi, err := os.Lstat(out)
+	switch {
+	case os.IsNotExist(err):
+		return nil
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s: %w: the oci format writes a directory; give -o a new or empty directory", out, ErrOutputExists)
+	}
+	ents, err := os.ReadDir(out)
+	if err != nil {
+		return err
+	}
+	if len(ents) > 0 {
+		return fmt.Errorf("%s: %w: it is a directory that is not empty", out, ErrOutputExists)
+	}
+	return nil
 }
 
 func exportDocker(ctx context.Context, b Blobs, desc v1.Descriptor, out string, o ExportOptions) (*ExportResult, error) {

@@ -4,7 +4,10 @@
 // (randomised signatures: kits signed with them are not byte-reproducible).
 // Private keys are PKCS#8 PEM files written with mode 0600; public keys are
 // PKIX PEM files. A private key is never printed, logged or put in an error
-// message: errors name the file, not its content.
+// message: errors name the file, not its content. LoadPrivate refuses a key
+// file that others than its owner may access (ErrKeyPermissions), as ssh
+// does. Detector finds private key material of any common kind in a stream,
+// so that callers refuse to copy it anywhere (a kit, a store).
 //
 // Package keys never opens a network connection.
 package keys

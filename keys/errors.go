@@ -17,3 +17,7 @@ var ErrPrivateKeyGiven = errors.New("a private key was given where a public key 
 // ErrKeyExists is returned by WritePair when a key file already exists: keys
 // are never overwritten.
 var ErrKeyExists = errors.New("key file already exists")
+
+// ErrKeyPermissions is returned by LoadPrivate for a private key file that
+// others than its owner may read or write (mode & 0o077 != 0).
+var ErrKeyPermissions = errors.New("private key file is accessible by others")

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -161,13 +162,57 @@ func ParsePrivate(source string, data []byte) (crypto.Signer, error) {
 	return nil, fmt.Errorf("%s: %w: %T", source, ErrUnsupportedAlgorithm, k)
 }
 
-// LoadPrivate reads a private key file.
+// LoadPrivate reads a private key file. Like ssh, it refuses a file that
+// others than its owner may read or write (mode & 0o077 != 0) with
+// ErrKeyPermissions: a signing key that others could have copied is not to
+// be trusted, and the error says to chmod 600 it. A file that holds no
+// private key gets the parse error instead (ErrNotPrivateKey for a public
+// key).
+// (On Windows, whose files carry no such mode bits, it does not check.)
 func LoadPrivate(path string) (crypto.Signer, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePrivate(path, data)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxPrivateKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > maxPrivateKeyFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes: not a private key file", path, maxPrivateKeyFile)
+	}
+	k, err := ParsePrivate(path, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPrivateMode(path, fi); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// maxPrivateKeyFile caps what LoadPrivate reads: a PEM key is a few
+// hundred bytes.
+const maxPrivateKeyFile = 64 << 10
+
+// checkPrivateMode refuses a private key file that is not private.
+func checkPrivateMode(path string, fi os.FileInfo) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file", path)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s: %w: mode %04o lets others read or change it; run chmod 600 %s (or pass the key as env:VAR)",
+			path, ErrKeyPermissions, perm, path)
+	}
+	return nil
 }
 
 // ParsePublic decodes a PKIX PEM public key. A PEM private key is refused with

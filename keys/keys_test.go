@@ -114,3 +114,31 @@ func TestParseErrors(t *testing.T) {
 		t.Error("EC PRIVATE KEY not detected")
 	}
 }
+
+func TestLoadPrivateRefusesOpenMode(t *testing.T) {
+	dir := t.TempDir()
+	privPath, _, err := WritePair(dir, "signer", mustGen(t, Ed25519).(ed25519.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660, 0o606} {
+		if err := os.Chmod(privPath, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadPrivate(privPath)
+		if !errors.Is(err, ErrKeyPermissions) {
+			t.Fatalf("mode %04o: got %v, want ErrKeyPermissions", mode, err)
+		}
+		if !strings.Contains(err.Error(), "chmod 600 "+privPath) {
+			t.Errorf("mode %04o: the error does not say what to do: %v", mode, err)
+		}
+	}
+	for _, mode := range []os.FileMode{0o600, 0o400} {
+		if err := os.Chmod(privPath, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadPrivate(privPath); err != nil {
+			t.Errorf("mode %04o: %v", mode, err)
+		}
+	}
+}

@@ -70,6 +70,9 @@ func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*Bu
 	if err := checkSigning(spec, opts, expires); err != nil {
 		return nil, err
 	}
+	if err := spec.CheckLocal(ctx); err != nil {
+		return nil, err
+	}
 	tmp, err := os.MkdirTemp("", "ferry-build-")
 	if err != nil {
 		return nil, err
@@ -78,6 +81,9 @@ func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*Bu
 	env := &Env{Created: created, Logger: logger, TempDir: tmp, Cache: opts.Cache, HTTPClient: opts.HTTPClient}
 	var files []bundle.File
 	owner := map[string]string{}
+	// limit refuses a kit that would list more than a verifier reads as
+	// soon as a source brings it over, before the next source is fetched.
+	var limit bundle.TargetsLimit
 	man := Manifest{
 		Schema: ManifestSchema, Name: spec.Name, Channel: spec.Channel, Version: spec.Version,
 		Created: created, Expires: expires, FerryVersion: version.Version, Sources: []Provenance{},
@@ -100,6 +106,9 @@ func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*Bu
 					Msg: fmt.Sprintf("kit path %q is produced by both %s and %s", file.Path, prev, src.Name())}
 			}
 			owner[file.Path] = src.Name()
+			if err := limit.Add(file.Path, file.Custom, knownSize(file)); err != nil {
+				return nil, fmt.Errorf("source %s: %w", src.Name(), err)
+			}
 		}
 		files = append(files, f.Files...)
 		man.Sources = append(man.Sources, f.Provenance)
@@ -123,6 +132,14 @@ func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*Bu
 		return nil, err
 	}
 	return &BuildResult{Written: written, Manifest: man}, nil
+}
+
+// knownSize is f's length if the source gave it, else 0.
+func knownSize(f bundle.File) int64 {
+	if f.Digest != nil {
+		return f.Size
+	}
+	return 0
 }
 
 // BuildFile builds the kit into path atomically: on any error nothing is

@@ -31,6 +31,7 @@ const (
 	SpecUnsupportedFile   SpecCode = "SPEC_UNSUPPORTED_FILE_TYPE"
 	SpecDuplicatePath     SpecCode = "SPEC_DUPLICATE_PATH"
 	SpecPrivateKeyGiven   SpecCode = "SPEC_PRIVATE_KEY_GIVEN"
+	SpecOutsideSpecDir    SpecCode = "SPEC_OUTSIDE_SPEC_DIR"
 	SpecMissingSourceKind SpecCode = "SPEC_MISSING_SOURCE_KIND"
 	SpecInvalidURL        SpecCode = "SPEC_INVALID_URL"
 	SpecInsecureURL       SpecCode = "SPEC_INSECURE_URL"

@@ -3,6 +3,7 @@ package kit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/ferry-dev/ferry/bundle"
+	"github.com/ferry-dev/ferry/keys"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -24,8 +26,13 @@ type FilesSource struct {
 	// Dest is the path inside the kit: a folder when it ends in "/" or Src
 	// is a directory, else the file's own path.
 	Dest string
-	line int
-	file string
+	// AllowOutside is kit.yaml's allowOutside: Src may lie outside the
+	// directory of kit.yaml (after symlinks are resolved).
+	AllowOutside bool
+	// specDir is the directory of kit.yaml.
+	specDir string
+	line    int
+	file    string
 }
 
 var _ Source = (*FilesSource)(nil)
@@ -44,11 +51,14 @@ func parseFilesSources(p *parser, key, v *yaml.Node) []Source {
 	var out []Source
 	for i, item := range v.Content {
 		field := fmt.Sprintf("files[%d]", i)
-		m, ok := p.mapping(item, field, "src", "dest", "name")
+		m, ok := p.mapping(item, field, "src", "dest", "name", "allowOutside")
 		if !ok {
 			continue
 		}
-		s := &FilesSource{name: field, line: item.Line, file: p.file}
+		s := &FilesSource{name: field, line: item.Line, file: p.file, specDir: filepath.Dir(p.file)}
+		if n, ok := m["allowOutside"]; ok {
+			s.AllowOutside = p.boolean(n, field+".allowOutside")
+		}
 		if n, ok := m["name"]; ok {
 			if name, ok := p.scalar(n, field+".name", SpecInvalidName); ok {
 				if !nameRE.MatchString(name) {
@@ -71,6 +81,8 @@ func parseFilesSources(p *parser, key, v *yaml.Node) []Source {
 				p.add(m["src"], field+".src", SpecSourceNotFound, "%s: %v", src, unwrapPathErr(err))
 			} else if !fi.Mode().IsRegular() && !fi.IsDir() {
 				p.add(m["src"], field+".src", SpecUnsupportedFile, "%s is a %s; only regular files and directories go into a kit", src, fileKind(fi.Mode()))
+			} else if err := s.checkInside(); err != nil {
+				p.add(m["src"], field+".src", SpecOutsideSpecDir, "%v", err)
 			}
 		}
 		if okDest {
@@ -108,34 +120,147 @@ func fileKind(m fs.FileMode) string {
 	return "special file"
 }
 
-// Fetch implements Source: it lists the files (in lexical order) and opens
-// each lazily when the bundle writer asks for it.
-func (s *FilesSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
-	fi, err := os.Lstat(s.Src)
-	if err != nil {
-		return nil, s.err(SpecSourceNotFound, "%s: %v", s.SrcAsWritten, unwrapPathErr(err))
+// checkInside refuses a Src that lies outside the directory of kit.yaml
+// once symlinks are resolved, unless AllowOutside is set: a files source
+// carries what was put beside kit.yaml for the purpose, not whatever a
+// path (or a symlink on the way) happens to reach, such as /etc or the
+// channel's own keys elsewhere.
+func (s *FilesSource) checkInside() error {
+	if s.AllowOutside {
+		return nil
 	}
-	custom, _ := json.Marshal(map[string]string{"source": s.name})
+	dir, err := realPath(s.specDir)
+	if err != nil {
+		return fmt.Errorf("resolving the directory of %s: %v", s.file, err)
+	}
+	src, err := realPath(s.Src)
+	if err != nil {
+		return fmt.Errorf("%s: %v", s.SrcAsWritten, unwrapPathErr(err))
+	}
+	if rel, err := filepath.Rel(dir, src); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return fmt.Errorf("%s resolves to %s, outside %s (the directory of kit.yaml): a files source carries only what lies beside kit.yaml; set allowOutside: true on this entry to carry it knowingly",
+			s.SrcAsWritten, src, dir)
+	}
+	return nil
+}
+
+// realPath is p made absolute with every symlink resolved.
+func realPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
+
+// Fetch implements Source: it lists the files (in lexical order) and opens
+// each lazily when the bundle writer asks for it. Each file is read through
+// a private key Detector: a file that holds a private key fails the build
+// with SPEC_PRIVATE_KEY_GIVEN (also when it changed after CheckLocal).
+func (s *FilesSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
+	custom := s.custom()
 	f := &Fetched{Provenance: Provenance{Name: s.name, Kind: s.Kind(), From: s.SrcAsWritten, Dest: s.Dest}}
-	addFile := func(localPath, kitPath string, size int64) {
+	err := s.walk(ctx, custom, func(localPath, kitPath string, size int64) error {
 		lp := localPath
-		f.Files = append(f.Files, bundle.File{Path: kitPath, Custom: custom, Open: func() (io.ReadCloser, error) { return openRegular(lp) }})
+		f.Files = append(f.Files, bundle.File{Path: kitPath, Custom: custom, Open: func() (io.ReadCloser, error) {
+			rc, err := openRegular(lp)
+			if err != nil {
+				return nil, err
+			}
+			return &keyGuard{rc: rc, name: lp, s: s}, nil
+		}})
 		f.Provenance.Files++
 		f.Provenance.Bytes += size
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// checkLocal implements localChecker: it reads every file the source
+// would carry and reports each one that holds a private key. It counts the
+// files against the kit's limit first, so that a directory too large for a
+// kit is not read to the end.
+func (s *FilesSource) checkLocal(ctx context.Context) (SpecErrors, error) {
+	if err := s.walk(ctx, s.custom(), func(string, string, int64) error { return nil }); err != nil {
+		return specErrorsOr(err)
+	}
+	var errs SpecErrors
+	err := s.walk(ctx, nil, func(localPath, _ string, _ int64) error {
+		found, err := findPrivateKey(localPath)
+		if err != nil {
+			return err
+		}
+		if found != nil {
+			errs = append(errs, s.privateKeyErr(localPath, found))
+		}
+		return nil
+	})
+	if err != nil {
+		more, err := specErrorsOr(err)
+		return append(errs, more...), err
+	}
+	return errs, nil
+}
+
+// specErrorsOr returns a *SpecError as SpecErrors, any other error as is.
+func specErrorsOr(err error) (SpecErrors, error) {
+	var se *SpecError
+	if errors.As(err, &se) {
+		return SpecErrors{se}, nil
+	}
+	return nil, err
+}
+
+// custom is the custom object of the source's targets.
+func (s *FilesSource) custom() json.RawMessage {
+	custom, _ := json.Marshal(map[string]string{"source": s.name})
+	return custom
+}
+
+func (s *FilesSource) privateKeyErr(localPath string, found *keys.Found) *SpecError {
+	return s.err(SpecPrivateKeyGiven, "%s", privateKeyMsg(localPath, found)).(*SpecError)
+}
+
+// walk calls fn for every file of the source, in lexical order, with its
+// local path, its path in the kit and its size. With a custom object (that
+// of the kit's targets), it also adds up the size of targets.json, so that
+// a directory of more files than a kit can list fails while it is listed,
+// in bounded memory, rather than after.
+func (s *FilesSource) walk(ctx context.Context, custom json.RawMessage, fn func(localPath, kitPath string, size int64) error) error {
+	var limit *bundle.TargetsLimit
+	if custom != nil {
+		limit = new(bundle.TargetsLimit)
+	}
+	fi, err := os.Lstat(s.Src)
+	if err != nil {
+		return s.err(SpecSourceNotFound, "%s: %v", s.SrcAsWritten, unwrapPathErr(err))
+	}
+	if err := s.checkInside(); err != nil {
+		return s.err(SpecOutsideSpecDir, "%v", err)
+	}
+	add := func(localPath, kitPath string, size int64) error {
+		if limit != nil {
+			if err := limit.Add(kitPath, custom, size); err != nil {
+				return fmt.Errorf("%s: %w", s.SrcAsWritten, err)
+			}
+		}
+		return fn(localPath, kitPath, size)
 	}
 	if fi.Mode().IsRegular() {
 		dest := s.Dest
 		if strings.HasSuffix(dest, "/") {
 			dest = path.Join(dest, filepath.Base(s.Src))
 		}
-		addFile(s.Src, dest, fi.Size())
-		return f, nil
+		return add(s.Src, dest, fi.Size())
 	}
 	if !fi.IsDir() {
-		return nil, s.err(SpecUnsupportedFile, "%s is a %s", s.SrcAsWritten, fileKind(fi.Mode()))
+		return s.err(SpecUnsupportedFile, "%s is a %s", s.SrcAsWritten, fileKind(fi.Mode()))
 	}
 	base := strings.TrimSuffix(s.Dest, "/")
-	err = filepath.WalkDir(s.Src, func(p string, d fs.DirEntry, err error) error {
+	return filepath.WalkDir(s.Src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -160,14 +285,31 @@ func (s *FilesSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 		if why := bundle.CheckPath(kp); why != "" {
 			return s.err(SpecInvalidDest, "%s would be placed at %q: %s", filepath.Join(s.SrcAsWritten, rel), kp, why)
 		}
-		addFile(p, kp, info.Size())
-		return nil
+		return add(p, kp, info.Size())
 	})
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
 }
+
+// keyGuard reads a file of a files source through a private key Detector
+// and fails at the end of a file that holds one.
+type keyGuard struct {
+	rc   io.ReadCloser
+	d    keys.Detector
+	name string
+	s    *FilesSource
+}
+
+func (g *keyGuard) Read(p []byte) (int, error) {
+	n, err := g.rc.Read(p)
+	g.d.Write(p[:n])
+	if err == io.EOF {
+		if found := g.d.Found(); found != nil {
+			return n, g.s.privateKeyErr(g.name, found)
+		}
+	}
+	return n, err
+}
+
+func (g *keyGuard) Close() error { return g.rc.Close() }
 
 func (s *FilesSource) err(code SpecCode, format string, args ...any) error {
 	return &SpecError{File: s.file, Line: s.line, Field: s.name, Code: code, Msg: fmt.Sprintf(format, args...)}

@@ -465,7 +465,7 @@ func publicKeyPEM(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if keys.IsPrivatePEM(data) || bytes.Contains(data, []byte("PRIVATE KEY")) {
+	if keys.IsPrivatePEM(data) || bytes.Contains(data, []byte("PRIVATE KEY")) || privateKeyIn(data) != nil {
 		return nil, fmt.Errorf("%w: carry the .pub file, never the private key", keys.ErrPrivateKeyGiven)
 	}
 	block, rest := pem.Decode(data)
@@ -567,6 +567,9 @@ func (s *IssuersSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 	data, err := readSmall(s.File, maxIssuersFile)
 	if err != nil {
 		return nil, &SpecError{File: s.file, Line: s.line, Field: s.name, Code: SpecSourceNotFound, Msg: fmt.Sprintf("%s: %v", s.AsWritten, err)}
+	}
+	if found := privateKeyIn(data); found != nil {
+		return nil, s.specErr(SpecPrivateKeyGiven, "%s", privateKeyMsg(s.AsWritten, found))
 	}
 	out, list, errs := ParseIssuers(data)
 	if len(errs) > 0 {

@@ -3,6 +3,7 @@ package kit_test
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -184,6 +185,9 @@ func TestTrustSpecValidation(t *testing.T) {
 	notRoot := writeFile(t, dir, "targets.json", []byte(`{"signed":{"_type":"targets"},"signatures":[]}`))
 	privPEM, _ := keys.MarshalPrivate(fixtures.Key("secret"))
 	priv := writeFile(t, dir, "leaked.pub", privPEM)
+	privBlock, _ := pem.Decode(privPEM)
+	privDER := writeFile(t, dir, "leaked-der.pub", privBlock.Bytes)
+	rsaPriv := writeFile(t, dir, "rsa.pub", []byte("-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\n-----END RSA PRIVATE KEY-----\n"))
 	cosignPriv := writeFile(t, dir, "cosign.key", []byte("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nc2VjcmV0IHNlY3JldA==\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"))
 	notKey := writeFile(t, dir, "notes.pub", []byte("hello\n"))
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), strings.NewReader(strings.Repeat("x", 200)))
@@ -215,6 +219,8 @@ func TestTrustSpecValidation(t *testing.T) {
 		{"two kinds", "trust:\n  - name: s\n    keys: [" + pubA + "]\n    issuers: " + goodIssuers + "\n", []kit.SpecCode{kit.SpecMissingSourceKind}},
 		{"private key", "trust:\n  - name: k\n    keys: [" + priv + "]\n", []kit.SpecCode{kit.SpecPrivateKeyGiven}},
 		{"cosign private key", "trust:\n  - name: k\n    keys: [" + cosignPriv + "]\n", []kit.SpecCode{kit.SpecPrivateKeyGiven}},
+		{"der private key", "trust:\n  - name: k\n    keys: [" + privDER + "]\n", []kit.SpecCode{kit.SpecPrivateKeyGiven}},
+		{"rsa private key", "trust:\n  - name: k\n    keys: [" + rsaPriv + "]\n", []kit.SpecCode{kit.SpecPrivateKeyGiven}},
 		{"not a key", "trust:\n  - name: k\n    keys: [" + notKey + "]\n", []kit.SpecCode{kit.SpecInvalidKey}},
 		{"same key name", "trust:\n  - name: k\n    keys: [" + pubA + ", " + pubA2 + "]\n", []kit.SpecCode{kit.SpecDuplicatePath}},
 		{"bad issuers", "issuers: " + badIssuers + "\n", []kit.SpecCode{kit.SpecInvalidIssuers, kit.SpecInvalidIssuers, kit.SpecInvalidIssuers}},

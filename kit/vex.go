@@ -150,6 +150,9 @@ func (s *VEXSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		if found := privateKeyIn(data); found != nil {
+			return nil, s.specErr(SpecPrivateKeyGiven, "%s", privateKeyMsg(name, found))
+		}
 		doc, err := vex.Parse(s.format, data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)

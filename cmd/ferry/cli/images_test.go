@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -228,7 +229,7 @@ func TestImagesOffline(t *testing.T) {
 	write(t, filepath.Join(tmp, "trusted_root.json"), string(trJSON))
 
 	dir, st := imagesSite(t, src.host, []string{repo + ":1.4", src.host + "/app/tampered:1", src.host + "/app/other:1", src.host + "/base/multi:1"},
-		"files:\n  - src: "+filepath.Join(tmp, "trusted_root.json")+"\n    dest: trust/sigstore/targets/trusted_root.json\n")
+		"files:\n  - src: "+filepath.Join(tmp, "trusted_root.json")+"\n    dest: trust/sigstore/targets/trusted_root.json\n    allowOutside: true\n")
 	writePublicKey(t, filepath.Join(dir, "cosign.pub"), key)
 	before := src.requests.Load()
 
@@ -283,6 +284,39 @@ func TestImagesOffline(t *testing.T) {
 			im, _ := idx.IndexManifest()
 			if len(im.Manifests) != 1 || im.Manifests[0].Digest != d {
 				t.Errorf("layout index: %+v, want %s", im.Manifests, d)
+			}
+		}
+	})
+
+	t.Run("export oci refuses an existing file", func(t *testing.T) {
+		for _, existing := range []string{"file", "non-empty directory", "symlink"} {
+			out := filepath.Join(t.TempDir(), "app")
+			var keep string
+			switch existing {
+			case "file":
+				write(t, out, "the user's file\n")
+				keep = out
+			case "non-empty directory":
+				keep = filepath.Join(out, "notes.txt")
+				write(t, keep, "the user's file\n")
+			case "symlink":
+				keep = filepath.Join(t.TempDir(), "target")
+				write(t, keep, "the user's file\n")
+				if err := os.Symlink(keep, out); err != nil {
+					t.Skip("no symlinks here:", err)
+				}
+			}
+			r := ferry(t, dir, "images", "export", app.String(), "--store", st, "--format", "oci", "-o", out)
+			if r.code == cli.ExitOK || !strings.Contains(r.stderr, "output exists") {
+				t.Errorf("%s: exit %d\n%s", existing, r.code, r.stderr)
+			}
+			if b, err := os.ReadFile(keep); err != nil || string(b) != "the user's file\n" {
+				t.Errorf("%s: the user's file is gone or changed: %v", existing, err)
+			}
+			if existing == "symlink" {
+				if fi, err := os.Lstat(out); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+					t.Errorf("symlink replaced: %v", err)
+				}
 			}
 		}
 	})

@@ -31,7 +31,11 @@ byte-identical kit. The output is written atomically: on failure nothing is
 left at -o.
 
 --check validates kit.yaml (every problem, each with its line and code) and
-builds nothing.`,
+the local files it names, without the network: a file that holds a private
+key (SPEC_PRIVATE_KEY_GIVEN) or a files source outside the directory of
+kit.yaml without allowOutside: true (SPEC_OUTSIDE_SPEC_DIR) is refused. It
+builds nothing. A kit whose targets.json would be larger than a verifier
+reads (64 MiB) is refused before anything is written.`,
 		Example: `  ferry mirror -f kit.yaml -o acme-1.kit.tar.zst --key keys/signer.key
   ferry mirror -f kit.yaml -o acme-2.kit.tar.zst --key keys/signer.key --cache ~/.cache/ferry
   ferry mirror -f kit.yaml --check
@@ -46,6 +50,9 @@ builds nothing.`,
 				return err
 			}
 			if o.check {
+				if err := spec.CheckLocal(cmd.Context()); err != nil {
+					return err
+				}
 				if o.json {
 					return writeJSON(cmd.OutOrStdout(), map[string]any{"ok": true, "spec": o.spec, "sources": len(spec.Sources)})
 				}
@@ -106,7 +113,7 @@ builds nothing.`,
 	c.Flags().StringArrayVar(&o.keys, "key", nil, "signing key: a PKCS#8 PEM file, or env:VAR (repeatable for k-of-n)")
 	c.Flags().StringVar(&o.root, "root", "", "the channel's root file (default: kit.yaml's root, else trust/root.json beside kit.yaml)")
 	c.Flags().StringVar(&o.cache, "cache", "", "keep downloads and image blobs in DIR between runs (re-verified by digest); default: a temporary directory removed afterwards")
-	c.Flags().BoolVar(&o.check, "check", false, "validate kit.yaml only; build nothing")
+	c.Flags().BoolVar(&o.check, "check", false, "validate kit.yaml and the local files it names (no network); build nothing")
 	c.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
 	c.Flags().BoolVar(&o.noProg, "no-progress", false, "no progress output")
 	return c
