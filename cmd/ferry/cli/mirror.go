@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 
 	"github.com/ferry-dev/ferry/keys"
 	"github.com/ferry-dev/ferry/kit"
@@ -56,14 +55,7 @@ builds nothing.`,
 			if o.out == "" || len(o.keys) == 0 {
 				return usagef("-o and --key are required (or --check to only validate)")
 			}
-			rootPath := o.root
-			if rootPath == "" {
-				rootPath = spec.Root
-			}
-			if rootPath == "" {
-				rootPath = filepath.Join(spec.Dir(), "trust", "root.json")
-			}
-			chain, err := trust.LoadChain(rootPath)
+			chain, err := trust.LoadChain(spec.RootFile(o.root))
 			if err != nil {
 				return fmt.Errorf("channel root: %w", err)
 			}
