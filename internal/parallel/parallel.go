@@ -3,6 +3,7 @@ package parallel
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -10,12 +11,12 @@ import (
 // Map calls fn for every item of in, at most limit at a time, and returns
 // the results indexed like in.
 //
-// Items are started in the order of in. On the first error Map cancels the
-// context of the calls that are running, starts no more, waits for every
-// started call to return, and returns the error of the lowest-index item
-// that failed, leaving out the errors of calls that only saw that
-// cancellation: when fn finishes what it started, that is the error a
-// serial loop over in would meet first. When ctx is done before every
+// Items are taken in the order of in, and an item taken is always called.
+// On the first error Map cancels the context of the calls that are
+// running, takes no more, waits for every call to return, and returns the
+// error of the lowest-index item that failed, leaving out the errors of
+// calls that only saw that cancellation: when fn finishes what it started,
+// that is the error a serial loop over in would meet first. When ctx is done before every
 // item ran, Map returns ctx's error. On error the results are nil.
 //
 // With limit 1 (or less), or fewer than two items, fn runs on the calling
@@ -36,41 +37,43 @@ func Map[T, R any](ctx context.Context, limit int, in []T, fn func(context.Conte
 		}
 		return out, nil
 	}
+	// limit workers take items in the order of in from a shared counter,
+	// and a worker that took an item always runs fn on it. (One goroutine
+	// per item through errgroup's SetLimit would not do: the scheduler
+	// runs the newest goroutine first, so item 0 could still wait while
+	// later ones ran, and a cancellation could skip it.)
 	errs := make([]error, len(in))
+	var next atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(limit)
-	for i, v := range in {
-		if err := gctx.Err(); err != nil {
-			errs[i] = err
-			break
-		}
+	for range min(limit, len(in)) {
 		g.Go(func() error {
-			// Go may have waited for a free slot while another call
-			// failed: then this one does not start.
-			if err := gctx.Err(); err != nil {
-				errs[i] = err
-				return nil
+			for gctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= len(in) {
+					return nil
+				}
+				r, err := fn(gctx, in[i])
+				out[i], errs[i] = r, err
+				if err != nil {
+					return err
+				}
 			}
-			r, err := fn(gctx, v)
-			out[i], errs[i] = r, err
-			return err
+			return nil
 		})
 	}
 	_ = g.Wait() // the errors are in errs, by position
-	var canceled error
 	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		if !isCancel(err) {
+		if err != nil && !isCancel(err) {
 			return nil, err
 		}
-		if canceled == nil {
-			canceled = err
-		}
 	}
-	if canceled != nil {
-		return nil, canceled
+	if err := ctx.Err(); err != nil && int(next.Load()) < len(in) {
+		return nil, err // items were left because the caller cancelled
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
