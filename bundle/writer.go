@@ -15,9 +15,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/parallel"
 	"github.com/klauspost/compress/zstd"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -273,11 +273,11 @@ const hashWorkers = 4
 
 // hashFiles hashes every file, several at a time; a file with a known
 // Digest is not read. On failure it returns the error of the first failing
-// file in files' order, as hashing them one by one would.
+// file in files' order, as hashing them one by one would: files are
+// started in order and a file started is hashed to its end.
 func hashFiles(ctx context.Context, files []File) ([][]byte, []int64, error) {
 	digests := make([][]byte, len(files))
 	sizes := make([]int64, len(files))
-	errs := make([]error, len(files))
 	var todo []int
 	for i, f := range files {
 		if f.Digest != nil {
@@ -286,42 +286,28 @@ func hashFiles(ctx context.Context, files []File) ([][]byte, []int64, error) {
 		}
 		todo = append(todo, i)
 	}
-	workers := min(hashWorkers, runtime.GOMAXPROCS(0), len(todo))
-	var next atomic.Int64
-	var failed atomic.Bool
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			buf := make([]byte, 256<<10)
-			for !failed.Load() {
-				// A file taken is always hashed (or gets ctx's error).
-				t := int(next.Add(1) - 1)
-				if t >= len(todo) {
-					return
-				}
-				i := todo[t]
-				if err := ctx.Err(); err != nil {
-					errs[i] = err
-					failed.Store(true)
-					return
-				}
-				sizes[i], digests[i], errs[i] = hashFile(files[i], buf)
-				if errs[i] != nil {
-					failed.Store(true)
-				}
-			}
-		})
+	type sum struct {
+		size   int64
+		digest []byte
 	}
-	wg.Wait()
-	// Files are handed out in order and every file handed out is hashed,
-	// so the first error here is the one a serial pass would meet.
-	for _, err := range errs {
-		if err != nil {
-			return nil, nil, err
-		}
+	bufs := sync.Pool{New: func() any { return new([hashBufSize]byte) }}
+	sums, err := parallel.Map(ctx, min(hashWorkers, runtime.GOMAXPROCS(0)), todo, func(_ context.Context, i int) (sum, error) {
+		buf := bufs.Get().(*[hashBufSize]byte)
+		defer bufs.Put(buf)
+		n, d, err := hashFile(files[i], buf[:])
+		return sum{n, d}, err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for j, i := range todo {
+		sizes[i], digests[i] = sums[j].size, sums[j].digest
 	}
 	return digests, sizes, nil
 }
+
+// hashBufSize is the read buffer of pass 1, one per file being hashed.
+const hashBufSize = 256 << 10
 
 func hashFile(f File, buf []byte) (int64, []byte, error) {
 	rc, err := f.Open()

@@ -1,6 +1,7 @@
 package kit
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,6 +46,13 @@ type Spec struct {
 
 // Dir is the directory relative paths of the spec are resolved against.
 func (s *Spec) Dir() string { return filepath.Dir(s.File) }
+
+// RootFile returns the channel root file to build with: override (a
+// command-line choice) when set, else the root kit.yaml names, else
+// trust/root.json beside kit.yaml. Its versioned chain lies beside it.
+func (s *Spec) RootFile(override string) string {
+	return cmp.Or(override, s.Root, filepath.Join(s.Dir(), "trust", "root.json"))
+}
 
 // ExpiryFor returns the kit's expiry given its creation time.
 func (s *Spec) ExpiryFor(created time.Time) time.Time {

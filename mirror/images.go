@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ferry-dev/ferry/internal/parallel"
 	"github.com/ferry-dev/ferry/manifest"
 	"io"
 	"log/slog"
@@ -13,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -228,40 +228,17 @@ func (m *Images) Fetch(ctx context.Context, cache *BlobCache, at time.Time) (*La
 	return f.layout(provs)
 }
 
-// resolve walks every image, o.jobs at a time. Images are handed out in
-// order and every image handed out is walked to the end, so on failure the
-// error returned is the one a serial walk would meet first.
+// resolve walks every image, o.jobs at a time. Images are taken in order
+// and every image taken is walked to the end (or until the first failure
+// cancels its requests), so on failure the error returned is the one a
+// serial walk would meet first.
 func (f *fetch) resolve() ([]*refFetch, error) {
-	out := make([]*refFetch, len(f.refs))
-	errs := make([]error, len(f.refs))
-	var (
-		next   atomic.Int64
-		failed atomic.Bool
-		wg     sync.WaitGroup
-	)
-	for range min(f.o.jobs, len(f.refs)) {
-		wg.Go(func() {
-			for !failed.Load() {
-				i := int(next.Add(1) - 1)
-				if i >= len(f.refs) {
-					return
-				}
-				r := &refFetch{fetch: f, local: map[string]*blob{}, refIndex: map[string]bool{}, attachSeen: map[string]int{}}
-				r.prov, errs[i] = r.image(f.refs[i])
-				out[i] = r
-				if errs[i] != nil {
-					failed.Store(true)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return parallel.Map(f.ctx, f.o.jobs, f.refs, func(ctx context.Context, ref ImageRef) (*refFetch, error) {
+		r := &refFetch{fetch: f, ctx: ctx, local: map[string]*blob{}, refIndex: map[string]bool{}, attachSeen: map[string]int{}}
+		var err error
+		r.prov, err = r.image(ref)
+		return r, err
+	})
 }
 
 // blob is one content-addressed file of the layout.
@@ -301,6 +278,8 @@ type fetch struct {
 // refFetch is the walk of one image: what it found, in the order found.
 type refFetch struct {
 	*fetch
+	// ctx is the walk's own: cancelled when another image fails.
+	ctx        context.Context
 	prov       *ImageProvenance
 	blobs      []*blob
 	local      map[string]*blob

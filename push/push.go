@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/ferry-dev/ferry/images"
+	"github.com/ferry-dev/ferry/internal/parallel"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -171,73 +172,57 @@ func Push(ctx context.Context, b images.Blobs, items []Item, o Options) (*Result
 		return nil, err
 	}
 	// Tags only point at manifests MultiWrite has written: one PUT each,
-	// o.Jobs at a time. Errors are reported in the order of items.
-	terrs := parallel(ctx, len(tags), o.Jobs, func(i int) error {
-		tag, err := name.NewTag(tags[i].Ref, nopts...)
+	// o.Jobs at a time. The first failure stops the rest.
+	_, err = parallel.Map(ctx, o.Jobs, tags, func(ctx context.Context, p Pushed) (struct{}, error) {
+		tag, err := name.NewTag(p.Ref, nopts...)
 		if err != nil {
-			return err
+			return struct{}{}, err
 		}
-		if err := remote.Tag(tag, byRef[tag.Context().Name()+"@"+tags[i].Digest], pushOpts...); err != nil {
-			return fmt.Errorf("registry %s: tagging %s: %w", reg.Name(), tag, err)
+		if err := remote.Tag(tag, byRef[tag.Context().Name()+"@"+p.Digest], append(slices.Clip(pushOpts), remote.WithContext(ctx))...); err != nil {
+			return struct{}{}, fmt.Errorf("registry %s: tagging %s: %w", reg.Name(), tag, err)
 		}
-		return nil
+		return struct{}{}, nil
 	})
-	if err := errors.Join(terrs...); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	res.Pushed = append(res.Pushed, tags...)
 	// Ask the registry for every digest (by digest and by tag), o.Jobs at a
-	// time; every mismatch is reported, in the order of res.Pushed.
-	herrs := parallel(ctx, len(res.Pushed), o.Jobs, func(i int) error {
-		p := &res.Pushed[i]
+	// time. Every mismatch is reported, in the order of res.Pushed; any
+	// other failure stops the rest.
+	mismatches, err := parallel.Map(ctx, o.Jobs, res.Pushed, func(ctx context.Context, p Pushed) (headResult, error) {
 		ref, err := name.ParseReference(p.Ref, nopts...)
 		if err != nil {
-			return err
+			return headResult{}, err
 		}
-		desc, err := remote.Head(ref, pullOpts...)
+		desc, err := remote.Head(ref, append(slices.Clip(pullOpts), remote.WithContext(ctx))...)
 		if err != nil {
-			return fmt.Errorf("registry %s: %s: %w", reg.Name(), ref, err)
+			return headResult{}, fmt.Errorf("registry %s: %s: %w", reg.Name(), ref, err)
 		}
-		p.RegistryDigest = desc.Digest.String()
-		if p.RegistryDigest != p.Digest {
-			return fmt.Errorf("%s: %w: pushed %s, the registry says %s", ref, ErrDigestChanged, p.Digest, p.RegistryDigest)
+		r := headResult{digest: desc.Digest.String()}
+		if r.digest != p.Digest {
+			r.mismatch = fmt.Errorf("%s: %w: pushed %s, the registry says %s", ref, ErrDigestChanged, p.Digest, r.digest)
 		}
-		return nil
+		return r, nil
 	})
+	if err != nil {
+		return nil, err
+	}
 	var errs []error
-	for _, err := range herrs {
-		if err == nil {
-			continue
+	for i, h := range mismatches {
+		res.Pushed[i].RegistryDigest = h.digest
+		if h.mismatch != nil {
+			errs = append(errs, h.mismatch)
 		}
-		if !errors.Is(err, ErrDigestChanged) {
-			return nil, err
-		}
-		errs = append(errs, err)
 	}
 	slices.SortStableFunc(res.Pushed, func(a, b Pushed) int { return strings.Compare(a.Ref, b.Ref) })
 	return res, errors.Join(errs...)
 }
 
-// parallel runs f(0) … f(n-1), at most jobs at a time, and returns their
-// errors indexed like the calls, so that what is reported does not depend
-// on scheduling. Once ctx is done, calls not yet started return ctx.Err().
-func parallel(ctx context.Context, n, jobs int, f func(i int) error) []error {
-	errs := make([]error, n)
-	sem := make(chan struct{}, max(jobs, 1))
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := ctx.Err(); err != nil {
-				errs[i] = err
-				return
-			}
-			errs[i] = f(i)
-		})
-	}
-	wg.Wait()
-	return errs
+// headResult is what the registry says of one pushed manifest.
+type headResult struct {
+	digest   string
+	mismatch error // wraps ErrDigestChanged
 }
 
 // opened records the blobs read for the upload, to re-hash them when the

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ferry-dev/ferry/internal/parallel"
 	"github.com/ferry-dev/ferry/osv"
 	"github.com/ossf/osv-schema/bindings/go/osvschema"
 )
@@ -134,14 +135,6 @@ type skim struct {
 			Name      string `json:"name"`
 		} `json:"package"`
 	} `json:"affected"`
-}
-
-func (m *Memory) addRaw(raw []byte, name string) error {
-	sk, err := skimRecord(raw)
-	if err != nil {
-		return fmt.Errorf("%s: not an OSV record: %w", name, err)
-	}
-	return m.addSkimmed(raw, name, sk)
 }
 
 type skimPackage struct {
@@ -314,65 +307,47 @@ func LoadOSV(ctx context.Context, path string) (*Memory, error) {
 		files = []string{path}
 	}
 	slices.Sort(files)
-	// Read and skim files in parallel (the skim is JSON decoding, which
-	// dominates); index them in file order, so the result is the same
-	// whatever the scheduling.
-	type loaded struct {
-		raw  []byte
-		sk   skim
-		err  error
-		done chan struct{}
-	}
-	results := make([]*loaded, len(files))
-	for i := range results {
-		results[i] = &loaded{done: make(chan struct{})}
-	}
-	next := make(chan int)
-	workers := min(runtime.GOMAXPROCS(0), 8)
-	for range workers {
-		go func() {
-			for i := range next {
-				r := results[i]
-				if strings.HasSuffix(files[i], ".json") {
-					r.raw, r.err = readRecord(files[i])
-					if r.err == nil {
-						r.sk, r.err = skimRecord(r.raw)
-					}
-				}
-				close(r.done)
-			}
-		}()
-	}
-	go func() {
-		defer close(next)
-		for i := range files {
-			select {
-			case next <- i:
-			case <-ctx.Done():
-				for j := i; j < len(files); j++ {
-					close(results[j].done)
-				}
-				return
-			}
-		}
-	}()
-	for i, f := range files {
-		r := results[i]
-		<-r.done
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	return loadOSVFiles(ctx, m, files, func(_ context.Context, name string) (*os.File, error) { return os.Open(name) })
+}
+
+// openFunc opens a file for LoadOSV; ctx is the context of the reader
+// that opens it.
+type openFunc func(ctx context.Context, name string) (*os.File, error)
+
+// osvRecord is one record read and skimmed by LoadOSV.
+type osvRecord struct {
+	raw  []byte
+	name string // file, or file:line
+	sk   skim
+}
+
+// loadOSVFiles reads and skims files on several goroutines (the skim is
+// JSON decoding, which dominates) and indexes the records in file order,
+// so the result is the same whatever the scheduling. The first bad file
+// stops the reading: no file is opened after it fails.
+func loadOSVFiles(ctx context.Context, m *Memory, files []string, open openFunc) (*Memory, error) {
+	loaded, err := parallel.Map(ctx, min(runtime.GOMAXPROCS(0), 8), files, func(ctx context.Context, f string) ([]osvRecord, error) {
 		if strings.HasSuffix(f, ".jsonl") {
-			if err := loadJSONL(m, f); err != nil {
+			return readJSONL(ctx, f, open)
+		}
+		raw, err := readRecord(ctx, f, open)
+		var sk skim
+		if err == nil {
+			sk, err = skimRecord(raw)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: not an OSV record: %w", f, err)
+		}
+		return []osvRecord{{raw, f, sk}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, recs := range loaded {
+		for _, r := range recs {
+			if err := m.addSkimmed(r.raw, r.name, r.sk); err != nil {
 				return nil, err
 			}
-			continue
-		}
-		if r.err != nil {
-			return nil, fmt.Errorf("%s: not an OSV record: %w", f, r.err)
-		}
-		if err := m.addSkimmed(r.raw, f, r.sk); err != nil {
-			return nil, err
 		}
 	}
 	return m, nil
@@ -381,8 +356,8 @@ func LoadOSV(ctx context.Context, path string) (*Memory, error) {
 // maxRecord caps one OSV record (a line of a .jsonl file or a .json file).
 const maxRecord = 32 << 20
 
-func readRecord(name string) ([]byte, error) {
-	f, err := os.Open(name)
+func readRecord(ctx context.Context, name string, open openFunc) ([]byte, error) {
+	f, err := open(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -397,12 +372,14 @@ func readRecord(name string) ([]byte, error) {
 	return b, nil
 }
 
-func loadJSONL(m *Memory, name string) error {
-	f, err := os.Open(name)
+// readJSONL reads and skims every record of a .jsonl file, one a line.
+func readJSONL(ctx context.Context, name string, open openFunc) ([]osvRecord, error) {
+	f, err := open(ctx, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
+	var out []osvRecord
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), maxRecord)
 	line := 0
@@ -411,11 +388,18 @@ func loadJSONL(m *Memory, name string) error {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		if err := m.addRaw(bytes.Clone(sc.Bytes()), fmt.Sprintf("%s:%d", name, line)); err != nil {
-			return err
+		at := fmt.Sprintf("%s:%d", name, line)
+		raw := bytes.Clone(sc.Bytes())
+		sk, err := skimRecord(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: not an OSV record: %w", at, err)
 		}
+		out = append(out, osvRecord{raw, at, sk})
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: after line %d: %w", name, line, err)
+	}
+	return out, nil
 }
 
 // normalizeName applies the ecosystem's own name equivalence: PyPI names

@@ -74,3 +74,25 @@ func TestFixturesOnlyInTestsAndDemo(t *testing.T) {
 		}
 	}
 }
+
+// TestLeafRules keeps bundle free of the project (it may use only the
+// leaf internal/parallel, which imports nothing of the project itself)
+// and scan free of the store's database: scan reads plain data or small
+// interfaces, storescan adapts the store to them.
+func TestLeafRules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	leaves := []string{module + "/internal/parallel"}
+	for _, p := range list(t, module+"/bundle/...", module+"/internal/parallel", module+"/scan/...") {
+		for _, d := range p.Deps {
+			switch {
+			case (strings.HasPrefix(p.ImportPath, module+"/bundle") || slices.Contains(leaves, p.ImportPath)) &&
+				strings.HasPrefix(d, module+"/") && !slices.Contains(leaves, d):
+				t.Errorf("%s depends on %s: bundle and the leaves it uses import nothing else of the project", p.ImportPath, d)
+			case strings.HasPrefix(p.ImportPath, module+"/scan") && (d == module+"/store" || d == "go.etcd.io/bbolt"):
+				t.Errorf("%s depends on %s: scan reads the store through its interfaces (storescan)", p.ImportPath, d)
+			}
+		}
+	}
+}

@@ -13,9 +13,7 @@ import (
 	"github.com/ferry-dev/ferry/mirror"
 	"github.com/ferry-dev/ferry/push"
 	"github.com/ferry-dev/ferry/store"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/spf13/cobra"
 )
@@ -215,7 +213,7 @@ Credentials come from the Docker config (docker login HOST).`,
 				}
 				ims = append(ims, *im)
 			}
-			items, err := pushItems(ims)
+			items, err := push.Items(ims)
 			if err != nil {
 				return err
 			}
@@ -245,52 +243,6 @@ Credentials come from the Docker config (docker login HOST).`,
 	c.Flags().IntVar(&jobs, "jobs", 4, "blob uploads in flight at once")
 	c.Flags().StringArrayVar(&only, "image", nil, "push only this image (DIGEST or REF; repeatable); default: every image")
 	return c
-}
-
-// pushItems lists the manifests to push for ims: each image into every
-// repository it came from, and its attachments where they were found.
-func pushItems(ims []store.Image) ([]push.Item, error) {
-	var items []push.Item
-	path := func(repo string) (string, error) {
-		r, err := name.NewRepository(repo)
-		if err != nil {
-			return "", fmt.Errorf("repository %q: %w", repo, err)
-		}
-		return r.RepositoryStr(), nil
-	}
-	for _, im := range ims {
-		desc, err := im.Descriptor()
-		if err != nil {
-			return nil, err
-		}
-		if len(im.Repositories) == 0 {
-			return nil, fmt.Errorf("%s: the kit recorded no repository for it", im.Digest)
-		}
-		for _, repo := range im.Repositories {
-			p, err := path(repo)
-			if err != nil {
-				return nil, err
-			}
-			items = append(items, push.Item{Repository: p, Desc: desc})
-		}
-		for _, a := range im.Attachments {
-			h, err := v1.NewHash(a.Digest)
-			if err != nil {
-				return nil, err
-			}
-			repo := a.Repository
-			if repo == "" {
-				repo = im.Repositories[0]
-			}
-			p, err := path(repo)
-			if err != nil {
-				return nil, err
-			}
-			items = append(items, push.Item{Repository: p, Tag: a.Tag,
-				Desc: v1.Descriptor{Digest: h, MediaType: typesOf(a.MediaType), Size: a.Size}})
-		}
-	}
-	return items, nil
 }
 
 func newImagesVerifyCmd() *cobra.Command {
@@ -351,14 +303,13 @@ signature and attestation is reported, valid or not.`,
 			if err != nil {
 				return err
 			}
-			var atts []images.Attachment
+			atts := make([]images.Attachment, 0, len(im.Attachments))
 			for _, a := range im.Attachments {
-				d, err1 := v1.NewHash(a.Digest)
-				sub, err2 := v1.NewHash(a.Subject)
-				if err1 != nil || err2 != nil {
-					continue
+				att, err := images.ParseAttachment(a.Kind, a.Digest, a.Subject)
+				if err != nil {
+					return fmt.Errorf("image %s in the store: %w", im.Digest, err)
 				}
-				atts = append(atts, images.Attachment{Kind: a.Kind, Digest: d, Subject: sub})
+				atts = append(atts, att)
 			}
 			res, verr := images.Verify(cmd.Context(), s, h, atts, o)
 			if res == nil {
@@ -386,31 +337,20 @@ signature and attestation is reported, valid or not.`,
 }
 
 // trustedRootFor reads --trusted-root, else the one trusted root the active
-// kits carry.
+// kits carry; none or several is the user's to resolve (exit 2).
 func trustedRootFor(cmd *cobra.Command, s *store.Store, file string) ([]byte, error) {
 	if file != "" {
 		return os.ReadFile(file)
 	}
-	roots, err := s.SigstoreTrustedRoots(cmd.Context())
-	if err != nil {
-		return nil, err
+	b, err := s.SigstoreTrustedRoot(cmd.Context())
+	var amb *store.AmbiguousTrustedRootError
+	switch {
+	case errors.Is(err, store.ErrNoTrustedRoot):
+		return nil, usagef("%v: mirror one (docs/trust-sources.md) or pass --trusted-root FILE", err)
+	case errors.As(err, &amb):
+		return nil, usagef("%v: pass --trusted-root FILE", err)
 	}
-	switch len(roots) {
-	case 0:
-		return nil, usagef("no kit carried a Sigstore trusted root (trust/<name>/targets/trusted_root.json): mirror one (docs/trust-sources.md) or pass --trusted-root FILE")
-	case 1:
-	default:
-		var names []string
-		for _, r := range roots {
-			names = append(names, r.Channel+":"+r.Path)
-		}
-		return nil, usagef("the store holds %d trusted roots (%s): pass --trusted-root FILE", len(roots), strings.Join(names, ", "))
-	}
-	p, err := s.BlobPath(roots[0].SHA256)
-	if err != nil {
-		return nil, err
-	}
-	return os.ReadFile(p)
+	return b, err
 }
 
 func writeVerifyText(w io.Writer, r *images.VerifyResult) error {
@@ -445,5 +385,3 @@ func writeVerifyText(w io.Writer, r *images.VerifyResult) error {
 	}
 	return tw.Flush()
 }
-
-func typesOf(mt string) types.MediaType { return types.MediaType(mt) }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"github.com/ferry-dev/ferry/keys"
 	"github.com/ferry-dev/ferry/kit"
@@ -62,14 +61,7 @@ reads (64 MiB) is refused before anything is written.`,
 			if o.out == "" || len(o.keys) == 0 {
 				return usagef("-o and --key are required (or --check to only validate)")
 			}
-			rootPath := o.root
-			if rootPath == "" {
-				rootPath = spec.Root
-			}
-			if rootPath == "" {
-				rootPath = filepath.Join(spec.Dir(), "trust", "root.json")
-			}
-			chain, err := trust.LoadChain(rootPath)
+			chain, err := trust.LoadChain(spec.RootFile(o.root))
 			if err != nil {
 				return fmt.Errorf("channel root: %w", err)
 			}

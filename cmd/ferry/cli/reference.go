@@ -17,7 +17,7 @@ func WriteReference(w io.Writer, root *cobra.Command) error {
 		if c.Hidden || c.Name() == "help" || c.Name() == "completion" {
 			return nil
 		}
-		if c.Runnable() {
+		if c.Runnable() && c.Annotations[groupAnnotation] == "" {
 			fmt.Fprintf(w, "\n## %s\n\n%s\n\n```\n%s\n```\n", c.CommandPath(), c.Short, c.UseLine())
 			if c.Long != "" {
 				fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.Long))

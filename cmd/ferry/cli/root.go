@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ferry-dev/ferry/bundle"
@@ -43,7 +44,59 @@ Exit codes: 0 ok, 1 gate blocked, 2 usage or invalid spec, 3 verification failed
 	root.AddCommand(newKeysCmd(), newTrustCmd(), newMirrorCmd(), newVerifyCmd(), newInspectCmd(), newDemoCmd(), newImportCmd(), newStoreCmd(),
 		newImagesCmd())
 	root.AddCommand(newScanCmd())
+	markUsageErrors(root)
 	return root
+}
+
+// markUsageErrors makes every command-line mistake cobra finds below c a
+// usageErr (exit 2), without reading cobra's messages: flag errors go
+// through the root's FlagErrorFunc; argument errors come from each
+// command's Args, wrapped here; and a group (a command that only holds
+// subcommands) gets Args that refuse an unknown subcommand and a RunE
+// that prints its help. Without them cobra would answer an unknown
+// subcommand of a group with help and exit 0, and one of the root with an
+// unmarked error.
+func markUsageErrors(c *cobra.Command) {
+	switch {
+	case c.HasSubCommands() && !c.Runnable():
+		c.Args = unknownSubcommand
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		if c.Annotations == nil {
+			c.Annotations = map[string]string{}
+		}
+		c.Annotations[groupAnnotation] = "true"
+	case c.Args != nil:
+		args := c.Args
+		c.Args = func(cmd *cobra.Command, a []string) error {
+			if err := args(cmd, a); err != nil {
+				return usageErr{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		markUsageErrors(sub)
+	}
+}
+
+// groupAnnotation marks a command that only holds subcommands; its RunE
+// prints help, and the reference documents its subcommands instead.
+const groupAnnotation = "ferry.dev/group"
+
+// unknownSubcommand is the Args of a group: any argument names a
+// subcommand that does not exist.
+func unknownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, set where it suggests
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return usageErr{errors.New(msg)}
 }
 
 // usageErr marks a command-line mistake (exit 2).
@@ -78,29 +131,8 @@ func ExitCode(root *cobra.Command, err error) int {
 		return ExitUsage
 	case errors.As(err, &v), bundle.CodeOf(err) != "":
 		return ExitVerification
-	case isCobraUsage(err):
-		return ExitUsage
 	}
 	return ExitOther
-}
-
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "required flag"} {
-		if len(msg) >= len(p) && containsWord(msg, p) {
-			return true
-		}
-	}
-	return false
-}
-
-func containsWord(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
 
 // now is the current time for commands; SOURCE_DATE_EPOCH, when set, fixes

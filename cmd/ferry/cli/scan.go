@@ -1,23 +1,17 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/ferry-dev/ferry/images"
 	"github.com/ferry-dev/ferry/internal/version"
 	"github.com/ferry-dev/ferry/scan"
 	"github.com/ferry-dev/ferry/store"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/ossf/osv-schema/bindings/go/osvschema"
+	"github.com/ferry-dev/ferry/storescan"
 	"github.com/spf13/cobra"
 )
 
@@ -134,23 +128,7 @@ func (o *scanOptions) run(cmd *cobra.Command, target string) error {
 		if err != nil {
 			return err
 		}
-		opts.Images = storeImages{st}
-		// One read transaction for the whole match: the scan sees one
-		// state of the store even while an import commits.
-		t, err := scan.ParseTarget(target)
-		if err != nil {
-			return usageErr{err}
-		}
-		inv, err := scan.Inventory(ctx, t, opts)
-		if err != nil {
-			return err
-		}
-		err = st.View(ctx, func(r *store.Reader) error {
-			var err error
-			rep, err = scan.MatchInventory(ctx, inv, NewStoreAdvisories(r), opts)
-			return err
-		})
-		if err != nil {
+		if rep, err = storescan.Scan(ctx, st, target, opts); err != nil {
 			return err
 		}
 	}
@@ -175,118 +153,4 @@ func createdTimeFromEnv() (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return createdTime()
-}
-
-// storeImages opens the images a kit imported into the store.
-type storeImages struct{ s *store.Store }
-
-func (si storeImages) Image(ctx context.Context, digest string) (v1.Image, error) {
-	im, err := si.s.ResolveImage(ctx, digest)
-	if err != nil {
-		return nil, err
-	}
-	h, err := v1.NewHash(im.Digest)
-	if err != nil {
-		return nil, err
-	}
-	return images.Image(si.s, h)
-}
-
-// StoreAdvisories adapts a store.Reader (valid inside one Store.View) to
-// scan.Advisories, with the store's KEV and EPSS as the optional abilities.
-// Records are parsed once per reader.
-type StoreAdvisories struct {
-	r      *store.Reader
-	parsed map[string]*osvschema.Vulnerability
-}
-
-var (
-	_ scan.Advisories = (*StoreAdvisories)(nil)
-	_ scan.KEV        = (*StoreAdvisories)(nil)
-	_ scan.EPSS       = (*StoreAdvisories)(nil)
-)
-
-// NewStoreAdvisories returns the adapter over r.
-func NewStoreAdvisories(r *store.Reader) *StoreAdvisories {
-	return &StoreAdvisories{r: r, parsed: map[string]*osvschema.Vulnerability{}}
-}
-
-// ForPackage implements scan.Advisories.
-func (a *StoreAdvisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerability, error) {
-	advs, err := a.r.AdvisoriesForPackage(ecosystem, name)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*osvschema.Vulnerability, len(advs))
-	keys := make([]string, len(advs))
-	var todo []int
-	for i := range advs {
-		keys[i] = advs[i].Channel + "\x00" + advs[i].Source + "\x00" + advs[i].ID
-		if v, ok := a.parsed[keys[i]]; ok {
-			out[i] = v
-		} else {
-			todo = append(todo, i)
-		}
-	}
-	// Parsing (protojson) is nearly all of a scan's matching time, and a
-	// few packages (stdlib, x/net) carry most records: parse them on every
-	// CPU. Records are parsed from copies (Advisory.Record belongs to the
-	// caller), so the read transaction is not shared.
-	errs := make([]error, len(advs))
-	parse := func(i int) { out[i], errs[i] = advs[i].Vulnerability() }
-	if workers := min(runtime.GOMAXPROCS(0), len(todo)/parallelParseMin); workers > 1 {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(func() {
-				for j := int(next.Add(1)) - 1; j < len(todo); j = int(next.Add(1)) - 1 {
-					parse(todo[j])
-				}
-			})
-		}
-		wg.Wait()
-	} else {
-		for _, i := range todo {
-			parse(i)
-		}
-	}
-	for _, i := range todo {
-		if errs[i] != nil {
-			return nil, fmt.Errorf("advisory %s (channel %s): %w", advs[i].ID, advs[i].Channel, errs[i])
-		}
-		a.parsed[keys[i]] = out[i]
-	}
-	return out, nil
-}
-
-// parallelParseMin is the number of records per extra parsing goroutine:
-// below it, starting one costs more than it saves.
-const parallelParseMin = 8
-
-// Ecosystems implements scan.Advisories.
-func (a *StoreAdvisories) Ecosystems() ([]string, error) {
-	es, err := a.r.Ecosystems()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(es))
-	for _, e := range es {
-		out = append(out, e.Name)
-	}
-	return out, nil
-}
-
-// KEV implements scan.KEV.
-func (a *StoreAdvisories) KEV(cve string) (bool, error) {
-	_, ok, err := a.r.KEV(cve)
-	return ok, err
-}
-
-// EPSS implements scan.EPSS.
-func (a *StoreAdvisories) EPSS(cve string) (float64, float64, bool, error) {
-	s, ok, err := a.r.EPSS(cve)
-	if err != nil || !ok {
-		return 0, 0, false, err
-	}
-	return s.EPSS, s.Percentile, true, nil
 }

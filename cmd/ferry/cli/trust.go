@@ -134,43 +134,27 @@ signing keys stay the same.`,
 			if err != nil {
 				return err
 			}
-			current := chain[len(chain)-1]
-			cur, err := trust.Parse(current)
-			if err != nil {
-				return err
-			}
 			old, err := loadSigners(ro.oldKeys)
 			if err != nil {
 				return err
 			}
-			// Without --new-root-key the root keys and threshold stay.
-			rootKeys, rootThreshold, err := trust.RoleKeys(cur, "root")
+			newKeys, err := loadSigners(ro.newKey)
 			if err != nil {
 				return err
 			}
-			signers := old
-			if len(ro.newKey) > 0 {
-				newKeys, err := loadSigners(ro.newKey)
-				if err != nil {
-					return err
-				}
-				rootKeys = publics(newKeys)
-				signers = append(signers, newKeys...)
-			} else if !cmd.Flags().Changed("threshold") {
-				ro.threshold = rootThreshold
-			}
-			o, err := ro.options("", rootKeys)
+			o, err := ro.options("", nil)
 			if err != nil {
 				return err
 			}
-			if len(o.SigningKeys) == 0 {
-				// Keep the current signing keys and their threshold.
-				o.SigningKeys, o.SigningThreshold, err = trust.SigningKeys(cur)
-				if err != nil {
-					return err
-				}
+			// What is not given stays as the current root has it.
+			r := trust.Rotation{OldRootKeys: old, NewRootKeys: newKeys, SigningKeys: o.SigningKeys, Created: o.Created, Expires: o.Expires}
+			if cmd.Flags().Changed("threshold") {
+				r.Threshold = ro.threshold
 			}
-			next, err := trust.Rotate(current, signers, o)
+			if cmd.Flags().Changed("signing-threshold") {
+				r.SigningThreshold = ro.signingThreshold
+			}
+			next, err := trust.RotateKeeping(chain[len(chain)-1], r)
 			if err != nil {
 				return err
 			}

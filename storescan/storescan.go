@@ -1,0 +1,163 @@
+package storescan
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/ferry-dev/ferry/images"
+	"github.com/ferry-dev/ferry/internal/parallel"
+	"github.com/ferry-dev/ferry/scan"
+	"github.com/ferry-dev/ferry/store"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/ossf/osv-schema/bindings/go/osvschema"
+)
+
+// Scan takes the package inventory of target (an image of s when it is
+// sha256:…) and matches it against the advisories of s. The match runs in
+// one read transaction, so it sees one state of the store even while an
+// import commits. opts.Images is set to the store's images.
+func Scan(ctx context.Context, s *store.Store, target string, opts scan.Options) (*scan.Report, error) {
+	t, err := scan.ParseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	opts.Images = Images{s}
+	inv, err := scan.Inventory(ctx, t, opts)
+	if err != nil {
+		return nil, err
+	}
+	var rep *scan.Report
+	err = s.View(ctx, func(r *store.Reader) error {
+		var err error
+		rep, err = scan.MatchInventory(ctx, inv, NewAdvisories(r), opts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// Images opens the images kits imported into a store: scan.ImageSource.
+type Images struct{ S *store.Store }
+
+var _ scan.ImageSource = Images{}
+
+// Image implements scan.ImageSource. digest names an image of the store
+// (or a name exactly one image carries); its blobs are re-hashed as they
+// are read.
+func (si Images) Image(ctx context.Context, digest string) (v1.Image, error) {
+	im, err := si.S.ResolveImage(ctx, digest)
+	if err != nil {
+		return nil, err
+	}
+	h, err := v1.NewHash(im.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("image %s in the store: %w", im.Digest, err)
+	}
+	return images.Image(si.S, h)
+}
+
+// Advisories adapts a store.Reader (valid inside one Store.View) to
+// scan.Advisories, with the store's KEV and EPSS as the optional
+// abilities. Records are parsed once per Advisories. It is safe for
+// concurrent use (scan.Advisories asks for it): calls take turns, as the
+// read transaction under them may not be shared.
+type Advisories struct {
+	mu     sync.Mutex
+	r      *store.Reader
+	parsed map[string]*osvschema.Vulnerability
+}
+
+var (
+	_ scan.Advisories = (*Advisories)(nil)
+	_ scan.KEV        = (*Advisories)(nil)
+	_ scan.EPSS       = (*Advisories)(nil)
+)
+
+// NewAdvisories returns the adapter over r.
+func NewAdvisories(r *store.Reader) *Advisories {
+	return &Advisories{r: r, parsed: map[string]*osvschema.Vulnerability{}}
+}
+
+// parallelParseMin is the number of records per extra parsing goroutine:
+// below it, starting one costs more than it saves.
+const parallelParseMin = 8
+
+// ForPackage implements scan.Advisories. The records come in the store's
+// order. An invalid record fails with its id and channel.
+func (a *Advisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerability, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	advs, err := a.r.AdvisoriesForPackage(ecosystem, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*osvschema.Vulnerability, len(advs))
+	keys := make([]string, len(advs))
+	var todo []int
+	for i := range advs {
+		keys[i] = advs[i].Channel + "\x00" + advs[i].Source + "\x00" + advs[i].ID
+		if v, ok := a.parsed[keys[i]]; ok {
+			out[i] = v
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	// Parsing (protojson) is nearly all of a scan's matching time, and a
+	// few packages (stdlib, x/net) carry most records: parse them on every
+	// CPU. Records are parsed from copies (Advisory.Record belongs to the
+	// caller), so the read transaction is not shared.
+	workers := min(runtime.GOMAXPROCS(0), len(todo)/parallelParseMin)
+	vs, err := parallel.Map(context.Background(), workers, todo, func(_ context.Context, i int) (*osvschema.Vulnerability, error) {
+		v, err := advs[i].Vulnerability()
+		if err != nil {
+			return nil, fmt.Errorf("advisory %s (channel %s): %w", advs[i].ID, advs[i].Channel, err)
+		}
+		return v, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range todo {
+		out[i] = vs[j]
+		a.parsed[keys[i]] = vs[j]
+	}
+	return out, nil
+}
+
+// Ecosystems implements scan.Advisories.
+func (a *Advisories) Ecosystems() ([]string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	es, err := a.r.Ecosystems()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(es))
+	for _, e := range es {
+		out = append(out, e.Name)
+	}
+	return out, nil
+}
+
+// KEV implements scan.KEV.
+func (a *Advisories) KEV(cve string) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok, err := a.r.KEV(cve)
+	return ok, err
+}
+
+// EPSS implements scan.EPSS.
+func (a *Advisories) EPSS(cve string) (float64, float64, bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, ok, err := a.r.EPSS(cve)
+	if err != nil || !ok {
+		return 0, 0, false, err
+	}
+	return s.EPSS, s.Percentile, true, nil
+}
