@@ -5,7 +5,7 @@ import "slices"
 // unionFind groups vulnerability ids that alias each other. The root of a
 // group is its smallest id, so groups do not depend on join order.
 type unionFind struct {
-	parent  map[string]string
+	parent map[string]string
 	// After freeze: root of every id, and each root's sorted ids.
 	roots  map[string]string
 	groups map[string][]string

@@ -219,8 +219,12 @@ func Evaluate(inputs []Input, issuers *Issuers, opts Options) *Report {
 			results = append(results, e.evaluatePair(p))
 		}
 	}
-	return newReport(results, opts.At)
+	return NewReport(results, opts.At)
 }
+
+// NewReport sorts results (by vulnerability, product, within; duplicates
+// dropped), counts them and names the algorithm and time.
+func NewReport(results []Result, at time.Time) *Report { return newReport(results, at) }
 
 func newReport(results []Result, at time.Time) *Report {
 	slices.SortFunc(results, func(a, b Result) int {
@@ -253,7 +257,7 @@ type Engine struct {
 	stmts  []*stmt
 	alias  *unionFind
 	byKey  map[groupKey][]int // statements by vulnerability group and ref key
-	byVuln map[string][]int // group -> statements with an unusable product
+	byVuln map[string][]int   // group -> statements with an unusable product
 }
 
 // New builds an Engine. opts.Queries is ignored.
@@ -394,7 +398,7 @@ func prepareProduct(cache refCache, p vex.Product) stmtProduct {
 
 // pair is a (vulnerability group, product, within) the statements name.
 type pair struct {
-	group          string
+	group           string
 	product, within ref
 }
 

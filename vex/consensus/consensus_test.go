@@ -83,7 +83,9 @@ func purlOf(s string) string {
 	return ""
 }
 
-func at(d time.Duration) func(*vex.Statement) { return func(s *vex.Statement) { s.Timestamp = t0.Add(d) } }
+func at(d time.Duration) func(*vex.Statement) {
+	return func(s *vex.Statement) { s.Timestamp = t0.Add(d) }
+}
 func digest(n int) func(*vex.Statement) {
 	return func(s *vex.Statement) { s.DocumentDigest = fmt.Sprintf("sha256:%064x", n) }
 }
@@ -399,11 +401,11 @@ func benchInputs(n, issuers, pairs int) []Input {
 	for i := range n {
 		p := rng.IntN(pairs)
 		s := vex.Statement{
-			Vulnerability: fmt.Sprintf("CVE-2024-%05d", p%(pairs/4+1)),
-			Status:        statuses[rng.IntN(len(statuses))],
-			Issuer:        fmt.Sprintf("issuer-%02d", rng.IntN(issuers)),
-			Timestamp:     t0.Add(time.Duration(rng.IntN(50)) * time.Hour),
-			Products: []vex.Product{{ID: fmt.Sprintf("pkg:golang/example.com/m%d@v1.%d.0", p, p%3), PURL: fmt.Sprintf("pkg:golang/example.com/m%d@v1.%d.0", p, p%3)}},
+			Vulnerability:  fmt.Sprintf("CVE-2024-%05d", p%(pairs/4+1)),
+			Status:         statuses[rng.IntN(len(statuses))],
+			Issuer:         fmt.Sprintf("issuer-%02d", rng.IntN(issuers)),
+			Timestamp:      t0.Add(time.Duration(rng.IntN(50)) * time.Hour),
+			Products:       []vex.Product{{ID: fmt.Sprintf("pkg:golang/example.com/m%d@v1.%d.0", p, p%3), PURL: fmt.Sprintf("pkg:golang/example.com/m%d@v1.%d.0", p, p%3)}},
 			DocumentDigest: fmt.Sprintf("sha256:%064x", rng.IntN(n/10+1)),
 		}
 		if s.Status == openvex.StatusNotAffected {

@@ -228,3 +228,17 @@ func productRefs(c refCache, p vex.Product) ([]ref, bool) {
 	return out, len(out) > 0
 }
 
+// Selects reports whether a product filter (a purl, digest or id; a purl
+// without a version stands for every version) selects the product shown
+// in a result.
+func Selects(filter, product string) bool {
+	f, ok := parseRef(filter)
+	if !ok || product == "" {
+		return false
+	}
+	p, ok := parseRef(strings.SplitN(product, " ", 2)[0])
+	if !ok {
+		return false
+	}
+	return covers(f, p) || covers(p, f)
+}
