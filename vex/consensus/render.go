@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gowebpki/jcs"
 )
@@ -38,28 +39,47 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 const tableWidth = 100
 
 // WriteTable writes one line per result (vulnerability, product, status,
-// justification, deciding issuer and tier), fitting 100 columns, and the
-// counts.
+// justification, deciding tier and issuer), fitting 100 columns: long
+// values are shortened in the middle, justifications abbreviated (the
+// JSON and explain show them whole). A status marked "*" has lower-tier
+// dissent.
 func (rep *Report) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VULNERABILITY\tPRODUCT\tSTATUS\tJUSTIFICATION\tISSUER")
+	type row struct{ vuln, prod, status, just, issuer string }
+	rows := []row{{"VULNERABILITY", "PRODUCT", "STATUS", "JUSTIFICATION", "TIER/ISSUER"}}
 	for _, r := range rep.Results {
-		prod := r.Product
+		prod := strings.TrimPrefix(r.Product, "pkg:")
 		if r.Within != "" {
-			prod = r.Within + " > " + r.Product
+			prod = strings.TrimPrefix(r.Within, "pkg:") + ">" + prod
 		}
 		status := r.Status
 		if r.Resolution != "" {
-			status += "→" + r.Resolution
+			status += ":" + r.Resolution
 		}
 		if r.Dissent > 0 {
-			status += fmt.Sprintf(" (%d dissent)", r.Dissent)
+			status += "*"
 		}
 		issuer := "-"
 		if r.Issuer != "" {
-			issuer = r.Issuer + " (" + string(r.Tier) + ")"
+			issuer = string(r.Tier) + "/" + strings.TrimPrefix(strings.TrimPrefix(r.Issuer, "https://"), "http://")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", clip(r.Vulnerability, 20), clip(prod, 34), status, clip(cmpOr(r.Justification, "-"), 18), clip(issuer, 24))
+		rows = append(rows, row{clip(r.Vulnerability, 19), prod, status, cmpOr(shortJustification[r.Justification], cmpOr(clip(r.Justification, 13), "-")), issuer})
+	}
+	// The product takes what the other columns leave of 100, at least 20;
+	// the issuer gives way first.
+	width := func(get func(row) string) int {
+		n := 0
+		for _, r := range rows {
+			n = max(n, utf8.RuneCountInString(get(r)))
+		}
+		return n
+	}
+	fixed := width(func(r row) string { return r.vuln }) + width(func(r row) string { return r.status }) + width(func(r row) string { return r.just }) + 8
+	issuerW := min(width(func(r row) string { return r.issuer }), 28)
+	prodW := max(tableWidth-fixed-issuerW, 20)
+	issuerW = max(min(issuerW, tableWidth-fixed-prodW), 11)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.vuln, clip(r.prod, prodW), r.status, r.just, clip(r.issuer, issuerW))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -72,8 +92,20 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	if !rep.At.IsZero() {
 		at = "at " + rep.At.Format(time.RFC3339)
 	}
-	_, err := fmt.Fprintf(w, "\n%d results (%s): %s.\n", len(rep.Results), Algorithm+", "+at, strings.Join(parts, ", "))
+	_, err := fmt.Fprintf(w, "\n%d results (%s, %s):\n  %s.\n", len(rep.Results), Algorithm, at, strings.Join(parts, ", "))
+	if err == nil && rep.Counts[StatusConflict] > 0 {
+		_, err = fmt.Fprintln(w, "  conflict:X — issuers of the deciding tier disagree; X is the conservative reading to act on.")
+	}
 	return err
+}
+
+// shortJustification abbreviates the justifications for the table.
+var shortJustification = map[string]string{
+	"component_not_present":                             "no_component",
+	"vulnerable_code_not_present":                       "no_vuln_code",
+	"vulnerable_code_not_in_execute_path":               "not_executed",
+	"vulnerable_code_cannot_be_controlled_by_adversary": "uncontrolled",
+	"inline_mitigations_already_exist":                  "mitigated",
 }
 
 // WriteExplain writes every result with every statement considered: its
