@@ -45,7 +45,9 @@ func ParseOpenVEX(data []byte) (*Document, error) { return parseOpenVEX(data, tr
 // that drops such statements one by one with a reason (the consensus
 // does) instead of refusing the document. Everything else is checked as
 // ParseOpenVEX checks it.
-func ParseOpenVEXStatementsUnchecked(data []byte) (*Document, error) { return parseOpenVEX(data, false) }
+func ParseOpenVEXStatementsUnchecked(data []byte) (*Document, error) {
+	return parseOpenVEX(data, false)
+}
 
 func parseOpenVEX(data []byte, strict bool) (*Document, error) {
 	const f = FormatOpenVEX
