@@ -152,3 +152,40 @@ func TestVEXCommands(t *testing.T) {
 		t.Errorf("with --issuers: %s", out)
 	}
 }
+
+const vexSBOM = `{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[
+ {"type":"library","bom-ref":"lib","name":"example.com/lib","version":"v1.0.0","purl":"pkg:golang/example.com/lib@v1.0.0"}]}`
+
+func TestScanVEXConsensus(t *testing.T) {
+	st := vexStore(t)
+	sbom := filepath.Join(t.TempDir(), "app.cdx.json")
+	if err := os.WriteFile(sbom, []byte(vexSBOM), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runFerry(t, "scan", "sbom:"+sbom, "--store", st, "--fail-on", "low")
+	if code != ExitOK {
+		t.Fatalf("the vendor says not_affected: --fail-on must pass, exit %d\n%s%s", code, out, errOut)
+	}
+	for _, w := range []string{"GO-2026-0001", "not_affected vulnerable_code_not_in_execute_path (vendor https://vendor.example)", "VEX consensus: 0 affected"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("table lacks %q:\n%s", w, out)
+		}
+	}
+	for _, format := range []string{"json", "sarif", "cyclonedx", "openvex"} {
+		out, _, code := runFerry(t, "scan", "sbom:"+sbom, "--store", st, "--format", format)
+		if code != ExitOK || !strings.Contains(out, "not_affected") {
+			t.Errorf("--format %s: exit %d, lacks the consensus:\n%s", format, code, out)
+		}
+	}
+	// The site's own statement (tier self) says affected: it decides.
+	local := t.TempDir()
+	os.WriteFile(filepath.Join(local, "ours.json"), []byte(strings.ReplaceAll(strings.ReplaceAll(vendorVEX, `"not_affected"`, `"affected"`),
+		`"justification": "vulnerable_code_not_in_execute_path"`, `"action_statement": "upgrade"`)), 0o644)
+	out, _, code = runFerry(t, "scan", "sbom:"+sbom, "--store", st, "--vex", local, "--fail-on", "low")
+	if code != ExitBlocked || !strings.Contains(out, "affected (self local)") {
+		t.Errorf("with the site's affected: exit %d\n%s", code, out)
+	}
+	if _, _, code := runFerry(t, "scan", "sbom:"+sbom, "--advisories", sbom, "--vex", local); code != ExitUsage {
+		t.Errorf("--vex without --store: exit %d", code)
+	}
+}
