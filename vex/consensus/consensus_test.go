@@ -364,14 +364,20 @@ func TestEnumeratesPairs(t *testing.T) {
 	}
 }
 
-// TestShuffle shuffles the input statements 1,000 times: the consensus
-// JSON must not change.
+// TestShuffle shuffles the input statements (and so the documents they
+// come from) 1,000 times: the consensus JSON and the export must not
+// change.
 func TestShuffle(t *testing.T) {
 	inputs := benchInputs(200, 8, 40)
 	is := benchIssuers(t, 8)
 	opts := Options{At: t0.Add(1000 * time.Hour)}
 	var want bytes.Buffer
-	if err := Evaluate(inputs, is, opts).WriteJSON(&want); err != nil {
+	first := Evaluate(inputs, is, opts)
+	if err := first.WriteJSON(&want); err != nil {
+		t.Fatal(err)
+	}
+	wantExport, err := first.OpenVEX()
+	if err != nil {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -383,11 +389,16 @@ func TestShuffle(t *testing.T) {
 		shuffled := slices.Clone(inputs)
 		rng.Shuffle(len(shuffled), func(a, b int) { shuffled[a], shuffled[b] = shuffled[b], shuffled[a] })
 		var got bytes.Buffer
-		if err := Evaluate(shuffled, is, opts).WriteJSON(&got); err != nil {
+		rep := Evaluate(shuffled, is, opts)
+		if err := rep.WriteJSON(&got); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(want.Bytes(), got.Bytes()) {
 			t.Fatalf("shuffle %d gives other bytes", i)
+		}
+		export, err := rep.OpenVEX()
+		if err != nil || !bytes.Equal(wantExport, export) {
+			t.Fatalf("shuffle %d gives another export (%v)", i, err)
 		}
 	}
 }
