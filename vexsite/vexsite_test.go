@@ -51,7 +51,7 @@ func (f *fakeStore) ForEachVEXStatement(fn func(store.VEXStatement) error) error
 }
 
 func (f *fakeStore) VEXDocuments() ([]store.VEXDocument, error) { return f.docs, nil }
-func (f *fakeStore) TrustFiles() ([]store.TrustFile, error)    { return f.trust, nil }
+func (f *fakeStore) TrustFiles() ([]store.TrustFile, error)     { return f.trust, nil }
 func (f *fakeStore) Advisory(id string) ([]store.Advisory, error) {
 	return f.advs[id], nil
 }
