@@ -254,7 +254,7 @@ func newReport(results []Result, at time.Time) *Report {
 // concurrent use once built.
 type Engine struct {
 	opts   Options
-	stmts  []*stmt
+	stmts  []stmt
 	alias  *unionFind
 	byKey  map[groupKey][]int // statements by vulnerability group and ref key
 	byVuln map[string][]int   // group -> statements with an unusable product
@@ -278,7 +278,7 @@ func (e *Engine) Report() *Report {
 }
 
 func newEngine(inputs []Input, issuers *Issuers, opts Options) *Engine {
-	e := &Engine{opts: opts, alias: newUnionFind(), byKey: map[groupKey][]int{}, byVuln: map[string][]int{}}
+	e := &Engine{opts: opts, alias: newUnionFind(), byKey: map[groupKey][]int{}, byVuln: map[string][]int{}, stmts: make([]stmt, 0, len(inputs))}
 	cache := refCache{}
 	for _, g := range opts.Aliases {
 		e.alias.join(g...)
@@ -290,13 +290,14 @@ func newEngine(inputs []Input, issuers *Issuers, opts Options) *Engine {
 	}
 	e.alias.freeze()
 	for i := range inputs {
-		s := prepare(cache, &inputs[i], issuers, opts.At)
-		if s == nil {
+		if strings.TrimSpace(inputs[i].Statement.Vulnerability) == "" {
 			continue
 		}
-		s.group, _ = e.alias.lookup(s.in.Statement.Vulnerability)
 		n := len(e.stmts)
-		e.stmts = append(e.stmts, s)
+		e.stmts = append(e.stmts, stmt{})
+		s := &e.stmts[n]
+		prepare(s, cache, &inputs[i], issuers, opts.At)
+		s.group, _ = e.alias.lookup(s.in.Statement.Vulnerability)
 		var keys []string
 		unusable := false
 		for _, p := range s.prods {
@@ -321,14 +322,11 @@ func newEngine(inputs []Input, issuers *Issuers, opts Options) *Engine {
 
 type groupKey struct{ group, key string }
 
-// prepare resolves an input's issuer and checks what the consensus
-// needs; it returns nil for an input with no vulnerability.
-func prepare(cache refCache, in *Input, issuers *Issuers, at time.Time) *stmt {
+// prepare resolves an input's issuer into s and checks what the
+// consensus needs.
+func prepare(s *stmt, cache refCache, in *Input, issuers *Issuers, at time.Time) {
 	st := &in.Statement
-	if strings.TrimSpace(st.Vulnerability) == "" {
-		return nil
-	}
-	s := &stmt{in: in}
+	s.in = in
 	switch in.Origin {
 	case OriginLocal:
 		s.issuer, s.tier = LocalIssuer, TierSelf
@@ -365,7 +363,7 @@ func prepare(cache refCache, in *Input, issuers *Issuers, at time.Time) *stmt {
 		s.prods = []stmtProduct{{show: "(none)", bad: true}}
 	}
 	if s.drop != "" {
-		return s
+		return
 	}
 	switch {
 	case !openvex.Status(st.Status).Valid():
@@ -377,7 +375,6 @@ func prepare(cache refCache, in *Input, issuers *Issuers, at time.Time) *stmt {
 	case !at.IsZero() && st.Timestamp.After(at):
 		s.drop, s.detail = ReasonFuture, "dated "+st.Timestamp.UTC().Format(time.RFC3339)+", after the evaluation time"
 	}
-	return s
 }
 
 func prepareProduct(cache refCache, p vex.Product) stmtProduct {
@@ -413,7 +410,8 @@ func (e *Engine) pairs() []pair {
 			out = append(out, p)
 		}
 	}
-	for _, s := range e.stmts {
+	for i := range e.stmts {
+		s := &e.stmts[i]
 		for _, p := range s.prods {
 			if p.bad {
 				continue
@@ -503,10 +501,10 @@ func (e *Engine) evaluatePair(p pair) Result {
 		s    *stmt
 		show string
 	}
-	var applying []live
+	applying := make([]live, 0, len(cand))
 	var dropped []Considered
 	for _, i := range cand {
-		s := e.stmts[i]
+		s := &e.stmts[i]
 		for j := range s.prods {
 			if sp := &s.prods[j]; !sp.bad && sp.applies(p) {
 				applying = append(applying, live{s, sp.show})
@@ -517,7 +515,7 @@ func (e *Engine) evaluatePair(p pair) Result {
 	// Statements whose product cannot be parsed are shown with every pair
 	// of their vulnerability: they may have been about it.
 	for _, i := range e.byVuln[p.group] {
-		s := e.stmts[i]
+		s := &e.stmts[i]
 		for _, sp := range s.prods {
 			if sp.bad {
 				c := considered(s, sp.show)
@@ -526,8 +524,9 @@ func (e *Engine) evaluatePair(p pair) Result {
 			}
 		}
 	}
-	// Each issuer's newest statement.
-	newest := map[string]live{}
+	// Each issuer's newest statement (a pair has few issuers: a slice
+	// searched linearly is cheaper than a map).
+	newest := make([]live, 0, len(applying))
 	for _, l := range applying {
 		if l.s.drop != "" {
 			c := considered(l.s, l.show)
@@ -535,22 +534,21 @@ func (e *Engine) evaluatePair(p pair) Result {
 			dropped = append(dropped, c)
 			continue
 		}
-		cur, ok := newest[l.s.issuer]
-		if !ok {
-			newest[l.s.issuer] = l
+		j := slices.IndexFunc(newest, func(x live) bool { return x.s.issuer == l.s.issuer })
+		if j < 0 {
+			newest = append(newest, l)
 			continue
 		}
 		older := l
-		if newer(l.s, cur.s) {
-			newest[l.s.issuer], older = l, cur
+		if newer(l.s, newest[j].s) {
+			newest[j], older = l, newest[j]
 		}
 		c := considered(older.s, older.show)
 		c.Role, c.Reason, c.Detail = RoleDropped, ReasonSuperseded, "the issuer's newer statement decides for it"
 		dropped = append(dropped, c)
 	}
 	kept := make([]Considered, 0, len(newest)+len(dropped))
-	for _, iss := range sortedKeys(newest) {
-		l := newest[iss]
+	for _, l := range newest {
 		kept = append(kept, considered(l.s, l.show))
 	}
 	slices.SortFunc(kept, compareConsidered)
