@@ -234,3 +234,29 @@ func TestNothingToExport(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestCSAFVersionRange: a CSAF product under a product_version_range
+// branch is matched against the range, not read as every version.
+func TestCSAFVersionRange(t *testing.T) {
+	doc, err := vex.ParseCSAF([]byte(`{"document": {"category": "csaf_vex", "csaf_version": "2.0",
+	  "publisher": {"category": "vendor", "name": "Example PSIRT", "namespace": "https://psirt.example.com"},
+	  "title": "t", "tracking": {"id": "EX-1", "current_release_date": "2026-02-01T10:00:00Z", "version": "1"}},
+	  "product_tree": {"branches": [{"category": "vendor", "name": "Example", "branches": [{"category": "product_name", "name": "lib", "branches": [
+	    {"category": "product_version_range", "name": "vers:npm/>=1.0.0|<2.0.0", "product": {"name": "lib 1.x", "product_id": "LIB-1X", "product_identification_helper": {"purl": "pkg:npm/lib"}}},
+	    {"category": "product_version", "name": "2.0.0", "product": {"name": "lib 2.0.0", "product_id": "LIB-2", "product_identification_helper": {"purl": "pkg:npm/lib@2.0.0"}}}]}]}]},
+	  "vulnerabilities": [{"cve": "CVE-2026-2222", "product_status": {"known_affected": ["LIB-1X"], "fixed": ["LIB-2"]},
+	    "remediations": [{"category": "vendor_fix", "details": "Upgrade to 2.0.0.", "product_ids": ["LIB-1X"]}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs []consensus.Input
+	for _, s := range doc.Statements {
+		inputs = append(inputs, consensus.Input{Statement: s})
+	}
+	for version, want := range map[string]string{"1.5.0": consensus.StatusAffected, "2.0.0": consensus.StatusFixed, "2.5.0": consensus.StatusUnknown, "0.9.0": consensus.StatusUnknown} {
+		rep := consensus.Evaluate(inputs, nil, consensus.Options{Queries: []consensus.Query{{IDs: []string{"CVE-2026-2222"}, Product: "pkg:npm/lib@" + version}}})
+		if got := rep.Results[0].Status; got != want {
+			t.Errorf("lib@%s: %s, want %s", version, got, want)
+		}
+	}
+}
