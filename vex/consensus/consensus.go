@@ -454,11 +454,14 @@ func (e *Engine) evaluate(q Query) Result {
 	return e.evaluatePair(p)
 }
 
-// applies reports whether a statement product applies to the pair: a
+// match reports whether a statement product applies to the pair: a
 // product without subcomponents covers the product itself or the product
 // it is within; one with subcomponents applies only to a product of the
 // pair's within that one of its subcomponents covers.
-func (sp *stmtProduct) applies(p pair) bool {
+//
+// It also returns how the statement's product is shown for the pair:
+// "product > subcomponent" when a subcomponent matched.
+func (sp *stmtProduct) match(p pair) (string, bool) {
 	anyCovers := func(refs []ref, q ref) bool {
 		if q.raw == "" && q.digest == "" {
 			return false
@@ -471,17 +474,17 @@ func (sp *stmtProduct) applies(p pair) bool {
 		return false
 	}
 	if len(sp.subs) == 0 {
-		return anyCovers(sp.refs, p.product) || anyCovers(sp.refs, p.within)
+		return sp.show, anyCovers(sp.refs, p.product) || anyCovers(sp.refs, p.within)
 	}
 	if !anyCovers(sp.refs, p.within) {
-		return false
+		return "", false
 	}
 	for i := range sp.subs {
 		if anyCovers(sp.subs[i].refs, p.product) {
-			return true
+			return sp.show + " > " + sp.subs[i].show, true
 		}
 	}
-	return false
+	return "", false
 }
 
 func (e *Engine) evaluatePair(p pair) Result {
@@ -506,9 +509,11 @@ func (e *Engine) evaluatePair(p pair) Result {
 	for _, i := range cand {
 		s := &e.stmts[i]
 		for j := range s.prods {
-			if sp := &s.prods[j]; !sp.bad && sp.applies(p) {
-				applying = append(applying, live{s, sp.show})
-				break
+			if sp := &s.prods[j]; !sp.bad {
+				if show, ok := sp.match(p); ok {
+					applying = append(applying, live{s, show})
+					break
+				}
 			}
 		}
 	}

@@ -146,7 +146,6 @@ func (rep *Report) WriteExplain(w io.Writer) error {
 			continue
 		}
 		fmt.Fprintln(w, "  statements:")
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, c := range r.Statements {
 			role := c.Role
 			if c.Reason != "" {
@@ -156,26 +155,31 @@ func (rep *Report) WriteExplain(w io.Writer) error {
 			if c.Unlisted {
 				issuer += " (unlisted)"
 			}
-			if c.Signer != "" {
-				issuer += " signed"
+			fmt.Fprintf(w, "    %-13s %s, tier %s: %s", role, issuer, c.Tier, c.Status)
+			if c.Justification != "" {
+				fmt.Fprintf(w, " (%s)", c.Justification)
 			}
-			ts := "-"
 			if !c.Timestamp.IsZero() {
-				ts = c.Timestamp.Format(time.RFC3339)
+				fmt.Fprintf(w, ", %s", c.Timestamp.Format(time.RFC3339))
 			}
-			fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\t%s\n", role, issuer, c.Tier, c.Status, cmpOr(c.Justification, "-"), ts, shortDigest(c.DocumentDigest))
+			fmt.Fprintln(w)
 			if c.Detail != "" {
-				fmt.Fprintf(tw, "      %s\t\t\t\t\t\t\n", c.Detail)
+				fmt.Fprintf(w, "      %s\n", c.Detail)
 			}
 			if c.Product != r.Product && c.Product != "" {
-				fmt.Fprintf(tw, "      about %s\t\t\t\t\t\t\n", c.Product)
+				fmt.Fprintf(w, "      about %s\n", c.Product)
 			}
-			if c.Source != "" {
-				fmt.Fprintf(tw, "      from %s (%s)\t\t\t\t\t\t\n", c.Source, c.Origin)
+			if c.Signer != "" {
+				fmt.Fprintf(w, "      signed by %s\n", c.Signer)
 			}
-		}
-		if err := tw.Flush(); err != nil {
-			return err
+			fmt.Fprintf(w, "      from %s (%s)", cmpOr(c.Source, "-"), c.Origin)
+			if c.DocumentDigest != "" {
+				fmt.Fprintf(w, ", document %s", c.DocumentDigest)
+			}
+			if c.DocumentVersion != "" {
+				fmt.Fprintf(w, " version %s", c.DocumentVersion)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	if len(rep.Results) == 0 {
@@ -183,13 +187,6 @@ func (rep *Report) WriteExplain(w io.Writer) error {
 		return err
 	}
 	return nil
-}
-
-func shortDigest(d string) string {
-	if len(d) > 19 {
-		return d[:19]
-	}
-	return cmpOr(d, "-")
 }
 
 // clip shortens s to n runes, keeping its start and end.
