@@ -63,7 +63,12 @@ func writeTable(w io.Writer, r *Report) error {
 		fmt.Fprintln(w, "No findings.")
 	} else {
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PACKAGE\tVERSION\tVULNERABILITY\tSEVERITY\tFIXED\tALSO KNOWN AS\tWHERE")
+		vexCol := r.Summary.VEX != nil
+		if vexCol {
+			fmt.Fprintln(tw, "PACKAGE\tVERSION\tVULNERABILITY\tSEVERITY\tVEX\tFIXED\tALSO KNOWN AS\tWHERE")
+		} else {
+			fmt.Fprintln(tw, "PACKAGE\tVERSION\tVULNERABILITY\tSEVERITY\tFIXED\tALSO KNOWN AS\tWHERE")
+		}
 		prev := PackageRef{}
 		for _, f := range r.Findings {
 			name, ver := f.Package.Name, f.Package.Version
@@ -90,6 +95,10 @@ func writeTable(w io.Writer, r *Report) error {
 					aka = append(aka, id)
 				}
 			}
+			if vexCol {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, ver, f.ID, sev, vexCell(f.VEX), fixed, strings.Join(aka, " "), where(f.Locations))
+				continue
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, ver, f.ID, sev, fixed, strings.Join(aka, " "), where(f.Locations))
 		}
 		tw.Flush()
@@ -97,6 +106,10 @@ func writeTable(w io.Writer, r *Report) error {
 	s := r.Summary
 	fmt.Fprintf(w, "\n%d findings: %d critical, %d high, %d medium, %d low, %d unknown severity; %d in KEV.\n",
 		s.Findings, s.Critical, s.High, s.Medium, s.Low, s.Unknown, s.KEV)
+	if v := s.VEX; v != nil {
+		fmt.Fprintf(w, "VEX consensus: %d affected, %d under_investigation, %d conflict, %d unknown, %d fixed, %d not_affected (fixed and not_affected do not count for --fail-on).\n",
+			v[VEXAffected], v[VEXUnderInvestigation], v[VEXConflict], v[VEXUnknown], v[VEXFixed], v[VEXNotAffected])
+	}
 	if len(r.NotEvaluated) > 0 {
 		fmt.Fprintf(w, "%d package(s) or range(s) not evaluated (see --format json).\n", len(r.NotEvaluated))
 	}
@@ -104,6 +117,25 @@ func writeTable(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, "%s: %s — the target has %s packages but there is no advisory data for them; no findings there means nothing.\n", StatusNoAdvisoryData, e, e)
 	}
 	return nil
+}
+
+// vexCell is a finding's VEX consensus in the table: the status (a
+// conflict with its resolution), the justification, the deciding issuer.
+func vexCell(v *VEX) string {
+	if v == nil {
+		return "-"
+	}
+	s := v.Status
+	if v.Resolution != "" {
+		s += ":" + v.Resolution
+	}
+	if v.Justification != "" {
+		s += " " + v.Justification
+	}
+	if v.Issuer != "" {
+		s += " (" + v.Tier + " " + v.Issuer + ")"
+	}
+	return s
 }
 
 func where(ls []Location) string {
@@ -154,11 +186,20 @@ type sarifLocation struct {
 }
 
 type sarifResult struct {
-	RuleID     string          `json:"ruleId"`
-	Level      string          `json:"level"`
-	Message    sarifMsg        `json:"message"`
-	Locations  []sarifLocation `json:"locations"`
-	Properties map[string]any  `json:"properties,omitempty"`
+	RuleID       string             `json:"ruleId"`
+	Level        string             `json:"level"`
+	Message      sarifMsg           `json:"message"`
+	Locations    []sarifLocation    `json:"locations"`
+	Suppressions []sarifSuppression `json:"suppressions,omitempty"`
+	Properties   map[string]any     `json:"properties,omitempty"`
+}
+
+// sarifSuppression marks a finding the VEX consensus says is not_affected
+// or fixed (SARIF 2.1.0 §3.35).
+type sarifSuppression struct {
+	Kind          string `json:"kind"`
+	Status        string `json:"status"`
+	Justification string `json:"justification"`
 }
 
 func sarifLog(r *Report) any {
@@ -188,13 +229,22 @@ func sarifLog(r *Report) any {
 		if f.Fixed != "" {
 			fixed = "fixed in " + f.Fixed
 		}
-		results = append(results, sarifResult{
+		res := sarifResult{
 			RuleID: f.ID, Level: sarifLevel(f.Severity.Rating),
 			Message:   sarifMsg{Text: fmt.Sprintf("%s %s (%s) is affected by %s (%s); %s.", f.Package.Name, f.Package.Version, f.Package.Ecosystem, f.ID, strings.Join(f.IDs, ", "), fixed)},
 			Locations: locs,
 			Properties: map[string]any{"ids": f.IDs, "advisories": f.Advisories, "severity": f.Severity.Rating, "package": f.Package,
 				"fixed": f.Fixed, "matches": f.Matches, "kev": f.KEV},
-		})
+		}
+		if f.VEX != nil {
+			res.Properties["vex"] = f.VEX
+			res.Message.Text += " VEX consensus: " + vexCell(f.VEX) + "."
+			if !f.Actionable() {
+				res.Suppressions = []sarifSuppression{{Kind: "external", Status: "accepted",
+					Justification: fmt.Sprintf("VEX %s (%s), decided by %s (tier %s)", f.VEX.Status, cmpOr(f.VEX.Justification, f.VEX.ImpactStatement), f.VEX.Issuer, f.VEX.Tier)}}
+			}
+		}
+		results = append(results, res)
 	}
 	driver := map[string]any{"name": "ferry", "informationUri": "https://github.com/ferry-dev/ferry", "rules": rules}
 	if rules == nil {
@@ -256,6 +306,8 @@ type vexStatement struct {
 	Products        []vexProduct `json:"products"`
 	Status          string       `json:"status"`
 	StatusNotes     string       `json:"status_notes,omitempty"`
+	Justification   string       `json:"justification,omitempty"`
+	ImpactStatement string       `json:"impact_statement,omitempty"`
 	ActionStatement string       `json:"action_statement,omitempty"`
 }
 
@@ -315,6 +367,21 @@ func openVEX(r *Report) vexDoc {
 		} else {
 			st.ActionStatement = "No fixed version is known: remove " + f.Package.Name + " or mitigate."
 		}
+		if v := f.VEX; v != nil {
+			// The consensus decides the status; unknown keeps the scan's own
+			// reading (the version is in an affected range).
+			switch status := cmpOr(v.Resolution, v.Status); status {
+			case VEXNotAffected, VEXFixed, VEXUnderInvestigation, VEXAffected:
+				st.Status = status
+			}
+			st.StatusNotes += fmt.Sprintf("; VEX consensus (%s): %s", v.Algorithm, vexCell(v))
+			switch st.Status {
+			case VEXNotAffected:
+				st.ActionStatement, st.Justification, st.ImpactStatement = "", v.Justification, v.ImpactStatement
+			case VEXFixed, VEXUnderInvestigation:
+				st.ActionStatement = ""
+			}
+		}
 		d.Statements = append(d.Statements, st)
 	}
 	// The id names the content: same findings, same id.
@@ -357,6 +424,9 @@ func writeCycloneDX(w io.Writer, r *Report) error {
 			Affects:     &[]cdx.Affects{{Ref: ref}},
 			Analysis: &cdx.VulnerabilityAnalysis{State: cdx.IASExploitable,
 				Detail: fmt.Sprintf("%s %s is within an affected range of %s; reachability was not analysed", f.Package.Name, f.Package.Version, strings.Join(f.Advisories, ", "))},
+		}
+		if f.VEX != nil {
+			cdxAnalysis(v.Analysis, f.VEX)
 		}
 		var refs []cdx.VulnerabilityReference
 		for _, id := range f.IDs {
@@ -406,6 +476,37 @@ func writeCycloneDX(w io.Writer, r *Report) error {
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// cdxAnalysis sets a CycloneDX analysis from the VEX consensus: state,
+// justification, and the deciding issuer in the detail.
+func cdxAnalysis(a *cdx.VulnerabilityAnalysis, v *VEX) {
+	switch cmpOr(v.Resolution, v.Status) {
+	case VEXNotAffected:
+		a.State = cdx.IASNotAffected
+		switch v.Justification {
+		case "component_not_present":
+			a.Justification = cdx.IAJRequiresDependency
+		case "vulnerable_code_not_present":
+			a.Justification = cdx.IAJCodeNotPresent
+		case "vulnerable_code_not_in_execute_path":
+			a.Justification = cdx.IAJCodeNotReachable
+		case "vulnerable_code_cannot_be_controlled_by_adversary":
+			a.Justification = cdx.IAJRequiresEnvironment
+		case "inline_mitigations_already_exist":
+			a.Justification = cdx.IAJProtectedByMitigatingControl
+		}
+	case VEXFixed:
+		a.State = cdx.IASResolved
+	case VEXUnderInvestigation:
+		a.State = cdx.IASInTriage
+	case VEXAffected:
+		a.State = cdx.IASExploitable
+	}
+	a.Detail += fmt.Sprintf("; VEX consensus (%s): %s", v.Algorithm, vexCell(v))
+	if v.ImpactStatement != "" {
+		a.Detail += "; " + v.ImpactStatement
+	}
 }
 
 func sourceName(id string) string {

@@ -109,6 +109,69 @@ type Finding struct {
 	// Fixed is the lowest version that fixes every matched range, "" when
 	// no fixed version is known.
 	Fixed string `json:"fixed,omitempty"`
+	// VEX is the VEX consensus about the finding (ferry scan --store);
+	// nil when no consensus was computed (--advisories).
+	VEX *VEX `json:"vex,omitempty"`
+}
+
+// VEX is a finding's VEX consensus (package vex/consensus,
+// docs/vex-consensus.md): its status, and the deciding statement.
+type VEX struct {
+	// Status is affected, not_affected, fixed, under_investigation,
+	// conflict or unknown; Resolution the conservative reading of a
+	// conflict.
+	Status          string `json:"status"`
+	Resolution      string `json:"resolution,omitempty"`
+	Justification   string `json:"justification,omitempty"`
+	ImpactStatement string `json:"impact_statement,omitempty"`
+	ActionStatement string `json:"action_statement,omitempty"`
+	// Issuer and Tier are the deciding statement's; Document its source
+	// document's digest.
+	Issuer   string `json:"issuer,omitempty"`
+	Tier     string `json:"tier,omitempty"`
+	Document string `json:"document,omitempty"`
+	// Statements counts the statements considered (dropped ones
+	// included), Dissent those of lower tiers that disagree.
+	Statements int    `json:"statements"`
+	Dissent    int    `json:"dissent,omitempty"`
+	Algorithm  string `json:"algorithm"`
+}
+
+// VEX consensus statuses a finding may carry.
+const (
+	VEXAffected           = "affected"
+	VEXNotAffected        = "not_affected"
+	VEXFixed              = "fixed"
+	VEXUnderInvestigation = "under_investigation"
+	VEXConflict           = "conflict"
+	VEXUnknown            = "unknown"
+)
+
+// Actionable reports whether the finding counts for --fail-on: no VEX
+// consensus, or one that is affected, under_investigation, conflict or
+// unknown. Findings the consensus says are not_affected or fixed do not.
+func (f *Finding) Actionable() bool {
+	return f.VEX == nil || (f.VEX.Status != VEXNotAffected && f.VEX.Status != VEXFixed)
+}
+
+// VEXDecider decides the VEX consensus of one finding: its ids, its
+// package (a purl, else ecosystem/name@version) and the product it is
+// part of (the scanned image's digest, or "").
+type VEXDecider func(ids []string, product, within string) VEX
+
+// ApplyVEX sets every finding's VEX consensus with decide and counts the
+// statuses in the summary. decide may be nil when there are no findings.
+func (r *Report) ApplyVEX(decide VEXDecider) {
+	r.Summary.VEX = map[string]int{}
+	for _, s := range []string{VEXAffected, VEXUnderInvestigation, VEXConflict, VEXUnknown, VEXFixed, VEXNotAffected} {
+		r.Summary.VEX[s] = 0
+	}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		v := decide(f.IDs, componentID(f.Package), r.Target.Digest)
+		f.VEX = &v
+		r.Summary.VEX[v.Status]++
+	}
 }
 
 // EcosystemStatus says how many packages of an ecosystem the target holds
@@ -145,6 +208,9 @@ type Summary struct {
 	Unknown        int      `json:"unknown"`
 	KEV            int      `json:"kev"`
 	NoAdvisoryData []string `json:"no_advisory_data"`
+	// VEX counts findings per VEX consensus status, when one was
+	// computed.
+	VEX map[string]int `json:"vex,omitempty"`
 }
 
 // Report is the result of a scan. Its JSON form is the documented

@@ -205,13 +205,14 @@ func summarize(r *Report) Summary {
 }
 
 // Fails reports why a report fails a --fail-on threshold: findings at or
-// above it (UNKNOWN severity included) and ecosystems without advisory
+// above it (UNKNOWN severity included) that are Actionable (their VEX
+// consensus is not not_affected or fixed) and ecosystems without advisory
 // data. It returns nil when the report passes.
 func (r *Report) Fails(threshold string) []string {
 	var why []string
 	n := 0
 	for _, f := range r.Findings {
-		if AtLeast(f.Severity.Rating, threshold) {
+		if AtLeast(f.Severity.Rating, threshold) && f.Actionable() {
 			n++
 		}
 	}

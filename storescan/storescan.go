@@ -17,8 +17,11 @@ import (
 // Scan takes the package inventory of target (an image of s when it is
 // sha256:…) and matches it against the advisories of s. The match runs in
 // one read transaction, so it sees one state of the store even while an
-// import commits. opts.Images is set to the store's images.
-func Scan(ctx context.Context, s *store.Store, target string, opts scan.Options) (*scan.Report, error) {
+// import commits. opts.Images is set to the store's images. then, if not
+// nil, runs in the same transaction after the match: what else a caller
+// reads of the store about the report (its VEX consensus) sees the same
+// state.
+func Scan(ctx context.Context, s *store.Store, target string, opts scan.Options, then Then) (*scan.Report, error) {
 	t, err := scan.ParseTarget(target)
 	if err != nil {
 		return nil, err
@@ -32,13 +35,19 @@ func Scan(ctx context.Context, s *store.Store, target string, opts scan.Options)
 	err = s.View(ctx, func(r *store.Reader) error {
 		var err error
 		rep, err = scan.MatchInventory(ctx, inv, NewAdvisories(r), opts)
-		return err
+		if err != nil || then == nil {
+			return err
+		}
+		return then(r, rep)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return rep, nil
 }
+
+// Then is what Scan runs after the match, in its read transaction.
+type Then func(r *store.Reader, rep *scan.Report) error
 
 // Images opens the images kits imported into a store: scan.ImageSource.
 type Images struct{ S *store.Store }

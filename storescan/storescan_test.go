@@ -133,7 +133,7 @@ func TestScan(t *testing.T) {
 		{"not a target", "ftp://example.com", nil, scan.ErrTarget},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, err := storescan.Scan(t.Context(), s, tc.target, scan.Options{})
+			rep, err := storescan.Scan(t.Context(), s, tc.target, scan.Options{}, nil)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("error %v, want %v", err, tc.wantErr)
 			}

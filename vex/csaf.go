@@ -268,6 +268,11 @@ func resolveProductTree(pt *csafProductTree) (*productTree, error) {
 				if err := define(bf+".product", *b.Product); err != nil {
 					return err
 				}
+				if b.Category == "product_version_range" && strings.HasPrefix(b.Name, "vers:") {
+					p := t.products[b.Product.ProductID]
+					p.VersionRange = b.Name
+					t.products[b.Product.ProductID] = p
+				}
 			}
 			if err := walk(bf+".branches", b.Branches, depth+1); err != nil {
 				return err

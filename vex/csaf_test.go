@@ -134,3 +134,26 @@ func TestParseCSAFRelationshipCycle(t *testing.T) {
 		t.Fatalf("got %v, want a cycle error", err)
 	}
 }
+
+// TestParseCSAFVersionRange: a product under a product_version_range
+// branch carries its vers range, so that the consensus matches versions
+// against it instead of treating the product as every version.
+func TestParseCSAFVersionRange(t *testing.T) {
+	doc, err := vex.ParseCSAF([]byte("{" + csafHead + `,
+	  "product_tree": {"branches": [{"category": "vendor", "name": "Example", "branches": [{"category": "product_name", "name": "lib", "branches": [
+	    {"category": "product_version_range", "name": "vers:npm/>=1.0.0|<2.0.0", "product": {"name": "lib 1.x", "product_id": "LIB-1X", "product_identification_helper": {"purl": "pkg:npm/lib"}}},
+	    {"category": "product_version", "name": "2.0.0", "product": {"name": "lib 2.0.0", "product_id": "LIB-2", "product_identification_helper": {"purl": "pkg:npm/lib@2.0.0"}}}]}]}]},
+	  "vulnerabilities": [{"cve": "CVE-2026-2222", "product_status": {"known_affected": ["LIB-1X"], "fixed": ["LIB-2"]}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges := map[string]string{}
+	for _, s := range doc.Statements {
+		for _, p := range s.Products {
+			ranges[p.ID] = p.VersionRange
+		}
+	}
+	if ranges["LIB-1X"] != "vers:npm/>=1.0.0|<2.0.0" || ranges["LIB-2"] != "" {
+		t.Fatalf("version ranges %v", ranges)
+	}
+}

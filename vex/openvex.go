@@ -37,7 +37,19 @@ var headerFields = []string{"@context", "@id", "author", "role", "timestamp", "l
 // version (ErrUnsupportedVersion); no author or no statements, a statement
 // without a vulnerability, a product with no identifier (ErrMissingField);
 // an unknown status or justification (ErrInvalidField).
-func ParseOpenVEX(data []byte) (*Document, error) {
+func ParseOpenVEX(data []byte) (*Document, error) { return parseOpenVEX(data, true) }
+
+// ParseOpenVEXStatementsUnchecked is ParseOpenVEX without the checks of
+// single statements' status and justification: a statement with an
+// unknown status or justification is returned as written, for a caller
+// that drops such statements one by one with a reason (the consensus
+// does) instead of refusing the document. Everything else is checked as
+// ParseOpenVEX checks it.
+func ParseOpenVEXStatementsUnchecked(data []byte) (*Document, error) {
+	return parseOpenVEX(data, false)
+}
+
+func parseOpenVEX(data []byte, strict bool) (*Document, error) {
 	const f = FormatOpenVEX
 	top, _, err := topLevel(f, data)
 	if err != nil {
@@ -65,7 +77,7 @@ func ParseOpenVEX(data []byte) (*Document, error) {
 	if err != nil {
 		return nil, docErr(f, ErrMalformed, "", "%s", cleanJSONErr(err))
 	}
-	if err := validateOpenVEX(doc); err != nil {
+	if err := validateOpenVEX(doc, strict); err != nil {
 		return nil, err
 	}
 	canon, err := CanonicalDigest(doc)
@@ -175,7 +187,7 @@ func checkHeaderPlacement(top map[string]json.RawMessage) error {
 	return docErr(f, ErrMissingField, "author", "the document names no author (OpenVEX requires one: it identifies the issuer)")
 }
 
-func validateOpenVEX(doc *openvex.VEX) error {
+func validateOpenVEX(doc *openvex.VEX, strict bool) error {
 	const f = FormatOpenVEX
 	if strings.TrimSpace(doc.Author) == "" {
 		return docErr(f, ErrMissingField, "author", "the document names no author (OpenVEX requires one: it identifies the issuer)")
@@ -189,10 +201,10 @@ func validateOpenVEX(doc *openvex.VEX) error {
 		if s.Vulnerability.Name == "" && s.Vulnerability.ID == "" {
 			return docErr(f, ErrMissingField, field+".vulnerability", "the statement names no vulnerability (name or @id)")
 		}
-		if !s.Status.Valid() {
+		if strict && !s.Status.Valid() {
 			return docErr(f, ErrInvalidField, field+".status", "%q is not one of %s", s.Status, strings.Join(openvex.Statuses(), ", "))
 		}
-		if s.Justification != "" && !s.Justification.Valid() {
+		if strict && s.Justification != "" && !s.Justification.Valid() {
 			return docErr(f, ErrInvalidField, field+".justification", "%q is not one of %s", s.Justification, strings.Join(openvex.Justifications(), ", "))
 		}
 		for j, p := range s.Products {

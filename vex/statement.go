@@ -106,6 +106,10 @@ type Product struct {
 	Hashes []string `json:"hashes,omitempty"`
 	// Subcomponents are OpenVEX subcomponents, sorted by ID.
 	Subcomponents []Product `json:"subcomponents,omitempty"`
+	// VersionRange is the "vers:" range of a CSAF product defined under a
+	// product_version_range branch: the product stands for the versions
+	// the range holds.
+	VersionRange string `json:"versionRange,omitempty"`
 	// Relationship is set for a CSAF product defined by a product tree
 	// relationship ("component X default_component_of platform Y").
 	Relationship *Relationship `json:"relationship,omitempty"`

@@ -12,6 +12,7 @@ import (
 	"github.com/ferry-dev/ferry/scan"
 	"github.com/ferry-dev/ferry/store"
 	"github.com/ferry-dev/ferry/storescan"
+	"github.com/ferry-dev/ferry/vexsite"
 	"github.com/spf13/cobra"
 )
 
@@ -27,13 +28,15 @@ type scanOptions struct {
 	format     string
 	failOn     string
 	at         string
+	vex        string
 }
 
 func (o *scanOptions) AddFlags(c *cobra.Command) {
 	c.Flags().StringVar(&o.store, "store", "", "the store directory (advisories, KEV/EPSS and images of imported kits)")
 	c.Flags().StringVar(&o.advisories, "advisories", "", "OSV records instead of a store: a .json/.jsonl file or a directory of them")
 	c.Flags().StringVar(&o.format, "format", "table", "output: "+strings.Join(scan.Formats, "|"))
-	c.Flags().StringVar(&o.failOn, "fail-on", "", "exit 1 on a finding at or above this severity (critical|high|medium|low), of unknown severity, or on NO_ADVISORY_DATA")
+	c.Flags().StringVar(&o.failOn, "fail-on", "", "exit 1 on a finding at or above this severity (critical|high|medium|low), of unknown severity, or on NO_ADVISORY_DATA; findings whose VEX consensus is not_affected or fixed do not count")
+	c.Flags().StringVar(&o.vex, "vex", "", "with --store: a directory of the site's own OpenVEX files (issuer local, tier self) for the VEX consensus")
 	c.Flags().StringVar(&o.at, "at", "", "report time (RFC 3339); default SOURCE_DATE_EPOCH, else none: output depends only on input and advisories")
 }
 
@@ -76,6 +79,9 @@ Exit codes: 0 ok, 1 --fail-on matched, 2 usage, 4 other error.`,
 func (o *scanOptions) run(cmd *cobra.Command, target string) error {
 	if (o.store == "") == (o.advisories == "") {
 		return usagef("give exactly one of --store DIR or --advisories PATH")
+	}
+	if o.vex != "" && o.store == "" {
+		return usagef("--vex needs --store (the VEX consensus is computed with the store's statements)")
 	}
 	if !slices.Contains(scan.Formats, o.format) {
 		return usagef("--format %q: want one of %s", o.format, strings.Join(scan.Formats, ", "))
@@ -128,7 +134,10 @@ func (o *scanOptions) run(cmd *cobra.Command, target string) error {
 		if err != nil {
 			return err
 		}
-		if rep, err = storescan.Scan(ctx, st, target, opts); err != nil {
+		applyVEX := func(r *store.Reader, rep *scan.Report) error {
+			return vexsite.ApplyToScan(ctx, r, rep, vexsite.Options{LocalDir: o.vex, At: opts.Time})
+		}
+		if rep, err = storescan.Scan(ctx, st, target, opts, applyVEX); err != nil {
 			return err
 		}
 	}
