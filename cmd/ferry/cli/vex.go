@@ -156,7 +156,7 @@ func (o *vexOptions) run(cmd *cobra.Command) (*consensus.Report, error) {
 		return nil, err
 	}
 	ctx := cmd.Context()
-	st, err := store.Open(ctx, o.store, storeOptions(store.Options{}))
+	st, err := store.Open(ctx, o.store, storeOptions(store.Options{ReadOnly: true}))
 	if err != nil {
 		return nil, err
 	}
