@@ -163,6 +163,11 @@ func sortedChannels(cs []Channel) []Channel {
 	for i := range out {
 		out[i].Kinds = sortedCopy(out[i].Kinds)
 		out[i].Created = out[i].Created.UTC()
+		out[i].DataTimes = slices.Clone(out[i].DataTimes)
+		for j := range out[i].DataTimes {
+			out[i].DataTimes[j].Time = out[i].DataTimes[j].Time.UTC()
+		}
+		slices.SortFunc(out[i].DataTimes, func(a, b DataTime) int { return strings.Compare(a.Kind, b.Kind) })
 	}
 	slices.SortFunc(out, func(a, b Channel) int { return strings.Compare(a.Name, b.Name) })
 	if out == nil {
@@ -399,8 +404,17 @@ func (e *evaluation) dataAge() {
 		}
 		var newest time.Time
 		for _, c := range e.rec.Inputs.Channels {
-			if slices.Contains(c.Kinds, kind) && c.Created.After(newest) {
-				newest = c.Created
+			if !slices.Contains(c.Kinds, kind) {
+				continue
+			}
+			t := c.Created
+			for _, dt := range c.DataTimes {
+				if dt.Kind == kind {
+					t = dt.Time
+				}
+			}
+			if t.After(newest) {
+				newest = t
 			}
 		}
 		if newest.IsZero() {

@@ -338,8 +338,13 @@ func TestDataAge(t *testing.T) {
 	if a.Outcome != OutcomeBlock || a.Summary != "advisories data is 2d old > 1d" {
 		t.Errorf("data age: %+v", a)
 	}
-	in.Policy = mustPolicy(t, "apiVersion: ferry.dev/policy/v1\ndefault: {maxAge: {kev: 30d}}\n")
-	if a := rule(evaluate(t, in), CodeDataAge); a.Outcome != OutcomeBlock || a.Summary != "no kev data in the store (limit 30d)" {
+	// The time the data was fetched, where the kit says, counts.
+	in.Channels[0].DataTimes = []DataTime{{Kind: "advisories", Time: now.Add(-12 * time.Hour)}}
+	if a := rule(evaluate(t, in), CodeDataAge); a.Outcome != OutcomePass || a.Summary != "advisories 12h0m0s old ≤ 1d; vex 2d old ≤ 3d" {
+		t.Errorf("data times: %+v", a)
+	}
+	in.Policy = mustPolicy(t, "apiVersion: ferry.dev/policy/v1\ndefault: {maxAge: {enrich: 30d}}\n")
+	if a := rule(evaluate(t, in), CodeDataAge); a.Outcome != OutcomeBlock || a.Summary != "no enrich data in the store (limit 30d)" {
 		t.Errorf("absent data: %+v", a)
 	}
 }

@@ -72,8 +72,8 @@ type Rules struct {
 	// Signatures and Attestations the image must carry, verified offline.
 	Signatures   []SignatureRequirement   `json:"signatures,omitempty"`
 	Attestations []AttestationRequirement `json:"attestations,omitempty"`
-	// MaxAge bounds the age of the site's data per kind ("advisories",
-	// "vex", "kev", "epss"): the time since the newest kit that carried it.
+	// MaxAge bounds the age of the site's data per kind (DataKinds): the
+	// time since the data was fetched, by the newest kit that carried it.
 	MaxAge map[string]Duration `json:"maxAge,omitempty"`
 }
 
@@ -235,8 +235,9 @@ func (pt *rulesPatch) apply(r *Rules) {
 	}
 }
 
-// DataKinds are the kinds of site data a maxAge rule can bound.
-var DataKinds = []string{"advisories", "epss", "kev", "vex"}
+// DataKinds are the kinds of site data a maxAge rule can bound: the kit
+// content types advisories (OSV), enrich (CISA KEV and EPSS) and vex.
+var DataKinds = []string{"advisories", "enrich", "vex"}
 
 var envRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 

@@ -74,9 +74,18 @@ type Channel struct {
 	Version       int64     `json:"version"`
 	TargetsSHA256 string    `json:"targetsSha256"`
 	Created       time.Time `json:"created"`
-	// Kinds are the kinds of data the kit carried (advisories, vex, kev,
-	// epss, images, …), sorted.
+	// Kinds are the kinds of data the kit carried (advisories, enrich,
+	// vex, images, …), sorted.
 	Kinds []string `json:"kinds"`
+	// DataTimes are when each kind's data was fetched, where the kit
+	// says; else Created stands for it.
+	DataTimes []DataTime `json:"dataTimes,omitempty"`
+}
+
+// DataTime is when one kind of data was fetched.
+type DataTime struct {
+	Kind string    `json:"kind"`
+	Time time.Time `json:"time"`
 }
 
 // PolicyRef is the policy of a decision, embedded so that replay needs
