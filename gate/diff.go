@@ -165,10 +165,23 @@ func InputChanges(a, b Inputs) []string {
 	if a.FerryVersion != b.FerryVersion {
 		out = append(out, fmt.Sprintf("ferry %s → %s", a.FerryVersion, b.FerryVersion))
 	}
+	if x, y := filesKey(a.LocalVEX), filesKey(b.LocalVEX); x != y {
+		out = append(out, "the site's own VEX statements (--vex) changed")
+	}
+	if x, y := filesKey(a.Issuers), filesKey(b.Issuers); x != y {
+		out = append(out, "the issuer tiers (--issuers) changed")
+	}
 	if a.Consensus != b.Consensus {
 		out = append(out, fmt.Sprintf("consensus %s → %s", a.Consensus, b.Consensus))
 	}
 	return out
+}
+
+func filesKey(f *LocalFiles) string {
+	if f == nil {
+		return ""
+	}
+	return f.Path + "\x00" + strings.Join(f.Digests, ",")
 }
 
 // WriteDiff writes d for people.

@@ -25,7 +25,10 @@ type Input struct {
 	FerryVersion string
 	// Consensus names the VEX consensus algorithm of the findings.
 	Consensus string
-	Findings  []Finding
+	// LocalVEX and Issuers are the site's own consensus inputs, if any.
+	LocalVEX *LocalFiles
+	Issuers  *LocalFiles
+	Findings []Finding
 	// NoAdvisoryData are ecosystems the image has packages of and the store
 	// has no advisories for.
 	NoAdvisoryData []string
@@ -120,6 +123,8 @@ func Evaluate(in Input) (*Record, error) {
 			FerryVersion: in.FerryVersion,
 			EvaluatedAt:  at,
 			Consensus:    in.Consensus,
+			LocalVEX:     sortedFiles(in.LocalVEX),
+			Issuers:      sortedFiles(in.Issuers),
 		},
 		Reasons:      []string{},
 		Findings:     judgeFindings(in.Findings, rules),
@@ -174,6 +179,13 @@ func sortedChannels(cs []Channel) []Channel {
 		out = []Channel{}
 	}
 	return out
+}
+
+func sortedFiles(f *LocalFiles) *LocalFiles {
+	if f == nil {
+		return nil
+	}
+	return &LocalFiles{Path: f.Path, Digests: sortedCopy(f.Digests)}
 }
 
 func sortedCopy(s []string) []string {

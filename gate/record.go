@@ -56,6 +56,18 @@ type Inputs struct {
 	EvaluatedAt  time.Time `json:"evaluatedAt"`
 	// Consensus names the VEX consensus algorithm the findings carry.
 	Consensus string `json:"consensus"`
+	// LocalVEX and Issuers are the site's own inputs to the consensus:
+	// its OpenVEX statements (--vex DIR) and its issuer tiers (--issuers
+	// FILE), as paths and content digests.
+	LocalVEX *LocalFiles `json:"localVex,omitempty"`
+	Issuers  *LocalFiles `json:"issuers,omitempty"`
+}
+
+// LocalFiles are files of the site that a decision read: the path as
+// given and the sha256 of each file, sorted.
+type LocalFiles struct {
+	Path    string   `json:"path"`
+	Digests []string `json:"digests"`
 }
 
 // Subject is what was gated.
