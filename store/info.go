@@ -86,21 +86,34 @@ type TypeInfo struct {
 // Info reads the store's state as of at (for ages and expiry) in one read
 // transaction.
 func (s *Store) Info(ctx context.Context, at time.Time) (*Info, error) {
-	in := &Info{Schema: InfoSchema, Dir: s.dir, SchemaVersion: SchemaVersion, At: at.UTC(), Channels: []ChannelInfo{}}
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		in.Imports = tx.Bucket(bucketLog).Stats().KeyN
-		return tx.Bucket(bucketChannels).ForEach(func(k, _ []byte) error {
-			st, err := getChannel(tx, string(k))
-			if err != nil {
-				return err
-			}
-			ci, err := channelInfo(tx, st, at)
-			if err != nil {
-				return err
-			}
-			in.Channels = append(in.Channels, ci)
-			return nil
-		})
+	var in *Info
+	err := s.View(ctx, func(r *Reader) error {
+		var err error
+		in, err = r.Info(at)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// Info is Store.Info inside r's transaction: a caller that also reads
+// indexes (the gate) records the channel versions of exactly what it read.
+func (r *Reader) Info(at time.Time) (*Info, error) {
+	in := &Info{Schema: InfoSchema, Dir: r.s.dir, SchemaVersion: SchemaVersion, At: at.UTC(), Channels: []ChannelInfo{}}
+	in.Imports = r.tx.Bucket(bucketLog).Stats().KeyN
+	err := r.tx.Bucket(bucketChannels).ForEach(func(k, _ []byte) error {
+		st, err := getChannel(r.tx, string(k))
+		if err != nil {
+			return err
+		}
+		ci, err := channelInfo(r.tx, st, at)
+		if err != nil {
+			return err
+		}
+		in.Channels = append(in.Channels, ci)
+		return nil
 	})
 	if err != nil {
 		return nil, err

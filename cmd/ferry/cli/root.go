@@ -44,7 +44,7 @@ Exit codes: 0 ok, 1 gate blocked, 2 usage or invalid spec, 3 verification failed
 	root.AddCommand(newKeysCmd(), newTrustCmd(), newMirrorCmd(), newVerifyCmd(), newInspectCmd(), newDemoCmd(), newImportCmd(), newStoreCmd(),
 		newImagesCmd())
 	root.AddCommand(newScanCmd())
-	root.AddCommand(newVEXCmd())
+	root.AddCommand(newVEXCmd(), newGateCmd())
 	markUsageErrors(root)
 	return root
 }
