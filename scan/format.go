@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -63,7 +64,23 @@ func writeTable(w io.Writer, r *Report) error {
 		fmt.Fprintln(w, "No findings.")
 	} else {
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PACKAGE\tVERSION\tVULNERABILITY\tSEVERITY\tFIXED\tALSO KNOWN AS\tWHERE")
+		// The EVIDENCE column appears when some finding has evidence
+		// (Options.Evidence): "-" where none is known.
+		hasEvidence := slices.ContainsFunc(r.Findings, func(f Finding) bool { return f.Evidence != nil })
+		evCol := func(f Finding) string {
+			if !hasEvidence {
+				return ""
+			}
+			if f.Evidence == nil {
+				return "\t-"
+			}
+			return "\t" + f.Evidence.Level
+		}
+		head := "PACKAGE\tVERSION\tVULNERABILITY\tSEVERITY"
+		if hasEvidence {
+			head += "\tEVIDENCE"
+		}
+		fmt.Fprintln(tw, head+"\tFIXED\tALSO KNOWN AS\tWHERE")
 		prev := PackageRef{}
 		for _, f := range r.Findings {
 			name, ver := f.Package.Name, f.Package.Version
@@ -90,7 +107,7 @@ func writeTable(w io.Writer, r *Report) error {
 					aka = append(aka, id)
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, ver, f.ID, sev, fixed, strings.Join(aka, " "), where(f.Locations))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s\t%s\t%s\t%s\n", name, ver, f.ID, sev, evCol(f), fixed, strings.Join(aka, " "), where(f.Locations))
 		}
 		tw.Flush()
 	}

@@ -109,6 +109,9 @@ type Finding struct {
 	// Fixed is the lowest version that fixes every matched range, "" when
 	// no fixed version is known.
 	Fixed string `json:"fixed,omitempty"`
+	// Evidence says how far a finding in a Go binary reaches into it
+	// (Options.Evidence); nil when not asked for, or not known.
+	Evidence *Evidence `json:"evidence,omitempty"`
 }
 
 // EcosystemStatus says how many packages of an ecosystem the target holds
