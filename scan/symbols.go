@@ -24,14 +24,23 @@ import (
 // were inlined everywhere, as govulncheck does. It is read-only once built
 // and safe for concurrent use.
 type goSymbols struct {
-	// keys holds "pkg sym\x00" for every function, sorted and unique;
-	// starts[i] is where key i begins. One buffer, 4 bytes of index a
-	// key: a big binary keeps a few MB, not a string header a name.
-	keys   []byte
-	starts []uint32
+	// keys holds "pkg sym\x00" for every function name, in one buffer.
+	keys []byte
+	// syms and pkgs index the keys and their "pkg" parts by an FNV-1a
+	// hash of the string (a map of integers builds several times faster
+	// than sorting the strings); a lookup checks the bytes, and the rare
+	// second string of one hash goes to clash.
+	syms, pkgs map[uint64]symEnt
+	clash      []symEnt
 	// modules holds, sorted, the modules (build-info paths, "stdlib")
 	// with at least one linked package.
 	modules []string
+}
+
+// symEnt is one indexed string: keys[off:off+n], whose hash is h.
+type symEnt struct {
+	h      uint64
+	off, n uint32
 }
 
 // pclntab magic numbers (runtime/symtab.go, debug/gosym).
@@ -66,7 +75,7 @@ func readGoSymbols(r io.ReaderAt, mainPath string, modules []string) (*goSymbols
 	if err != nil {
 		return nil, err
 	}
-	b := &symBuilder{main: mainPath}
+	b := &symBuilder{main: mainPath, g: goSymbols{syms: map[uint64]symEnt{}, pkgs: map[uint64]symEnt{}}}
 	if tab.magic == pclnGo12 {
 		if err := b.addOld(tab); err != nil {
 			return nil, err
@@ -74,7 +83,9 @@ func readGoSymbols(r io.ReaderAt, mainPath string, modules []string) (*goSymbols
 	} else {
 		sr := io.NewSectionReader(tab.r, tab.funcnameOff, tab.funcnameLen)
 		// keys are about as long as the names: "pkg.F" → "pkg F\x00"
-		b.keys = make([]byte, 0, tab.funcnameLen+tab.funcnameLen/16)
+		b.g.keys = make([]byte, 0, tab.funcnameLen+tab.funcnameLen/16)
+		// names average 50 bytes or so; a map that grows rehashes
+		b.g.syms = make(map[uint64]symEnt, tab.funcnameLen/48)
 		if err := b.addNames(sr); err != nil {
 			return nil, fmt.Errorf("reading function names: %w", err)
 		}
@@ -263,9 +274,9 @@ func parsePCLNHeader(sr *io.SectionReader, off int64) (*pclnTab, bool) {
 
 // symBuilder collects keys.
 type symBuilder struct {
-	main   string
-	keys   []byte
-	starts []uint32
+	main string
+	g    goSymbols
+	last uint64 // hash of the last package added
 }
 
 // addNames reads NUL-terminated names from r.
@@ -317,87 +328,109 @@ func (b *symBuilder) addOld(t *pclnTab) error {
 	return nil
 }
 
-// add records one function name.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnv(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return h
+}
+
+// add records one function name: its key "pkg sym" is written straight
+// into the buffer (no string per name) and hashed in the same pass.
 func (b *symBuilder) add(name []byte) {
-	pkg, sym, ok := splitFuncName(string(name))
+	g := &b.g
+	if len(g.keys) > 1<<31 {
+		return
+	}
+	start := len(g.keys)
+	keys, ok := appendKey(g.keys, name, b.main)
 	if !ok {
+		g.keys = keys[:start]
 		return
 	}
-	if pkg == "main" && b.main != "" {
-		pkg = b.main
+	k := keys[start:]
+	sp := bytes.IndexByte(k, ' ')
+	ph := fnv(fnvOffset, k[:sp])
+	g.keys = append(keys, 0)
+	// A repeat keeps its bytes: the package entry below may point there.
+	g.insert(g.syms, symEnt{fnv(ph, k[sp:]), uint32(start), uint32(len(k))})
+	// Names come grouped by package: most repeats are the last one.
+	if ph != b.last {
+		b.last = ph
+		g.insert(g.pkgs, symEnt{ph, uint32(start), uint32(sp)})
 	}
-	if len(b.keys) > 1<<31 {
-		return
-	}
-	b.starts = append(b.starts, uint32(len(b.keys)))
-	b.keys = append(b.keys, pkg...)
-	b.keys = append(b.keys, ' ')
-	b.keys = append(b.keys, sym...)
-	b.keys = append(b.keys, 0)
 }
 
-func (b *symBuilder) key(s uint32) []byte {
-	k := b.keys[s:]
-	return k[:bytes.IndexByte(k, 0)]
+func (g *goSymbols) str(e symEnt) []byte { return g.keys[e.off : e.off+e.n] }
+
+// insert adds e to m unless its string is there; it reports whether it
+// added it.
+func (g *goSymbols) insert(m map[uint64]symEnt, e symEnt) bool {
+	old, ok := m[e.h]
+	if !ok {
+		m[e.h] = e
+		return true
+	}
+	if bytes.Equal(g.str(old), g.str(e)) || g.findClash(e.h, string(g.str(e))) {
+		return false
+	}
+	g.clash = append(g.clash, e)
+	return true
 }
 
-// finish sorts and deduplicates the keys and works out the linked
-// modules.
-func (b *symBuilder) finish(modules []string) *goSymbols {
-	slices.SortFunc(b.starts, func(x, y uint32) int { return bytes.Compare(b.key(x), b.key(y)) })
-	b.starts = slices.CompactFunc(b.starts, func(x, y uint32) bool { return bytes.Equal(b.key(x), b.key(y)) })
-	g := &goSymbols{keys: b.keys, starts: slices.Clip(b.starts)}
-	mods := map[string]bool{}
-	prev := ""
-	for _, s := range g.starts {
-		k := g.key(s)
-		pkg := string(k[:bytes.IndexByte(k, ' ')])
-		if pkg == prev {
-			continue
+func (g *goSymbols) findClash(h uint64, s string) bool {
+	for _, c := range g.clash {
+		if c.h == h && string(g.str(c)) == s {
+			return true
 		}
-		prev = pkg
-		if m := moduleOf(pkg, modules); m != "" {
+	}
+	return false
+}
+
+// finish works out the linked modules.
+func (b *symBuilder) finish(modules []string) *goSymbols {
+	g := &b.g
+	mods := map[string]bool{}
+	add := func(e symEnt) {
+		if m := moduleOf(string(g.str(e)), modules); m != "" {
 			mods[m] = true
 		}
 	}
+	for _, e := range g.pkgs {
+		add(e)
+	}
+	for _, e := range g.clash {
+		if e.n > 0 && bytes.IndexByte(g.str(e), ' ') < 0 {
+			add(e) // a package
+		}
+	}
 	g.modules = slices.Sorted(mapsKeys(mods))
+	g.keys = slices.Clip(g.keys)
 	return g
 }
 
-func (g *goSymbols) key(s uint32) []byte {
-	k := g.keys[s:]
-	return k[:bytes.IndexByte(k, 0)]
-}
-
-// search returns the index of the first key at or above k.
-func (g *goSymbols) search(k string) int {
-	i, _ := slices.BinarySearchFunc(g.starts, k, func(s uint32, k string) int {
-		// string(…) in a comparison does not allocate
-		switch ks := g.key(s); {
-		case string(ks) < k:
-			return -1
-		case string(ks) > k:
-			return 1
-		}
-		return 0
-	})
-	return i
+// find reports whether m (or clash) holds s.
+func (g *goSymbols) find(m map[uint64]symEnt, s string) bool {
+	h := fnv(fnvOffset, []byte(s))
+	e, ok := m[h]
+	if !ok {
+		return false
+	}
+	return string(g.str(e)) == s || g.findClash(h, s)
 }
 
 // has reports whether the binary holds symbol sym ("F", "T.M") of
 // package pkg.
-func (g *goSymbols) has(pkg, sym string) bool {
-	k := pkg + " " + sym
-	i := g.search(k)
-	return i < len(g.starts) && string(g.key(g.starts[i])) == k
-}
+func (g *goSymbols) has(pkg, sym string) bool { return g.find(g.syms, pkg+" "+sym) }
 
 // hasPackage reports whether the binary holds any function of pkg.
-func (g *goSymbols) hasPackage(pkg string) bool {
-	p := pkg + " "
-	i := g.search(p)
-	return i < len(g.starts) && strings.HasPrefix(string(g.key(g.starts[i])), p)
-}
+func (g *goSymbols) hasPackage(pkg string) bool { return g.find(g.pkgs, pkg) }
 
 // linksModule reports whether a package of module m is linked.
 func (g *goSymbols) linksModule(m string) bool {
@@ -406,7 +439,7 @@ func (g *goSymbols) linksModule(m string) bool {
 }
 
 // len returns the number of distinct symbols.
-func (g *goSymbols) len() int { return len(g.starts) }
+func (g *goSymbols) len() int { return len(g.syms) + len(g.clash) }
 
 // moduleOf attributes a package path to a module: "stdlib" for a
 // standard-library path (no dot in its first element, govulncheck's
@@ -440,38 +473,53 @@ func moduleOf(pkg string, modules []string) string {
 // keeps them and so never matches a generic symbol. Compiler-generated
 // names ("go:…", "type:…") and names without a package give ok false.
 func splitFuncName(name string) (pkg, sym string, ok bool) {
-	if i := strings.IndexByte(name, '['); i >= 0 {
-		if j := strings.LastIndexByte(name, ']'); j > i {
-			name = name[:i] + name[j+1:]
+	k, ok := appendKey(nil, []byte(name), "")
+	if !ok {
+		return "", "", false
+	}
+	pkg, sym, _ = strings.Cut(string(k), " ")
+	return pkg, sym, true
+}
+
+// appendKey appends the key "pkg sym" of the function name to dst (see
+// splitFuncName); mainPath, when set, stands for package main.
+func appendKey(dst, name []byte, mainPath string) ([]byte, bool) {
+	if i := bytes.IndexByte(name, '['); i >= 0 {
+		if j := bytes.LastIndexByte(name, ']'); j > i {
+			name = append(name[:i:i], name[j+1:]...)
 		}
 	}
 	// "go.etcd.io/bbolt.Open" is a package's; "go.buildid" (Go 1.18 and
 	// older) is not.
-	if strings.HasPrefix(name, "go:") || strings.HasPrefix(name, "type:") || strings.HasPrefix(name, "type.") ||
-		(strings.HasPrefix(name, "go.") && strings.IndexByte(name, '/') < 0) {
-		return "", "", false
+	if bytes.HasPrefix(name, []byte("go:")) || bytes.HasPrefix(name, []byte("type:")) || bytes.HasPrefix(name, []byte("type.")) ||
+		(bytes.HasPrefix(name, []byte("go.")) && bytes.IndexByte(name, '/') < 0) {
+		return dst, false
 	}
-	pathEnd := max(strings.LastIndexByte(name, '/'), 0)
-	dot := strings.IndexByte(name[pathEnd:], '.')
-	if dot < 0 {
-		return "", "", false
+	pathEnd := max(bytes.LastIndexByte(name, '/'), 0)
+	dot := bytes.IndexByte(name[pathEnd:], '.')
+	if dot < 0 || pathEnd+dot == 0 {
+		return dst, false
 	}
 	pkg, rest := name[:pathEnd+dot], name[pathEnd+dot+1:]
-	if pkg == "" {
-		return "", "", false
-	}
-	if strings.IndexByte(pkg, '%') >= 0 {
-		u, err := url.PathUnescape(pkg)
+	switch {
+	case mainPath != "" && string(pkg) == "main":
+		dst = append(dst, mainPath...)
+	case bytes.IndexByte(pkg, '%') >= 0:
+		u, err := url.PathUnescape(string(pkg))
 		if err != nil {
-			return "", "", false
+			return dst, false
 		}
-		pkg = u
+		dst = append(dst, u...)
+	default:
+		dst = append(dst, pkg...)
 	}
-	if j := strings.LastIndexByte(rest, '.'); j >= 0 {
-		recv := strings.Trim(rest[:j], "(*)")
-		return pkg, recv + "." + rest[j+1:], true
+	dst = append(dst, ' ')
+	if j := bytes.LastIndexByte(rest, '.'); j >= 0 {
+		dst = append(dst, bytes.Trim(rest[:j], "(*)")...)
+		dst = append(dst, '.')
+		rest = rest[j+1:]
 	}
-	return pkg, rest, true
+	return append(dst, rest...), true
 }
 
 // symbolTables holds the symbol tables of one inventory's Go binaries, by
