@@ -24,8 +24,9 @@ import (
 // were inlined everywhere, as govulncheck does. It is read-only once built
 // and safe for concurrent use.
 type goSymbols struct {
-	// keys holds "pkg sym\x00" for every function name, in one buffer.
-	keys []byte
+	// chunks hold "pkg sym\x00" for every function name, in buffers of
+	// up to keyChunk bytes (see symEnt.off).
+	chunks [][]byte
 	// syms and pkgs index the keys and their "pkg" parts by an FNV-1a
 	// hash of the string (a map of integers builds several times faster
 	// than sorting the strings); a lookup checks the bytes, and the rare
@@ -37,7 +38,8 @@ type goSymbols struct {
 	modules []string
 }
 
-// symEnt is one indexed string: keys[off:off+n], whose hash is h.
+// symEnt is one indexed string of n bytes, whose hash is h: at byte
+// off&(keyChunk-1) of chunk off>>keyChunkBits.
 type symEnt struct {
 	h      uint64
 	off, n uint32
@@ -75,22 +77,24 @@ func readGoSymbols(r io.ReaderAt, mainPath string, modules []string) (*goSymbols
 	if err != nil {
 		return nil, err
 	}
-	b := &symBuilder{main: mainPath, g: goSymbols{syms: map[uint64]symEnt{}, pkgs: map[uint64]symEnt{}}}
+	g := &goSymbols{syms: map[uint64]symEnt{}, pkgs: map[uint64]symEnt{}}
+	var names io.Reader
 	if tab.magic == pclnGo12 {
-		if err := b.addOld(tab); err != nil {
+		old, err := oldNames(tab)
+		if err != nil {
 			return nil, err
 		}
+		names = old
 	} else {
-		sr := io.NewSectionReader(tab.r, tab.funcnameOff, tab.funcnameLen)
-		// keys are about as long as the names: "pkg.F" → "pkg F\x00"
-		b.g.keys = make([]byte, 0, tab.funcnameLen+tab.funcnameLen/16)
+		names = io.NewSectionReader(tab.r, tab.funcnameOff, tab.funcnameLen)
 		// names average 50 bytes or so; a map that grows rehashes
-		b.g.syms = make(map[uint64]symEnt, tab.funcnameLen/48)
-		if err := b.addNames(sr); err != nil {
-			return nil, fmt.Errorf("reading function names: %w", err)
-		}
+		g.syms = make(map[uint64]symEnt, tab.funcnameLen/48)
 	}
-	return b.finish(modules), nil
+	if err := g.build(names, mainPath); err != nil {
+		return nil, fmt.Errorf("reading function names: %w", err)
+	}
+	g.finish(modules)
+	return g, nil
 }
 
 // pclnTab is a located line table: its header, and the table itself
@@ -272,17 +276,85 @@ func parsePCLNHeader(sr *io.SectionReader, off int64) (*pclnTab, bool) {
 	return t, true
 }
 
-// symBuilder collects keys.
-type symBuilder struct {
-	main string
-	g    goSymbols
-	last uint64 // hash of the last package added
+// Keys are built in two stages that overlap: one goroutine reads the
+// names and writes their keys into chunks, the caller's indexes the
+// chunks as they come. On two cores that halves the time to read a big
+// binary's names.
+const (
+	keyChunkBits = 18
+	keyChunk     = 1 << keyChunkBits
+)
+
+// keyBatch is one chunk of keys: key i is buf[ents[i].off:][:ents[i].n],
+// its package part the first sp bytes, hashed ph.
+type keyBatch struct {
+	buf  []byte
+	ents []batchEnt
 }
 
-// addNames reads NUL-terminated names from r.
-func (b *symBuilder) addNames(r io.Reader) error {
+// newKeyBatch sizes a batch for keys of 40 bytes or so.
+func newKeyBatch() *keyBatch {
+	return &keyBatch{buf: make([]byte, 0, keyChunk), ents: make([]batchEnt, 0, keyChunk/40)}
+}
+
+type batchEnt struct {
+	h, ph      uint64
+	off, n, sp uint32
+}
+
+// build reads NUL-terminated names from r into g.
+func (g *goSymbols) build(r io.Reader, mainPath string) error {
+	batches := make(chan *keyBatch, 4)
+	done := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		done <- produceKeys(r, mainPath, batches)
+	}()
+	var last uint64 // hash of the last package indexed
+	for kb := range batches {
+		ci := uint32(len(g.chunks)) << keyChunkBits
+		g.chunks = append(g.chunks, kb.buf)
+		for _, e := range kb.ents {
+			g.insert(g.syms, symEnt{e.h, ci | e.off, e.n})
+			// Names come grouped by package: most repeats are the last one.
+			if e.ph != last {
+				last = e.ph
+				g.insert(g.pkgs, symEnt{e.ph, ci | e.off, e.sp})
+			}
+		}
+	}
+	return <-done
+}
+
+// produceKeys reads the names of r and sends their keys in batches. A key
+// longer than a chunk (no real name is) is dropped.
+func produceKeys(r io.Reader, mainPath string, out chan<- *keyBatch) error {
 	br := bufio.NewReaderSize(r, 64<<10)
+	kb := newKeyBatch()
 	var long []byte
+	add := func(name []byte) {
+		for {
+			start := len(kb.buf)
+			keys, ok := appendKey(kb.buf, name, mainPath)
+			if !ok {
+				return
+			}
+			if len(keys) >= keyChunk { // does not fit (with its NUL)
+				if start == 0 {
+					return
+				}
+				out <- kb
+				kb = newKeyBatch()
+				continue
+			}
+			k := keys[start:]
+			sp := bytes.IndexByte(k, ' ')
+			ph := fnv(fnvOffset, k[:sp])
+			kb.ents = append(kb.ents, batchEnt{fnv(ph, k[sp:]), ph, uint32(start), uint32(len(k)), uint32(sp)})
+			kb.buf = append(keys, 0)
+			return
+		}
+	}
 	for {
 		line, err := br.ReadSlice(0)
 		if err == bufio.ErrBufferFull {
@@ -297,35 +369,41 @@ func (b *symBuilder) addNames(r io.Reader) error {
 			line = line[:len(line)-1]
 		}
 		if len(line) > 0 {
-			b.add(line)
-		}
-		if err == io.EOF {
-			return nil
+			add(line)
 		}
 		if err != nil {
+			if len(kb.ents) > 0 {
+				out <- kb
+			}
+			if err == io.EOF {
+				return nil
+			}
 			return err
 		}
 	}
 }
 
-// addOld reads a Go 1.2–1.15 line table with debug/gosym.
-func (b *symBuilder) addOld(t *pclnTab) error {
+// oldNames reads a Go 1.2–1.15 line table with debug/gosym and returns
+// its function names, NUL-terminated.
+func oldNames(t *pclnTab) (io.Reader, error) {
 	size := t.r.Size()
 	if size > maxOldPCLN {
-		return fmt.Errorf("Go 1.2 line table of %d bytes exceeds the %d byte limit", size, maxOldPCLN)
+		return nil, fmt.Errorf("Go 1.2 line table of %d bytes exceeds the %d byte limit", size, maxOldPCLN)
 	}
 	data := make([]byte, size)
 	if _, err := io.ReadFull(io.NewSectionReader(t.r, 0, size), data); err != nil {
-		return err
+		return nil, err
 	}
 	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, 0))
 	if err != nil {
-		return fmt.Errorf("reading the Go 1.2 line table: %w", err)
+		return nil, fmt.Errorf("reading the Go 1.2 line table: %w", err)
 	}
+	var names bytes.Buffer
 	for _, f := range tab.Funcs {
-		b.add([]byte(f.Name))
+		names.WriteString(f.Name)
+		names.WriteByte(0)
 	}
-	return nil
+	return &names, nil
 }
 
 const (
@@ -341,47 +419,23 @@ func fnv(h uint64, b []byte) uint64 {
 	return h
 }
 
-// add records one function name: its key "pkg sym" is written straight
-// into the buffer (no string per name) and hashed in the same pass.
-func (b *symBuilder) add(name []byte) {
-	g := &b.g
-	if len(g.keys) > 1<<31 {
-		return
-	}
-	start := len(g.keys)
-	keys, ok := appendKey(g.keys, name, b.main)
-	if !ok {
-		g.keys = keys[:start]
-		return
-	}
-	k := keys[start:]
-	sp := bytes.IndexByte(k, ' ')
-	ph := fnv(fnvOffset, k[:sp])
-	g.keys = append(keys, 0)
-	// A repeat keeps its bytes: the package entry below may point there.
-	g.insert(g.syms, symEnt{fnv(ph, k[sp:]), uint32(start), uint32(len(k))})
-	// Names come grouped by package: most repeats are the last one.
-	if ph != b.last {
-		b.last = ph
-		g.insert(g.pkgs, symEnt{ph, uint32(start), uint32(sp)})
-	}
+func (g *goSymbols) str(e symEnt) []byte {
+	c := g.chunks[e.off>>keyChunkBits]
+	off := e.off & (keyChunk - 1)
+	return c[off : off+e.n]
 }
 
-func (g *goSymbols) str(e symEnt) []byte { return g.keys[e.off : e.off+e.n] }
-
-// insert adds e to m unless its string is there; it reports whether it
-// added it.
-func (g *goSymbols) insert(m map[uint64]symEnt, e symEnt) bool {
+// insert adds e to m unless its string is there.
+func (g *goSymbols) insert(m map[uint64]symEnt, e symEnt) {
 	old, ok := m[e.h]
 	if !ok {
 		m[e.h] = e
-		return true
+		return
 	}
 	if bytes.Equal(g.str(old), g.str(e)) || g.findClash(e.h, string(g.str(e))) {
-		return false
+		return
 	}
 	g.clash = append(g.clash, e)
-	return true
 }
 
 func (g *goSymbols) findClash(h uint64, s string) bool {
@@ -394,8 +448,7 @@ func (g *goSymbols) findClash(h uint64, s string) bool {
 }
 
 // finish works out the linked modules.
-func (b *symBuilder) finish(modules []string) *goSymbols {
-	g := &b.g
+func (g *goSymbols) finish(modules []string) {
 	mods := map[string]bool{}
 	add := func(e symEnt) {
 		if m := moduleOf(string(g.str(e)), modules); m != "" {
@@ -406,13 +459,11 @@ func (b *symBuilder) finish(modules []string) *goSymbols {
 		add(e)
 	}
 	for _, e := range g.clash {
-		if e.n > 0 && bytes.IndexByte(g.str(e), ' ') < 0 {
+		if bytes.IndexByte(g.str(e), ' ') < 0 {
 			add(e) // a package
 		}
 	}
 	g.modules = slices.Sorted(mapsKeys(mods))
-	g.keys = slices.Clip(g.keys)
-	return g
 }
 
 // find reports whether m (or clash) holds s.
