@@ -385,7 +385,14 @@ func produceKeys(r io.Reader, mainPath string, out chan<- *keyBatch) error {
 
 // oldNames reads a Go 1.2–1.15 line table with debug/gosym and returns
 // its function names, NUL-terminated.
-func oldNames(t *pclnTab) (io.Reader, error) {
+func oldNames(t *pclnTab) (_ io.Reader, err error) {
+	defer func() {
+		// debug/gosym trusts its input; a damaged table must not take the
+		// scan down.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("damaged Go 1.2 line table: %v", r)
+		}
+	}()
 	size := t.r.Size()
 	if size > maxOldPCLN {
 		return nil, fmt.Errorf("Go 1.2 line table of %d bytes exceeds the %d byte limit", size, maxOldPCLN)

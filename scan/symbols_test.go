@@ -1,10 +1,13 @@
 package scan
 
 import (
+	"bytes"
 	"context"
 	"debug/buildinfo"
 	"debug/elf"
 	"debug/gosym"
+	"encoding/binary"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -461,4 +464,34 @@ func copyFile(t testing.TB, from, to string) {
 	if err := os.WriteFile(to, b, 0o755); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// FuzzGoSymbols: any bytes give a table or an error, never a panic. The
+// seeds put a line table header (each magic, both byte orders) into a
+// minimal ELF file's .gopclntab.
+func FuzzGoSymbols(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte("\x7fELF\x02\x01\x01"))
+	for _, magic := range []uint32{pclnGo12, pclnGo116, pclnGo118, pclnGo120} {
+		hdr := make([]byte, 8+8*8)
+		binary.LittleEndian.PutUint32(hdr, magic)
+		hdr[6], hdr[7] = 1, 8
+		binary.LittleEndian.PutUint64(hdr[8:], 2)
+		for i, off := range []uint64{72, 100, 104, 108, 112} {
+			binary.LittleEndian.PutUint64(hdr[8+(3+i)*8:], off)
+		}
+		names := "main.main\x00example.com/m.(*T[go.shape.int]).M\x00"
+		f.Add(append(append(hdr, names...), make([]byte, 64)...))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		readGoSymbols(bytes.NewReader(data), "example.com/app", []string{"example.com/m"})
+		if tab, ok := parsePCLNHeader(io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data))), 0); ok && tab.magic != pclnGo12 {
+			g := &goSymbols{syms: map[uint64]symEnt{}, pkgs: map[uint64]symEnt{}}
+			if err := g.build(io.NewSectionReader(tab.r, tab.funcnameOff, tab.funcnameLen), "example.com/app"); err == nil {
+				g.finish([]string{"example.com/m"})
+				g.has("example.com/m", "T.M")
+				g.hasPackage("example.com/m")
+			}
+		}
+	})
 }
