@@ -171,7 +171,7 @@ func TestDockerSaveTruncatedLayer(t *testing.T) {
 	tw.Close()
 	b := buf.Bytes()[:len(buf.Bytes())/2]
 	src := io.NewSectionReader(bytes.NewReader(b), 0, int64(len(b)))
-	exs := extractors()
+	exs := extractors(nil)
 	_, err := applyLayer(context.Background(), nil, src, 0, "sha256:x", t.TempDir(), map[string]*node{}, exs, 0)
 	if err == nil {
 		t.Fatal("truncated layer accepted")

@@ -15,6 +15,11 @@
 // paths are cleaned and never escape the scratch directory, sizes are
 // capped.
 //
+// With Options.Evidence, each finding in a Go binary says whether the
+// vulnerable symbols its records list are in the binary (Evidence),
+// read from the binary's line table, stripped binaries included, by
+// govulncheck's binary-mode rules.
+//
 // Scanning fails closed: an ecosystem present in the target without any
 // advisory data is reported as NO_ADVISORY_DATA, never as "no
 // vulnerabilities".

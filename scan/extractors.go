@@ -66,8 +66,10 @@ func needFile(exs []extractor, cand []int) bool {
 	return false
 }
 
-func extractors() []extractor {
-	return []extractor{goBinary{}, dpkg{}, apk{}, rpm{}, npm{}, pypi{}, maven{}}
+// extractors returns one of each extractor; the Go binary extractor
+// reads symbol tables into syms when it is not nil.
+func extractors(syms symbolTables) []extractor {
+	return []extractor{goBinary{symbols: syms}, dpkg{}, apk{}, rpm{}, npm{}, pypi{}, maven{}}
 }
 
 const goBinaryName = "go/binary"
@@ -182,8 +184,9 @@ func purl(typ, ns, name, version string, q map[string]string) string {
 // goBinary reads a Go binary's build info (debug/buildinfo): the modules
 // it was built from, the Go version (the standard library, "stdlib" in the
 // Go vulndb) and GOOS/GOARCH. A replaced module keeps its path and takes
-// the replacement's version, as govulncheck does.
-type goBinary struct{}
+// the replacement's version, as govulncheck does. With symbols set it also
+// reads the binary's function names (symbols.go) into it, by path.
+type goBinary struct{ symbols symbolTables }
 
 func (goBinary) Name() string { return goBinaryName }
 
@@ -191,7 +194,7 @@ func (goBinary) Required(_ string, info fs.FileInfo) bool {
 	return info.Mode().IsRegular() && info.Mode().Perm()&0o111 != 0 && info.Size() > 0
 }
 
-func (goBinary) Extract(_ context.Context, in *input) ([]Package, error) {
+func (g goBinary) Extract(_ context.Context, in *input) ([]Package, error) {
 	head := make([]byte, 4)
 	if n, _ := in.at.ReadAt(head, 0); !isExecutable(head[:n]) {
 		return nil, nil
@@ -232,6 +235,9 @@ func (goBinary) Extract(_ context.Context, in *input) ([]Package, error) {
 			v = d.Replace.Version
 		}
 		out = append(out, mk(d.Path, v))
+	}
+	if g.symbols != nil {
+		g.symbols.read(in, bi)
 	}
 	return out, nil
 }

@@ -38,7 +38,7 @@ func TestDirExtractors(t *testing.T) {
 	zw.Close()
 	f.Close()
 
-	pkgs, ne, err := dirInventory(context.Background(), root)
+	pkgs, ne, err := dirInventory(context.Background(), root, nil)
 	if err != nil || len(ne) != 0 {
 		t.Fatalf("%v %v", err, ne)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -64,11 +65,26 @@ func writeTable(w io.Writer, r *Report) error {
 	} else {
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		vexCol := r.Summary.VEX != nil
-		if vexCol {
-			fmt.Fprintln(tw, "PACKAGE\tVERSION\tVULNERABILITY\tSEVERITY\tVEX\tFIXED\tALSO KNOWN AS\tWHERE")
-		} else {
-			fmt.Fprintln(tw, "PACKAGE\tVERSION\tVULNERABILITY\tSEVERITY\tFIXED\tALSO KNOWN AS\tWHERE")
+		// The EVIDENCE column appears when some finding has evidence
+		// (Options.Evidence): "-" where none is known.
+		hasEvidence := slices.ContainsFunc(r.Findings, func(f Finding) bool { return f.Evidence != nil })
+		evCol := func(f Finding) string {
+			if !hasEvidence {
+				return ""
+			}
+			if f.Evidence == nil {
+				return "\t-"
+			}
+			return "\t" + f.Evidence.Level
 		}
+		head := "PACKAGE\tVERSION\tVULNERABILITY\tSEVERITY"
+		if hasEvidence {
+			head += "\tEVIDENCE"
+		}
+		if vexCol {
+			head += "\tVEX"
+		}
+		fmt.Fprintln(tw, head+"\tFIXED\tALSO KNOWN AS\tWHERE")
 		prev := PackageRef{}
 		for _, f := range r.Findings {
 			name, ver := f.Package.Name, f.Package.Version
@@ -95,11 +111,11 @@ func writeTable(w io.Writer, r *Report) error {
 					aka = append(aka, id)
 				}
 			}
+			vc := ""
 			if vexCol {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, ver, f.ID, sev, vexCell(f.VEX), fixed, strings.Join(aka, " "), where(f.Locations))
-				continue
+				vc = "\t" + vexCell(f.VEX)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, ver, f.ID, sev, fixed, strings.Join(aka, " "), where(f.Locations))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s%s\t%s\t%s\t%s\n", name, ver, f.ID, sev, evCol(f), vc, fixed, strings.Join(aka, " "), where(f.Locations))
 		}
 		tw.Flush()
 	}

@@ -24,6 +24,9 @@ type InventoryResult struct {
 	Target       TargetInfo
 	Packages     []Package
 	NotEvaluated []NotEvaluated
+	// symbols holds the symbol tables of the Go binaries, by
+	// Location.Path, when Options.Evidence asked for them.
+	symbols symbolTables
 }
 
 // maxFile caps one file unpacked from an image for an extractor.
@@ -32,6 +35,9 @@ const maxFile = 2 << 30
 // Inventory lists the packages of a target.
 func Inventory(ctx context.Context, t Target, opts Options) (*InventoryResult, error) {
 	res := &InventoryResult{Target: TargetInfo{Ref: t.Ref, Kind: t.Kind}}
+	if opts.Evidence && t.Kind != KindSBOM {
+		res.symbols = symbolTables{}
+	}
 	switch t.Kind {
 	case KindSBOM:
 		pkgs, ne, err := sbomInventory(t.Path)
@@ -41,7 +47,7 @@ func Inventory(ctx context.Context, t Target, opts Options) (*InventoryResult, e
 		res.Packages, res.NotEvaluated = pkgs, ne
 		return res, nil
 	case KindDir:
-		pkgs, ne, err := dirInventory(ctx, t.Path)
+		pkgs, ne, err := dirInventory(ctx, t.Path, res.symbols)
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +83,7 @@ func Inventory(ctx context.Context, t Target, opts Options) (*InventoryResult, e
 			inPlace = dockerArchiveLayers(f, len(cfg.RootFS.DiffIDs))
 		}
 	}
-	pkgs, ne, err := imageInventory(ctx, img, opts.TempDir, inPlace)
+	pkgs, ne, err := imageInventory(ctx, img, opts.TempDir, inPlace, res.symbols)
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +189,8 @@ var osReleasePaths = []string{"etc/os-release", "usr/lib/os-release"}
 // whiteouts, then runs the extractors there. Files of the layers inPlace
 // serves are not copied: the extractors read them where they lie. Each
 // package's location names the layer that last wrote its file.
-func imageInventory(ctx context.Context, img v1.Image, tmp string, inPlace inPlaceLayers) ([]Package, []NotEvaluated, error) {
-	exs := extractors()
+func imageInventory(ctx context.Context, img v1.Image, tmp string, inPlace inPlaceLayers, syms symbolTables) ([]Package, []NotEvaluated, error) {
+	exs := extractors(syms)
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, nil, fmt.Errorf("image layers: %w", err)
@@ -407,8 +413,8 @@ func writeScratch(root, name string, r io.Reader, size int64) error {
 
 // dirInventory walks a root filesystem directory. Symlinks are not
 // followed.
-func dirInventory(ctx context.Context, dir string) ([]Package, []NotEvaluated, error) {
-	exs := extractors()
+func dirInventory(ctx context.Context, dir string, syms symbolTables) ([]Package, []NotEvaluated, error) {
+	exs := extractors(syms)
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, nil, err

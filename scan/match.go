@@ -80,11 +80,19 @@ type matched struct {
 	rec      *osvschema.Vulnerability
 	matches  []Match
 	severity Severity
+	affected []*osvschema.Affected // the entries that matched
+	evidence *Evidence
 }
 
 // MatchPackage returns the records that affect p, with their evidence, and
 // the ranges it could not evaluate.
 func (m *Matcher) MatchPackage(p Package) ([]Finding, []NotEvaluated, error) {
+	return m.matchPackage(p, nil)
+}
+
+// matchPackage is MatchPackage; with syms, the symbols of the Go binary p
+// was found in, each finding gets its Evidence.
+func (m *Matcher) matchPackage(p Package, syms *goSymbols) ([]Finding, []NotEvaluated, error) {
 	var notEval []NotEvaluated
 	if p.Version == "" || p.Version == "(devel)" {
 		return nil, []NotEvaluated{{Package: p.ref(), Location: p.Location, Reason: fmt.Sprintf("no version (%q): not matched", p.Version)}}, nil
@@ -148,8 +156,12 @@ func (m *Matcher) MatchPackage(p Package) ([]Finding, []NotEvaluated, error) {
 			}
 			h.matches = append(h.matches, ms...)
 			h.severity = higher(h.severity, recordSeverity(r, a))
+			h.affected = append(h.affected, a)
 		}
 		if h != nil {
+			if syms != nil {
+				h.evidence = recordEvidence(syms, p, h.affected)
+			}
 			hits = append(hits, *h)
 		}
 	}
@@ -387,8 +399,10 @@ func join(p Package, hits []matched) []Finding {
 	for _, r := range roots {
 		f := Finding{Package: p.ref(), Locations: []Location{p.Location}, Severity: Severity{Rating: RatingUnknown}}
 		ids := map[string]bool{}
+		f.Evidence = hits[groups[r][0]].evidence
 		for _, i := range groups[r] {
 			h := hits[i]
+			f.Evidence = mergeEvidence(f.Evidence, h.evidence)
 			f.Advisories = append(f.Advisories, h.rec.GetId())
 			ids[h.rec.GetId()] = true
 			for _, a := range h.rec.GetAliases() {

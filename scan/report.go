@@ -112,6 +112,9 @@ type Finding struct {
 	// VEX is the VEX consensus about the finding (ferry scan --store);
 	// nil when no consensus was computed (--advisories).
 	VEX *VEX `json:"vex,omitempty"`
+	// Evidence says how far a finding in a Go binary reaches into it
+	// (Options.Evidence); nil when not asked for, or not known.
+	Evidence *Evidence `json:"evidence,omitempty"`
 }
 
 // VEX is a finding's VEX consensus (package vex/consensus,

@@ -25,6 +25,10 @@ type Options struct {
 	Tool string
 	// Logger receives debug messages; nil discards them.
 	Logger *slog.Logger
+	// Evidence reads the function names of every Go binary and gives each
+	// finding in a Go binary an Evidence: whether the vulnerable symbols
+	// the record lists are in the binary (docs/scan.md).
+	Evidence bool
 }
 
 // Scan takes the inventory of target and matches it against adv.
@@ -65,7 +69,12 @@ func MatchInventory(ctx context.Context, inv *InventoryResult, adv Advisories, o
 				return nil, err
 			}
 		}
-		fs, ne, err := m.MatchPackage(p)
+		st, hasTable := inv.symbols.of(p)
+		if hasTable && st.err != nil && p.Name == "stdlib" {
+			rep.NotEvaluated = append(rep.NotEvaluated, NotEvaluated{Package: p.ref(), Location: p.Location,
+				Reason: fmt.Sprintf("Go symbols not read (%v): its findings carry no evidence", st.err)})
+		}
+		fs, ne, err := m.matchPackage(p, st.syms)
 		if err != nil {
 			return nil, err
 		}
@@ -75,6 +84,7 @@ func MatchInventory(ctx context.Context, inv *InventoryResult, adv Advisories, o
 			if old, ok := byKey[k]; ok {
 				old.Locations = append(old.Locations, f.Locations...)
 				old.Matches = sortMatches(append(old.Matches, f.Matches...))
+				old.Evidence = mergeEvidence(old.Evidence, f.Evidence)
 				continue
 			}
 			f := f

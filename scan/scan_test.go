@@ -167,7 +167,7 @@ func TestUnsafeLayerPathRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := imageInventory(context.Background(), img, t.TempDir(), nil); err == nil || !strings.Contains(err.Error(), "unsafe path") {
+	if _, _, err := imageInventory(context.Background(), img, t.TempDir(), nil, nil); err == nil || !strings.Contains(err.Error(), "unsafe path") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -9,7 +9,10 @@
 #   3. runs TestConformance (scan/conformance_test.go), which scans each
 #      program with ferry and with the peers, offline, on the same database
 #      (shared/corpus/osv/go) and checks that ferry's advisory ids equal
-#      govulncheck's, explaining every difference from osv-scanner.
+#      govulncheck's, explaining every difference from osv-scanner, and
+#      TestConformanceEvidence (scan/conformance_evidence_test.go), which
+#      compares ferry's --evidence levels with govulncheck's finding levels
+#      on each program and on a stripped build of gin.
 # Whatever it cannot do it says LOUDLY and the test skips that peer.
 #
 # Environment: CONFORMANCE_DIR (work dir, kept; default a temp dir removed at
@@ -141,10 +144,18 @@ func main() {
 }
 GO
 
+# The same gin program stripped (-ldflags=-s -w): govulncheck reads no
+# symbols there; ferry's evidence must not change (TestConformanceEvidence).
+if [[ -x $work/bin/gin/gin && ! -x $work/bin/gin-stripped/gin-stripped ]]; then
+	mkdir -p "$work/bin/gin-stripped"
+	(cd "$work/src/gin" && GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0 go build -ldflags='-s -w' -o "$work/bin/gin-stripped/gin-stripped" .) ||
+		{ loud "SKIPPED program gin-stripped: it did not build"; rm -rf "$work/bin/gin-stripped"; }
+fi
+
 n=$(ls "$work/bin" 2>/dev/null | wc -l)
 log "$n programs built in $work/bin"
 [[ $n -ge 5 ]] || loud "ONLY $n PROGRAMS BUILT: the accuracy bar needs 5"
 cd "$repo"
 FERRY_CONFORMANCE_BIN=$work/bin FERRY_CONFORMANCE_PEERS=$bin FERRY_CONFORMANCE_OSVDB=$work/osvdb \
-	FERRY_CORPUS=$corpus go test -count=1 -run 'TestConformance' -v ./scan/ 2>&1 | tee "$work/conformance.log"
+	FERRY_CORPUS=$corpus go test -tags conformance -count=1 -run 'TestConformance' -v ./scan/ 2>&1 | tee "$work/conformance.log"
 exit "${PIPESTATUS[0]}"

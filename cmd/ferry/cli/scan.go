@@ -29,6 +29,7 @@ type scanOptions struct {
 	failOn     string
 	at         string
 	vex        string
+	evidence   bool
 }
 
 func (o *scanOptions) AddFlags(c *cobra.Command) {
@@ -38,6 +39,7 @@ func (o *scanOptions) AddFlags(c *cobra.Command) {
 	c.Flags().StringVar(&o.failOn, "fail-on", "", "exit 1 on a finding at or above this severity (critical|high|medium|low), of unknown severity, or on NO_ADVISORY_DATA; findings whose VEX consensus is not_affected or fixed do not count")
 	c.Flags().StringVar(&o.vex, "vex", "", "with --store: a directory of the site's own OpenVEX files (issuer local, tier self) for the VEX consensus")
 	c.Flags().StringVar(&o.at, "at", "", "report time (RFC 3339); default SOURCE_DATE_EPOCH, else none: output depends only on input and advisories")
+	c.Flags().BoolVar(&o.evidence, "evidence", false, "read each Go binary's function names and say whether a finding's vulnerable symbols are in it (symbol, package or module level)")
 }
 
 func newScanCmd() *cobra.Command {
@@ -68,6 +70,7 @@ Exit codes: 0 ok, 1 --fail-on matched, 2 usage, 4 other error.`,
   ferry scan docker-archive:app.tar --store /srv/ferry --format sarif > app.sarif
   ferry scan sbom:app.cdx.json --store /srv/ferry --fail-on high
   ferry scan dir:./rootfs --advisories ./osv/go --format json
+  ferry scan docker-archive:app.tar --store /srv/ferry --evidence
   ferry scan sha256:0123… --store /srv/ferry --format openvex`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args[0]) },
@@ -97,7 +100,7 @@ func (o *scanOptions) run(cmd *cobra.Command, target string) error {
 	if _, err := scan.ParseTarget(target); err != nil {
 		return usageErr{err}
 	}
-	opts := scan.Options{Tool: "ferry " + version.Version}
+	opts := scan.Options{Tool: "ferry " + version.Version, Evidence: o.evidence}
 	if o.at != "" {
 		t, err := parseAt(o.at)
 		if err != nil {

@@ -1,0 +1,614 @@
+package scan
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"debug/buildinfo"
+	"debug/elf"
+	"debug/gosym"
+	"debug/macho"
+	"debug/pe"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// goSymbols is the set of functions a Go binary holds, named as
+// govulncheck names them: (package path, symbol) with symbol "F" for a
+// function and "T.M" for a method of T or *T. It counts functions that
+// were inlined everywhere, as govulncheck does. It is read-only once built
+// and safe for concurrent use.
+type goSymbols struct {
+	// chunks hold "pkg sym\x00" for every function name, in buffers of
+	// up to keyChunk bytes (see symEnt.off).
+	chunks [][]byte
+	// syms and pkgs index the keys and their "pkg" parts by an FNV-1a
+	// hash of the string (a map of integers builds several times faster
+	// than sorting the strings); a lookup checks the bytes, and the rare
+	// second string of one hash goes to clash.
+	syms, pkgs map[uint64]symEnt
+	clash      []symEnt
+	// modules holds, sorted, the modules (build-info paths, "stdlib")
+	// with at least one linked package.
+	modules []string
+}
+
+// symEnt is one indexed string of n bytes, whose hash is h: at byte
+// off&(keyChunk-1) of chunk off>>keyChunkBits.
+type symEnt struct {
+	h      uint64
+	off, n uint32
+}
+
+// pclntab magic numbers (runtime/symtab.go, debug/gosym).
+const (
+	pclnGo12  = 0xfffffffb // Go 1.2–1.15: no function name table
+	pclnGo116 = 0xfffffffa
+	pclnGo118 = 0xfffffff0
+	pclnGo120 = 0xfffffff1
+)
+
+// maxOldPCLN caps the pre-Go-1.16 line table, which debug/gosym needs in
+// memory whole.
+const maxOldPCLN = 256 << 20
+
+// errNoPCLN says no Go line table was found in the binary.
+var errNoPCLN = errors.New("no Go line table (pclntab) found")
+
+// readGoSymbols reads the function names of the Go binary r (ELF, Mach-O
+// or PE, stripped or not) from its line table. mainPath is the main
+// package's path (build info), which stands for "main" in symbol names;
+// modules are the binary's module paths (build info: main module and
+// dependencies), to which packages are attributed.
+//
+// Since Go 1.16 the line table has a function name table (funcnametab)
+// which the linker fills with the name of every function and of every
+// function inlined into one (cmd/link's walkFuncs): exactly the names
+// govulncheck collects from the function table and each function's inline
+// tree. It is read as a stream of NUL-terminated names, never whole.
+// Older tables are read with debug/gosym (functions only, no inlining).
+func readGoSymbols(r io.ReaderAt, mainPath string, modules []string) (*goSymbols, error) {
+	tab, err := findPCLN(r)
+	if err != nil {
+		return nil, err
+	}
+	g := &goSymbols{syms: map[uint64]symEnt{}, pkgs: map[uint64]symEnt{}}
+	var names io.Reader
+	if tab.magic == pclnGo12 {
+		old, err := oldNames(tab)
+		if err != nil {
+			return nil, err
+		}
+		names = old
+	} else {
+		names = io.NewSectionReader(tab.r, tab.funcnameOff, tab.funcnameLen)
+		// names average 50 bytes or so; a map that grows rehashes
+		g.syms = make(map[uint64]symEnt, tab.funcnameLen/48)
+	}
+	if err := g.build(names, mainPath); err != nil {
+		return nil, fmt.Errorf("reading function names: %w", err)
+	}
+	g.finish(modules)
+	return g, nil
+}
+
+// pclnTab is a located line table: its header, and the table itself
+// starting at offset 0 of r.
+type pclnTab struct {
+	r           *io.SectionReader
+	magic       uint32
+	order       binary.ByteOrder
+	funcnameOff int64
+	funcnameLen int64
+}
+
+// region is a part of the file that may hold the line table; named
+// regions are where the linker puts it, the others are searched for its
+// header.
+type region struct {
+	off, size int64
+	named     bool
+}
+
+// findPCLN locates the line table: the section the linker names
+// (.gopclntab, .data.rel.ro.gopclntab, __gopclntab), else the header's
+// magic searched for in the read-only data (PE keeps no section for it;
+// some ELF links fold it into .data.rel.ro), as govulncheck does.
+func findPCLN(r io.ReaderAt) (*pclnTab, error) {
+	var regions []region
+	if f, err := elf.NewFile(r); err == nil {
+		for _, name := range []string{".gopclntab", ".data.rel.ro.gopclntab"} {
+			if s := f.Section(name); s != nil && s.Type != elf.SHT_NOBITS && s.Flags&elf.SHF_COMPRESSED == 0 {
+				regions = append(regions, region{int64(s.Offset), int64(s.Size), true})
+			}
+		}
+		for _, s := range f.Sections {
+			if s.Type == elf.SHT_PROGBITS && s.Flags&elf.SHF_ALLOC != 0 && s.Flags&elf.SHF_EXECINSTR == 0 && s.Flags&elf.SHF_COMPRESSED == 0 {
+				regions = append(regions, region{int64(s.Offset), int64(s.Size), false})
+			}
+		}
+		if len(f.Sections) <= 1 { // section headers stripped too
+			for _, p := range f.Progs {
+				if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X == 0 {
+					regions = append(regions, region{int64(p.Off), int64(p.Filesz), false})
+				}
+			}
+		}
+	} else if f, err := macho.NewFile(r); err == nil {
+		if s := f.Section("__gopclntab"); s != nil {
+			regions = append(regions, region{int64(s.Offset), int64(s.Size), true})
+		}
+		for _, s := range f.Sections {
+			if s.Name != "__text" && s.Flags&0xff != 0x1 /* S_ZEROFILL */ && s.Offset != 0 {
+				regions = append(regions, region{int64(s.Offset), int64(s.Size), false})
+			}
+		}
+	} else if f, err := pe.NewFile(r); err == nil {
+		secs := slices.Clone(f.Sections)
+		// runtime.pclntab lives in .rdata (in .text for old toolchains).
+		slices.SortStableFunc(secs, func(a, b *pe.Section) int { return cmp.Compare(peRank(a.Name), peRank(b.Name)) })
+		for _, s := range secs {
+			if s.Size > 0 {
+				regions = append(regions, region{int64(s.Offset), int64(s.Size), false})
+			}
+		}
+	} else {
+		return nil, errors.New("not an ELF, Mach-O or PE file")
+	}
+	for _, rg := range regions {
+		sr := io.NewSectionReader(r, rg.off, rg.size)
+		if rg.named {
+			if t, ok := parsePCLNHeader(sr, 0); ok {
+				return t, nil
+			}
+		}
+		if t, ok := searchPCLN(sr); ok {
+			return t, nil
+		}
+	}
+	return nil, errNoPCLN
+}
+
+func peRank(name string) int {
+	switch name {
+	case ".rdata":
+		return 0
+	case ".text":
+		return 2
+	}
+	return 1
+}
+
+// searchPCLN looks for a valid line table header at every 4-byte aligned
+// offset of sr, reading it in chunks.
+func searchPCLN(sr *io.SectionReader) (*pclnTab, bool) {
+	const chunk = 1 << 20
+	buf := make([]byte, chunk)
+	for base := int64(0); base < sr.Size(); base += chunk {
+		n, err := sr.ReadAt(buf, base)
+		if n == 0 && err != nil {
+			return nil, false
+		}
+		for i := 0; i+4 <= n; i += 4 {
+			le, be := binary.LittleEndian.Uint32(buf[i:]), binary.BigEndian.Uint32(buf[i:])
+			if !isPCLNMagic(le) && !isPCLNMagic(be) {
+				continue
+			}
+			if t, ok := parsePCLNHeader(sr, base+int64(i)); ok {
+				return t, true
+			}
+		}
+	}
+	return nil, false
+}
+
+func isPCLNMagic(m uint32) bool {
+	return m == pclnGo12 || m == pclnGo116 || m == pclnGo118 || m == pclnGo120
+}
+
+// parsePCLNHeader reads and checks the header (runtime.pcHeader) at off
+// in sr. Every offset must lie in order inside sr, and the name table
+// must start with a name and end with a NUL: a stray magic number in
+// read-only data does not pass.
+func parsePCLNHeader(sr *io.SectionReader, off int64) (*pclnTab, bool) {
+	var h [8 + 8*8]byte
+	n, _ := sr.ReadAt(h[:], off)
+	if n < 8 || h[4] != 0 || h[5] != 0 || (h[6] != 1 && h[6] != 2 && h[6] != 4) || (h[7] != 4 && h[7] != 8) {
+		return nil, false
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	magic := order.Uint32(h[:])
+	if !isPCLNMagic(magic) {
+		order = binary.BigEndian
+		magic = order.Uint32(h[:])
+	}
+	ptr := int(h[7])
+	size := sr.Size() - off
+	t := &pclnTab{r: io.NewSectionReader(sr, off, size), magic: magic, order: order}
+	if magic == pclnGo12 {
+		// Go 1.2–1.15: nfunc follows; debug/gosym checks the rest.
+		return t, size > int64(8+2*ptr)
+	}
+	words := 7 // nfunc, nfiles, funcname, cu, filetab, pctab, pcln
+	if magic != pclnGo116 {
+		words = 8 // textStart after nfiles
+	}
+	if n < 8+words*ptr {
+		return nil, false
+	}
+	word := func(i int) uint64 {
+		b := h[8+i*ptr:]
+		if ptr == 4 {
+			return uint64(order.Uint32(b))
+		}
+		return order.Uint64(b)
+	}
+	nfunc := word(0)
+	first := 2
+	if words == 8 {
+		first = 3
+	}
+	offs := []uint64{word(first), word(first + 1), word(first + 2), word(first + 3), word(first + 4)}
+	if nfunc == 0 || nfunc > 1<<26 || offs[0] < uint64(8+words*ptr) || offs[4] >= uint64(size) {
+		return nil, false
+	}
+	if offs[1] <= offs[0] {
+		return nil, false
+	}
+	for i := 2; i < len(offs); i++ {
+		if offs[i] < offs[i-1] {
+			return nil, false
+		}
+	}
+	var edge [1]byte
+	if _, err := t.r.ReadAt(edge[:], int64(offs[0])); err != nil || edge[0] == 0 || edge[0] < 0x20 {
+		return nil, false
+	}
+	if _, err := t.r.ReadAt(edge[:], int64(offs[1])-1); err != nil || edge[0] != 0 {
+		return nil, false
+	}
+	t.funcnameOff, t.funcnameLen = int64(offs[0]), int64(offs[1]-offs[0])
+	return t, true
+}
+
+// Keys are built in two stages that overlap: one goroutine reads the
+// names and writes their keys into chunks, the caller's indexes the
+// chunks as they come. On two cores that halves the time to read a big
+// binary's names.
+const (
+	keyChunkBits = 18
+	keyChunk     = 1 << keyChunkBits
+)
+
+// keyBatch is one chunk of keys: key i is buf[ents[i].off:][:ents[i].n],
+// its package part the first sp bytes, hashed ph.
+type keyBatch struct {
+	buf  []byte
+	ents []batchEnt
+}
+
+// newKeyBatch sizes a batch for keys of 40 bytes or so.
+func newKeyBatch() *keyBatch {
+	return &keyBatch{buf: make([]byte, 0, keyChunk), ents: make([]batchEnt, 0, keyChunk/40)}
+}
+
+type batchEnt struct {
+	h, ph      uint64
+	off, n, sp uint32
+}
+
+// build reads NUL-terminated names from r into g.
+func (g *goSymbols) build(r io.Reader, mainPath string) error {
+	batches := make(chan *keyBatch, 4)
+	done := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		done <- produceKeys(r, mainPath, batches)
+	}()
+	var last uint64 // hash of the last package indexed
+	for kb := range batches {
+		ci := uint32(len(g.chunks)) << keyChunkBits
+		g.chunks = append(g.chunks, kb.buf)
+		for _, e := range kb.ents {
+			g.insert(g.syms, symEnt{e.h, ci | e.off, e.n})
+			// Names come grouped by package: most repeats are the last one.
+			if e.ph != last {
+				last = e.ph
+				g.insert(g.pkgs, symEnt{e.ph, ci | e.off, e.sp})
+			}
+		}
+	}
+	return <-done
+}
+
+// produceKeys reads the names of r and sends their keys in batches. A key
+// longer than a chunk (no real name is) is dropped.
+func produceKeys(r io.Reader, mainPath string, out chan<- *keyBatch) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	kb := newKeyBatch()
+	var long []byte
+	add := func(name []byte) {
+		for {
+			start := len(kb.buf)
+			keys, ok := appendKey(kb.buf, name, mainPath)
+			if !ok {
+				return
+			}
+			if len(keys) >= keyChunk { // does not fit (with its NUL)
+				if start == 0 {
+					return
+				}
+				out <- kb
+				kb = newKeyBatch()
+				continue
+			}
+			k := keys[start:]
+			sp := bytes.IndexByte(k, ' ')
+			ph := fnv(fnvOffset, k[:sp])
+			kb.ents = append(kb.ents, batchEnt{fnv(ph, k[sp:]), ph, uint32(start), uint32(len(k)), uint32(sp)})
+			kb.buf = append(keys, 0)
+			return
+		}
+	}
+	for {
+		line, err := br.ReadSlice(0)
+		if err == bufio.ErrBufferFull {
+			long = append(long, line...)
+			continue
+		}
+		if long != nil {
+			line = append(long, line...)
+			long = nil
+		}
+		if len(line) > 0 && line[len(line)-1] == 0 {
+			line = line[:len(line)-1]
+		}
+		if len(line) > 0 {
+			add(line)
+		}
+		if err != nil {
+			if len(kb.ents) > 0 {
+				out <- kb
+			}
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// oldNames reads a Go 1.2–1.15 line table with debug/gosym and returns
+// its function names, NUL-terminated.
+func oldNames(t *pclnTab) (_ io.Reader, err error) {
+	defer func() {
+		// debug/gosym trusts its input; a damaged table must not take the
+		// scan down.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("damaged Go 1.2 line table: %v", r)
+		}
+	}()
+	size := t.r.Size()
+	if size > maxOldPCLN {
+		return nil, fmt.Errorf("Go 1.2 line table of %d bytes exceeds the %d byte limit", size, maxOldPCLN)
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(io.NewSectionReader(t.r, 0, size), data); err != nil {
+		return nil, err
+	}
+	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, 0))
+	if err != nil {
+		return nil, fmt.Errorf("reading the Go 1.2 line table: %w", err)
+	}
+	var names bytes.Buffer
+	for _, f := range tab.Funcs {
+		names.WriteString(f.Name)
+		names.WriteByte(0)
+	}
+	return &names, nil
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnv(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return h
+}
+
+func (g *goSymbols) str(e symEnt) []byte {
+	c := g.chunks[e.off>>keyChunkBits]
+	off := e.off & (keyChunk - 1)
+	return c[off : off+e.n]
+}
+
+// insert adds e to m unless its string is there.
+func (g *goSymbols) insert(m map[uint64]symEnt, e symEnt) {
+	old, ok := m[e.h]
+	if !ok {
+		m[e.h] = e
+		return
+	}
+	if bytes.Equal(g.str(old), g.str(e)) || g.findClash(e.h, string(g.str(e))) {
+		return
+	}
+	g.clash = append(g.clash, e)
+}
+
+func (g *goSymbols) findClash(h uint64, s string) bool {
+	for _, c := range g.clash {
+		if c.h == h && string(g.str(c)) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// finish works out the linked modules.
+func (g *goSymbols) finish(modules []string) {
+	mods := map[string]bool{}
+	add := func(e symEnt) {
+		if m := moduleOf(string(g.str(e)), modules); m != "" {
+			mods[m] = true
+		}
+	}
+	for _, e := range g.pkgs {
+		add(e)
+	}
+	for _, e := range g.clash {
+		if bytes.IndexByte(g.str(e), ' ') < 0 {
+			add(e) // a package
+		}
+	}
+	g.modules = slices.Sorted(mapsKeys(mods))
+}
+
+// find reports whether m (or clash) holds s.
+func (g *goSymbols) find(m map[uint64]symEnt, s string) bool {
+	h := fnv(fnvOffset, []byte(s))
+	e, ok := m[h]
+	if !ok {
+		return false
+	}
+	return string(g.str(e)) == s || g.findClash(h, s)
+}
+
+// has reports whether the binary holds symbol sym ("F", "T.M") of
+// package pkg.
+func (g *goSymbols) has(pkg, sym string) bool { return g.find(g.syms, pkg+" "+sym) }
+
+// hasPackage reports whether the binary holds any function of pkg.
+func (g *goSymbols) hasPackage(pkg string) bool { return g.find(g.pkgs, pkg) }
+
+// linksModule reports whether a package of module m is linked.
+func (g *goSymbols) linksModule(m string) bool {
+	_, ok := slices.BinarySearch(g.modules, m)
+	return ok
+}
+
+// len returns the number of distinct symbols.
+func (g *goSymbols) len() int { return len(g.syms) + len(g.clash) }
+
+// moduleOf attributes a package path to a module: "stdlib" for a
+// standard-library path (no dot in its first element, govulncheck's
+// IsStdPackage), else the longest module path that is the package path or
+// a prefix of it ending at a "/"; "" when none is.
+func moduleOf(pkg string, modules []string) string {
+	if pkg == "" {
+		return ""
+	}
+	first, _, _ := strings.Cut(pkg, "/")
+	if !strings.Contains(first, ".") {
+		return "stdlib"
+	}
+	best := ""
+	for _, m := range modules {
+		if len(m) > len(best) && (pkg == m || strings.HasPrefix(pkg, m+"/")) {
+			best = m
+		}
+	}
+	return best
+}
+
+// splitFuncName splits a linker symbol name into package path and symbol
+// the way govulncheck does (its parseName over debug/gosym's
+// PackageName, ReceiverName and BaseName): the package is everything up to
+// the first dot after the last slash, path-unescaped ("gopkg.in/yaml%2ev2"
+// → "gopkg.in/yaml.v2"); a receiver "(*T)" or "T" between that dot and the
+// last one gives "T.M". One difference: type arguments of generic
+// instantiations ("F[go.shape.int]", "(*T[...]).M") are dropped, because
+// vulnerability records name "F" and "T.M"; govulncheck's binary mode
+// keeps them and so never matches a generic symbol. Compiler-generated
+// names ("go:…", "type:…") and names without a package give ok false.
+func splitFuncName(name string) (pkg, sym string, ok bool) {
+	k, ok := appendKey(nil, []byte(name), "")
+	if !ok {
+		return "", "", false
+	}
+	pkg, sym, _ = strings.Cut(string(k), " ")
+	return pkg, sym, true
+}
+
+// appendKey appends the key "pkg sym" of the function name to dst (see
+// splitFuncName); mainPath, when set, stands for package main.
+func appendKey(dst, name []byte, mainPath string) ([]byte, bool) {
+	if i := bytes.IndexByte(name, '['); i >= 0 {
+		if j := bytes.LastIndexByte(name, ']'); j > i {
+			name = append(name[:i:i], name[j+1:]...)
+		}
+	}
+	// "go.etcd.io/bbolt.Open" is a package's; "go.buildid" (Go 1.18 and
+	// older) is not.
+	if bytes.HasPrefix(name, []byte("go:")) || bytes.HasPrefix(name, []byte("type:")) || bytes.HasPrefix(name, []byte("type.")) ||
+		(bytes.HasPrefix(name, []byte("go.")) && bytes.IndexByte(name, '/') < 0) {
+		return dst, false
+	}
+	pathEnd := max(bytes.LastIndexByte(name, '/'), 0)
+	dot := bytes.IndexByte(name[pathEnd:], '.')
+	if dot < 0 || pathEnd+dot == 0 {
+		return dst, false
+	}
+	pkg, rest := name[:pathEnd+dot], name[pathEnd+dot+1:]
+	switch {
+	case mainPath != "" && string(pkg) == "main":
+		dst = append(dst, mainPath...)
+	case bytes.IndexByte(pkg, '%') >= 0:
+		u, err := url.PathUnescape(string(pkg))
+		if err != nil {
+			return dst, false
+		}
+		dst = append(dst, u...)
+	default:
+		dst = append(dst, pkg...)
+	}
+	dst = append(dst, ' ')
+	if j := bytes.LastIndexByte(rest, '.'); j >= 0 {
+		dst = append(dst, bytes.Trim(rest[:j], "(*)")...)
+		dst = append(dst, '.')
+		rest = rest[j+1:]
+	}
+	return append(dst, rest...), true
+}
+
+// symbolTables holds the symbol tables of one inventory's Go binaries, by
+// path (each path is scanned once).
+type symbolTables map[string]symbolTable
+
+// symbolTable is one binary's table, or why it could not be read.
+type symbolTable struct {
+	syms *goSymbols
+	err  error
+}
+
+// read reads the table of the binary in, whose build info is bi.
+func (st symbolTables) read(in *input, bi *buildinfo.BuildInfo) {
+	mods := make([]string, 0, len(bi.Deps)+1)
+	if bi.Main.Path != "" {
+		mods = append(mods, bi.Main.Path)
+	}
+	for _, d := range bi.Deps {
+		mods = append(mods, d.Path)
+	}
+	g, err := readGoSymbols(in.at, bi.Path, mods)
+	st[in.path] = symbolTable{g, err}
+}
+
+// of returns the table of the binary p was found in: nil when evidence
+// was not asked for or p is not from a Go binary.
+func (st symbolTables) of(p Package) (symbolTable, bool) {
+	if st == nil || baseEcosystem(p.Ecosystem) != "Go" || p.Location.Path == "" || p.Location.SBOMRef != "" {
+		return symbolTable{}, false
+	}
+	t, ok := st[p.Location.Path]
+	return t, ok
+}
