@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"net/url"
 	"os"
@@ -19,13 +20,6 @@ import (
 func init() {
 	sourceKinds["advisories"] = parseAdvisorySources
 }
-
-// Media types of advisory content in a kit (the custom object of targets).
-const (
-	MediaOSVJSONL = "application/vnd.ferry.osv+jsonl"
-	MediaKEV      = "application/vnd.cisa.kev+json"
-	MediaEPSS     = "text/csv; profile=epss"
-)
 
 // AdvisorySource is one entry of kit.yaml's advisories: an OSV database
 // (dir, zip or url), a CISA KEV catalog or EPSS scores (file or url).
@@ -247,7 +241,7 @@ func (s *AdvisorySource) Fetch(ctx context.Context, env *Env) (*Fetched, error) 
 		for _, inv := range res.Invalid {
 			prov.Skipped = append(prov.Skipped, Skipped{Item: inv.File, ID: inv.ID, Reason: inv.Reason})
 		}
-		files = append(files, fileAt("advisories/"+s.name+"/osv.jsonl", res.Path, s.name, MediaOSVJSONL))
+		files = append(files, fileAt("advisories/"+s.name+"/osv.jsonl", res.Path, s.name, format.MediaOSVJSONL))
 		prov.Files, prov.Bytes = 1, res.Size
 	case "kev", "epss":
 		path, digest, fetched, err := localFile(ctx, env, s.location)
@@ -255,7 +249,7 @@ func (s *AdvisorySource) Fetch(ctx context.Context, env *Env) (*Fetched, error) 
 			return nil, err
 		}
 		prov.FetchedAt, prov.Digest = fetched, "sha256:"+digest
-		name, media := "kev.json", MediaKEV
+		name, media := "kev.json", format.MediaKEV
 		if s.feed == "kev" {
 			st, err := mirror.ValidateKEV(path)
 			if err != nil {
@@ -268,7 +262,7 @@ func (s *AdvisorySource) Fetch(ctx context.Context, env *Env) (*Fetched, error) 
 				return nil, err
 			}
 			prov.Counts["scores"] = st.Scores
-			name, media = "epss.csv", MediaEPSS
+			name, media = "epss.csv", format.MediaEPSS
 			if isGzip(path) {
 				name += ".gz"
 			}

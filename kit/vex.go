@@ -3,6 +3,7 @@ package kit
 import (
 	"context"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"io/fs"
 	"os"
@@ -17,12 +18,6 @@ import (
 func init() {
 	sourceKinds["vex"] = parseVEXSources
 }
-
-// Media types of VEX documents in a kit (the custom object of targets).
-const (
-	MediaOpenVEX = "application/openvex+json"
-	MediaCSAF    = "application/csaf+json"
-)
 
 // VEXSource is one entry of kit.yaml's vex: OpenVEX or CSAF documents from
 // a directory, a file or a URL. Every document is parsed and must be valid;
@@ -132,9 +127,9 @@ func (s *VEXSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 		prov.FetchedAt, prov.Digest = fetched, "sha256:"+digest
 		paths = append(paths, path)
 	}
-	media := MediaOpenVEX
+	media := format.MediaOpenVEX
 	if s.format == vex.FormatCSAF {
-		media = MediaCSAF
+		media = format.MediaCSAF
 	}
 	carried := map[string]string{} // digest → the file it came from
 	var files []bundle.File

@@ -6,19 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"math"
 
 	"github.com/ferry-dev/ferry/enrich"
 	"github.com/ferry-dev/ferry/verify"
-)
-
-// Media types of enrichment files, as the kit writes them into the custom
-// object of their targets (package kit owns them; a test keeps the two in
-// step).
-const (
-	MediaKEV  = "application/vnd.cisa.kev+json"
-	MediaEPSS = "text/csv; profile=epss"
 )
 
 // MaxEPSSSize caps the decompressed size of an EPSS scores file: a
@@ -57,9 +50,9 @@ func (EnrichIndexer) Index(ctx context.Context, f verify.Target, r io.Reader, w 
 	}
 	media := mediaType(f.Custom)
 	switch {
-	case media == MediaKEV || media == "" && name == "kev.json":
+	case media == format.MediaKEV || media == "" && name == "kev.json":
 		return indexKEV(r, source, w)
-	case media == MediaEPSS || media == "" && (name == "epss.csv" || name == "epss.csv.gz"):
+	case media == format.MediaEPSS || media == "" && (name == "epss.csv" || name == "epss.csv.gz"):
 		return indexEPSS(ctx, r, source, w)
 	}
 	return nil

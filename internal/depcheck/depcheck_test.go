@@ -74,3 +74,18 @@ func TestFixturesOnlyInTestsAndDemo(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatIsALeaf keeps package format, which both sides import, free of
+// every dependency but the standard library.
+func TestFormatIsALeaf(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	for _, p := range list(t, module+"/format") {
+		for _, d := range p.Deps {
+			if first, _, _ := strings.Cut(d, "/"); strings.Contains(first, ".") {
+				t.Errorf("%s depends on %s: it may import only the standard library", p.ImportPath, d)
+			}
+		}
+	}
+}
