@@ -280,11 +280,22 @@ func (s *AdvisorySource) Fetch(ctx context.Context, env *Env) (*Fetched, error) 
 // fileAt is a kit file read from a local path, with its source and media
 // type in the target's custom object.
 func fileAt(kitPath, local, source, media string) bundle.File {
-	custom, _ := json.Marshal(struct {
+	return bundle.File{Path: kitPath, Custom: targetCustom(media, source), Open: func() (io.ReadCloser, error) { return openRegular(local) }}
+}
+
+// targetCustom is the custom object of a kit file's target: its media
+// type and source. Marshalling two strings cannot fail (encoding/json
+// replaces invalid UTF-8), so a failure is a bug in this package and
+// panics rather than write a target without its custom object.
+func targetCustom(media, source string) json.RawMessage {
+	custom, err := json.Marshal(struct {
 		MediaType string `json:"mediaType,omitempty"`
 		Source    string `json:"source"`
 	}{media, source})
-	return bundle.File{Path: kitPath, Custom: custom, Open: func() (io.ReadCloser, error) { return openRegular(local) }}
+	if err != nil {
+		panic(fmt.Sprintf("kit: target custom object: %v", err))
+	}
+	return custom
 }
 
 func isGzip(path string) bool {

@@ -373,11 +373,7 @@ func (s *TUFSource) err(code SpecCode, format string, args ...any) error {
 
 // bytesFile is a kit file held in memory.
 func bytesFile(kitPath string, data []byte, source, media string) bundle.File {
-	custom, _ := json.Marshal(struct {
-		MediaType string `json:"mediaType,omitempty"`
-		Source    string `json:"source"`
-	}{media, source})
-	return bundle.File{Path: kitPath, Custom: custom, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+	return bundle.File{Path: kitPath, Custom: targetCustom(media, source), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
 }
 
 // KeysSource carries public keys (cosign keys, VEX issuer keys) as

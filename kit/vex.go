@@ -159,7 +159,7 @@ func (s *VEXSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 		// private temp dir, so a source file changed after parsing cannot
 		// slip other content under this name.
 		local := filepath.Join(env.TempDir, "vex-"+s.name+"-"+hexDigest+".json")
-		if err := writeFileSync(local, data); err != nil {
+		if err := writeNewFile(local, data); err != nil {
 			return nil, err
 		}
 		files = append(files, fileAt("vex/"+s.name+"/"+hexDigest+".json", local, s.name, media))
@@ -188,7 +188,10 @@ func readCapped(p string, max int64) ([]byte, error) {
 	return data, nil
 }
 
-func writeFileSync(p string, data []byte) error {
+// writeNewFile creates p (it must not exist) with data. It does not fsync:
+// it writes scratch copies for the build, which a crash makes worthless
+// anyway.
+func writeNewFile(p string, data []byte) error {
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err

@@ -476,7 +476,7 @@ func (s *OCIVEXSource) fetchTrustedRoot(ctx context.Context, env *Env, kitDir st
 		if err := os.MkdirAll(filepath.Dir(lp), 0o755); err != nil {
 			return err
 		}
-		if err := writeFileSync(lp, data); err != nil {
+		if err := writeNewFile(lp, data); err != nil {
 			return err
 		}
 		out = append(out, sizedFile{fileAt(kitDir+rel, lp, s.name, media), len(data)})
