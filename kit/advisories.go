@@ -36,7 +36,11 @@ type AdvisorySource struct {
 // a local file (zip or plain) or a URL.
 type location struct {
 	Dir, File, URL string
-	Insecure       bool
+	// AsWritten is the dir or file as kit.yaml wrote it, for the
+	// provenance: the resolved path depends on where the spec lies, and
+	// a kit must not (the same spec in two checkouts builds the same kit).
+	AsWritten string
+	Insecure  bool
 }
 
 var _ Source = (*AdvisorySource)(nil)
@@ -161,13 +165,13 @@ func (p *parser) location(n *yaml.Node, field string, allowed []string) (locatio
 		}
 		loc.URL = val
 	case "dir":
-		loc.Dir = p.path(val)
+		loc.Dir, loc.AsWritten = p.path(val), val
 		if fi, err := os.Stat(loc.Dir); err != nil || !fi.IsDir() {
 			p.add(m[k], field+".dir", SpecSourceNotFound, "%s is not a directory", val)
 			return loc, false
 		}
 	default: // zip, file
-		loc.File = p.path(val)
+		loc.File, loc.AsWritten = p.path(val), val
 		if fi, err := os.Stat(loc.File); err != nil || !fi.Mode().IsRegular() {
 			p.add(m[k], field+"."+k, SpecSourceNotFound, "%s is not a file", val)
 			return loc, false
@@ -186,14 +190,13 @@ func filterOut(ss []string, drop string) []string {
 	return out
 }
 
+// String is the location for the provenance: the URL, or the path as
+// kit.yaml wrote it.
 func (l location) String() string {
-	switch {
-	case l.URL != "":
+	if l.URL != "" {
 		return l.URL
-	case l.Dir != "":
-		return l.Dir
 	}
-	return l.File
+	return l.AsWritten
 }
 
 // fetcher returns the HTTP fetcher for a build.
