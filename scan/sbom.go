@@ -3,6 +3,7 @@ package scan
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -25,7 +26,13 @@ func sbomInventory(name string) ([]Package, []NotEvaluated, error) {
 		return nil, nil, err
 	}
 	defer f.Close()
-	br := bufio.NewReader(io.LimitReader(f, maxSBOM))
+	return readSBOM(f, name)
+}
+
+// readSBOM reads a CycloneDX JSON or SPDX JSON SBOM from r, at most
+// maxSBOM bytes; name names it in errors.
+func readSBOM(r io.Reader, name string) ([]Package, []NotEvaluated, error) {
+	br := bufio.NewReader(io.LimitReader(r, maxSBOM))
 	head, _ := br.Peek(64 << 10)
 	switch {
 	case bytes.Contains(head, []byte(`"bomFormat"`)):
@@ -52,10 +59,9 @@ func cdxInventory(r io.Reader, name string) ([]Package, []NotEvaluated, error) {
 			return
 		}
 		for _, c := range *cs {
-			ref := c.BOMRef
-			if ref == "" {
-				ref = c.Name
-			}
+			// The component's reference in findings: its bom-ref, else
+			// its name, else its purl (neither is required).
+			ref := cmp.Or(c.BOMRef, c.Name, c.PackageURL)
 			if p, ok, why := fromPURL(c.PackageURL); ok {
 				p.Location = Location{SBOMRef: ref}
 				pkgs = append(pkgs, p)
