@@ -24,12 +24,11 @@ func init() {
 // AdvisorySource is one entry of kit.yaml's advisories: an OSV database
 // (dir, zip or url), a CISA KEV catalog or EPSS scores (file or url).
 type AdvisorySource struct {
-	name, feed    string // feed: osv, kev or epss
-	location      location
-	skipInvalid   bool
-	line          int
-	file          string
-	fromAsWritten string
+	name, feed  string // feed: osv, kev or epss
+	location    location
+	skipInvalid bool
+	line        int
+	file        string
 }
 
 // location is where a feed comes from: exactly one of a local directory,
