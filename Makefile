@@ -28,10 +28,14 @@ bench:
 conformance:
 	bash scripts/conformance.sh
 
-# Fuzz the kit reader and verifier ($(FUZZTIME) each).
+# Fuzz the kit reader and verifier, the kit.yaml and issuers parsers and the
+# SBOM readers ($(FUZZTIME) each).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./verify/
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./bundle/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) ./kit/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseIssuers$$' -fuzztime $(FUZZTIME) ./kit/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadSBOM$$' -fuzztime $(FUZZTIME) ./scan/
 
 vet:
 	$(GO) vet $(PKGS)
