@@ -89,3 +89,17 @@ func TestFormatIsALeaf(t *testing.T) {
 		}
 	}
 }
+
+// TestImagesHaveNoRemote: package images reads images out of the store
+// offline. It may link net/http (sigstore-go's trusted-root code does), but
+// never go-containerregistry's registry client.
+func TestImagesHaveNoRemote(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	for _, p := range list(t, module+"/images/...") {
+		if slices.Contains(p.Deps, "github.com/google/go-containerregistry/pkg/v1/remote") {
+			t.Errorf("%s depends on go-containerregistry's remote package: images works offline", p.ImportPath)
+		}
+	}
+}
