@@ -184,7 +184,10 @@ func pickPlatform(b Blobs, h v1.Hash, p *v1.Platform) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	im, _ := idx.IndexManifest()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("index %s: %w", h, err)
+	}
 	var held []v1.Descriptor
 	var names []string
 	for _, c := range im.Manifests {
