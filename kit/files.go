@@ -2,7 +2,6 @@ package kit
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -115,7 +114,7 @@ func (s *FilesSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 	if err != nil {
 		return nil, s.err(SpecSourceNotFound, "%s: %v", s.SrcAsWritten, unwrapPathErr(err))
 	}
-	custom, _ := json.Marshal(map[string]string{"source": s.name})
+	custom := targetCustom("", s.name)
 	f := &Fetched{Provenance: Provenance{Name: s.name, Kind: s.Kind(), From: s.SrcAsWritten, Dest: s.Dest}}
 	addFile := func(localPath, kitPath string, size int64) {
 		lp := localPath
