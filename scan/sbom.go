@@ -12,6 +12,7 @@ import (
 	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/package-url/packageurl-go"
 	spdxjson "github.com/spdx/tools-golang/json"
+	"github.com/spdx/tools-golang/spdx"
 )
 
 // maxSBOM caps an SBOM file.
@@ -76,17 +77,24 @@ func cdxInventory(r io.Reader, name string) ([]Package, []NotEvaluated, error) {
 }
 
 func spdxInventory(r io.Reader, name string) ([]Package, []NotEvaluated, error) {
-	doc, err := spdxjson.Read(r)
+	doc, err := readSPDX(r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: SPDX: %w", name, err)
 	}
 	var pkgs []Package
 	var notEval []NotEvaluated
-	for _, sp := range doc.Packages {
+	for i, sp := range doc.Packages {
+		if sp == nil {
+			// spdx/tools-golang leaves an entry it could not convert
+			// (an older SPDX version's) nil: it was not scanned.
+			notEval = append(notEval, NotEvaluated{Location: Location{SBOMRef: fmt.Sprintf("packages[%d]", i)},
+				Reason: "the SPDX package entry could not be read"})
+			continue
+		}
 		ref := "SPDXRef-" + string(sp.PackageSPDXIdentifier)
 		purl := ""
 		for _, er := range sp.PackageExternalReferences {
-			if er.RefType == "purl" {
+			if er != nil && er.RefType == "purl" {
 				purl = er.Locator
 				break
 			}
@@ -99,6 +107,18 @@ func spdxInventory(r io.Reader, name string) ([]Package, []NotEvaluated, error) 
 		}
 	}
 	return pkgs, notEval, nil
+}
+
+// readSPDX reads an SPDX JSON document. spdx/tools-golang panics on some
+// malformed documents (a null package of an SPDX 2.3 document): the scan
+// of such a file fails with an error instead of crashing ferry.
+func readSPDX(r io.Reader) (doc *spdx.Document, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			doc, err = nil, fmt.Errorf("%w: the SPDX parser failed on the document: %v", ErrSBOMFormat, p)
+		}
+	}()
+	return spdxjson.Read(r)
 }
 
 // fromPURL maps a package URL to an OSV ecosystem and package name.
