@@ -409,8 +409,11 @@ func paragraphs(r io.Reader, fn func(textproto.MIMEHeader)) error {
 		// skip blank lines between stanzas
 		for {
 			b, err := br.Peek(1)
-			if err != nil {
+			if err == io.EOF {
 				return nil
+			}
+			if err != nil {
+				return err // a read error must not pass for the end of the database
 			}
 			if b[0] != '\n' && b[0] != '\r' {
 				break
