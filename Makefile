@@ -28,15 +28,19 @@ bench:
 conformance:
 	bash scripts/conformance.sh
 
-# Fuzz the kit reader, the metadata parser and the verifier ($(FUZZTIME)
-# each), then the mutation bar: $(MUTATIONS) seeded random mutations of a kit,
-# none of which may verify with changed entries.
+# Fuzz the kit reader, the metadata parser and the verifier, the kit.yaml
+# and issuers parsers and the SBOM readers ($(FUZZTIME) each), then the
+# mutation bar: $(MUTATIONS) seeded random mutations of a kit, none of which
+# may verify with changed entries.
 MUTATIONS ?= 20000
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./verify/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyMetadata$$' -fuzztime $(FUZZTIME) ./verify/
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./bundle/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMetadata$$' -fuzztime $(FUZZTIME) ./bundle/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) ./kit/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseIssuers$$' -fuzztime $(FUZZTIME) ./kit/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadSBOM$$' -fuzztime $(FUZZTIME) ./scan/
 	$(GO) test -count=1 -timeout 60m -run '^TestMutation$$' ./verify/ -mutations $(MUTATIONS) -v
 
 vet:

@@ -9,7 +9,8 @@ import (
 // rename one.
 type Code string
 
-// The failure codes of kit verification (ARCHITECTURE §2).
+// The failure codes of kit verification (docs/kit-format.md). They are
+// stable: scripts depend on them.
 const (
 	CodeSignatureInvalid Code = "KIT_SIGNATURE_INVALID"
 	CodeThresholdNotMet  Code = "KIT_THRESHOLD_NOT_MET"

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/ferry-dev/ferry/format"
 )
 
 func TestReadKEV(t *testing.T) {
@@ -65,14 +67,14 @@ func TestFileKind(t *testing.T) {
 		name, media string
 		want        Kind
 	}{
-		{"kev.json", MediaKEV, KindKEV},
-		{"anything.json", MediaKEV, KindKEV},
+		{"kev.json", format.MediaKEV, KindKEV},
+		{"anything.json", format.MediaKEV, KindKEV},
 		{"kev.json", "", KindKEV},
-		{"epss.csv", MediaEPSS, KindEPSS},
+		{"epss.csv", format.MediaEPSS, KindEPSS},
 		{"epss.csv", "", KindEPSS},
 		{"epss.csv.gz", "", KindEPSS},
 		{"kev.json", "application/json", KindNone},
-		{"epss.csv", MediaKEV, KindKEV},
+		{"epss.csv", format.MediaKEV, KindKEV},
 		{"notes.txt", "", KindNone},
 	}
 	for _, tt := range tests {

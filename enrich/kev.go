@@ -1,11 +1,6 @@
 package enrich
 
-// Media types of enrichment files, as a kit's targets carry them in their
-// custom object (package kit writes them, package store reads them).
-const (
-	MediaKEV  = "application/vnd.cisa.kev+json"
-	MediaEPSS = "text/csv; profile=epss"
-)
+import "github.com/ferry-dev/ferry/format"
 
 // Kind is what an enrichment file holds.
 type Kind string
@@ -22,9 +17,9 @@ const (
 // file with another media type is KindNone whatever its name.
 func FileKind(name, mediaType string) Kind {
 	switch {
-	case mediaType == MediaKEV, mediaType == "" && name == "kev.json":
+	case mediaType == format.MediaKEV, mediaType == "" && name == "kev.json":
 		return KindKEV
-	case mediaType == MediaEPSS, mediaType == "" && (name == "epss.csv" || name == "epss.csv.gz"):
+	case mediaType == format.MediaEPSS, mediaType == "" && (name == "epss.csv" || name == "epss.csv.gz"):
 		return KindEPSS
 	}
 	return KindNone

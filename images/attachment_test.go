@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-dev/ferry/format"
 	"github.com/ferry-dev/ferry/images"
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -17,10 +18,10 @@ func TestParseAttachment(t *testing.T) {
 		want                        images.Attachment
 		wantErr                     string
 	}{
-		{name: "signature", kind: images.KindSignature, digest: sig, subject: img,
-			want: images.Attachment{Kind: images.KindSignature, Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}, Subject: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}}},
-		{name: "malformed digest", kind: images.KindSignature, digest: "sha256:xyz", subject: img, wantErr: `signature "sha256:xyz"`},
-		{name: "no subject", kind: images.KindAttestation, digest: sig, subject: "", wantErr: "attestation " + sig + `: subject ""`},
+		{name: "signature", kind: format.KindSignature, digest: sig, subject: img,
+			want: images.Attachment{Kind: format.KindSignature, Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}, Subject: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}}},
+		{name: "malformed digest", kind: format.KindSignature, digest: "sha256:xyz", subject: img, wantErr: `signature "sha256:xyz"`},
+		{name: "no subject", kind: format.KindAttestation, digest: sig, subject: "", wantErr: "attestation " + sig + `: subject ""`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := images.ParseAttachment(tc.kind, tc.digest, tc.subject)

@@ -6,32 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"strings"
+	"github.com/ferry-dev/ferry/format"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
-
-// AttestationSchema names the JSON schema of AttestationRecord.
-const AttestationSchema = "ferry.dev/attestation/v1"
-
-// MediaTypeInToto is the DSSE payload type of an in-toto statement.
-const MediaTypeInToto = "application/vnd.in-toto+json"
-
-// Predicate types of OpenVEX attestations. cosign writes
-// PredicateOpenVEX for `cosign attest --type openvex`; vexctl writes the
-// versioned one.
-const (
-	PredicateOpenVEX     = "https://openvex.dev/ns"
-	PredicateOpenVEXV020 = "https://openvex.dev/ns/v0.2.0"
-)
-
-// IsOpenVEXPredicate reports whether t is an OpenVEX predicate type:
-// https://openvex.dev/ns, optionally followed by /v<version>.
-func IsOpenVEXPredicate(t string) bool {
-	t = strings.TrimSuffix(t, "/")
-	rest, ok := strings.CutPrefix(t, PredicateOpenVEX)
-	return ok && (rest == "" || strings.HasPrefix(rest, "/v"))
-}
 
 // AttestationRecord is one cosign attestation carried outside an image
 // layout (a kit's vex/<source>/attestations/<sha256>.json): the DSSE
@@ -126,7 +104,7 @@ func ParseEnvelope(envelope []byte) (*Statement, error) {
 	if err := json.Unmarshal(envelope, &env); err != nil {
 		return nil, fmt.Errorf("not a DSSE envelope: %w", err)
 	}
-	if env.PayloadType != MediaTypeInToto {
+	if env.PayloadType != format.MediaInToto {
 		return nil, fmt.Errorf("%w: payload type %q", ErrNotInToto, env.PayloadType)
 	}
 	payload, err := base64.StdEncoding.DecodeString(env.Payload)
@@ -137,9 +115,7 @@ func ParseEnvelope(envelope []byte) (*Statement, error) {
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotInToto, err)
 	}
-	switch st.Type {
-	case "https://in-toto.io/Statement/v0.1", "https://in-toto.io/Statement/v1":
-	default:
+	if !format.IsInTotoStatement(st.Type) {
 		return nil, fmt.Errorf("%w: statement type %q", ErrNotInToto, st.Type)
 	}
 	if st.PredicateType == "" {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"slices"
 	"strings"
 	"time"
@@ -25,28 +26,10 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 )
 
-// Annotations of cosign's legacy signature and attestation layers.
-const (
-	AnnotationSignature   = "dev.cosignproject.cosign/signature"
-	AnnotationCertificate = "dev.sigstore.cosign/certificate"
-	AnnotationChain       = "dev.sigstore.cosign/chain"
-	AnnotationBundle      = "dev.sigstore.cosign/bundle"
-	AnnotationRFC3161     = "dev.sigstore.cosign/rfc3161timestamp"
-	// MediaTypeSimpleSigning is the payload of a cosign signature.
-	MediaTypeSimpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
-	// MediaTypeDSSE is the payload of a cosign attestation.
-	MediaTypeDSSE = "application/vnd.dsse.envelope.v1+json"
-)
-
-// Attachment kinds Verify reads (the store's kinds).
-const (
-	KindSignature   = "signature"
-	KindAttestation = "attestation"
-)
-
 // Attachment is a signature or attestation manifest carried for an image.
 type Attachment struct {
-	// Kind is KindSignature or KindAttestation; others are skipped.
+	// Kind is format.KindSignature or format.KindAttestation (the
+	// store's kinds); others are skipped.
 	Kind string
 	// Digest names the attachment's manifest.
 	Digest v1.Hash
@@ -119,7 +102,7 @@ func Verify(ctx context.Context, b Blobs, image v1.Hash, atts []Attachment, o Ve
 		return strings.Compare(a.Subject.String()+a.Digest.String(), b.Subject.String()+b.Digest.String())
 	})
 	for _, a := range atts {
-		if a.Kind != KindSignature && a.Kind != KindAttestation {
+		if a.Kind != format.KindSignature && a.Kind != format.KindAttestation {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -129,7 +112,7 @@ func Verify(ctx context.Context, b Blobs, image v1.Hash, atts []Attachment, o Ve
 		if err != nil {
 			rs = []SignatureRes{{Manifest: a.Digest.String(), Subject: a.Subject.String(), Error: err.Error(), Tlog: "none"}}
 		}
-		if a.Kind == KindSignature {
+		if a.Kind == format.KindSignature {
 			res.Signatures = append(res.Signatures, rs...)
 		} else {
 			res.Attestations = append(res.Attestations, rs...)
@@ -236,7 +219,7 @@ func VerifyAttestation(ctx context.Context, envelope []byte, annotations map[str
 	if err != nil {
 		return r, err
 	}
-	if err := v.payload(KindAttestation, subject, envelope, annotations, &r); err != nil {
+	if err := v.payload(format.KindAttestation, subject, envelope, annotations, &r); err != nil {
 		r.Error = err.Error()
 		return r, err
 	}
@@ -256,7 +239,7 @@ func (v *cosignVerifier) payload(kind string, subject v1.Hash, payload []byte, a
 	if v.mode == "key" {
 		ent.vc = &keyContent{hint: v.hint}
 	} else {
-		cert, err := leafCertificate(l.Annotations[AnnotationCertificate])
+		cert, err := leafCertificate(l.Annotations[format.AnnotationCosignCertificate])
 		if err != nil {
 			return err
 		}
@@ -268,7 +251,7 @@ func (v *cosignVerifier) payload(kind string, subject v1.Hash, payload []byte, a
 			r.Tlog = "checked"
 		}
 	}
-	if v.mode == "key" && l.Annotations[AnnotationBundle] != "" {
+	if v.mode == "key" && l.Annotations[format.AnnotationCosignBundle] != "" {
 		r.Tlog = "carried, not checked (key mode)"
 	}
 	var pb sgverify.PolicyBuilder
@@ -279,18 +262,18 @@ func (v *cosignVerifier) payload(kind string, subject v1.Hash, payload []byte, a
 		idOpt = sgverify.WithCertificateIdentity(v.identity)
 	}
 	switch a.Kind {
-	case KindSignature:
+	case format.KindSignature:
 		if err := checkSimpleSigning(payload, a.Subject); err != nil {
 			return err
 		}
-		sig, err := base64.StdEncoding.DecodeString(l.Annotations[AnnotationSignature])
+		sig, err := base64.StdEncoding.DecodeString(l.Annotations[format.AnnotationCosignSignature])
 		if err != nil || len(sig) == 0 {
-			return fmt.Errorf("layer %s: no or malformed %s annotation", l.Digest, AnnotationSignature)
+			return fmt.Errorf("layer %s: no or malformed %s annotation", l.Digest, format.AnnotationCosignSignature)
 		}
 		sum := sha256.Sum256(payload)
 		ent.sig = bundle.NewMessageSignature(sum[:], "SHA2_256", sig)
 		pb = sgverify.NewPolicy(sgverify.WithArtifact(bytes.NewReader(payload)), idOpt)
-	case KindAttestation:
+	case format.KindAttestation:
 		var env ssldsse.Envelope
 		if err := json.Unmarshal(payload, &env); err != nil {
 			return fmt.Errorf("layer %s: not a DSSE envelope: %w", l.Digest, err)
@@ -360,11 +343,11 @@ func checkSimpleSigning(payload []byte, subject v1.Hash) error {
 
 func leafCertificate(pemText string) (*x509.Certificate, error) {
 	if pemText == "" {
-		return nil, fmt.Errorf("no %s annotation: not a keyless signature (verify it with --key)", AnnotationCertificate)
+		return nil, fmt.Errorf("no %s annotation: not a keyless signature (verify it with --key)", format.AnnotationCosignCertificate)
 	}
 	certs, err := cryptoutils.UnmarshalCertificatesFromPEM([]byte(pemText))
 	if err != nil || len(certs) == 0 {
-		return nil, fmt.Errorf("%s: not a PEM certificate", AnnotationCertificate)
+		return nil, fmt.Errorf("%s: not a PEM certificate", format.AnnotationCosignCertificate)
 	}
 	return certs[0], nil
 }
@@ -400,7 +383,7 @@ func (e *legacyEntity) SignatureContent() (sgverify.SignatureContent, error) {
 
 // readTimestamps reads cosign's Rekor bundle and RFC 3161 annotations.
 func (e *legacyEntity) readTimestamps(ann map[string]string) error {
-	if s := ann[AnnotationBundle]; s != "" {
+	if s := ann[format.AnnotationCosignBundle]; s != "" {
 		var rb struct {
 			SignedEntryTimestamp []byte `json:"SignedEntryTimestamp"`
 			Payload              struct {
@@ -411,28 +394,28 @@ func (e *legacyEntity) readTimestamps(ann map[string]string) error {
 			} `json:"Payload"`
 		}
 		if err := json.Unmarshal([]byte(s), &rb); err != nil {
-			return fmt.Errorf("%s: %w", AnnotationBundle, err)
+			return fmt.Errorf("%s: %w", format.AnnotationCosignBundle, err)
 		}
 		body, err := base64.StdEncoding.DecodeString(rb.Payload.Body)
 		if err != nil {
-			return fmt.Errorf("%s: body: %w", AnnotationBundle, err)
+			return fmt.Errorf("%s: body: %w", format.AnnotationCosignBundle, err)
 		}
 		logID, err := hex.DecodeString(rb.Payload.LogID)
 		if err != nil {
-			return fmt.Errorf("%s: logID: %w", AnnotationBundle, err)
+			return fmt.Errorf("%s: logID: %w", format.AnnotationCosignBundle, err)
 		}
 		entry, err := tlog.NewEntry(body, rb.Payload.IntegratedTime, rb.Payload.LogIndex, logID, rb.SignedEntryTimestamp, nil) //nolint:staticcheck // cosign's legacy bundle is a Rekor v1 entry
 		if err != nil {
-			return fmt.Errorf("%s: %w", AnnotationBundle, err)
+			return fmt.Errorf("%s: %w", format.AnnotationCosignBundle, err)
 		}
 		e.tlog = append(e.tlog, entry)
 	}
-	if s := ann[AnnotationRFC3161]; s != "" {
+	if s := ann[format.AnnotationCosignRFC3161]; s != "" {
 		var ts struct {
 			SignedRFC3161Timestamp []byte `json:"SignedRFC3161Timestamp"`
 		}
 		if err := json.Unmarshal([]byte(s), &ts); err != nil {
-			return fmt.Errorf("%s: %w", AnnotationRFC3161, err)
+			return fmt.Errorf("%s: %w", format.AnnotationCosignRFC3161, err)
 		}
 		e.tsa = append(e.tsa, ts.SignedRFC3161Timestamp)
 	}

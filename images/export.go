@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"io"
 	"os"
 	"path/filepath"
@@ -99,7 +101,7 @@ func exportOCI(ctx context.Context, b Blobs, desc v1.Descriptor, out string, o E
 	}
 	var opts []layout.Option
 	if o.Name != "" {
-		opts = append(opts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": o.Name}))
+		opts = append(opts, layout.WithAnnotations(map[string]string{format.AnnotationRefName: o.Name}))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -168,7 +170,7 @@ func exportDocker(ctx context.Context, b Blobs, desc v1.Descriptor, out string, 
 			return nil, err
 		}
 	}
-	if missing, err := Missing(b, h, "application/vnd.oci.image.manifest.v1+json"); err != nil {
+	if missing, err := Missing(b, h, types.OCIManifestSchema1); err != nil {
 		return nil, err
 	} else if len(missing) > 0 {
 		return nil, missingErr(h, missing)
@@ -210,7 +212,10 @@ func pickPlatform(b Blobs, h v1.Hash, p *v1.Platform) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	im, _ := idx.IndexManifest()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("index %s: %w", h, err)
+	}
 	var held []v1.Descriptor
 	var names []string
 	for _, c := range im.Manifests {

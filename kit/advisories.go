@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"net/url"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/bundle"
-	"github.com/ferry-dev/ferry/enrich"
 	"github.com/ferry-dev/ferry/mirror"
 	"go.yaml.in/yaml/v3"
 )
@@ -21,29 +21,25 @@ func init() {
 	sourceKinds["advisories"] = parseAdvisorySources
 }
 
-// Media types of advisory content in a kit (the custom object of targets).
-const (
-	MediaOSVJSONL = "application/vnd.ferry.osv+jsonl"
-	MediaKEV      = enrich.MediaKEV
-	MediaEPSS     = enrich.MediaEPSS
-)
-
 // AdvisorySource is one entry of kit.yaml's advisories: an OSV database
 // (dir, zip or url), a CISA KEV catalog or EPSS scores (file or url).
 type AdvisorySource struct {
-	name, feed    string // feed: osv, kev or epss
-	location      location
-	skipInvalid   bool
-	line          int
-	file          string
-	fromAsWritten string
+	name, feed  string // feed: osv, kev or epss
+	location    location
+	skipInvalid bool
+	line        int
+	file        string
 }
 
 // location is where a feed comes from: exactly one of a local directory,
 // a local file (zip or plain) or a URL.
 type location struct {
 	Dir, File, URL string
-	Insecure       bool
+	// AsWritten is the dir or file as kit.yaml wrote it, for the
+	// provenance: the resolved path depends on where the spec lies, and
+	// a kit must not (the same spec in two checkouts builds the same kit).
+	AsWritten string
+	Insecure  bool
 }
 
 var _ Source = (*AdvisorySource)(nil)
@@ -168,13 +164,13 @@ func (p *parser) location(n *yaml.Node, field string, allowed []string) (locatio
 		}
 		loc.URL = val
 	case "dir":
-		loc.Dir = p.path(val)
+		loc.Dir, loc.AsWritten = p.path(val), val
 		if fi, err := os.Stat(loc.Dir); err != nil || !fi.IsDir() {
 			p.add(m[k], field+".dir", SpecSourceNotFound, "%s is not a directory", val)
 			return loc, false
 		}
 	default: // zip, file
-		loc.File = p.path(val)
+		loc.File, loc.AsWritten = p.path(val), val
 		if fi, err := os.Stat(loc.File); err != nil || !fi.Mode().IsRegular() {
 			p.add(m[k], field+"."+k, SpecSourceNotFound, "%s is not a file", val)
 			return loc, false
@@ -193,14 +189,13 @@ func filterOut(ss []string, drop string) []string {
 	return out
 }
 
+// String is the location for the provenance: the URL, or the path as
+// kit.yaml wrote it.
 func (l location) String() string {
-	switch {
-	case l.URL != "":
+	if l.URL != "" {
 		return l.URL
-	case l.Dir != "":
-		return l.Dir
 	}
-	return l.File
+	return l.AsWritten
 }
 
 // fetcher returns the HTTP fetcher for a build.
@@ -248,7 +243,7 @@ func (s *AdvisorySource) Fetch(ctx context.Context, env *Env) (*Fetched, error) 
 		for _, inv := range res.Invalid {
 			prov.Skipped = append(prov.Skipped, Skipped{Item: inv.File, ID: inv.ID, Reason: inv.Reason})
 		}
-		files = append(files, fileAt("advisories/"+s.name+"/osv.jsonl", res.Path, s.name, MediaOSVJSONL))
+		files = append(files, fileAt("advisories/"+s.name+"/osv.jsonl", res.Path, s.name, format.MediaOSVJSONL))
 		prov.Files, prov.Bytes = 1, res.Size
 	case "kev", "epss":
 		path, digest, fetched, err := localFile(ctx, env, s.location)
@@ -256,7 +251,7 @@ func (s *AdvisorySource) Fetch(ctx context.Context, env *Env) (*Fetched, error) 
 			return nil, err
 		}
 		prov.FetchedAt, prov.Digest = fetched, "sha256:"+digest
-		name, media := "kev.json", MediaKEV
+		name, media := "kev.json", format.MediaKEV
 		if s.feed == "kev" {
 			st, err := mirror.ValidateKEV(path)
 			if err != nil {
@@ -269,7 +264,7 @@ func (s *AdvisorySource) Fetch(ctx context.Context, env *Env) (*Fetched, error) 
 				return nil, err
 			}
 			prov.Counts["scores"] = st.Scores
-			name, media = "epss.csv", MediaEPSS
+			name, media = "epss.csv", format.MediaEPSS
 			if isGzip(path) {
 				name += ".gz"
 			}
@@ -287,11 +282,22 @@ func (s *AdvisorySource) Fetch(ctx context.Context, env *Env) (*Fetched, error) 
 // fileAt is a kit file read from a local path, with its source and media
 // type in the target's custom object.
 func fileAt(kitPath, local, source, media string) bundle.File {
-	custom, _ := json.Marshal(struct {
+	return bundle.File{Path: kitPath, Custom: targetCustom(media, source), Open: func() (io.ReadCloser, error) { return openRegular(local) }}
+}
+
+// targetCustom is the custom object of a kit file's target: its media
+// type and source. Marshalling two strings cannot fail (encoding/json
+// replaces invalid UTF-8), so a failure is a bug in this package and
+// panics rather than write a target without its custom object.
+func targetCustom(media, source string) json.RawMessage {
+	custom, err := json.Marshal(struct {
 		MediaType string `json:"mediaType,omitempty"`
 		Source    string `json:"source"`
 	}{media, source})
-	return bundle.File{Path: kitPath, Custom: custom, Open: func() (io.ReadCloser, error) { return openRegular(local) }}
+	if err != nil {
+		panic(fmt.Sprintf("kit: target custom object: %v", err))
+	}
+	return custom
 }
 
 func isGzip(path string) bool {

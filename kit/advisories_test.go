@@ -1,7 +1,6 @@
 package kit_test
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"errors"
@@ -19,8 +18,6 @@ import (
 	"github.com/ferry-dev/ferry/kit"
 	"github.com/ferry-dev/ferry/verify"
 )
-
-const corpusGo = "../../shared/corpus/osv/go"
 
 // buildAndVerify builds spec into a kit, verifies it and returns the
 // content of every file by path.
@@ -53,38 +50,6 @@ func buildAndVerify(t *testing.T, spec *kit.Spec, env func(*kit.BuildOptions)) (
 		t.Fatalf("kit does not verify: %v", rep.Err())
 	}
 	return res, files
-}
-
-func TestAdvisoriesOSVCorpus(t *testing.T) {
-	if _, err := os.Stat(corpusGo); err != nil {
-		t.Skip("corpus not available:", err)
-	}
-	abs, _ := filepath.Abs(corpusGo)
-	spec := specIn(t, "name: feeds\nchannel: feeds\nversion: 1\ncreated: 2026-11-28T00:00:00Z\nadvisories:\n  - name: govulndb\n    osv: {dir: "+abs+"}\n")
-	res, files := buildAndVerify(t, spec, nil)
-	data := files["advisories/govulndb/osv.jsonl"]
-	var ids []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 16<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		i := bytes.Index(line, []byte(`"id":"`))
-		if i < 0 {
-			t.Fatalf("line without id: %.80s", line)
-		}
-		rest := line[i+6:]
-		ids = append(ids, string(rest[:bytes.IndexByte(rest, '"')]))
-	}
-	if len(ids) != 4291-17 {
-		t.Errorf("%d records in the kit, want 4274 (4291 minus 17 withdrawn)", len(ids))
-	}
-	if !slices.IsSorted(ids) {
-		t.Error("records are not sorted by id")
-	}
-	prov := res.Manifest.Sources[0]
-	if prov.Counts["records"] != 4274 || prov.Counts["withdrawn"] != 17 || !strings.HasPrefix(prov.Digest, "sha256:") {
-		t.Errorf("provenance %+v", prov)
-	}
 }
 
 func TestAdvisoriesInvalidRecord(t *testing.T) {

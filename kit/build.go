@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"log/slog"
 	"net/http"
@@ -120,7 +121,7 @@ func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*Bu
 	manJSON = append(manJSON, '\n')
 	files = append(files, bundle.File{
 		Path:   ManifestPath,
-		Custom: json.RawMessage(`{"mediaType":"application/vnd.ferry.kit.v1+json"}`),
+		Custom: json.RawMessage(`{"mediaType":"` + format.MediaKit + `"}`),
 		Open:   func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(manJSON)), nil },
 	})
 	written, err := bundle.Write(ctx, w, bundle.WriteOptions{

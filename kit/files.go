@@ -215,10 +215,7 @@ func specErrorsOr(err error) (SpecErrors, error) {
 }
 
 // custom is the custom object of the source's targets.
-func (s *FilesSource) custom() json.RawMessage {
-	custom, _ := json.Marshal(map[string]string{"source": s.name})
-	return custom
-}
+func (s *FilesSource) custom() json.RawMessage { return targetCustom("", s.name) }
 
 func (s *FilesSource) privateKeyErr(localPath string, found *keys.Found) *SpecError {
 	return s.err(SpecPrivateKeyGiven, "%s", privateKeyMsg(localPath, found)).(*SpecError)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"log"
 	"math/rand"
@@ -243,7 +244,7 @@ func TestImagesMirrorKitVerify(t *testing.T) {
 	}
 	byRef := map[string]v1.Descriptor{}
 	for _, d := range im.Manifests {
-		byRef[d.Annotations[mirror.AnnotationRefName]+"|"+d.Annotations[mirror.AnnotationKind]] = d
+		byRef[d.Annotations[format.AnnotationRefName]+"|"+d.Annotations[format.AnnotationKind]] = d
 	}
 	for ref, want := range map[string]v1.Hash{host + "/app/api:1.4|": app, host + "/base/debian@" + base.String() + "|": base, "|signature": sigDigest} {
 		d, ok := byRef[ref]
@@ -251,8 +252,8 @@ func TestImagesMirrorKitVerify(t *testing.T) {
 			t.Errorf("index.json: %s -> %v, want %s\n%s", ref, d.Digest, want, files["images/index.json"])
 			continue
 		}
-		if ref[0] != '|' && d.Annotations[mirror.AnnotationResolvedDigest] != want.String() {
-			t.Errorf("%s: resolved digest annotation %q", ref, d.Annotations[mirror.AnnotationResolvedDigest])
+		if ref[0] != '|' && d.Annotations[format.AnnotationResolvedDigest] != want.String() {
+			t.Errorf("%s: resolved digest annotation %q", ref, d.Annotations[format.AnnotationResolvedDigest])
 		}
 		blob, ok := files["images/blobs/sha256/"+want.Hex]
 		sum := sha256.Sum256(blob)

@@ -102,8 +102,11 @@ func Inspect(r io.Reader) (*Inspection, error) {
 		return nil, errors.New("the kit has no tuf/targets.json")
 	}
 	if raw, ok := targets.Signed.UnrecognizedFields[bundle.KitField]; ok {
-		b, _ := json.Marshal(raw)
-		if err := json.Unmarshal(b, &in.Info); err != nil {
+		b, err := json.Marshal(raw)
+		if err == nil {
+			err = json.Unmarshal(b, &in.Info)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("kit description in targets.json: %w", err)
 		}
 	}

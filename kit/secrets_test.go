@@ -73,7 +73,7 @@ func TestFilesSourceRefusesPrivateKeys(t *testing.T) {
 // CheckLocal (between --check and the build, or while images download) is
 // still refused when the writer reads it.
 func TestFilesSourceKeyGuard(t *testing.T) {
-	path := writeSpec(t, issueExample)
+	path := writeSpec(t, docExample)
 	spec, err := LoadSpec(path)
 	if err != nil {
 		t.Fatal(err)

@@ -29,8 +29,8 @@ func writeSpec(t *testing.T, yaml string) string {
 	return path
 }
 
-// The example of the kit-format issue must work exactly as written.
-const issueExample = `name: acme
+// A short kit.yaml in the form docs/kit-spec.md shows must work as written.
+const docExample = `name: acme
 channel: acme-feeds
 version: 1
 created: 2026-11-28T00:00:00Z
@@ -40,8 +40,8 @@ files:
     dest: docs/          # where it goes inside the kit
 `
 
-func TestSpecIssueExample(t *testing.T) {
-	spec, err := LoadSpec(writeSpec(t, issueExample))
+func TestSpecDocExample(t *testing.T) {
+	spec, err := LoadSpec(writeSpec(t, docExample))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestSpecErrors(t *testing.T) {
 }
 
 func TestFilesSourceRefusesSymlink(t *testing.T) {
-	path := writeSpec(t, issueExample)
+	path := writeSpec(t, docExample)
 	dir := filepath.Dir(path)
 	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "docs", "link")); err != nil {
 		t.Skip("symlinks not supported here:", err)

@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"io/fs"
 	"net/url"
@@ -38,15 +39,12 @@ func init() {
 	sourceKinds["issuers"] = parseTopIssuers
 }
 
-// Paths and media types of trust material in a kit.
+// Paths of trust material in a kit, and the schema of the issuers file.
 const (
-	TrustDir       = "trust"
-	TrustKeysDir   = "trust/keys"
-	IssuersPath    = "trust/issuers.json"
-	IssuersSchema  = "ferry.dev/issuers/v1"
-	MediaTUFMeta   = "application/vnd.ferry.tuf-metadata+json"
-	MediaPublicKey = "application/x-pem-file"
-	MediaIssuers   = "application/vnd.ferry.issuers+json"
+	TrustDir      = "trust"
+	TrustKeysDir  = "trust/keys"
+	IssuersPath   = "trust/issuers.json"
+	IssuersSchema = "ferry.dev/issuers/v1"
 )
 
 // Size caps of trust files read at spec time.
@@ -341,12 +339,12 @@ func (s *TUFSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 	}
 	var errs []error
 	for i, b := range res.Roots {
-		errs = append(errs, add(verify.TUFRootPath(res.RootVersions[i]), b, MediaTUFMeta))
+		errs = append(errs, add(verify.TUFRootPath(res.RootVersions[i]), b, format.MediaTUFMeta))
 	}
 	errs = append(errs,
-		add(verify.TUFMetadataDir+"/timestamp.json", res.Timestamp, MediaTUFMeta),
-		add(verify.TUFMetadataDir+"/snapshot.json", res.Snapshot, MediaTUFMeta),
-		add(verify.TUFMetadataDir+"/targets.json", res.Targets, MediaTUFMeta))
+		add(verify.TUFMetadataDir+"/timestamp.json", res.Timestamp, format.MediaTUFMeta),
+		add(verify.TUFMetadataDir+"/snapshot.json", res.Snapshot, format.MediaTUFMeta),
+		add(verify.TUFMetadataDir+"/targets.json", res.Targets, format.MediaTUFMeta))
 	for _, f := range res.Files {
 		errs = append(errs, add(verify.TUFTargetsDir+"/"+f.Path, f.Data, ""))
 	}
@@ -375,11 +373,7 @@ func (s *TUFSource) err(code SpecCode, format string, args ...any) error {
 
 // bytesFile is a kit file held in memory.
 func bytesFile(kitPath string, data []byte, source, media string) bundle.File {
-	custom, _ := json.Marshal(struct {
-		MediaType string `json:"mediaType,omitempty"`
-		Source    string `json:"source"`
-	}{media, source})
-	return bundle.File{Path: kitPath, Custom: custom, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+	return bundle.File{Path: kitPath, Custom: targetCustom(media, source), Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
 }
 
 // KeysSource carries public keys (cosign keys, VEX issuer keys) as
@@ -517,7 +511,7 @@ func (s *KeysSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 			}
 			return nil, &SpecError{File: s.file, Line: s.line, Field: s.name, Code: code, Msg: fmt.Sprintf("%s: %v", k.AsWritten, err)}
 		}
-		files = append(files, bytesFile(k.Dest, data, s.name, MediaPublicKey))
+		files = append(files, bytesFile(k.Dest, data, s.name, format.MediaPublicKey))
 		prov.Files++
 		prov.Bytes += int64(len(data))
 	}
@@ -581,7 +575,7 @@ func (s *IssuersSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 	for _, is := range list.Issuers {
 		prov.Counts["tier."+is.Tier]++
 	}
-	return &Fetched{Files: []bundle.File{bytesFile(IssuersPath, out, s.name, MediaIssuers)}, Provenance: prov}, nil
+	return &Fetched{Files: []bundle.File{bytesFile(IssuersPath, out, s.name, format.MediaIssuers)}, Provenance: prov}, nil
 }
 
 // Issuer trust tiers, most trusted first. Rank 0 is the most trusted.

@@ -3,6 +3,7 @@ package kit
 import (
 	"context"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"io/fs"
 	"os"
@@ -17,12 +18,6 @@ import (
 func init() {
 	sourceKinds["vex"] = parseVEXSources
 }
-
-// Media types of VEX documents in a kit (the custom object of targets).
-const (
-	MediaOpenVEX = "application/openvex+json"
-	MediaCSAF    = "application/csaf+json"
-)
 
 // VEXSource is one entry of kit.yaml's vex: OpenVEX or CSAF documents from
 // a directory, a file or a URL. Every document is parsed and must be valid;
@@ -132,9 +127,9 @@ func (s *VEXSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 		prov.FetchedAt, prov.Digest = fetched, "sha256:"+digest
 		paths = append(paths, path)
 	}
-	media := MediaOpenVEX
+	media := format.MediaOpenVEX
 	if s.format == vex.FormatCSAF {
-		media = MediaCSAF
+		media = format.MediaCSAF
 	}
 	carried := map[string]string{} // digest → the file it came from
 	var files []bundle.File
@@ -167,7 +162,7 @@ func (s *VEXSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 		// private temp dir, so a source file changed after parsing cannot
 		// slip other content under this name.
 		local := filepath.Join(env.TempDir, "vex-"+s.name+"-"+hexDigest+".json")
-		if err := writeFileSync(local, data); err != nil {
+		if err := writeNewFile(local, data); err != nil {
 			return nil, err
 		}
 		files = append(files, fileAt("vex/"+s.name+"/"+hexDigest+".json", local, s.name, media))
@@ -196,7 +191,10 @@ func readCapped(p string, max int64) ([]byte, error) {
 	return data, nil
 }
 
-func writeFileSync(p string, data []byte) error {
+// writeNewFile creates p (it must not exist) with data. It does not fsync:
+// it writes scratch copies for the build, which a crash makes worthless
+// anyway.
+func writeNewFile(p string, data []byte) error {
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"io/fs"
 	"net/url"
@@ -40,14 +41,6 @@ const (
 // DefaultSigstoreTUFURL is the Sigstore public-good TUF repository, from
 // which an oci VEX source with tufRoot fetches trusted_root.json.
 const DefaultSigstoreTUFURL = "https://tuf-repo-cdn.sigstore.dev"
-
-// MediaAttestation is the media type of a carried attestation record
-// (images.AttestationRecord) and MediaTrustedRoot of a Sigstore
-// trusted_root.json.
-const (
-	MediaAttestation = "application/vnd.ferry.attestation+json"
-	MediaTrustedRoot = "application/vnd.dev.sigstore.trustedroot+json"
-)
 
 // maxTrustedRoot caps a trusted_root.json read from the spec.
 const maxTrustedRoot = 4 << 20
@@ -337,7 +330,7 @@ func (s *OCIVEXSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 			base = "cosign"
 		}
 		keyPath = dir + "trust/" + base + ".pub"
-		add(bytesFile(keyPath, pemBytes, s.name, MediaPublicKey), len(pemBytes))
+		add(bytesFile(keyPath, pemBytes, s.name, format.MediaPublicKey), len(pemBytes))
 	case CosignKeyless:
 		vo.Identity, vo.Issuer = s.Subject, s.Issuer
 		if s.TrustedRoot != "" {
@@ -347,7 +340,7 @@ func (s *OCIVEXSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 			}
 			vo.TrustedRoot = data
 			rootPath = dir + "trust/trusted_root.json"
-			add(bytesFile(rootPath, data, s.name, MediaTrustedRoot), len(data))
+			add(bytesFile(rootPath, data, s.name, format.MediaTrustedRoot), len(data))
 		} else {
 			data, tufFiles, err := s.fetchTrustedRoot(ctx, env, dir+"trust/")
 			if err != nil {
@@ -427,7 +420,7 @@ func (s *OCIVEXSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 		carried[recHex] = true
 		recPath := dir + "attestations/" + recHex + ".json"
 		prov.Counts["attestationsVerified"]++
-		add(bytesFile(recPath, recJSON, s.name, MediaAttestation), len(recJSON))
+		add(bytesFile(recPath, recJSON, s.name, format.MediaAttestation), len(recJSON))
 		if carried[docHex] {
 			continue // the same predicate in another attestation
 		}
@@ -442,7 +435,7 @@ func (s *OCIVEXSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 			Attestation string `json:"attestation"`
 			Signer      string `json:"signer,omitempty"`
 			Issuer      string `json:"signerIssuer,omitempty"`
-		}{MediaOpenVEX, s.name, recPath, signer, a.Result.Issuer})
+		}{format.MediaOpenVEX, s.name, recPath, signer, a.Result.Issuer})
 		if err != nil {
 			return nil, err
 		}
@@ -483,7 +476,7 @@ func (s *OCIVEXSource) fetchTrustedRoot(ctx context.Context, env *Env, kitDir st
 		if err := os.MkdirAll(filepath.Dir(lp), 0o755); err != nil {
 			return err
 		}
-		if err := writeFileSync(lp, data); err != nil {
+		if err := writeNewFile(lp, data); err != nil {
 			return err
 		}
 		out = append(out, sizedFile{fileAt(kitDir+rel, lp, s.name, media), len(data)})
@@ -491,13 +484,13 @@ func (s *OCIVEXSource) fetchTrustedRoot(ctx context.Context, env *Env, kitDir st
 	}
 	var errs []error
 	for i, b := range res.Roots {
-		errs = append(errs, put(verify.TUFRootPath(res.RootVersions[i]), b, MediaTUFMeta))
+		errs = append(errs, put(verify.TUFRootPath(res.RootVersions[i]), b, format.MediaTUFMeta))
 	}
 	errs = append(errs,
-		put(verify.TUFMetadataDir+"/timestamp.json", res.Timestamp, MediaTUFMeta),
-		put(verify.TUFMetadataDir+"/snapshot.json", res.Snapshot, MediaTUFMeta),
-		put(verify.TUFMetadataDir+"/targets.json", res.Targets, MediaTUFMeta),
-		put(verify.TUFTargetsDir+"/"+target, res.Files[0].Data, MediaTrustedRoot))
+		put(verify.TUFMetadataDir+"/timestamp.json", res.Timestamp, format.MediaTUFMeta),
+		put(verify.TUFMetadataDir+"/snapshot.json", res.Snapshot, format.MediaTUFMeta),
+		put(verify.TUFMetadataDir+"/targets.json", res.Targets, format.MediaTUFMeta),
+		put(verify.TUFTargetsDir+"/"+target, res.Files[0].Data, format.MediaTrustedRoot))
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}

@@ -212,7 +212,10 @@ func (f *Fetcher) once(ctx context.Context, client *http.Client, rawURL string) 
 	d := &Download{URL: rawURL, Path: dest, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}
 	if base != "" {
 		m := cacheMeta{URL: rawURL, ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), SHA256: d.SHA256, Size: n}
-		b, _ := json.Marshal(m)
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("cache metadata of %s: %w", rawURL, err)
+		}
 		if err := atomicfile.WriteFile(base+".json", b, 0o644); err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"github.com/ferry-dev/ferry/internal/parallel"
 	"github.com/ferry-dev/ferry/manifest"
 	"io"
@@ -25,35 +26,10 @@ import (
 // LayoutDir is where the images go inside a kit: one OCI image layout.
 const LayoutDir = "images"
 
-// Annotations that ferry puts on the descriptors of the layout's
-// index.json. An image's descriptor carries AnnotationRefName (the
-// reference as kit.yaml wrote it, a tag kept only as a label),
-// AnnotationRepository and AnnotationResolvedDigest, and
-// AnnotationPlatforms when only some platforms were mirrored. A signature,
-// attestation, SBOM or referrer carries AnnotationRepository,
-// AnnotationSubject (the digest it belongs to) and AnnotationKind, and a
-// legacy cosign one AnnotationTag.
-const (
-	AnnotationRefName        = "org.opencontainers.image.ref.name"
-	AnnotationRepository     = "dev.ferry.image.repository"
-	AnnotationResolvedDigest = "dev.ferry.image.resolved-digest"
-	AnnotationPlatforms      = "dev.ferry.image.platforms"
-	AnnotationSubject        = "dev.ferry.attachment.subject"
-	AnnotationKind           = "dev.ferry.attachment.kind"
-	AnnotationTag            = "dev.ferry.attachment.tag"
-)
-
-// Attachment kinds (values of AnnotationKind).
-const (
-	KindSignature   = "signature"   // cosign sha256-<hex>.sig
-	KindAttestation = "attestation" // cosign sha256-<hex>.att
-	KindSBOM        = "sbom"        // cosign sha256-<hex>.sbom
-	KindReferrer    = "referrer"    // OCI 1.1 referrer (API or referrers tag)
-)
-
 // legacyTags are cosign's tag suffixes for things attached to a digest.
+// The layout's index.json carries ferry's annotations (format.Annotation…).
 var legacyTags = []struct{ suffix, kind string }{
-	{".sig", KindSignature}, {".att", KindAttestation}, {".sbom", KindSBOM},
+	{format.SuffixSignature, format.KindSignature}, {format.SuffixAttestation, format.KindAttestation}, {format.SuffixSBOM, format.KindSBOM},
 }
 
 // ImageRef is one image to mirror.
@@ -62,7 +38,7 @@ type ImageRef struct {
 	// at fetch time.
 	Ref name.Reference
 	// Written is the reference as kit.yaml wrote it, kept in the
-	// AnnotationRefName annotation and the provenance; "" means
+	// format.AnnotationRefName annotation and the provenance; "" means
 	// Ref.String() (which spells docker.io as index.docker.io).
 	Written string
 	// Platforms limits an index to these platforms; nil means all.
@@ -352,12 +328,12 @@ func (f *refFetch) image(r ImageRef) (*ImageProvenance, error) {
 	}
 	prov.Manifests = len(images)
 	ann := map[string]string{
-		AnnotationRefName:        written,
-		AnnotationRepository:     repo.Name(),
-		AnnotationResolvedDigest: desc.Digest.String(),
+		format.AnnotationRefName:        written,
+		format.AnnotationRepository:     repo.Name(),
+		format.AnnotationResolvedDigest: desc.Digest.String(),
 	}
 	if len(prov.Platforms) > 0 {
-		ann[AnnotationPlatforms] = strings.Join(prov.Platforms, ",")
+		ann[format.AnnotationPlatforms] = strings.Join(prov.Platforms, ",")
 	}
 	f.addIndex(v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest, Annotations: ann})
 
@@ -571,7 +547,7 @@ func (f *refFetch) attachments(repo name.Repository, subject v1.Hash, legacy boo
 	n := 0
 	if legacy {
 		for _, lt := range legacyTags {
-			tag := repo.Tag(subject.Algorithm + "-" + subject.Hex + lt.suffix)
+			tag := repo.Tag(format.CosignTag(subject.Algorithm, subject.Hex, lt.suffix))
 			desc, raw, err := f.getManifest(tag, repo)
 			if isNotFound(err) {
 				continue
@@ -583,7 +559,7 @@ func (f *refFetch) attachments(repo name.Repository, subject v1.Hash, legacy boo
 				return 0, err
 			}
 			f.addIndex(v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest, Annotations: map[string]string{
-				AnnotationRepository: repo.Name(), AnnotationSubject: subject.String(), AnnotationKind: lt.kind, AnnotationTag: tag.TagStr(),
+				format.AnnotationRepository: repo.Name(), format.AnnotationSubject: subject.String(), format.AnnotationKind: lt.kind, format.AnnotationTag: tag.TagStr(),
 			}})
 			n++
 		}
@@ -605,7 +581,7 @@ func (f *refFetch) attachments(repo name.Repository, subject v1.Hash, legacy boo
 			return 0, err
 		}
 		f.addIndex(v1.Descriptor{MediaType: desc.MediaType, Size: desc.Size, Digest: desc.Digest, ArtifactType: rd.ArtifactType, Annotations: map[string]string{
-			AnnotationRepository: repo.Name(), AnnotationSubject: subject.String(), AnnotationKind: KindReferrer,
+			format.AnnotationRepository: repo.Name(), format.AnnotationSubject: subject.String(), format.AnnotationKind: format.KindReferrer,
 		}})
 		sub, err := f.attachments(repo, desc.Digest, false)
 		if err != nil {
@@ -748,20 +724,20 @@ func (f *fetch) layout(provs []ImageProvenance) (*Layout, error) {
 // attachments by subject, kind and tag; ties by digest.
 func compareDescriptors(a, b v1.Descriptor) int {
 	rank := func(d v1.Descriptor) int {
-		if _, ok := d.Annotations[AnnotationSubject]; ok {
+		if _, ok := d.Annotations[format.AnnotationSubject]; ok {
 			return 1
 		}
 		return 0
 	}
 	return cmp.Or(
 		cmp.Compare(rank(a), rank(b)),
-		strings.Compare(a.Annotations[AnnotationRefName], b.Annotations[AnnotationRefName]),
-		strings.Compare(a.Annotations[AnnotationRepository], b.Annotations[AnnotationRepository]),
-		strings.Compare(a.Annotations[AnnotationSubject], b.Annotations[AnnotationSubject]),
-		strings.Compare(a.Annotations[AnnotationKind], b.Annotations[AnnotationKind]),
-		strings.Compare(a.Annotations[AnnotationTag], b.Annotations[AnnotationTag]),
+		strings.Compare(a.Annotations[format.AnnotationRefName], b.Annotations[format.AnnotationRefName]),
+		strings.Compare(a.Annotations[format.AnnotationRepository], b.Annotations[format.AnnotationRepository]),
+		strings.Compare(a.Annotations[format.AnnotationSubject], b.Annotations[format.AnnotationSubject]),
+		strings.Compare(a.Annotations[format.AnnotationKind], b.Annotations[format.AnnotationKind]),
+		strings.Compare(a.Annotations[format.AnnotationTag], b.Annotations[format.AnnotationTag]),
 		strings.Compare(a.Digest.String(), b.Digest.String()),
-		strings.Compare(a.Annotations[AnnotationPlatforms], b.Annotations[AnnotationPlatforms]),
+		strings.Compare(a.Annotations[format.AnnotationPlatforms], b.Annotations[format.AnnotationPlatforms]),
 	)
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"log"
 	"math/rand"
@@ -237,9 +238,9 @@ func TestSingleImage(t *testing.T) {
 		t.Errorf("descriptor %s %s, want %s", d.MediaType, d.Digest, want)
 	}
 	wantAnn := map[string]string{
-		mirror.AnnotationRefName:        written,
-		mirror.AnnotationRepository:     reg.host + "/app/api",
-		mirror.AnnotationResolvedDigest: want.String(),
+		format.AnnotationRefName:        written,
+		format.AnnotationRepository:     reg.host + "/app/api",
+		format.AnnotationResolvedDigest: want.String(),
 	}
 	if diff := cmp.Diff(wantAnn, d.Annotations); diff != "" {
 		t.Errorf("annotations (-want +got):\n%s", diff)
@@ -334,7 +335,7 @@ func TestMultiArchIndex(t *testing.T) {
 				t.Fatalf("index.json: %s", files["images/index.json"])
 			}
 			if len(tc.platforms) > 0 {
-				if got := indexOf(t, files).Manifests[0].Annotations[mirror.AnnotationPlatforms]; got != strings.Join(tc.platforms, ",") {
+				if got := indexOf(t, files).Manifests[0].Annotations[format.AnnotationPlatforms]; got != strings.Join(tc.platforms, ",") {
 					t.Errorf("platforms annotation %q", got)
 				}
 			}
@@ -481,7 +482,7 @@ func TestSignaturesAndReferrers(t *testing.T) {
 			im := indexOf(t, files)
 			var got []string
 			for _, m := range im.Manifests {
-				got = append(got, m.Digest.String()+" "+m.Annotations[mirror.AnnotationKind]+" "+m.Annotations[mirror.AnnotationSubject]+" "+m.Annotations[mirror.AnnotationTag])
+				got = append(got, m.Digest.String()+" "+m.Annotations[format.AnnotationKind]+" "+m.Annotations[format.AnnotationSubject]+" "+m.Annotations[format.AnnotationTag])
 			}
 			want := []string{
 				d.String() + "   ",
@@ -653,7 +654,7 @@ func TestDeterministicAndCached(t *testing.T) {
 	im := indexOf(t, first)
 	var refNames []string
 	for _, m := range im.Manifests {
-		refNames = append(refNames, m.Annotations[mirror.AnnotationRefName])
+		refNames = append(refNames, m.Annotations[format.AnnotationRefName])
 	}
 	if !slices.Equal(refNames, []string{reg.host + "/a:1", reg.host + "/b:1", ""}) {
 		t.Errorf("index.json order: %q", refNames)

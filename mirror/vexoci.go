@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,10 +26,6 @@ import (
 // MaxAttestationLayer caps one attestation layer (a DSSE envelope) read
 // from a registry.
 const MaxAttestationLayer = 32 << 20
-
-// MediaTypeSigstoreBundle is the layer media type of an attestation
-// stored as a Sigstore bundle (cosign's --new-bundle-format referrers).
-const MediaTypeSigstoreBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
 // Ways an attestation was found (AttestationRecord.Via).
 const (
@@ -214,7 +211,7 @@ func (f *vexFetch) get(p *remote.Puller, ref name.Reference) (v1.Descriptor, []b
 // returns how many attestation manifests it read.
 func (f *vexFetch) subject(p *remote.Puller, repo name.Repository, written string, subject v1.Hash) (int, error) {
 	n := 0
-	tag := repo.Tag(subject.Algorithm + "-" + subject.Hex + ".att")
+	tag := repo.Tag(format.CosignTag(subject.Algorithm, subject.Hex, format.SuffixAttestation))
 	desc, raw, err := f.get(p, tag)
 	switch {
 	case err == nil:
@@ -264,9 +261,9 @@ func (f *vexFetch) manifest(p *remote.Puller, repo name.Repository, written stri
 			f.out.Rejected = append(f.out.Rejected, RejectedAttestation{Item: item, Image: written, Reason: fmt.Sprintf(format, args...)})
 		}
 		switch string(l.MediaType) {
-		case images.MediaTypeDSSE:
-		case MediaTypeSigstoreBundle:
-			if pt := l.Annotations["dev.sigstore.bundle.predicateType"]; images.IsOpenVEXPredicate(pt) {
+		case format.MediaDSSE:
+		case format.MediaSigstoreBundle:
+			if pt := l.Annotations[format.AnnotationBundlePredicateType]; format.IsOpenVEXPredicate(pt) {
 				reject("a Sigstore bundle attestation: this version of ferry verifies cosign DSSE attestations only")
 			} else {
 				f.out.Ignored++
@@ -294,14 +291,14 @@ func (f *vexFetch) manifest(p *remote.Puller, repo name.Repository, written stri
 		}
 		st, err := images.ParseEnvelope(env)
 		if err != nil {
-			if pt := l.Annotations["predicateType"]; images.IsOpenVEXPredicate(pt) {
+			if pt := l.Annotations[format.AnnotationPredicateType]; format.IsOpenVEXPredicate(pt) {
 				reject("%v", err)
 			} else {
 				f.out.Ignored++
 			}
 			continue
 		}
-		if !images.IsOpenVEXPredicate(st.PredicateType) {
+		if !format.IsOpenVEXPredicate(st.PredicateType) {
 			f.out.Ignored++
 			continue
 		}
@@ -323,7 +320,7 @@ func (f *vexFetch) manifest(p *remote.Puller, repo name.Repository, written stri
 			continue
 		}
 		rec := images.AttestationRecord{
-			Schema: images.AttestationSchema, Image: written, Repository: repo.Name(), Subject: subject.String(),
+			Schema: format.AttestationSchema, Image: written, Repository: repo.Name(), Subject: subject.String(),
 			Manifest: desc.Digest.String(), Via: via, Tag: tag, Layer: i, LayerDigest: l.Digest.String(),
 			MediaType: string(l.MediaType), Annotations: cosignAnnotations(l.Annotations), Envelope: compact.Bytes(),
 			PredicateType: st.PredicateType,
@@ -342,8 +339,8 @@ func (f *vexFetch) manifest(p *remote.Puller, repo name.Repository, written stri
 // cosignAnnotations keeps the layer annotations that carry verification
 // material or say what the layer is.
 func cosignAnnotations(in map[string]string) map[string]string {
-	keep := []string{images.AnnotationSignature, images.AnnotationCertificate, images.AnnotationChain,
-		images.AnnotationBundle, images.AnnotationRFC3161, "predicateType"}
+	keep := []string{format.AnnotationCosignSignature, format.AnnotationCosignCertificate, format.AnnotationCosignChain,
+		format.AnnotationCosignBundle, format.AnnotationCosignRFC3161, format.AnnotationPredicateType}
 	var out map[string]string
 	for _, k := range keep {
 		if v, ok := in[k]; ok {

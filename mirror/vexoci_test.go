@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"github.com/ferry-dev/ferry/format"
 	mrand "math/rand"
 	"strings"
 	"testing"
@@ -196,7 +197,7 @@ func TestFetchVEXAttestationsKeyless(t *testing.T) {
 			}
 			if c.verified == 1 {
 				a := res.Verified[0]
-				if a.Result.Identity != vexIdentity || a.Record.Annotations[images.AnnotationCertificate] == "" || a.Record.Verified.Tlog != "checked" {
+				if a.Result.Identity != vexIdentity || a.Record.Annotations[format.AnnotationCosignCertificate] == "" || a.Record.Verified.Tlog != "checked" {
 					t.Errorf("keyless result %+v tlog %q", a.Result, a.Record.Verified.Tlog)
 				}
 				if _, err := a.Record.Verify(context.Background(), images.VerifyOptions{Identity: vexIdentity, Issuer: vexIssuer, TrustedRoot: tr}); err != nil {
@@ -214,16 +215,5 @@ func TestFetchVEXAttestationsPlainHTTP(t *testing.T) {
 	})
 	if !errors.Is(err, mirror.ErrPlainHTTP) {
 		t.Fatalf("got %v, want ErrPlainHTTP", err)
-	}
-}
-
-func TestIsOpenVEXPredicate(t *testing.T) {
-	for pt, want := range map[string]bool{
-		"https://openvex.dev/ns": true, "https://openvex.dev/ns/v0.2.0": true, "https://openvex.dev/ns/": true,
-		"https://openvex.dev/nsx": false, "https://slsa.dev/provenance/v1": false, "": false,
-	} {
-		if got := images.IsOpenVEXPredicate(pt); got != want {
-			t.Errorf("IsOpenVEXPredicate(%q) = %v", pt, got)
-		}
 	}
 }

@@ -2,46 +2,9 @@ package osv
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
-
-const corpusGo = "../../shared/corpus/osv/go"
-
-// TestCorpusGo parses every record of the Go vulnerability database: all
-// 4291 are valid OSV, 17 are withdrawn.
-func TestCorpusGo(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(corpusGo, "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Skipf("corpus not found at %s: %v", corpusGo, err)
-	}
-	withdrawn := 0
-	ids := map[string]bool{}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := Parse(data)
-		if err != nil {
-			t.Errorf("%s: %v", filepath.Base(f), err)
-			continue
-		}
-		if ids[v.GetId()] {
-			t.Errorf("duplicate id %s", v.GetId())
-		}
-		ids[v.GetId()] = true
-		if Withdrawn(v, time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)) {
-			withdrawn++
-		}
-	}
-	if len(files) != 4291 || withdrawn != 17 {
-		t.Errorf("%d records, %d withdrawn; want 4291 and 17", len(files), withdrawn)
-	}
-}
 
 func TestParseInvalid(t *testing.T) {
 	base := `{"id":"X-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Go","name":"m"},"ranges":[%s]}]}`

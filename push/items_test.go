@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferry-dev/ferry/format"
 	"github.com/ferry-dev/ferry/push"
 	"github.com/ferry-dev/ferry/store"
 	"github.com/google/go-cmp/cmp"
@@ -43,8 +44,8 @@ func TestItems(t *testing.T) {
 		{
 			name: "attachments: where found, else the first repository",
 			ims: []store.Image{image([]string{"registry.example.com/app/api"},
-				store.ImageAttachment{Kind: store.AttachmentSignature, Digest: sig, MediaType: string(types.OCIManifestSchema1), Size: 300, Tag: "sha256-" + strings.Repeat("a", 64) + ".sig"},
-				store.ImageAttachment{Kind: store.AttachmentReferrer, Digest: ref, MediaType: string(types.OCIManifestSchema1), Size: 200, Repository: "registry.example.com/app/sigs"})},
+				store.ImageAttachment{Kind: format.KindSignature, Digest: sig, MediaType: string(types.OCIManifestSchema1), Size: 300, Tag: "sha256-" + strings.Repeat("a", 64) + ".sig"},
+				store.ImageAttachment{Kind: format.KindReferrer, Digest: ref, MediaType: string(types.OCIManifestSchema1), Size: 200, Repository: "registry.example.com/app/sigs"})},
 			want: []push.Item{
 				{Repository: "app/api", Desc: imgDesc},
 				{Repository: "app/api", Tag: "sha256-" + strings.Repeat("a", 64) + ".sig", Desc: v1.Descriptor{Digest: hash(sig), MediaType: types.OCIManifestSchema1, Size: 300}},
@@ -58,7 +59,7 @@ func TestItems(t *testing.T) {
 		},
 		{
 			name:    "malformed attachment digest",
-			ims:     []store.Image{image([]string{"registry.example.com/app/api"}, store.ImageAttachment{Kind: store.AttachmentSignature, Digest: "sha256:xyz"})},
+			ims:     []store.Image{image([]string{"registry.example.com/app/api"}, store.ImageAttachment{Kind: format.KindSignature, Digest: "sha256:xyz"})},
 			wantErr: `image ` + img + `: signature "sha256:xyz"`,
 		},
 		{

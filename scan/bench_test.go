@@ -59,7 +59,8 @@ func benchData(nPkgs, nRecs int) ([]Package, *Memory) {
 	return pkgs, NewMemory(recs...)
 }
 
-// BenchmarkMatch10kPackages50kRecords is the matching target:
+// BenchmarkMatch10kPackages50kRecords is the matching target ferry holds
+// itself to:
 // 10,000 packages against 50,000 OSV records in at most one second.
 func BenchmarkMatch10kPackages50kRecords(b *testing.B) {
 	pkgs, adv := benchData(10000, 50000)

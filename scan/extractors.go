@@ -144,11 +144,24 @@ func extractOne(ctx context.Context, root string, ex extractor, c candidate, osr
 	return ps, err
 }
 
-// readOSRelease reads etc/os-release, else usr/lib/os-release.
+// maxOSRelease caps what readOSRelease reads: os-release is a few hundred
+// bytes; a larger file is not one.
+const maxOSRelease = 64 << 10
+
+// readOSRelease reads etc/os-release, else usr/lib/os-release, of the
+// filesystem at root. Links are resolved inside root only (os.Root): a
+// scanned directory whose etc/os-release points at /etc/os-release or
+// ../../etc/os-release must not describe the host. Files that are not
+// regular or are larger than maxOSRelease are passed over.
 func readOSRelease(root string) map[string]string {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return map[string]string{}
+	}
+	defer r.Close()
 	for _, p := range osReleasePaths {
-		b, err := os.ReadFile(filepath.Join(root, p))
-		if err != nil {
+		b, ok := readRegular(r, p, maxOSRelease)
+		if !ok {
 			continue
 		}
 		m := map[string]string{}
@@ -167,6 +180,28 @@ func readOSRelease(root string) map[string]string {
 		return m
 	}
 	return map[string]string{}
+}
+
+// readRegular reads name inside r when it is a regular file of at most
+// limit bytes.
+func readRegular(r *os.Root, name string, limit int64) ([]byte, bool) {
+	// Stat first: opening a FIFO would block.
+	if fi, err := r.Stat(name); err != nil || !fi.Mode().IsRegular() || fi.Size() > limit {
+		return nil, false
+	}
+	f, err := r.Open(name)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, false
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil || int64(len(b)) > limit {
+		return nil, false
+	}
+	return b, true
 }
 
 func purl(typ, ns, name, version string, q map[string]string) string {
@@ -380,8 +415,11 @@ func paragraphs(r io.Reader, fn func(textproto.MIMEHeader)) error {
 		// skip blank lines between stanzas
 		for {
 			b, err := br.Peek(1)
-			if err != nil {
+			if err == io.EOF {
 				return nil
+			}
+			if err != nil {
+				return err // a read error must not pass for the end of the database
 			}
 			if b[0] != '\n' && b[0] != '\r' {
 				break

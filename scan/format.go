@@ -28,7 +28,11 @@ func Write(w io.Writer, r *Report, format string) error {
 	case "sarif":
 		return writeJSON(w, sarifLog(r))
 	case "openvex":
-		return writeJSON(w, openVEX(r))
+		d, err := openVEX(r)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, d)
 	case "cyclonedx":
 		return writeCycloneDX(w, r)
 	}
@@ -47,7 +51,10 @@ func writeJSON(w io.Writer, v any) error {
 	return err
 }
 
-func writeTable(w io.Writer, r *Report) error {
+func writeTable(out io.Writer, r *Report) error {
+	// Every write goes through sw, which keeps the first error.
+	sw := &stickyWriter{w: out}
+	var w io.Writer = sw
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Target:\t%s", r.Target.Ref)
 	if r.Target.Digest != "" {
@@ -58,7 +65,9 @@ func writeTable(w io.Writer, r *Report) error {
 	for _, e := range r.Ecosystems {
 		fmt.Fprintf(tw, "  %s\t%d packages\t%s\n", e.Ecosystem, e.Packages, e.Status)
 	}
-	tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
 	fmt.Fprintln(w)
 	if len(r.Findings) == 0 {
 		fmt.Fprintln(w, "No findings.")
@@ -117,7 +126,9 @@ func writeTable(w io.Writer, r *Report) error {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s%s%s\t%s\t%s\t%s\n", name, ver, f.ID, sev, evCol(f), vc, fixed, strings.Join(aka, " "), where(f.Locations))
 		}
-		tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	s := r.Summary
 	fmt.Fprintf(w, "\n%d findings: %d critical, %d high, %d medium, %d low, %d unknown severity; %d in KEV.\n",
@@ -132,7 +143,23 @@ func writeTable(w io.Writer, r *Report) error {
 	for _, e := range s.NoAdvisoryData {
 		fmt.Fprintf(w, "%s: %s — the target has %s packages but there is no advisory data for them; no findings there means nothing.\n", StatusNoAdvisoryData, e, e)
 	}
-	return nil
+	return sw.err
+}
+
+// stickyWriter passes writes to w until one fails and keeps that error,
+// so a renderer can write freely and report the first failure once.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	s.err = err
+	return n, err
 }
 
 // vexCell is a finding's VEX consensus in the table: the status (a
@@ -364,7 +391,7 @@ func componentID(p PackageRef) string {
 	return p.Ecosystem + "/" + p.Name + "@" + p.Version
 }
 
-func openVEX(r *Report) vexDoc {
+func openVEX(r *Report) (vexDoc, error) {
 	d := vexDoc{Context: "https://openvex.dev/ns/v0.2.0", Author: "ferry scan", Timestamp: reportTime(r), Version: 1, Tooling: r.Tool, Statements: []vexStatement{}}
 	for _, f := range r.Findings {
 		st := vexStatement{
@@ -401,10 +428,13 @@ func openVEX(r *Report) vexDoc {
 		d.Statements = append(d.Statements, st)
 	}
 	// The id names the content: same findings, same id.
-	body, _ := json.Marshal(d.Statements)
+	body, err := json.Marshal(d.Statements)
+	if err != nil {
+		return vexDoc{}, fmt.Errorf("openvex statements: %w", err)
+	}
 	sum := sha256.Sum256(append([]byte(productID(r)+"\n"), body...))
 	d.ID = "https://openvex.dev/docs/ferry/scan-" + hex.EncodeToString(sum[:16])
-	return d
+	return d, nil
 }
 
 // ---- CycloneDX 1.6 VEX ----
@@ -412,7 +442,10 @@ func openVEX(r *Report) vexDoc {
 func writeCycloneDX(w io.Writer, r *Report) error {
 	bom := cdx.NewBOM()
 	bom.SpecVersion = cdx.SpecVersion1_6
-	body, _ := json.Marshal(r.Findings)
+	body, err := json.Marshal(r.Findings)
+	if err != nil {
+		return fmt.Errorf("cyclonedx findings: %w", err)
+	}
 	sum := sha256.Sum256(append([]byte(productID(r)+"\n"), body...))
 	u := hex.EncodeToString(sum[:16])
 	bom.SerialNumber = "urn:uuid:" + u[0:8] + "-" + u[8:12] + "-" + u[12:16] + "-" + u[16:20] + "-" + u[20:32]
@@ -490,7 +523,7 @@ func writeCycloneDX(w io.Writer, r *Report) error {
 	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
 		return err
 	}
-	_, err := w.Write(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
 	return err
 }
 

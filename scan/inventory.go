@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -412,7 +411,8 @@ func writeScratch(root, name string, r io.Reader, size int64) error {
 }
 
 // dirInventory walks a root filesystem directory. Symlinks are not
-// followed.
+// followed. A directory or file the walk cannot read is reported as not
+// evaluated, never passed over in silence: what it holds was not scanned.
 func dirInventory(ctx context.Context, dir string, syms symbolTables) ([]Package, []NotEvaluated, error) {
 	exs := extractors(syms)
 	st, err := os.Stat(dir)
@@ -422,36 +422,62 @@ func dirInventory(ctx context.Context, dir string, syms symbolTables) ([]Package
 	if !st.IsDir() {
 		return nil, nil, &TargetError{Target: "dir:" + dir, Reason: "not a directory"}
 	}
-	var cands []candidate
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrPermission) {
-				return nil
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		if ex := required(exs, rel, info); len(ex) > 0 {
-			cands = append(cands, candidate{path: rel, exs: ex})
-		}
-		return nil
-	})
+	w := &dirWalk{ctx: ctx, dir: dir, exs: exs}
+	if err := filepath.WalkDir(dir, w.visit); err != nil {
+		return nil, nil, err
+	}
+	pkgs, notEval, err := runExtractors(ctx, dir, exs, w.cands)
 	if err != nil {
 		return nil, nil, err
 	}
-	return runExtractors(ctx, dir, exs, cands)
+	return pkgs, append(w.notEval, notEval...), nil
+}
+
+// dirWalk collects the candidates of a directory walk and what it could
+// not read.
+type dirWalk struct {
+	ctx     context.Context
+	dir     string
+	exs     []extractor
+	cands   []candidate
+	notEval []NotEvaluated
+}
+
+// visit is the filepath.WalkDir callback.
+func (w *dirWalk) visit(p string, d fs.DirEntry, err error) error {
+	rel, rerr := filepath.Rel(w.dir, p)
+	if rerr != nil {
+		return rerr
+	}
+	rel = filepath.ToSlash(rel)
+	if err != nil {
+		if p == w.dir {
+			return err // the target itself: nothing was scanned
+		}
+		// WalkDir reports an unreadable directory (or an entry gone
+		// meanwhile) here and skips it; say so.
+		what := "file"
+		if d != nil && d.IsDir() {
+			what = "directory"
+		}
+		w.notEval = append(w.notEval, NotEvaluated{Location: Location{Path: rel},
+			Reason: fmt.Sprintf("%s could not be read, so it was not scanned: %v", what, err)})
+		return nil
+	}
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	if !d.Type().IsRegular() {
+		return nil
+	}
+	info, err := d.Info()
+	if err != nil {
+		w.notEval = append(w.notEval, NotEvaluated{Location: Location{Path: rel},
+			Reason: fmt.Sprintf("file could not be read, so it was not scanned: %v", err)})
+		return nil
+	}
+	if ex := required(w.exs, rel, info); len(ex) > 0 {
+		w.cands = append(w.cands, candidate{path: rel, exs: ex})
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package scan
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/package-url/packageurl-go"
 	spdxjson "github.com/spdx/tools-golang/json"
+	"github.com/spdx/tools-golang/spdx"
 )
 
 // maxSBOM caps an SBOM file.
@@ -25,7 +27,13 @@ func sbomInventory(name string) ([]Package, []NotEvaluated, error) {
 		return nil, nil, err
 	}
 	defer f.Close()
-	br := bufio.NewReader(io.LimitReader(f, maxSBOM))
+	return readSBOM(f, name)
+}
+
+// readSBOM reads a CycloneDX JSON or SPDX JSON SBOM from r, at most
+// maxSBOM bytes; name names it in errors.
+func readSBOM(r io.Reader, name string) ([]Package, []NotEvaluated, error) {
+	br := bufio.NewReader(io.LimitReader(r, maxSBOM))
 	head, _ := br.Peek(64 << 10)
 	switch {
 	case bytes.Contains(head, []byte(`"bomFormat"`)):
@@ -52,10 +60,9 @@ func cdxInventory(r io.Reader, name string) ([]Package, []NotEvaluated, error) {
 			return
 		}
 		for _, c := range *cs {
-			ref := c.BOMRef
-			if ref == "" {
-				ref = c.Name
-			}
+			// The component's reference in findings: its bom-ref, else
+			// its name, else its purl (neither is required).
+			ref := cmp.Or(c.BOMRef, c.Name, c.PackageURL)
 			if p, ok, why := fromPURL(c.PackageURL); ok {
 				p.Location = Location{SBOMRef: ref}
 				pkgs = append(pkgs, p)
@@ -70,17 +77,24 @@ func cdxInventory(r io.Reader, name string) ([]Package, []NotEvaluated, error) {
 }
 
 func spdxInventory(r io.Reader, name string) ([]Package, []NotEvaluated, error) {
-	doc, err := spdxjson.Read(r)
+	doc, err := readSPDX(r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: SPDX: %w", name, err)
 	}
 	var pkgs []Package
 	var notEval []NotEvaluated
-	for _, sp := range doc.Packages {
+	for i, sp := range doc.Packages {
+		if sp == nil {
+			// spdx/tools-golang leaves an entry it could not convert
+			// (an older SPDX version's) nil: it was not scanned.
+			notEval = append(notEval, NotEvaluated{Location: Location{SBOMRef: fmt.Sprintf("packages[%d]", i)},
+				Reason: "the SPDX package entry could not be read"})
+			continue
+		}
 		ref := "SPDXRef-" + string(sp.PackageSPDXIdentifier)
 		purl := ""
 		for _, er := range sp.PackageExternalReferences {
-			if er.RefType == "purl" {
+			if er != nil && er.RefType == "purl" {
 				purl = er.Locator
 				break
 			}
@@ -93,6 +107,18 @@ func spdxInventory(r io.Reader, name string) ([]Package, []NotEvaluated, error) 
 		}
 	}
 	return pkgs, notEval, nil
+}
+
+// readSPDX reads an SPDX JSON document. spdx/tools-golang panics on some
+// malformed documents (a null package of an SPDX 2.3 document): the scan
+// of such a file fails with an error instead of crashing ferry.
+func readSPDX(r io.Reader) (doc *spdx.Document, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			doc, err = nil, fmt.Errorf("%w: the SPDX parser failed on the document: %v", ErrSBOMFormat, p)
+		}
+	}()
+	return spdxjson.Read(r)
 }
 
 // fromPURL maps a package URL to an OSV ecosystem and package name.

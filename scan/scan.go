@@ -307,8 +307,6 @@ func sortPackages(ps []Package) {
 		}
 		return cmp.Compare(a.Extractor, b.Extractor)
 	})
-	// the same package found twice at one place (two extractors) is one
-	_ = ps
 }
 
 // sortFindings orders findings by package, then severity (highest

@@ -6,7 +6,8 @@
 #   2. builds small main packages from real module versions fetched from the
 #      Go module proxy, one with the old go1.22.0 toolchain so that its build
 #      info states an old Go and standard-library advisories apply;
-#   3. runs TestConformance (scan/conformance_test.go), which scans each
+#   3. runs the corpus tests of kit, osv and vex (build tag conformance);
+#   4. runs TestConformance (scan/conformance_test.go), which scans each
 #      program with ferry and with the peers, offline, on the same database
 #      (shared/corpus/osv/go) and checks that ferry's advisory ids equal
 #      govulncheck's, explaining every difference from osv-scanner, and
@@ -156,6 +157,9 @@ n=$(ls "$work/bin" 2>/dev/null | wc -l)
 log "$n programs built in $work/bin"
 [[ $n -ge 5 ]] || loud "ONLY $n PROGRAMS BUILT: the accuracy bar needs 5"
 cd "$repo"
+# The parsers' tests against the real-data corpus (build tag conformance).
+log "corpus tests of kit, osv and vex"
+FERRY_CORPUS=$corpus go test -tags conformance -count=1 ./kit/ ./osv/ ./vex/ || loud "CORPUS TESTS FAILED"
 FERRY_CONFORMANCE_BIN=$work/bin FERRY_CONFORMANCE_PEERS=$bin FERRY_CONFORMANCE_OSVDB=$work/osvdb \
 	FERRY_CORPUS=$corpus go test -tags conformance -count=1 -run 'TestConformance' -v ./scan/ 2>&1 | tee "$work/conformance.log"
 exit "${PIPESTATUS[0]}"

@@ -420,16 +420,3 @@ func sameJSON(t testing.TB, raw []byte, want *osv.Vulnerability) bool {
 	}
 	return proto.Equal(got, want)
 }
-
-// TestMediaTypesMatchKit keeps the media types store recognises (it may
-// not import kit) equal to the ones kit writes. Enrichment media types
-// are package enrich's, which both use.
-func TestMediaTypesMatchKit(t *testing.T) {
-	for _, p := range [][2]string{
-		{store.MediaOpenVEX, kit.MediaOpenVEX}, {store.MediaCSAF, kit.MediaCSAF},
-	} {
-		if p[0] != p[1] {
-			t.Errorf("store has %q, kit writes %q", p[0], p[1])
-		}
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"slices"
 	"strings"
@@ -15,26 +16,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	bolt "go.etcd.io/bbolt"
-)
-
-// Annotations and kinds of the kit's images/index.json, as mirror writes
-// them (docs/images.md). store does not import mirror (the network side),
-// so they are repeated here; a test checks they agree.
-const (
-	annRefName    = "org.opencontainers.image.ref.name"
-	annRepository = "dev.ferry.image.repository"
-	annPlatforms  = "dev.ferry.image.platforms"
-	annSubject    = "dev.ferry.attachment.subject"
-	annKind       = "dev.ferry.attachment.kind"
-	annTag        = "dev.ferry.attachment.tag"
-)
-
-// Attachment kinds (ImageAttachment.Kind).
-const (
-	AttachmentSignature   = "signature"   // cosign sha256-<hex>.sig
-	AttachmentAttestation = "attestation" // cosign sha256-<hex>.att
-	AttachmentSBOM        = "sbom"        // cosign sha256-<hex>.sbom
-	AttachmentReferrer    = "referrer"    // OCI 1.1 referrer
 )
 
 // Size caps of what the images indexer parses: manifests and configs are
@@ -151,7 +132,7 @@ func (ImagesIndexer) Index(_ context.Context, f verify.Target, r io.Reader, w *I
 }
 
 func isArtifactManifest(mt types.MediaType) bool {
-	return mt == types.OCIManifestSchema1 || mt == "application/vnd.oci.artifact.manifest.v1+json"
+	return mt == types.OCIManifestSchema1 || mt == format.MediaOCIArtifactManifest
 }
 
 // ImagesSchema names the JSON schema of a list of Image.
@@ -197,6 +178,7 @@ type ImageManifest struct {
 
 // ImageAttachment is a signature, attestation, SBOM or OCI referrer.
 type ImageAttachment struct {
+	// Kind is one of format's attachment kinds (format.KindSignature …).
 	Kind         string `json:"kind"`
 	Digest       string `json:"digest"`
 	MediaType    string `json:"mediaType"`
@@ -295,7 +277,7 @@ func imagesOfChannel(b *bolt.Bucket, channel string, byDigest map[string]*Image)
 	// subjects maps every manifest digest of an image to the image.
 	subjects := map[string]*Image{}
 	for _, d := range layout {
-		if _, ok := d.Annotations[annSubject]; ok {
+		if _, ok := d.Annotations[format.AnnotationSubject]; ok {
 			continue
 		}
 		key := d.Digest.String()
@@ -306,13 +288,13 @@ func imagesOfChannel(b *bolt.Bucket, channel string, byDigest map[string]*Image)
 			byDigest[key] = im
 		}
 		im.Channels = append(im.Channels, channel)
-		if n := d.Annotations[annRefName]; n != "" {
+		if n := d.Annotations[format.AnnotationRefName]; n != "" {
 			im.Names = append(im.Names, n)
 		}
-		if r := d.Annotations[annRepository]; r != "" {
+		if r := d.Annotations[format.AnnotationRepository]; r != "" {
 			im.Repositories = append(im.Repositories, r)
 		}
-		if d.Annotations[annPlatforms] != "" {
+		if d.Annotations[format.AnnotationPlatforms] != "" {
 			im.Incomplete = true
 		}
 		// Walk the image: sizes of distinct blobs the store holds.
@@ -395,7 +377,7 @@ func imagesOfChannel(b *bolt.Bucket, channel string, byDigest map[string]*Image)
 		}
 	}
 	for _, d := range layout {
-		subj, ok := d.Annotations[annSubject]
+		subj, ok := d.Annotations[format.AnnotationSubject]
 		if !ok {
 			continue
 		}
@@ -403,8 +385,8 @@ func imagesOfChannel(b *bolt.Bucket, channel string, byDigest map[string]*Image)
 		if im == nil {
 			continue // attached to something the layout does not name as an image
 		}
-		a := ImageAttachment{Kind: d.Annotations[annKind], Digest: d.Digest.String(), MediaType: string(d.MediaType), Size: d.Size,
-			Subject: subj, Repository: d.Annotations[annRepository], Tag: d.Annotations[annTag], ArtifactType: d.ArtifactType}
+		a := ImageAttachment{Kind: d.Annotations[format.AnnotationKind], Digest: d.Digest.String(), MediaType: string(d.MediaType), Size: d.Size,
+			Subject: subj, Repository: d.Annotations[format.AnnotationRepository], Tag: d.Annotations[format.AnnotationTag], ArtifactType: d.ArtifactType}
 		im.Attachments = append(im.Attachments, a)
 		subjects[a.Digest] = im // referrers of referrers
 	}

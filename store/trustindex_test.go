@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"path/filepath"
 	"strings"
@@ -181,7 +182,7 @@ func attestationFiles(t *testing.T, key *ecdsa.PrivateKey, envelope func([]byte)
 	recPath := "vex/att/attestations/" + hex.EncodeToString(recSum[:]) + ".json"
 	block, _ := pemDecode(pub)
 	keySum := sha256.Sum256(block)
-	custom, _ := json.Marshal(map[string]string{"mediaType": store.MediaOpenVEX, "source": "att", "attestation": recPath,
+	custom, _ := json.Marshal(map[string]string{"mediaType": format.MediaOpenVEX, "source": "att", "attestation": recPath,
 		"signer": signer("key sha256:" + hex.EncodeToString(keySum[:]))})
 	file := func(p string, data []byte, custom []byte) bundle.File {
 		return bundle.File{Path: p, Custom: custom, Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"io/fs"
 	"path"
@@ -19,11 +20,6 @@ import (
 
 	"github.com/ferry-dev/ferry/verify"
 )
-
-// AttestationSchema names the JSON schema of a carried attestation record
-// (images.AttestationRecord; package images owns it, a test keeps the two
-// in step).
-const AttestationSchema = "ferry.dev/attestation/v1"
 
 // ErrNoAttestationVerifier is returned (wrapped in an *IndexError) when a
 // kit carries attestations and the store was given no AttestationVerifier
@@ -149,8 +145,8 @@ func (x VEXIndexer) verifyRecord(ctx context.Context, files fs.FS, byPath map[st
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return va, fmt.Errorf("not an attestation record: %w", err)
 	}
-	if rec.Schema != AttestationSchema {
-		return va, fmt.Errorf("schema %q, want %q", rec.Schema, AttestationSchema)
+	if rec.Schema != format.AttestationSchema {
+		return va, fmt.Errorf("schema %q, want %q", rec.Schema, format.AttestationSchema)
 	}
 	trustDir := "vex/" + source + "/trust/"
 	var trustPath string

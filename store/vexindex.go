@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"slices"
 	"strings"
@@ -15,13 +16,6 @@ import (
 	"github.com/ferry-dev/ferry/verify"
 	"github.com/ferry-dev/ferry/vex"
 	packageurl "github.com/package-url/packageurl-go"
-)
-
-// Media types of VEX documents in a kit (package kit owns them; a test
-// keeps the two in step).
-const (
-	MediaOpenVEX = "application/openvex+json"
-	MediaCSAF    = "application/csaf+json"
 )
 
 // VEXIndexer indexes the VEX documents of vex/<source>/<sha256>.json
@@ -120,9 +114,9 @@ func (VEXIndexer) Index(_ context.Context, f verify.Target, r io.Reader, w *Inde
 	}
 	var doc *vex.Document
 	switch custom.MediaType {
-	case MediaOpenVEX:
+	case format.MediaOpenVEX:
 		doc, err = vex.ParseOpenVEX(data)
-	case MediaCSAF:
+	case format.MediaCSAF:
 		doc, err = vex.ParseCSAF(data)
 	default:
 		doc, err = vex.ParseOpenVEX(data)

@@ -30,7 +30,7 @@ type TypeCount struct {
 }
 
 // Report is the outcome of verifying a kit. Its JSON form is documented in
-// docs/verify-report.md.
+// docs/kit-format.md (schema ferry.dev/verify-report/v1).
 type Report struct {
 	Schema        string               `json:"schema"`
 	OK            bool                 `json:"ok"`

@@ -1,3 +1,9 @@
+//go:build conformance
+
+// Tests against the real-data corpus kept beside the repository (set
+// FERRY_CORPUS, or it is looked for at ../../shared/corpus); make
+// conformance runs them.
+
 package vex_test
 
 import (
@@ -12,8 +18,29 @@ import (
 	openvex "github.com/openvex/go-vex/pkg/vex"
 )
 
-// corpus is the shared real-data corpus (see shared/corpus/README.md).
-const corpus = "../../shared/corpus/vex"
+// corpus holds the corpus's VEX documents.
+var corpus = filepath.Join(corpusRoot(), "vex")
+
+func corpusRoot() string {
+	if c := os.Getenv("FERRY_CORPUS"); c != "" {
+		return c
+	}
+	return "../../shared/corpus"
+}
+
+// With the corpus at hand, the fuzz targets start from its documents too.
+func init() {
+	corpusSeeds = func(f *testing.F, dir string) {
+		paths, _ := filepath.Glob(filepath.Join(corpus, dir, "*", "*.json"))
+		for _, p := range paths {
+			if fi, err := os.Stat(p); err == nil && fi.Size() < 64<<10 {
+				if b, err := os.ReadFile(p); err == nil {
+					f.Add(b)
+				}
+			}
+		}
+	}
+}
 
 // corpusFiles returns the JSON files under dir (relative to the corpus),
 // or skips the test loudly when the corpus is not there.

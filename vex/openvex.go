@@ -274,8 +274,9 @@ func cleanJSONErr(err error) string {
 // exactly as go-vex's own compatibility parser does (pkg/vex/compat.go).
 // go-vex exposes that parser only through vex.Open, which reads a file
 // path; this package parses bytes and never touches the file system, so
-// the migration is repeated here and a test checks it against vex.Open on
-// every v0.0.1 document of the corpus.
+// the migration is repeated here and a conformance test
+// (TestLegacyMigrationMatchesGoVEX) checks it against vex.Open on every
+// v0.0.1 document of the real-data corpus.
 func migrateV001(data []byte) (*openvex.VEX, error) {
 	var old struct {
 		ID         string     `json:"@id"`

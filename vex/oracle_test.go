@@ -1,3 +1,9 @@
+//go:build conformance
+
+// Tests against the real-data corpus kept beside the repository (set
+// FERRY_CORPUS, or it is looked for at ../../shared/corpus); make
+// conformance runs them.
+
 package vex_test
 
 import (

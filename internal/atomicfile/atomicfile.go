@@ -12,8 +12,12 @@ import (
 
 // File is a file being written atomically. Call Commit to publish it or
 // Abort to drop it; Abort after Commit is a no-op, so `defer f.Abort()` is safe.
+//
+// File is an io.Writer and nothing more: it does not embed *os.File, whose
+// promoted ReadFrom (taken by io.Copy) and WriteString would write past
+// Write and its write-behind.
 type File struct {
-	*os.File
+	f    *os.File
 	path string
 	perm os.FileMode
 	done bool
@@ -30,10 +34,10 @@ const writeBehind = 64 << 20
 // Write writes p and, every writeBehind bytes, starts the write-back of
 // what was written so far.
 func (f *File) Write(p []byte) (int, error) {
-	n, err := f.File.Write(p)
+	n, err := f.f.Write(p)
 	f.written += int64(n)
 	if f.written-f.flushed >= writeBehind {
-		startWriteback(f.File, f.flushed, f.written-f.flushed)
+		startWriteback(f.f, f.flushed, f.written-f.flushed)
 		f.flushed = f.written
 	}
 	return n, err
@@ -46,7 +50,7 @@ func Create(path string, perm os.FileMode) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &File{File: f, path: path, perm: perm}, nil
+	return &File{f: f, path: path, perm: perm}, nil
 }
 
 // Commit syncs the file, renames it into place and syncs the directory.
@@ -55,12 +59,12 @@ func (f *File) Commit() error {
 		return fmt.Errorf("%s: already committed or aborted", f.path)
 	}
 	f.done = true
-	tmp := f.Name()
-	err := f.Chmod(f.perm)
+	tmp := f.f.Name()
+	err := f.f.Chmod(f.perm)
 	if err == nil {
-		err = f.Sync()
+		err = f.f.Sync()
 	}
-	if cerr := f.Close(); err == nil {
+	if cerr := f.f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
@@ -79,8 +83,8 @@ func (f *File) Abort() {
 		return
 	}
 	f.done = true
-	f.Close()
-	os.Remove(f.Name())
+	f.f.Close() // the file is dropped: its close error says nothing
+	os.Remove(f.f.Name())
 }
 
 // WriteFile writes data to path atomically with mode perm.

@@ -35,3 +35,34 @@ func TestWriteFromCommitsOrLeavesNothing(t *testing.T) {
 		t.Errorf("failed write changed the old file or left %d entries", len(entries))
 	}
 }
+
+// TestCopyGoesThroughWrite checks that io.Copy into a File counts every
+// byte for write-behind: a File that let io.Copy take *os.File's ReadFrom
+// would write them past Write, and the final fsync would find them all
+// dirty.
+func TestCopyGoesThroughWrite(t *testing.T) {
+	f, err := Create(filepath.Join(t.TempDir(), "out"), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Abort()
+	n := int64(writeBehind + 1)
+	// A reader without WriteTo, so that io.Copy asks the destination.
+	src := struct{ io.Reader }{io.LimitReader(zeros{}, n)}
+	if got, err := io.Copy(f, src); err != nil || got != n {
+		t.Fatalf("io.Copy = %d, %v", got, err)
+	}
+	if f.written != n || f.flushed == 0 {
+		t.Errorf("write-behind saw %d of %d bytes (flushed %d): io.Copy bypassed Write", f.written, n, f.flushed)
+	}
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 
 	"github.com/ferry-dev/ferry/images"
 	"github.com/ferry-dev/ferry/store"
@@ -27,7 +28,7 @@ func (Verifier) VerifyAttestation(ctx context.Context, record, trust []byte) (st
 	if err := json.Unmarshal(record, &rec); err != nil {
 		return store.AttestationSigner{}, fmt.Errorf("attestation record: %w", err)
 	}
-	if rec.Schema != images.AttestationSchema {
+	if rec.Schema != format.AttestationSchema {
 		return store.AttestationSigner{}, fmt.Errorf("attestation record: schema %q", rec.Schema)
 	}
 	var o images.VerifyOptions

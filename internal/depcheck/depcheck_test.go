@@ -96,3 +96,32 @@ func TestLeafRules(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatIsALeaf keeps package format, which both sides import, free of
+// every dependency but the standard library.
+func TestFormatIsALeaf(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	for _, p := range list(t, module+"/format") {
+		for _, d := range p.Deps {
+			if first, _, _ := strings.Cut(d, "/"); strings.Contains(first, ".") {
+				t.Errorf("%s depends on %s: it may import only the standard library", p.ImportPath, d)
+			}
+		}
+	}
+}
+
+// TestImagesHaveNoRemote: package images reads images out of the store
+// offline. It may link net/http (sigstore-go's trusted-root code does), but
+// never go-containerregistry's registry client.
+func TestImagesHaveNoRemote(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	for _, p := range list(t, module+"/images/...") {
+		if slices.Contains(p.Deps, "github.com/google/go-containerregistry/pkg/v1/remote") {
+			t.Errorf("%s depends on go-containerregistry's remote package: images works offline", p.ImportPath)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -48,9 +49,9 @@ func KeylessAttestationLayer(t testing.TB, vs *ca.VirtualSigstore, identity, iss
 		t.Fatal(err)
 	}
 	a := keylessAnnotations(t, vs, ent)
-	a["dev.cosignproject.cosign/signature"] = ""
-	a["predicateType"] = predicateType
-	return mutate.Addendum{Layer: static.NewLayer(env, "application/vnd.dsse.envelope.v1+json"), Annotations: a}
+	a[format.AnnotationCosignSignature] = ""
+	a[format.AnnotationPredicateType] = predicateType
+	return mutate.Addendum{Layer: static.NewLayer(env, format.MediaDSSE), Annotations: a}
 }
 
 // KeylessSignatureLayer signs payload (a cosign simple-signing payload)
@@ -64,8 +65,8 @@ func KeylessSignatureLayer(t testing.TB, vs *ca.VirtualSigstore, identity, issue
 	}
 	sc, _ := ent.SignatureContent()
 	a := keylessAnnotations(t, vs, ent)
-	a["dev.cosignproject.cosign/signature"] = base64.StdEncoding.EncodeToString(sc.Signature())
-	return mutate.Addendum{Layer: static.NewLayer(payload, "application/vnd.dev.cosign.simplesigning.v1+json"), Annotations: a}
+	a[format.AnnotationCosignSignature] = base64.StdEncoding.EncodeToString(sc.Signature())
+	return mutate.Addendum{Layer: static.NewLayer(payload, format.MediaCosignSimpleSigning), Annotations: a}
 }
 
 // keylessAnnotations are cosign's certificate and Rekor bundle annotations
@@ -87,8 +88,8 @@ func keylessAnnotations(t testing.TB, vs *ca.VirtualSigstore, ent *ca.TestEntity
 	}
 	b, _ := json.Marshal(map[string]any{"SignedEntryTimestamp": set, "Payload": rp})
 	return map[string]string{
-		"dev.sigstore.cosign/certificate": string(certPEM),
-		"dev.sigstore.cosign/bundle":      string(b),
+		format.AnnotationCosignCertificate: string(certPEM),
+		format.AnnotationCosignBundle:      string(b),
 	}
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/format"
 	"io"
 	"log/slog"
 	"os"
@@ -83,7 +84,7 @@ func writeImagesText(w io.Writer, ims []store.Image) error {
 			pl += " (partial)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", im.Digest, strings.Join(im.Names, ","), pl, im.Size,
-			n[store.AttachmentSignature], n[store.AttachmentAttestation], n[store.AttachmentSBOM], n[store.AttachmentReferrer])
+			n[format.KindSignature], n[format.KindAttestation], n[format.KindSBOM], n[format.KindReferrer])
 	}
 	return tw.Flush()
 }

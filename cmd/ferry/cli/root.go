@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes (ARCHITECTURE §8). Scripts depend on them.
+// Exit codes (README.md). Scripts depend on them.
 const (
 	ExitOK           = 0
 	ExitBlocked      = 1

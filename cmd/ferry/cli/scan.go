@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// blockedErr marks a scan that fails --fail-on (exit 1, ARCHITECTURE §8);
+// blockedErr marks a scan that fails --fail-on (exit 1);
 // the report was already printed.
 type blockedErr struct{ error }
 
