@@ -447,6 +447,13 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 		v.fail(bundle.CodeMalformed, bundle.TargetsPath, "kit version %d differs from the targets version %d", info.Version, targets.Signed.Version)
 		return false
 	}
+	// Every entry read so far carried the first one's mtime (the reader
+	// holds them to it); the format makes it the kit's created time.
+	if mt, created := v.br.ModTime(), info.Created.UTC().Truncate(time.Second); !mt.Equal(created) {
+		v.fail(bundle.CodeMalformed, bundle.RootPath(1), "the tar mtime of the kit's entries, %s, is not the kit's created time %s",
+			mt.UTC().Format(time.RFC3339), created.Format(time.RFC3339))
+		return false
+	}
 
 	// 5. Every target: a safe path and a sha256 hash, nothing else.
 	var budget int64 = 64 << 10
