@@ -46,7 +46,10 @@ type Report struct {
 	SignerKeyIDs  []string             `json:"signerKeyIds,omitempty"`
 	Counts        map[string]TypeCount `json:"counts"`
 	SameAsTrusted bool                 `json:"sameAsTrusted,omitempty"`
-	Failures      []Failure            `json:"failures"`
+	// Carried is what the carried trust check verified (TUF repositories
+	// and VEX attestations the kit carries), when there was any.
+	Carried  *Carried  `json:"carried,omitempty"`
+	Failures []Failure `json:"failures"`
 
 	// Targets lists the verified content entries in kit order.
 	Targets []Target `json:"-"`

@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"testing/fstest"
 	"time"
 
 	"github.com/ferry-dev/ferry/bundle"
@@ -57,6 +58,10 @@ type Options struct {
 	At time.Time
 	// Content, if set, receives every listed content entry.
 	Content ContentFunc
+	// Attestations re-verifies the attestation records a kit carries
+	// (CheckCarried). When nil, a kit that carries one makes Kit return
+	// ErrNoAttestationVerifier.
+	Attestations AttestationVerifier
 }
 
 // Metadata is the verified TUF metadata of a kit, as bytes, for the store.
@@ -645,6 +650,12 @@ func (v *verifier) expectMeta(e *bundle.Entry, name string) ([]byte, bool) {
 func (v *verifier) contentPhase() error {
 	seen := make(map[string]bool, len(v.targets))
 	buf := make([]byte, 256<<10)
+	paths := make([]string, 0, len(v.targets))
+	for p := range v.targets {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	carried := newCarriedFiles(paths)
 	for {
 		if err := v.ctx.Err(); err != nil {
 			return err
@@ -674,6 +685,14 @@ func (v *verifier) contentPhase() error {
 		}
 		h := sha256.New()
 		hr := &hashingReader{r: v.br, h: h}
+		if carried.wants(e.Name) {
+			if carried.size+t.Length > maxCarried {
+				v.fail(bundle.CodeTooLarge, e.Name, "the carried trust material (TUF repositories, attestations, their keys) exceeds %d bytes in all", maxCarried)
+			} else {
+				carried.size += t.Length
+				hr.tee = bytes.NewBuffer(make([]byte, 0, t.Length))
+			}
+		}
 		if v.opts.Content != nil {
 			if err := v.opts.Content(tgt, hr); err != nil {
 				if v.br.Err() != nil {
@@ -692,6 +711,9 @@ func (v *verifier) contentPhase() error {
 			continue
 		}
 		v.rep.count(tgt)
+		if hr.tee != nil {
+			carried.files[e.Name] = &fstest.MapFile{Data: hr.tee.Bytes(), Mode: 0o444}
+		}
 	}
 	if v.br.Err() != nil {
 		return nil
@@ -706,17 +728,36 @@ func (v *verifier) contentPhase() error {
 	for _, p := range missing {
 		v.fail(bundle.CodeMissingTarget, p, "listed in targets.json but not in the kit")
 	}
+	if len(v.rep.Failures) > 0 {
+		return nil
+	}
+	// The content verified: now the trust material it carries.
+	c, fails, err := CheckCarried(v.ctx, carried.files, v.rep.Targets, CarriedOptions{
+		Created: *v.rep.Created, At: v.opts.At, Attestations: v.opts.Attestations})
+	if err != nil {
+		return err
+	}
+	for _, f := range fails {
+		v.rep.add(f)
+	}
+	if len(fails) == 0 && (len(c.TUF) > 0 || len(c.Attestations) > 0) {
+		v.rep.Carried = c
+	}
 	return nil
 }
 
 type hashingReader struct {
-	r io.Reader
-	h hash.Hash
+	r   io.Reader
+	h   hash.Hash
+	tee *bytes.Buffer // if not nil, keeps the bytes read
 }
 
 func (h *hashingReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
 	h.h.Write(p[:n])
+	if h.tee != nil {
+		h.tee.Write(p[:n])
+	}
 	return n, err
 }
 
