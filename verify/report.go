@@ -146,6 +146,14 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 	if r.TargetsSHA256 != "" {
 		fmt.Fprintf(tw, "targets sha256\t%s\n", r.TargetsSHA256)
 	}
+	if r.Carried != nil {
+		for _, st := range r.Carried.TUF {
+			fmt.Fprintf(tw, "carried TUF\t%s: verified at creation, %s\n", st.Repository, st)
+		}
+		for _, a := range r.Carried.Attestations {
+			fmt.Fprintf(tw, "attestation\t%s: signs %s, signer %s\n", a.Path, a.Predicate, a.Signer)
+		}
+	}
 	fmt.Fprintf(tw, "checked at\t%s\n", r.CheckedAt.Format(time.RFC3339))
 	if err := tw.Flush(); err != nil {
 		return err
