@@ -33,7 +33,8 @@ type Indexer interface {
 }
 
 // A Finisher is an Indexer that needs the kit as a whole: the files of a
-// TUF repository, an attestation with the key it was verified with.
+// folder together, or what verify found of the kit's carried trust
+// (IndexKit.Carried).
 // Import calls Finish once per kit, after Index was called for every file
 // the indexer accepts; entries go to the same index. An error fails the
 // import before anything changes, like one from Index.

@@ -99,7 +99,9 @@ func (s staticTrust) TrustFor(string) (Trust, error) { return s.t, nil }
 // Kit verifies the kit read from r against the trust that src gives for the
 // kit's channel. It returns a report in every case where it could read
 // something; err is non-nil only for failures outside the kit (a
-// ContentFunc error, a cancelled context). The kit is good when report.OK.
+// ContentFunc error, a cancelled context, ErrNoAttestationVerifier for a
+// kit that carries attestations when opts has no verifier). The kit is
+// good when report.OK.
 func Kit(ctx context.Context, r io.Reader, src TrustSource, opts Options) (*Report, error) {
 	if opts.At.IsZero() {
 		return nil, errors.New("verify: no reference time given")
