@@ -108,8 +108,8 @@ type indexerOptions struct {
 	attestations AttestationVerifier
 }
 
-// WithAttestationVerifier sets the verifier VEXIndexer re-verifies carried
-// attestations with (see VEXIndexer.Attestations).
+// WithAttestationVerifier sets the verifier the store hands to verify for
+// carried attestations (see VEXIndexer.Attestations).
 func WithAttestationVerifier(v AttestationVerifier) IndexerOption {
 	return func(o *indexerOptions) { o.attestations = v }
 }
