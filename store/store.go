@@ -319,8 +319,9 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 
 // write runs fn in one write transaction, announcing the commit to
 // readers. The caller holds the import lock. A panic or fault inside the
-// transaction rolls it back (bbolt's Update does on a panic) and comes
-// back as a *DamagedError.
+// transaction rolls it back (bbolt's Update does on a panic); a fault or
+// a panic of bbolt comes back as a *DamagedError, any other panic
+// propagates (guarded).
 func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
