@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -34,6 +35,12 @@ type Reader struct {
 	// while skipping (a bomb, a cut) concerns that entry.
 	hdrName string
 	hdrLeft int64
+	// rec records the padding and header blocks tar.Reader.Next reads;
+	// pad is how many padding bytes follow the last entry's data; mtime
+	// is the first entry's mtime (header.go).
+	rec   *headerRecorder
+	pad   int64
+	mtime time.Time
 }
 
 // NewReader starts reading a kit from r. Close releases the decoder.
@@ -43,7 +50,8 @@ func NewReader(r io.Reader) (*Reader, error) {
 		return nil, err
 	}
 	b := &budgetReader{r: zr, left: DefaultMetadataBudget}
-	return &Reader{budget: b, zr: zr, tr: tar.NewReader(b), seen: map[string]bool{}}, nil
+	rec := &headerRecorder{r: b}
+	return &Reader{budget: b, zr: zr, tr: tar.NewReader(rec), rec: rec, seen: map[string]bool{}}, nil
 }
 
 // Close releases the reader's resources. It does not close the underlying reader.
@@ -72,12 +80,21 @@ func (r *Reader) Next() (*Entry, error) {
 		return nil, r.err
 	}
 	r.cur = nil
-	skipping := ""
 	if r.hdrLeft > 0 {
-		skipping = r.hdrName
+		// Skip the unread data here rather than in tr.Next, so that
+		// only the padding and the header blocks are recorded.
+		if _, err := io.Copy(io.Discard, r.tr); err != nil {
+			return nil, r.failAt(r.hdrName, err)
+		}
 	}
+	prev, pad := r.hdrName, r.pad
+	r.rec.start()
 	hdr, err := r.tr.Next()
+	raw := r.rec.stop()
 	if err == io.EOF {
+		if terr := checkTrailer(raw, pad, prev); terr != nil {
+			return nil, r.fail(terr)
+		}
 		if derr := r.drain(); derr != nil {
 			return nil, r.fail(derr)
 		}
@@ -89,12 +106,16 @@ func (r *Reader) Next() (*Entry, error) {
 		err = nil
 	}
 	if err != nil {
-		return nil, r.failAt(skipping, err)
+		return nil, r.failAt("", err)
 	}
+	if err := checkPadding(raw, pad, prev); err != nil {
+		return nil, r.fail(err)
+	}
+	raw = raw[pad:]
 	name := hdr.Name
-	r.hdrName, r.hdrLeft = name, hdr.Size
+	r.hdrName, r.hdrLeft, r.pad = name, hdr.Size, padding(hdr.Size)
 	if headerOnly(hdr.Typeflag) {
-		r.hdrLeft = 0
+		r.hdrLeft, r.pad = 0, 0
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeRegA:
@@ -108,6 +129,9 @@ func (r *Reader) Next() (*Entry, error) {
 	}
 	if hdr.Size < 0 {
 		return nil, r.fail(Errorf(CodeMalformed, name, "negative size"))
+	}
+	if err := r.checkHeader(hdr, raw); err != nil {
+		return nil, err
 	}
 	if r.seen[name] {
 		return nil, Errorf(CodeDuplicateEntry, name, "entry appears more than once")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/fixtures"
+	"github.com/ferry-dev/ferry/internal/attestverify"
 	"github.com/ferry-dev/ferry/kit"
 	"github.com/ferry-dev/ferry/verify"
 )
@@ -36,6 +37,8 @@ func buildAndVerify(t *testing.T, spec *kit.Spec, env func(*kit.BuildOptions)) (
 	files := map[string][]byte{}
 	rep, err := verify.Kit(t.Context(), bytes.NewReader(buf.Bytes()), verify.Static(verify.Trust{Root: ch.Root()}), verify.Options{
 		At: fixtures.Created.Add(time.Hour),
+		// The site's check of carried attestations, as ferry verify runs it.
+		Attestations: attestverify.Verifier{},
 		Content: func(tg verify.Target, r io.Reader) error {
 			b := new(bytes.Buffer)
 			_, err := b.ReadFrom(r)

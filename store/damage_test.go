@@ -485,3 +485,56 @@ func TestFailedFirstImportLeavesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestCallerPanicIsNotDamage panics inside a View callback of a healthy
+// store: the panic is the caller's bug, so it reaches the caller as it
+// was raised, and View never reports it as a damaged store.
+func TestCallerPanicIsNotDamage(t *testing.T) {
+	dir := healthyStore(t)
+	s, err := Open(context.Background(), dir, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type bug struct{ n int }
+	for _, tc := range []struct {
+		name  string
+		fn    func(r *Reader) error
+		check func(t *testing.T, got any)
+	}{
+		{"value", func(r *Reader) error { panic(bug{42}) }, func(t *testing.T, got any) {
+			if got != (bug{42}) {
+				t.Errorf("recovered %v, want the callback's own panic value", got)
+			}
+		}},
+		{"nil pointer", func(r *Reader) error {
+			var p *bug
+			return fmt.Errorf("%d", p.n)
+		}, func(t *testing.T, got any) {
+			if _, ok := got.(interface{ Addr() uintptr }); ok {
+				t.Errorf("recovered %v, a fault, want a nil dereference", got)
+			}
+		}},
+		{"index", func(r *Reader) error {
+			var s []int
+			i := 3
+			return fmt.Errorf("%d", s[i])
+		}, func(t *testing.T, got any) {}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			got := func() (got any) {
+				defer func() { got = recover() }()
+				err = s.View(context.Background(), tc.fn)
+				return nil
+			}()
+			if got == nil {
+				t.Fatalf("View returned %v, want the callback's panic to propagate", err)
+			}
+			tc.check(t, got)
+		})
+	}
+	// The store is still readable after the panics.
+	if err := readAll(dir); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -213,7 +213,7 @@ func (im *importer) now() time.Time {
 
 func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, err error) {
 	res = &ImportResult{Schema: ImportResultSchema, DryRun: im.opts.DryRun}
-	vopts := verify.Options{At: im.opts.At}
+	vopts := verify.Options{At: im.opts.At, Attestations: im.s.attestations()}
 	if !im.opts.DryRun {
 		im.st = newStager(im.s, im.clock)
 		vopts.Content = im.st.stage
@@ -281,7 +281,7 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	if err != nil {
 		return res, err
 	}
-	built, err := im.s.buildIndexes(ctx, IndexKit{Channel: rep.Channel, Created: derefTime(rep.Created), At: im.opts.At}, rep.Targets, im.st.sourceOf)
+	built, err := im.s.buildIndexes(ctx, IndexKit{Channel: rep.Channel, Created: derefTime(rep.Created), At: im.opts.At, Carried: carriedOf(rep)}, rep.Targets, im.st.sourceOf)
 	if err != nil {
 		return res, err
 	}
@@ -544,4 +544,20 @@ func orUnnamed(source string) string {
 		return "the kit"
 	}
 	return source
+}
+
+// carriedOf returns what verify re-verified of the kit's carried trust,
+// never nil for a verified kit (nil would make buildIndexes check again).
+func carriedOf(rep *verify.Report) *verify.Carried {
+	if rep.Carried == nil {
+		return &verify.Carried{}
+	}
+	return rep.Carried
+}
+
+func derefTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }

@@ -33,7 +33,8 @@ type Indexer interface {
 }
 
 // A Finisher is an Indexer that needs the kit as a whole: the files of a
-// TUF repository, an attestation with the key it was verified with.
+// folder together, or what verify found of the kit's carried trust
+// (IndexKit.Carried).
 // Import calls Finish once per kit, after Index was called for every file
 // the indexer accepts; entries go to the same index. An error fails the
 // import before anything changes, like one from Index.
@@ -55,6 +56,10 @@ type IndexKit struct {
 	Files fs.FS
 	// Targets are the kit's files as its signed targets list them.
 	Targets []verify.Target
+	// Carried is what verify re-verified of the trust material the kit
+	// carries (verify.Report.Carried); nil when it carries none. Indexers
+	// record it, never decide it.
+	Carried *verify.Carried
 }
 
 // IndexWriter collects an indexer's entries for one channel. It is not
@@ -103,8 +108,8 @@ type indexerOptions struct {
 	attestations AttestationVerifier
 }
 
-// WithAttestationVerifier sets the verifier VEXIndexer re-verifies carried
-// attestations with (see VEXIndexer.Attestations).
+// WithAttestationVerifier sets the verifier the store hands to verify for
+// carried attestations (see VEXIndexer.Attestations).
 func WithAttestationVerifier(v AttestationVerifier) IndexerOption {
 	return func(o *indexerOptions) { o.attestations = v }
 }
@@ -149,6 +154,18 @@ type builtIndex struct {
 // set here.
 func (s *Store) buildIndexes(ctx context.Context, kit IndexKit, targets []verify.Target, path func(verify.Target) string) ([]builtIndex, error) {
 	kit.Files, kit.Targets = newKitFS(targets, path), targets
+	if kit.Carried == nil {
+		// Indexes rebuilt from stored kits: no verify.Kit ran, so the
+		// carried trust is checked here, by the same function.
+		c, fails, err := verify.CheckCarried(ctx, kit.Files, targets, verify.CarriedOptions{Created: kit.Created, At: kit.At, Attestations: s.attestations()})
+		if err != nil {
+			return nil, err
+		}
+		if len(fails) > 0 {
+			return nil, &IndexError{Indexer: "carried", Path: fails[0].Entry, Err: fails[0]}
+		}
+		kit.Carried = c
+	}
 	var out []builtIndex
 	for _, ix := range s.indexers {
 		w := &IndexWriter{}

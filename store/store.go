@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/atomicfile"
@@ -217,22 +219,71 @@ func (s *Store) openDBWith(readOnly, preloadFreelist bool) (*bolt.DB, error) {
 	return db, nil
 }
 
-// guarded runs fn, which reads ferry.db through bbolt, and turns a panic
-// or a memory fault into a *DamagedError. bbolt trusts the pages it maps:
-// on a corrupt page it panics ("assertion failed") or reads outside the
-// mapping, which is a fault that would kill the process. SetPanicOnFault
-// makes such a fault a panic of this goroutine, which recover catches.
-// bbolt's writes and the callbacks of a transaction run in the calling
-// goroutine, so they are covered; Tx.Check runs its walk in a goroutine of
-// its own, which is why Check walks every page itself first.
+// guarded runs fn, which reads ferry.db through bbolt, and turns a memory
+// fault or a panic of bbolt into a *DamagedError. bbolt trusts the pages
+// it maps: on a corrupt page it panics ("assertion failed", an index out
+// of range) or reads outside the mapping, which is a fault that would kill
+// the process. SetPanicOnFault makes such a fault a panic of this
+// goroutine, which recover catches. bbolt's writes and the callbacks of a
+// transaction run in the calling goroutine, so they are covered; Tx.Check
+// runs its walk in a goroutine of its own, which is why Check walks every
+// page itself first.
+//
+// Any other panic (a bug in fn or in a caller's callback, a nil pointer)
+// is not damage and is not hidden as damage: it propagates (isDamage).
 func (s *Store) guarded(what string, fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
-		if r := recover(); r != nil {
-			err = &DamagedError{Dir: s.dir, Detail: fmt.Sprintf("%s: reading it failed: %v", what, r)}
+		r := recover()
+		if r == nil {
+			return
 		}
+		if !isDamage(r) {
+			panic(r)
+		}
+		err = &DamagedError{Dir: s.dir, Detail: fmt.Sprintf("%s: reading it failed: %v", what, r)}
 	}()
 	return fn()
+}
+
+// boltPackage is the import path of bbolt; its sub-packages share it as a
+// prefix.
+const boltPackage = "go.etcd.io/bbolt"
+
+// isDamage reports whether the panic r, being recovered by a deferred
+// function of guarded, comes from a damaged ferry.db: a memory fault
+// (SetPanicOnFault gives a runtime.Error with an Addr method, which no
+// other panic has), or a panic raised inside bbolt's own code. It must be
+// called from the deferred function itself, while the panicking frames
+// are still on the stack.
+func isDamage(r any) bool {
+	if _, ok := r.(interface{ Addr() uintptr }); ok {
+		return true
+	}
+	return panickedIn(boltPackage)
+}
+
+// panickedIn reports whether the function that raised the panic now
+// being recovered belongs to package pkg (or one under it): the first
+// frame below runtime.gopanic that is not the runtime's own (panicIndex,
+// sigpanic and the like).
+func panickedIn(pkg string) bool {
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(1, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	inPanic := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			inPanic = true
+		case inPanic && !strings.HasPrefix(f.Function, "runtime."):
+			return f.Function == pkg || strings.HasPrefix(f.Function, pkg+".") || strings.HasPrefix(f.Function, pkg+"/")
+		}
+		if !more {
+			return false
+		}
+	}
 }
 
 // view runs fn in one read transaction of a store of the current schema.
@@ -268,8 +319,9 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 
 // write runs fn in one write transaction, announcing the commit to
 // readers. The caller holds the import lock. A panic or fault inside the
-// transaction rolls it back (bbolt's Update does on a panic) and comes
-// back as a *DamagedError.
+// transaction rolls it back (bbolt's Update does on a panic); a fault or
+// a panic of bbolt comes back as a *DamagedError, any other panic
+// propagates (guarded).
 func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err

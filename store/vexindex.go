@@ -34,20 +34,19 @@ import (
 //	"v" vulnerability NUL sha256 NUL n -> "" (its id and every alias)
 //	"p" product NUL sha256 NUL n     -> "" (see VEXStatementsForProduct)
 //
-// Before anything is indexed, Finish re-verifies every carried attestation
-// with Attestations (see VEXIndexer.Finish): the signer a document and its
-// statements record is the one that verified at the site.
+// The signer a document and its statements record is the one its
+// attestation verified as at the site: verify.Kit re-verifies every
+// carried attestation and checks each document's claimed signer against
+// it before the store indexes anything.
 type VEXIndexer struct {
-	// Attestations re-verifies carried attestation records. When nil, a
-	// kit that carries attestations fails to import
-	// (ErrNoAttestationVerifier).
+	// Attestations is the verifier the store hands to verify.Kit (and to
+	// verify.CheckCarried when indexes are rebuilt) for carried
+	// attestation records. When nil, a kit that carries attestations
+	// fails to import (ErrNoAttestationVerifier).
 	Attestations AttestationVerifier
 }
 
-var (
-	_ Indexer  = VEXIndexer{}
-	_ Finisher = VEXIndexer{}
-)
+var _ Indexer = VEXIndexer{}
 
 // Name implements Indexer.
 func (VEXIndexer) Name() string { return vexIndex }

@@ -14,6 +14,14 @@
 // verify, and roots the trust holds a copy of must equal it. Trust state is
 // compared by what was signed, never by bytes.
 //
+// Every trust decision about a kit is made here, so that ferry verify and
+// ferry import agree: after the content pass, the trust material the kit
+// carries (TUF repositories of trust sources, OCI VEX attestations) is
+// re-verified (CheckCarried) and the result goes into the report, which
+// the store only records. Attestations are checked through an injected
+// AttestationVerifier: sigstore-go links net/http, which this package
+// does not.
+//
 // Trust assumptions: the root given in Trust was pinned out of band (or comes
 // from the store, which pinned it). Time comes in through Options.At; the
 // package never reads the clock. It never opens a network connection.

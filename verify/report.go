@@ -46,7 +46,10 @@ type Report struct {
 	SignerKeyIDs  []string             `json:"signerKeyIds,omitempty"`
 	Counts        map[string]TypeCount `json:"counts"`
 	SameAsTrusted bool                 `json:"sameAsTrusted,omitempty"`
-	Failures      []Failure            `json:"failures"`
+	// Carried is what the carried trust check verified (TUF repositories
+	// and VEX attestations the kit carries), when there was any.
+	Carried  *Carried  `json:"carried,omitempty"`
+	Failures []Failure `json:"failures"`
 
 	// Targets lists the verified content entries in kit order.
 	Targets []Target `json:"-"`
@@ -142,6 +145,14 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 	}
 	if r.TargetsSHA256 != "" {
 		fmt.Fprintf(tw, "targets sha256\t%s\n", r.TargetsSHA256)
+	}
+	if r.Carried != nil {
+		for _, st := range r.Carried.TUF {
+			fmt.Fprintf(tw, "carried TUF\t%s: verified at creation, %s\n", st.Repository, st)
+		}
+		for _, a := range r.Carried.Attestations {
+			fmt.Fprintf(tw, "attestation\t%s: signs %s, signer %s\n", a.Path, a.Predicate, a.Signer)
+		}
 	}
 	fmt.Fprintf(tw, "checked at\t%s\n", r.CheckedAt.Format(time.RFC3339))
 	if err := tw.Flush(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"testing/fstest"
 	"time"
 
 	"github.com/ferry-dev/ferry/bundle"
@@ -57,6 +58,10 @@ type Options struct {
 	At time.Time
 	// Content, if set, receives every listed content entry.
 	Content ContentFunc
+	// Attestations re-verifies the attestation records a kit carries
+	// (CheckCarried). When nil, a kit that carries one makes Kit return
+	// ErrNoAttestationVerifier.
+	Attestations AttestationVerifier
 }
 
 // Metadata is the verified TUF metadata of a kit, as bytes, for the store.
@@ -94,7 +99,9 @@ func (s staticTrust) TrustFor(string) (Trust, error) { return s.t, nil }
 // Kit verifies the kit read from r against the trust that src gives for the
 // kit's channel. It returns a report in every case where it could read
 // something; err is non-nil only for failures outside the kit (a
-// ContentFunc error, a cancelled context). The kit is good when report.OK.
+// ContentFunc error, a cancelled context, ErrNoAttestationVerifier for a
+// kit that carries attestations when opts has no verifier). The kit is
+// good when report.OK.
 func Kit(ctx context.Context, r io.Reader, src TrustSource, opts Options) (*Report, error) {
 	if opts.At.IsZero() {
 		return nil, errors.New("verify: no reference time given")
@@ -447,6 +454,13 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 		v.fail(bundle.CodeMalformed, bundle.TargetsPath, "kit version %d differs from the targets version %d", info.Version, targets.Signed.Version)
 		return false
 	}
+	// Every entry read so far carried the first one's mtime (the reader
+	// holds them to it); the format makes it the kit's created time.
+	if mt, created := v.br.ModTime(), info.Created.UTC().Truncate(time.Second); !mt.Equal(created) {
+		v.fail(bundle.CodeMalformed, bundle.RootPath(1), "the tar mtime of the kit's entries, %s, is not the kit's created time %s",
+			mt.UTC().Format(time.RFC3339), created.Format(time.RFC3339))
+		return false
+	}
 
 	// 5. Every target: a safe path and a sha256 hash, nothing else.
 	var budget int64 = 64 << 10
@@ -638,6 +652,12 @@ func (v *verifier) expectMeta(e *bundle.Entry, name string) ([]byte, bool) {
 func (v *verifier) contentPhase() error {
 	seen := make(map[string]bool, len(v.targets))
 	buf := make([]byte, 256<<10)
+	paths := make([]string, 0, len(v.targets))
+	for p := range v.targets {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	carried := newCarriedFiles(paths)
 	for {
 		if err := v.ctx.Err(); err != nil {
 			return err
@@ -667,6 +687,14 @@ func (v *verifier) contentPhase() error {
 		}
 		h := sha256.New()
 		hr := &hashingReader{r: v.br, h: h}
+		if carried.wants(e.Name) {
+			if carried.size+t.Length > maxCarried {
+				v.fail(bundle.CodeTooLarge, e.Name, "the carried trust material (TUF repositories, attestations, their keys) exceeds %d bytes in all", maxCarried)
+			} else {
+				carried.size += t.Length
+				hr.tee = bytes.NewBuffer(make([]byte, 0, t.Length))
+			}
+		}
 		if v.opts.Content != nil {
 			if err := v.opts.Content(tgt, hr); err != nil {
 				if v.br.Err() != nil {
@@ -685,6 +713,9 @@ func (v *verifier) contentPhase() error {
 			continue
 		}
 		v.rep.count(tgt)
+		if hr.tee != nil {
+			carried.files[e.Name] = &fstest.MapFile{Data: hr.tee.Bytes(), Mode: 0o444}
+		}
 	}
 	if v.br.Err() != nil {
 		return nil
@@ -699,17 +730,36 @@ func (v *verifier) contentPhase() error {
 	for _, p := range missing {
 		v.fail(bundle.CodeMissingTarget, p, "listed in targets.json but not in the kit")
 	}
+	if len(v.rep.Failures) > 0 {
+		return nil
+	}
+	// The content verified: now the trust material it carries.
+	c, fails, err := CheckCarried(v.ctx, carried.files, v.rep.Targets, CarriedOptions{
+		Created: *v.rep.Created, At: v.opts.At, Attestations: v.opts.Attestations})
+	if err != nil {
+		return err
+	}
+	for _, f := range fails {
+		v.rep.add(f)
+	}
+	if len(fails) == 0 && (len(c.TUF) > 0 || len(c.Attestations) > 0) {
+		v.rep.Carried = c
+	}
 	return nil
 }
 
 type hashingReader struct {
-	r io.Reader
-	h hash.Hash
+	r   io.Reader
+	h   hash.Hash
+	tee *bytes.Buffer // if not nil, keeps the bytes read
 }
 
 func (h *hashingReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
 	h.h.Write(p[:n])
+	if h.tee != nil {
+		h.tee.Write(p[:n])
+	}
 	return n, err
 }
 

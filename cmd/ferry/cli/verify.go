@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/ferry-dev/ferry/internal/attestverify"
 	"github.com/ferry-dev/ferry/kit"
 	"github.com/ferry-dev/ferry/store"
 	"github.com/ferry-dev/ferry/verify"
@@ -60,7 +61,7 @@ refused with KIT_ROLLBACK. Nothing is written to the store. With both
 				return err
 			}
 			defer f.Close()
-			rep, err := verify.Kit(cmd.Context(), f, src, verify.Options{At: at})
+			rep, err := verify.Kit(cmd.Context(), f, src, verify.Options{At: at, Attestations: attestverify.Verifier{}})
 			if err != nil {
 				return err
 			}
