@@ -138,7 +138,7 @@ func (o *scanOptions) run(cmd *cobra.Command, target string) error {
 			return err
 		}
 		applyVEX := func(r *store.Reader, rep *scan.Report) error {
-			return vexsite.ApplyToScan(ctx, r, rep, vexsite.Options{LocalDir: o.vex, At: opts.Time})
+			return vexsite.ApplyToScan(ctx, r, rep, vexsite.Options{LocalDir: o.vex, At: opts.Time, Analysis: vexsite.SymbolStatements(rep)})
 		}
 		if rep, err = storescan.Scan(ctx, st, target, opts, applyVEX); err != nil {
 			return err
