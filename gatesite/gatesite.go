@@ -55,16 +55,15 @@ func Decide(ctx context.Context, st *store.Store, target string, pol *gate.Polic
 		return nil, err
 	}
 	var channels []gate.Channel
-	var analysis []consensus.Input
 	then := func(r *store.Reader, rep *scan.Report) error {
 		info, err := r.Info(o.At)
 		if err != nil {
 			return err
 		}
 		channels = gateChannels(info)
-		return vexsite.ApplyToScan(ctx, r, rep, vexsite.Options{LocalDir: o.VEXDir, IssuersFile: o.IssuersFile, At: o.At, Analysis: analysis})
+		return vexsite.ApplyToScan(ctx, r, rep, vexsite.Options{LocalDir: o.VEXDir, IssuersFile: o.IssuersFile, At: o.At, Analysis: vexsite.SymbolStatements(rep)})
 	}
-	rep, err := storescan.Scan(ctx, st, target, scan.Options{Time: o.At, Tool: "ferry " + o.FerryVersion}, then)
+	rep, err := storescan.Scan(ctx, st, target, scan.Options{Time: o.At, Tool: "ferry " + o.FerryVersion, Evidence: true}, then)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +116,9 @@ func findings(rep *scan.Report) []gate.Finding {
 		g := gate.Finding{
 			ID: f.ID, IDs: slices.Clone(f.IDs), Severity: f.Severity.Rating, KEV: f.KEV, Fixed: f.Fixed,
 			Package: gate.Package{Name: f.Package.Name, Version: f.Package.Version, Ecosystem: f.Package.Ecosystem, PURL: f.Package.PURL},
+		}
+		if f.Evidence != nil {
+			g.Evidence = f.Evidence.Level
 		}
 		if f.EPSS != nil {
 			p := f.EPSS.Score

@@ -279,6 +279,9 @@ func sarifLog(r *Report) any {
 			Properties: map[string]any{"ids": f.IDs, "advisories": f.Advisories, "severity": f.Severity.Rating, "package": f.Package,
 				"fixed": f.Fixed, "matches": f.Matches, "kev": f.KEV},
 		}
+		if f.Evidence != nil {
+			res.Properties["evidence"] = f.Evidence
+		}
 		if f.VEX != nil {
 			res.Properties["vex"] = f.VEX
 			res.Message.Text += " VEX consensus: " + vexCell(f.VEX) + "."
@@ -384,6 +387,24 @@ func productID(r *Report) string {
 	return r.Target.Ref
 }
 
+// reachNote says what is known of a finding's reach into its binary: the
+// Go symbol evidence level and symbols (Options.Evidence), else that it
+// was not analysed.
+func reachNote(f Finding) string {
+	ev := f.Evidence
+	if ev == nil {
+		return "reachability was not analysed"
+	}
+	s := "Go symbol evidence: " + ev.Level
+	switch {
+	case len(ev.Found) > 0:
+		s += " (vulnerable symbols in the binary: " + strings.Join(ev.Found, ", ") + ")"
+	case len(ev.Symbols) > 0:
+		s += " (none of the vulnerable symbols " + strings.Join(ev.Symbols, ", ") + " is in the binary)"
+	}
+	return s
+}
+
 func componentID(p PackageRef) string {
 	if p.PURL != "" {
 		return p.PURL
@@ -398,7 +419,7 @@ func openVEX(r *Report) (vexDoc, error) {
 			Vulnerability: vexVuln{Name: f.ID},
 			Products:      []vexProduct{{ID: productID(r), Subcomponents: []vexComponent{{ID: componentID(f.Package)}}}},
 			Status:        "affected",
-			StatusNotes:   fmt.Sprintf("%s %s is within an affected range of %s; reachability was not analysed", f.Package.Name, f.Package.Version, strings.Join(f.Advisories, ", ")),
+			StatusNotes:   fmt.Sprintf("%s %s is within an affected range of %s; %s", f.Package.Name, f.Package.Version, strings.Join(f.Advisories, ", "), reachNote(f)),
 		}
 		for _, id := range f.IDs {
 			if id != f.ID {
@@ -472,7 +493,7 @@ func writeCycloneDX(w io.Writer, r *Report) error {
 			Description: f.Summary,
 			Affects:     &[]cdx.Affects{{Ref: ref}},
 			Analysis: &cdx.VulnerabilityAnalysis{State: cdx.IASExploitable,
-				Detail: fmt.Sprintf("%s %s is within an affected range of %s; reachability was not analysed", f.Package.Name, f.Package.Version, strings.Join(f.Advisories, ", "))},
+				Detail: fmt.Sprintf("%s %s is within an affected range of %s; %s", f.Package.Name, f.Package.Version, strings.Join(f.Advisories, ", "), reachNote(f))},
 		}
 		if f.VEX != nil {
 			cdxAnalysis(v.Analysis, f.VEX)

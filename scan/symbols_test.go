@@ -495,3 +495,40 @@ func FuzzGoSymbols(f *testing.F) {
 		}
 	})
 }
+
+// TestEvidenceInOutputs: SARIF (result properties), CycloneDX (analysis
+// detail) and OpenVEX (status_notes) carry the evidence level and the
+// symbols checked or found.
+func TestEvidenceInOutputs(t *testing.T) {
+	bins := goPrograms(t)
+	adv, err := LoadOSV(context.Background(), filepath.Join("testdata", "gosyms", "osv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	copyFile(t, bins["plain"], filepath.Join(dir, "bin", "app"))
+	rep, err := Scan(context.Background(), "dir:"+dir, adv, Options{Evidence: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"sarif":     {`"evidence":{"level":"package","symbols":["example.com/vulnmod.Bad"]}`, `"evidence":{"level":"module"`},
+		"cyclonedx": {"Go symbol evidence: package (none of the vulnerable symbols example.com/vulnmod.Bad is in the binary)", "Go symbol evidence: symbol (vulnerable symbols in the binary: example.com/vulnmod.Good)"},
+		"openvex":   {"Go symbol evidence: module", "Go symbol evidence: package (none of the vulnerable symbols example.com/vulnmod.Bad is in the binary)"},
+	}
+	for format, subs := range want {
+		var b strings.Builder
+		if err := Write(&b, rep, format); err != nil {
+			t.Fatal(err)
+		}
+		compact := strings.Join(strings.Fields(b.String()), "")
+		for _, s := range subs {
+			if !strings.Contains(b.String(), s) && !strings.Contains(compact, strings.Join(strings.Fields(s), "")) {
+				t.Errorf("%s output lacks %q", format, s)
+			}
+		}
+		if strings.Contains(b.String(), "reachability was not analysed") {
+			t.Errorf("%s output says reachability was not analysed for findings with evidence", format)
+		}
+	}
+}

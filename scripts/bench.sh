@@ -414,6 +414,22 @@ PY
 	else
 		echo "5. scan image: SKIPPED (osv-scanner not installed)"
 	fi
+	# Go symbol evidence: the same scan with --evidence (reads the
+	# binary's function names, decides a level per Go finding and feeds
+	# the ferry:symbols statements into the VEX consensus). Info: the cost
+	# of the evidence against the plain scan.
+	#   BENCH_EVIDENCE=0   skip
+	if [[ ${BENCH_EVIDENCE:-1} != 0 ]]; then
+		cmd_scan_ev="$cmd_scan --evidence"
+		log "bench: 5b. the same scan with and without --evidence (${binmib} MB Go binary)"
+		pair scanplain "$cmd_scan" scanev "$cmd_scan_ev"
+		sp_w=$(median scanplain 1) se_w=$(median scanev 1)
+		echo
+		row "5b. scan --evidence, wall s (info)" "$se_w" "$sp_w" "$(ratio "$se_w" "$sp_w")x" "" info
+		row "    scan --evidence, CPU s (info)" "$(median scanev 3)" "$(median scanplain 3)" "$(ratio "$(median scanev 3)" "$(median scanplain 3)")x" "" info
+		row "    scan --evidence, peak RSS MiB (info)" "$(mibs "$(median scanev 2)")" "$(mibs "$(median scanplain 2)")" "" "" info
+		echo "  5b. ${cmd_scan_ev//$work/\$W}   vs   ${cmd_scan//$work/\$W}"
+	fi
 	mb=$work/m/match.txt
 	if (cd "$repo" && go test ./scan -run '^$' -bench 'Match10kPackages50kRecords' -benchtime "${runs}x" -count 1) >"$mb" 2>&1; then
 		match_s=$(awk '$1 ~ /^BenchmarkMatch10kPackages50kRecords/ {printf "%.3f", $3 / 1e9}' "$mb")
@@ -423,6 +439,33 @@ PY
 		echo "  6.  go test ./scan -run '^\$' -bench Match10kPackages50kRecords -benchtime ${runs}x"
 	else
 		log "bench: the scan matching benchmark failed:"; cat "$mb" >&2; fails=$((fails + 1))
+	fi
+	if ((fails > 0)) && [[ ${BENCH_STRICT:-0} == 1 ]]; then echo "$fails target(s) missed"; exit 1; fi
+fi
+
+# ---------------------------------------------------------------------------
+# VEX consensus: 100,000 statements from 50 issuers over 10,000
+# (vulnerability, product) pairs (vex/consensus BenchmarkConsensus), in a
+# test binary under GNU time: time per run, allocation per run and the
+# process's peak RSS (the statements themselves included), target
+# <= 256 MiB.
+#   BENCH_VEX=0   skip this part
+if [[ ${BENCH_VEX:-1} != 0 ]]; then
+	vb=$work/m/consensus.txt
+	log "bench: 8. VEX consensus of 100,000 statements (go test -bench Consensus, peak RSS)"
+	if (cd "$repo" && go test -c -o "$work/bin/consensus.test" ./vex/consensus) >"$vb" 2>&1 &&
+		"$gtime" -f '%M' -o "$vb.rss" "$work/bin/consensus.test" -test.run '^$' -test.bench '^BenchmarkConsensus$' \
+			-test.benchtime "${runs}x" -test.benchmem >"$vb" 2>&1; then
+		read -r c_ns c_b c_allocs < <(awk '$1 ~ /^BenchmarkConsensus/ {for (i = 3; i < NF; i++) {if ($(i + 1) == "ns/op") ns = $i; if ($(i + 1) == "B/op") b = $i; if ($(i + 1) == "allocs/op") a = $i}} END {print ns, b, a}' "$vb")
+		c_rss=$(tail -n1 "$vb.rss")
+		verdict "$(mibs "$c_rss")" 256
+		echo
+		row "8. consensus 100k statements, s/run" "$(awk -v n="$c_ns" 'BEGIN {printf "%.3f", n / 1e9}')" "" "" "" info
+		row "   consensus, MB allocated/run, allocs/run" "$(awk -v b="$c_b" 'BEGIN {printf "%.1f", b / 1e6}')" "$c_allocs" "" "" info
+		row "   consensus, peak RSS MiB" "$(mibs "$c_rss")" "" "" "<= 256" "$v"
+		echo "  8.  go test -c ./vex/consensus && /usr/bin/time -f %M consensus.test -test.run '^\$' -test.bench '^BenchmarkConsensus\$' -test.benchtime ${runs}x -test.benchmem"
+	else
+		log "bench: the consensus benchmark failed:"; cat "$vb" >&2; fails=$((fails + 1))
 	fi
 	if ((fails > 0)) && [[ ${BENCH_STRICT:-0} == 1 ]]; then echo "$fails target(s) missed"; exit 1; fi
 fi

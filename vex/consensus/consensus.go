@@ -211,11 +211,14 @@ func Evaluate(inputs []Input, issuers *Issuers, opts Options) *Report {
 	e := newEngine(inputs, issuers, opts)
 	var results []Result
 	if opts.Queries != nil {
+		results = make([]Result, 0, len(opts.Queries))
 		for _, q := range opts.Queries {
 			results = append(results, e.evaluate(q))
 		}
 	} else {
-		for _, p := range e.pairs() {
+		ps := e.pairs()
+		results = make([]Result, 0, len(ps))
+		for _, p := range ps {
 			results = append(results, e.evaluatePair(p))
 		}
 	}
@@ -270,8 +273,9 @@ func (e *Engine) Evaluate(q Query) Result { return e.evaluate(q) }
 
 // Report decides every pair the statements name.
 func (e *Engine) Report() *Report {
-	var results []Result
-	for _, p := range e.pairs() {
+	ps := e.pairs()
+	results := make([]Result, 0, len(ps))
+	for _, p := range ps {
 		results = append(results, e.evaluatePair(p))
 	}
 	return newReport(results, e.opts.At)
@@ -280,11 +284,16 @@ func (e *Engine) Report() *Report {
 func newEngine(inputs []Input, issuers *Issuers, opts Options) *Engine {
 	e := &Engine{opts: opts, alias: newUnionFind(), byKey: map[groupKey][]int{}, byVuln: map[string][]int{}, stmts: make([]stmt, 0, len(inputs))}
 	cache := refCache{}
+	prods := prodCache{}
 	for _, g := range opts.Aliases {
 		e.alias.join(g...)
 	}
 	for i := range inputs {
 		in := &inputs[i]
+		if len(in.Statement.Aliases) == 0 {
+			e.alias.join(in.Statement.Vulnerability)
+			continue
+		}
 		ids := append([]string{in.Statement.Vulnerability}, in.Statement.Aliases...)
 		e.alias.join(ids...)
 	}
@@ -296,9 +305,10 @@ func newEngine(inputs []Input, issuers *Issuers, opts Options) *Engine {
 		n := len(e.stmts)
 		e.stmts = append(e.stmts, stmt{})
 		s := &e.stmts[n]
-		prepare(s, cache, &inputs[i], issuers, opts.At)
+		prepare(s, cache, prods, &inputs[i], issuers, opts.At)
 		s.group, _ = e.alias.lookup(s.in.Statement.Vulnerability)
-		var keys []string
+		var buf [4]string
+		keys := buf[:0]
 		unusable := false
 		for _, p := range s.prods {
 			if p.bad {
@@ -324,7 +334,7 @@ type groupKey struct{ group, key string }
 
 // prepare resolves an input's issuer into s and checks what the
 // consensus needs.
-func prepare(s *stmt, cache refCache, in *Input, issuers *Issuers, at time.Time) {
+func prepare(s *stmt, cache refCache, prods prodCache, in *Input, issuers *Issuers, at time.Time) {
 	st := &in.Statement
 	s.in = in
 	switch in.Origin {
@@ -356,8 +366,18 @@ func prepare(s *stmt, cache refCache, in *Input, issuers *Issuers, at time.Time)
 			s.issuer, s.tier = x.ID, x.Tier
 		}
 	}
-	for _, p := range st.Products {
-		s.prods = append(s.prods, prepareProduct(cache, p))
+	if k, ok := simpleProduct(st.Products); ok {
+		// Most statements name one product by purl or id: share its
+		// prepared form (read-only from here on) instead of one copy per
+		// statement.
+		if s.prods = prods[k]; s.prods == nil {
+			s.prods = []stmtProduct{prepareProduct(cache, st.Products[0])}
+			prods[k] = s.prods
+		}
+	} else {
+		for _, p := range st.Products {
+			s.prods = append(s.prods, prepareProduct(cache, p))
+		}
 	}
 	if len(s.prods) == 0 {
 		s.prods = []stmtProduct{{show: "(none)", bad: true}}
@@ -375,6 +395,26 @@ func prepare(s *stmt, cache refCache, in *Input, issuers *Issuers, at time.Time)
 	case !at.IsZero() && st.Timestamp.After(at):
 		s.drop, s.detail = ReasonFuture, "dated "+st.Timestamp.UTC().Format(time.RFC3339)+", after the evaluation time"
 	}
+}
+
+// prodCache shares the prepared products of statements that name one
+// simple product (simpleProduct), by its key. stmt.prods is read-only once
+// prepared.
+type prodCache map[prodKey][]stmtProduct
+
+type prodKey struct{ purl, id string }
+
+// simpleProduct returns the key of a single product identified only by
+// its purl and id: no subcomponents, relationship, hashes, CPE or range.
+func simpleProduct(ps []vex.Product) (prodKey, bool) {
+	if len(ps) != 1 {
+		return prodKey{}, false
+	}
+	p := &ps[0]
+	if len(p.Subcomponents) > 0 || p.Relationship != nil || len(p.Hashes) > 0 || p.CPE != "" || p.VersionRange != "" {
+		return prodKey{}, false
+	}
+	return prodKey{p.PURL, p.ID}, true
 }
 
 func prepareProduct(cache refCache, p vex.Product) stmtProduct {
@@ -401,8 +441,8 @@ type pair struct {
 
 func (e *Engine) pairs() []pair {
 	type pairKey struct{ group, product, within string }
-	seen := map[pairKey]bool{}
-	var out []pair
+	seen := make(map[pairKey]bool, len(e.byKey))
+	out := make([]pair, 0, len(e.byKey))
 	add := func(p pair) {
 		k := pairKey{p.group, p.product.canonical(), p.within.canonical()}
 		if !seen[k] {
@@ -505,7 +545,6 @@ func (e *Engine) evaluatePair(p pair) Result {
 		show string
 	}
 	applying := make([]live, 0, len(cand))
-	var dropped []Considered
 	for _, i := range cand {
 		s := &e.stmts[i]
 		for j := range s.prods {
@@ -517,26 +556,19 @@ func (e *Engine) evaluatePair(p pair) Result {
 			}
 		}
 	}
-	// Statements whose product cannot be parsed are shown with every pair
-	// of their vulnerability: they may have been about it.
-	for _, i := range e.byVuln[p.group] {
-		s := &e.stmts[i]
-		for _, sp := range s.prods {
-			if sp.bad {
-				c := considered(s, sp.show)
-				c.Role, c.Reason, c.Detail = RoleDropped, ReasonInvalidProduct, "the product "+strconv.Quote(sp.show)+" cannot be parsed"
-				dropped = append(dropped, c)
-			}
-		}
-	}
 	// Each issuer's newest statement (a pair has few issuers: a slice
-	// searched linearly is cheaper than a map).
+	// searched linearly is cheaper than a map). The rest are dropped,
+	// with their reason; Considered values are made once, into the
+	// result's slice.
+	type drop struct {
+		live
+		reason, detail string
+	}
 	newest := make([]live, 0, len(applying))
+	drops := make([]drop, 0, len(applying))
 	for _, l := range applying {
 		if l.s.drop != "" {
-			c := considered(l.s, l.show)
-			c.Role, c.Reason, c.Detail = RoleDropped, l.s.drop, l.s.detail
-			dropped = append(dropped, c)
+			drops = append(drops, drop{l, l.s.drop, l.s.detail})
 			continue
 		}
 		j := slices.IndexFunc(newest, func(x live) bool { return x.s.issuer == l.s.issuer })
@@ -548,17 +580,41 @@ func (e *Engine) evaluatePair(p pair) Result {
 		if newer(l.s, newest[j].s) {
 			newest[j], older = l, newest[j]
 		}
-		c := considered(older.s, older.show)
-		c.Role, c.Reason, c.Detail = RoleDropped, ReasonSuperseded, "the issuer's newer statement decides for it"
-		dropped = append(dropped, c)
+		drops = append(drops, drop{older, ReasonSuperseded, "the issuer's newer statement decides for it"})
 	}
-	kept := make([]Considered, 0, len(newest)+len(dropped))
+	// Statements whose product cannot be parsed are shown with every pair
+	// of their vulnerability: they may have been about it.
+	invalid := 0
+	for _, i := range e.byVuln[p.group] {
+		for _, sp := range e.stmts[i].prods {
+			if sp.bad {
+				invalid++
+			}
+		}
+	}
+	all := make([]Considered, 0, len(newest)+invalid+len(drops))
 	for _, l := range newest {
-		kept = append(kept, considered(l.s, l.show))
+		all = append(all, considered(l.s, l.show))
 	}
+	kept := all[:len(newest):len(newest)]
 	slices.SortFunc(kept, compareConsidered)
 	decide(&r, kept)
-	r.Statements = append(kept, dropped...)
+	for _, i := range e.byVuln[p.group] {
+		s := &e.stmts[i]
+		for _, sp := range s.prods {
+			if sp.bad {
+				c := considered(s, sp.show)
+				c.Role, c.Reason, c.Detail = RoleDropped, ReasonInvalidProduct, "the product "+strconv.Quote(sp.show)+" cannot be parsed"
+				all = append(all, c)
+			}
+		}
+	}
+	for _, d := range drops {
+		c := considered(d.s, d.show)
+		c.Role, c.Reason, c.Detail = RoleDropped, d.reason, d.detail
+		all = append(all, c)
+	}
+	r.Statements = all
 	slices.SortStableFunc(r.Statements[len(kept):], compareConsidered)
 	if r.Statements == nil {
 		r.Statements = []Considered{}

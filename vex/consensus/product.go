@@ -25,8 +25,9 @@ type ref struct {
 	digest string
 	// rng is a version range ("vers:…") the product stands for.
 	rng string
-	// canon is canonical(), computed once.
+	// canon is canonical(), computed once; k is key(), computed once.
 	canon string
+	k     string
 }
 
 // refCache memoises parseRef: statements name the same products again
@@ -60,10 +61,13 @@ func parseRef(s string) (ref, bool) {
 	if isDigest(s) {
 		r := ref{raw: s, digest: strings.ToLower(s)}
 		r.canon = r.canonical()
+		r.k = r.computeKey()
 		return r, true
 	}
 	if !strings.HasPrefix(strings.ToLower(s), "pkg:") {
-		return ref{raw: s, canon: s}, true
+		r := ref{raw: s, canon: s}
+		r.k = r.computeKey()
+		return r, true
 	}
 	p, err := packageurl.FromString(s)
 	if err != nil || p.Name == "" {
@@ -88,6 +92,7 @@ func parseRef(s string) (ref, bool) {
 		r.digest = strings.ToLower(r.version)
 	}
 	r.canon = r.canonical()
+	r.k = r.computeKey()
 	return r, true
 }
 
@@ -102,6 +107,13 @@ func isDigest(s string) bool {
 // key is the index key of a ref: what two refs that may cover each other
 // share (the digest, the purl without version, or the opaque id).
 func (r ref) key() string {
+	if r.k != "" {
+		return r.k
+	}
+	return r.computeKey()
+}
+
+func (r ref) computeKey() string {
 	switch {
 	case r.digest != "":
 		return "d:" + r.digest

@@ -58,6 +58,11 @@ TARGET is one of
   sbom:FILE                a CycloneDX JSON or SPDX JSON SBOM
   dir:DIR                  a root filesystem
 
+--evidence reads each Go binary's function names: a finding whose vulnerable
+symbols are absent (package or module level) becomes, with --store, a VEX
+statement of issuer ferry:symbols, tier analysis (not_affected,
+vulnerable_code_not_present) that decides only where no other tier does.
+
 Scanning fails closed: an ecosystem present in the target with no advisory data
 is reported as NO_ADVISORY_DATA, and --fail-on fails on it. Findings of unknown
 severity meet every --fail-on threshold.
@@ -138,7 +143,7 @@ func (o *scanOptions) run(cmd *cobra.Command, target string) error {
 			return err
 		}
 		applyVEX := func(r *store.Reader, rep *scan.Report) error {
-			return vexsite.ApplyToScan(ctx, r, rep, vexsite.Options{LocalDir: o.vex, At: opts.Time})
+			return vexsite.ApplyToScan(ctx, r, rep, vexsite.Options{LocalDir: o.vex, At: opts.Time, Analysis: vexsite.SymbolStatements(rep)})
 		}
 		if rep, err = storescan.Scan(ctx, st, target, opts, applyVEX); err != nil {
 			return err

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"github.com/ferry-dev/ferry/internal/atomicfile"
+	"github.com/ferry-dev/ferry/scan"
 	"github.com/ferry-dev/ferry/store"
+	"github.com/ferry-dev/ferry/storescan"
 	"github.com/ferry-dev/ferry/vex/consensus"
 	"github.com/ferry-dev/ferry/vexsite"
 	"github.com/spf13/cobra"
@@ -12,6 +14,9 @@ type vexOptions struct {
 	store, vuln, product, within, local, issuers, at string
 	json                                             bool
 	out                                              string
+	// evidence is a scan target whose Go symbol evidence gives tool
+	// statements (issuer ferry:symbols, tier analysis); "" for none.
+	evidence string
 }
 
 func (o *vexOptions) addFlags(c *cobra.Command, filters bool) {
@@ -86,9 +91,17 @@ func newVEXExplainCmd() *cobra.Command {
 issuer, tier, status, justification, time, source document, and its role — DECIDES,
 AGREES, CONFLICTS, DISSENT, CONCURS, INVESTIGATING — or DROPPED with its reason code
 (UNKNOWN_STATUS, NOT_AFFECTED_UNJUSTIFIED, INVALID_JUSTIFICATION, INVALID_PRODUCT,
-SIGNATURE_REQUIRED, SUPERSEDED, FUTURE_STATEMENT).`,
+SIGNATURE_REQUIRED, SUPERSEDED, FUTURE_STATEMENT).
+
+--evidence TARGET scans TARGET (as ferry scan --evidence does) and adds the
+statements its Go symbol evidence gives: issuer ferry:symbols, tier analysis,
+not_affected where the module or package is in the binary but none of the
+vulnerable symbols. They are about the package within TARGET's image digest:
+--within defaults to it.`,
 		Example: `  ferry vex explain --store /srv/ferry --vuln GO-2024-2575 --product pkg:golang/helm.sh/helm/v3 \
-      --within pkg:golang/github.com/aquasecurity/trivy`,
+      --within pkg:golang/github.com/aquasecurity/trivy
+  ferry vex explain --store /srv/ferry --vuln GO-2025-3487 --product pkg:golang/golang.org/x/crypto@v0.31.0 \
+      --evidence docker-archive:app.tar`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.vuln == "" || o.product == "" {
@@ -106,6 +119,7 @@ SIGNATURE_REQUIRED, SUPERSEDED, FUTURE_STATEMENT).`,
 	}
 	o.addFlags(c, true)
 	c.Flags().BoolVar(&o.json, "json", false, "canonical JSON (RFC 8785)")
+	c.Flags().StringVar(&o.evidence, "evidence", "", "a scan target (sha256:…, oci:DIR, docker-archive:FILE, dir:DIR) whose Go symbol evidence adds ferry:symbols statements (tier analysis)")
 	return c
 }
 
@@ -161,13 +175,27 @@ func (o *vexOptions) run(cmd *cobra.Command) (*consensus.Report, error) {
 		return nil, err
 	}
 	var rep *consensus.Report
-	err = st.View(ctx, func(r *store.Reader) error {
-		site, err := vexsite.Load(ctx, r, r, r, vexsite.Options{LocalDir: o.local, IssuersFile: o.issuers, At: at})
+	decide := func(r *store.Reader, analysis []consensus.Input, within string) error {
+		site, err := vexsite.Load(ctx, r, r, r, vexsite.Options{LocalDir: o.local, IssuersFile: o.issuers, At: at, Analysis: analysis})
 		if err != nil {
 			return err
 		}
-		rep = site.Report(vexsite.Filter{Vuln: o.vuln, Product: o.product, Within: o.within})
+		rep = site.Report(vexsite.Filter{Vuln: o.vuln, Product: o.product, Within: within})
 		return nil
-	})
+	}
+	if o.evidence != "" {
+		if _, err := scan.ParseTarget(o.evidence); err != nil {
+			return nil, usageErr{err}
+		}
+		_, err := storescan.Scan(ctx, st, o.evidence, scan.Options{Evidence: true, Time: at}, func(r *store.Reader, sr *scan.Report) error {
+			within := o.within
+			if within == "" {
+				within = sr.Target.Digest
+			}
+			return decide(r, vexsite.SymbolStatements(sr), within)
+		})
+		return rep, err
+	}
+	err = st.View(ctx, func(r *store.Reader) error { return decide(r, nil, o.within) })
 	return rep, err
 }
