@@ -69,7 +69,9 @@ func writeTable(out io.Writer, r *Report) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	if len(r.Findings) == 0 {
+	if r.Summary.NothingEvaluated {
+		fmt.Fprintf(w, "%s: no package of the target could be matched against advisories (%d not evaluated, see --format json); the absence of findings means nothing.\n", StatusNothingEvaluated, len(r.NotEvaluated))
+	} else if len(r.Findings) == 0 {
 		fmt.Fprintln(w, "No findings.")
 	} else {
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

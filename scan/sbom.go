@@ -63,10 +63,13 @@ func cdxInventory(r io.Reader, name string) ([]Package, []NotEvaluated, error) {
 			// The component's reference in findings: its bom-ref, else
 			// its name, else its purl (neither is required).
 			ref := cmp.Or(c.BOMRef, c.Name, c.PackageURL)
+			// A component with a purl scan cannot map (pkg:generic,
+			// pkg:oci, an unknown type) is not evaluated, whatever its
+			// type: leaving it out would read as clean.
 			if p, ok, why := fromPURL(c.PackageURL); ok {
 				p.Location = Location{SBOMRef: ref}
 				pkgs = append(pkgs, p)
-			} else if c.Type == cdx.ComponentTypeLibrary || c.Type == cdx.ComponentTypeApplication || c.Type == cdx.ComponentTypeFramework || c.Type == cdx.ComponentTypeOS {
+			} else if c.PackageURL != "" || c.Type == cdx.ComponentTypeLibrary || c.Type == cdx.ComponentTypeApplication || c.Type == cdx.ComponentTypeFramework || c.Type == cdx.ComponentTypeOS {
 				notEval = append(notEval, NotEvaluated{Package: PackageRef{Name: c.Name, Version: c.Version, PURL: c.PackageURL}, Location: Location{SBOMRef: ref}, Reason: why})
 			}
 			walk(c.Components)
@@ -145,7 +148,17 @@ func fromPURL(s string) (Package, bool, string) {
 	case "golang":
 		p.Ecosystem, p.Name = "Go", withNS("/")
 		p.Version = strings.TrimPrefix(p.Version, "v")
-		if p.Name == "stdlib" || p.Name == "toolchain" {
+		switch p.Name {
+		case "std", "stdlib":
+			// The standard library: cyclonedx-gomod writes
+			// pkg:golang/std@go1.22.0, others stdlib@1.22.0; the Go
+			// vulndb calls it stdlib, with semver versions.
+			v := goTagToSemver(p.Version)
+			if v == "" {
+				return Package{}, false, "package URL " + s + ": Go standard library version not understood"
+			}
+			p.Name, p.Version = "stdlib", v
+		case "toolchain":
 			if v := goTagToSemver(p.Version); v != "" {
 				p.Version = v
 			}
