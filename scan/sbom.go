@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	purls "github.com/ferry-dev/ferry/internal/purl"
 	"io"
 	"os"
 	"strings"
@@ -137,7 +138,10 @@ func fromPURL(s string) (Package, bool, string) {
 	for _, kv := range u.Qualifiers {
 		q[kv.Key] = kv.Value
 	}
-	p := Package{Name: u.Name, Version: u.Version, PURL: s}
+	// The package keeps the canonical spelling of its purl, so that VEX
+	// statements written either way find it.
+	canon, _ := purls.Normalize(s)
+	p := Package{Name: u.Name, Version: u.Version, PURL: cmp.Or(canon, s)}
 	withNS := func(sep string) string {
 		if u.Namespace == "" {
 			return u.Name

@@ -81,3 +81,18 @@ func TestSBOMGoStdlib(t *testing.T) {
 		})
 	}
 }
+
+// TestCanonicalGoPURL: packages carry the canonical purl, whatever
+// spelling the SBOM used, and scan's own extractors write it.
+func TestCanonicalGoPURL(t *testing.T) {
+	const want = "pkg:golang/golang.org/x/text@v0.3.5"
+	for _, in := range []string{want, "pkg:golang/golang.org%2Fx%2Ftext@v0.3.5"} {
+		p, ok, why := fromPURL(in)
+		if !ok || p.PURL != want || p.Name != "golang.org/x/text" {
+			t.Errorf("fromPURL(%q) = %+v %v %s", in, p, ok, why)
+		}
+	}
+	if got := purl("golang", "", "golang.org/x/text", "v0.3.5", nil); got != want {
+		t.Errorf("purl = %q, want %q", got, want)
+	}
+}
