@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	purls "github.com/ferry-dev/ferry/internal/purl"
 	"io"
 	"io/fs"
 	"net/textproto"
@@ -21,6 +20,7 @@ import (
 	"strings"
 
 	rpmdb "github.com/erikvarga/go-rpmdb/pkg"
+	purls "github.com/ferry-dev/ferry/internal/purl"
 	_ "modernc.org/sqlite" // the rpmdb.sqlite driver (pure Go, no cgo)
 )
 

@@ -303,7 +303,13 @@ func sarifLog(r *Report) any {
 		"results": results,
 		"properties": map[string]any{
 			"target": r.Target, "ecosystems": r.Ecosystems, "no_advisory_data": r.Summary.NoAdvisoryData,
+			"nothing_evaluated": r.Summary.NothingEvaluated,
 		},
+	}
+	if r.Time != nil {
+		// The evaluation time (SARIF 2.1.0 §3.20.8): when the advisories
+		// said what the results say.
+		run["invocations"] = []any{map[string]any{"executionSuccessful": true, "endTimeUtc": r.Time.UTC().Format(time.RFC3339)}}
 	}
 	return map[string]any{"$schema": sarifSchema, "version": "2.1.0", "runs": []any{run}}
 }

@@ -5,12 +5,12 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	purls "github.com/ferry-dev/ferry/internal/purl"
 	"io"
 	"os"
 	"strings"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+	purls "github.com/ferry-dev/ferry/internal/purl"
 	"github.com/package-url/packageurl-go"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx"
