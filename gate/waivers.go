@@ -1,10 +1,11 @@
 package gate
 
 import (
-	purls "github.com/ferry-dev/ferry/internal/purl"
 	"slices"
 	"strconv"
 	"time"
+
+	purls "github.com/ferry-dev/ferry/internal/purl"
 )
 
 // applyWaivers marks the findings each waiver covers and says what became

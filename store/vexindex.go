@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ferry-dev/ferry/format"
-	"github.com/ferry-dev/ferry/internal/purl"
 	"io"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/ferry-dev/ferry/format"
+	"github.com/ferry-dev/ferry/internal/purl"
 	"github.com/ferry-dev/ferry/verify"
 	"github.com/ferry-dev/ferry/vex"
 )
