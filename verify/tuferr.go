@@ -32,15 +32,15 @@ func (v *verifier) tufFail(entry string, err error, delegator *metadata.Metadata
 	hasState := v.trust.Timestamp != nil
 	switch {
 	case errors.Is(err, &metadata.ErrExpiredMetadata{}):
-		expired := ""
+		expired, need := "", "a newer kit of the channel is needed"
 		if strings.Contains(err.Error(), "root") && delegator != nil {
 			entry = bundle.RootPath(delegator.Signed.Version)
-			expired = delegator.Signed.Expires.UTC().Format(time.RFC3339)
+			expired, need = delegator.Signed.Expires.UTC().Format(time.RFC3339), "the channel's root must be renewed with ferry trust rotate"
 		} else if e := expiresOf(data); e != "" {
 			expired = e
 		}
 		if expired != "" {
-			v.fail(bundle.CodeExpired, entry, "expired at %s (checked at %s; a newer kit of the channel is needed): %v", expired, v.opts.At.UTC().Format(time.RFC3339), err)
+			v.fail(bundle.CodeExpired, entry, "expired at %s (checked at %s; %s): %v", expired, v.opts.At.UTC().Format(time.RFC3339), need, err)
 			return
 		}
 		v.fail(bundle.CodeExpired, entry, "expired (checked at %s): %v", v.opts.At.UTC().Format(time.RFC3339), err)

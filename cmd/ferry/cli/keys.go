@@ -73,7 +73,8 @@ func loadPrivateKey(ref string) (crypto.Signer, error) {
 		}
 		return keys.ParsePrivate("$"+name, []byte(v))
 	}
-	return keys.LoadPrivate(ref)
+	k, err := keys.LoadPrivate(ref)
+	return k, keyFileError(ref, err)
 }
 
 // loadPublicKey reads a public key; a private key file is accepted too and
@@ -81,7 +82,8 @@ func loadPrivateKey(ref string) (crypto.Signer, error) {
 func loadPublicKey(ref string) (crypto.PublicKey, error) {
 	if !strings.HasPrefix(ref, "env:") {
 		if data, err := os.ReadFile(ref); err == nil && !keys.IsPrivatePEM(data) {
-			return keys.ParsePublic(ref, data)
+			k, err := keys.ParsePublic(ref, data)
+			return k, keyFileError(ref, err)
 		}
 	}
 	priv, err := loadPrivateKey(ref)

@@ -65,3 +65,25 @@ func TestKeysGenerateJSON(t *testing.T) {
 		t.Errorf("%v %v\n%s", out, err, r.stdout)
 	}
 }
+
+// TestWrongKindOfFile: a key or a kit given as --root, and a root given
+// as --key, are refused as usage errors that say what the file is.
+func TestWrongKindOfFile(t *testing.T) {
+	dir := site(t)
+	mustFerry(t, dir, "mirror", "-f", "kit.yaml", "-o", "a.kit.tar.zst", "--key", "keys/signer.key", "--no-progress")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"verify", "a.kit.tar.zst", "--root", "keys/root.pub"}, "is a public key, not a channel root"},
+		{[]string{"verify", "a.kit.tar.zst", "--root", "keys/root.key"}, "is a private key, not a channel root"},
+		{[]string{"verify", "a.kit.tar.zst", "--root", "a.kit.tar.zst"}, "is a kit"},
+		{[]string{"import", "a.kit.tar.zst", "--store", "st", "--root", "keys/root.pub"}, "is a public key, not a channel root"},
+		{[]string{"mirror", "-f", "kit.yaml", "-o", "b.kit.tar.zst", "--key", "trust/root.json", "--no-progress"}, "is TUF root metadata, not a key"},
+	} {
+		r := ferry(t, dir, c.args...)
+		if r.code != cli.ExitUsage || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%q: exit %d, want %d and %q\n%s", c.args, r.code, cli.ExitUsage, c.want, r.stderr)
+		}
+	}
+}
