@@ -42,17 +42,18 @@ func fileKind(data []byte) string {
 }
 
 // readRootFile reads the file given as --root: a channel's TUF root. A
-// file of another kind (a key, a kit) is a usage error that names it.
+// file recognised as another kind (a key, a kit, other TUF metadata) is a
+// usage error that names it; anything else goes to the verifier, which
+// reports it as KIT_MALFORMED.
 func readRootFile(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := trust.Parse(data); err != nil {
-		if k := fileKind(data); k != "" && k != "TUF root metadata" {
+		if k := fileKind(data); k != "" && k != "TUF root metadata" && k != "a JSON document" {
 			return nil, usagef("--root %s: this is %s, not a channel root (the root.json that ferry trust init writes)", path, k)
 		}
-		return nil, usagef("--root %s: not a channel root: %v", path, err)
 	}
 	return data, nil
 }
