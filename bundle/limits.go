@@ -185,3 +185,11 @@ func shortPath(p string) string {
 	}
 	return p[:i] + "..." + p[j:]
 }
+
+// EntryBudget is how many decompressed bytes one content entry of length
+// bytes at path may take in the tar stream: its content, its header and
+// PAX records, and padding. A reader of a kit passes the sum over the
+// targets to Reader.SetBudget once it has read targets.json.
+func EntryBudget(path string, length int64) int64 {
+	return length + 3*512 + 2*int64(len(path)) + 1024
+}

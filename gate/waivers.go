@@ -3,10 +3,9 @@ package gate
 import (
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/package-url/packageurl-go"
+	purls "github.com/ferry-dev/ferry/internal/purl"
 )
 
 // applyWaivers marks the findings each waiver covers and says what became
@@ -60,39 +59,20 @@ func waiverCovers(w Waiver, f Finding) bool {
 
 // purlCovers reports whether the purl pattern (version-less: every
 // version) names the package purl. Type, namespace and name compare after
-// decoding (so pkg:golang/golang.org%2Fx%2Ftext equals
-// pkg:golang/golang.org/x/text); PyPI names compare case-insensitively
-// with - _ . folded; qualifiers and subpath are ignored.
+// normalisation (internal/purl: pkg:golang/golang.org%2Fx%2Ftext equals
+// pkg:golang/golang.org/x/text; PyPI names compare case-insensitively
+// with - _ . folded); qualifiers and subpath are ignored.
 func purlCovers(pattern, purl string) bool {
 	if purl == "" {
 		return false
 	}
-	p, err1 := packageurl.FromString(pattern)
-	q, err2 := packageurl.FromString(purl)
+	p, err1 := purls.Parse(pattern)
+	q, err2 := purls.Parse(purl)
 	if err1 != nil || err2 != nil {
 		return pattern == purl
 	}
-	if !strings.EqualFold(p.Type, q.Type) {
-		return false
-	}
-	pn, qn := fullName(p), fullName(q)
-	if strings.EqualFold(p.Type, "pypi") {
-		pn, qn = pypiName(pn), pypiName(qn)
-	}
-	if pn != qn {
+	if p.Type != q.Type || p.Namespace != q.Namespace || p.Name != q.Name {
 		return false
 	}
 	return p.Version == "" || p.Version == q.Version
-}
-
-func fullName(p packageurl.PackageURL) string {
-	if p.Namespace == "" {
-		return p.Name
-	}
-	return p.Namespace + "/" + p.Name
-}
-
-func pypiName(s string) string {
-	s = strings.ToLower(s)
-	return strings.NewReplacer("_", "-", ".", "-").Replace(s)
 }

@@ -20,7 +20,7 @@ import (
 	"strings"
 
 	rpmdb "github.com/erikvarga/go-rpmdb/pkg"
-	"github.com/package-url/packageurl-go"
+	purls "github.com/ferry-dev/ferry/internal/purl"
 	_ "modernc.org/sqlite" // the rpmdb.sqlite driver (pure Go, no cgo)
 )
 
@@ -204,14 +204,10 @@ func readRegular(r *os.Root, name string, limit int64) ([]byte, bool) {
 	return b, true
 }
 
+// purl is the canonical package URL of a package (internal/purl): a Go
+// module path keeps its slashes.
 func purl(typ, ns, name, version string, q map[string]string) string {
-	var qs packageurl.Qualifiers
-	for _, k := range slices.Sorted(mapsKeys(q)) {
-		if q[k] != "" {
-			qs = append(qs, packageurl.Qualifier{Key: k, Value: q[k]})
-		}
-	}
-	return packageurl.NewPackageURL(typ, ns, name, version, qs, "").ToString()
+	return purls.New(typ, ns, name, version, q, "")
 }
 
 // ---- Go binaries ----

@@ -69,7 +69,9 @@ func writeTable(out io.Writer, r *Report) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	if len(r.Findings) == 0 {
+	if r.Summary.NothingEvaluated {
+		fmt.Fprintf(w, "%s: no package of the target could be matched against advisories (%d not evaluated, see --format json); the absence of findings means nothing.\n", StatusNothingEvaluated, len(r.NotEvaluated))
+	} else if len(r.Findings) == 0 {
 		fmt.Fprintln(w, "No findings.")
 	} else {
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -304,7 +306,13 @@ func sarifLog(r *Report) any {
 		"results": results,
 		"properties": map[string]any{
 			"target": r.Target, "ecosystems": r.Ecosystems, "no_advisory_data": r.Summary.NoAdvisoryData,
+			"nothing_evaluated": r.Summary.NothingEvaluated,
 		},
+	}
+	if r.Time != nil {
+		// The evaluation time (SARIF 2.1.0 §3.20.8): when the advisories
+		// said what the results say.
+		run["invocations"] = []any{map[string]any{"executionSuccessful": true, "endTimeUtc": r.Time.UTC().Format(time.RFC3339)}}
 	}
 	return map[string]any{"$schema": sarifSchema, "version": "2.1.0", "runs": []any{run}}
 }

@@ -3,6 +3,7 @@ package scan
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -33,6 +34,10 @@ const maxFile = 2 << 30
 
 // Inventory lists the packages of a target.
 func Inventory(ctx context.Context, t Target, opts Options) (*InventoryResult, error) {
+	t, err := ResolvePath(t)
+	if err != nil {
+		return nil, err
+	}
 	res := &InventoryResult{Target: TargetInfo{Ref: t.Ref, Kind: t.Kind}}
 	if opts.Evidence && t.Kind != KindSBOM {
 		res.symbols = symbolTables{}
@@ -47,6 +52,13 @@ func Inventory(ctx context.Context, t Target, opts Options) (*InventoryResult, e
 		return res, nil
 	case KindDir:
 		pkgs, ne, err := dirInventory(ctx, t.Path, res.symbols)
+		if err != nil {
+			return nil, err
+		}
+		res.Packages, res.NotEvaluated = pkgs, ne
+		return res, nil
+	case KindFile:
+		pkgs, ne, err := fileInventory(ctx, t, res.symbols)
 		if err != nil {
 			return nil, err
 		}
@@ -431,6 +443,50 @@ func dirInventory(ctx context.Context, dir string, syms symbolTables) ([]Package
 		return nil, nil, err
 	}
 	return pkgs, append(w.notEval, notEval...), nil
+}
+
+// fileInventory scans one file with the extractors that want it by its
+// name (a lockfile, a .jar) or by its first bytes (a Go binary, executable
+// or not). A file no extractor knows is an error naming what scan reads,
+// rather than an empty, clean-looking report.
+func fileInventory(ctx context.Context, t Target, syms symbolTables) ([]Package, []NotEvaluated, error) {
+	info, err := os.Stat(t.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, nil, &TargetError{Target: t.Ref, Reason: "not a regular file"}
+	}
+	exs := extractors(syms)
+	dir, base := filepath.Split(t.Path)
+	cand := required(exs, base, info)
+	if !slices.Contains(cand, 0) && startsExecutable(t.Path) {
+		cand = append([]int{0}, cand...) // exs[0] is the Go binary extractor
+	}
+	if len(cand) == 0 {
+		return nil, nil, &TargetError{Target: t.Ref, Reason: "not a file scan reads: want a Go binary, a package-lock.json, a .jar/.war/.ear, an SBOM (CycloneDX or SPDX JSON), a docker save tarball, an OCI layout or a directory"}
+	}
+	pkgs, ne, err := runExtractors(ctx, cmp.Or(dir, "."), exs, []candidate{{path: base, exs: cand}})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(pkgs) == 0 && len(ne) == 0 && slices.Equal(cand, []int{0}) {
+		ne = append(ne, NotEvaluated{Location: Location{Path: base}, Reason: "an executable without Go build info: its packages are unknown"})
+	}
+	return pkgs, ne, nil
+}
+
+// startsExecutable reports whether the file starts with ELF, PE or Mach-O
+// magic.
+func startsExecutable(name string) bool {
+	f, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	n, _ := io.ReadFull(f, head)
+	return isExecutable(head[:n])
 }
 
 // dirWalk collects the candidates of a directory walk and what it could

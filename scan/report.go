@@ -15,6 +15,9 @@ const (
 	// but there is no advisory data for it: absence of findings there
 	// means nothing. --fail-on fails on it.
 	StatusNoAdvisoryData = "NO_ADVISORY_DATA"
+	// StatusNothingEvaluated says no package of the target could be
+	// matched at all. --fail-on fails on it.
+	StatusNothingEvaluated = "NOTHING_EVALUATED"
 )
 
 // Severity ratings, highest first; RatingUnknown sorts below LOW but
@@ -211,6 +214,11 @@ type Summary struct {
 	Unknown        int      `json:"unknown"`
 	KEV            int      `json:"kev"`
 	NoAdvisoryData []string `json:"no_advisory_data"`
+	// NothingEvaluated is true when the target has no package scan could
+	// match against advisories (an SBOM of pkg:generic components, an
+	// image without a package database): "no findings" would mean
+	// nothing. --fail-on fails on it.
+	NothingEvaluated bool `json:"nothing_evaluated,omitempty"`
 	// VEX counts findings per VEX consensus status, when one was
 	// computed.
 	VEX map[string]int `json:"vex,omitempty"`

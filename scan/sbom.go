@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+	purls "github.com/ferry-dev/ferry/internal/purl"
 	"github.com/package-url/packageurl-go"
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx"
@@ -63,10 +64,13 @@ func cdxInventory(r io.Reader, name string) ([]Package, []NotEvaluated, error) {
 			// The component's reference in findings: its bom-ref, else
 			// its name, else its purl (neither is required).
 			ref := cmp.Or(c.BOMRef, c.Name, c.PackageURL)
+			// A component with a purl scan cannot map (pkg:generic,
+			// pkg:oci, an unknown type) is not evaluated, whatever its
+			// type: leaving it out would read as clean.
 			if p, ok, why := fromPURL(c.PackageURL); ok {
 				p.Location = Location{SBOMRef: ref}
 				pkgs = append(pkgs, p)
-			} else if c.Type == cdx.ComponentTypeLibrary || c.Type == cdx.ComponentTypeApplication || c.Type == cdx.ComponentTypeFramework || c.Type == cdx.ComponentTypeOS {
+			} else if c.PackageURL != "" || c.Type == cdx.ComponentTypeLibrary || c.Type == cdx.ComponentTypeApplication || c.Type == cdx.ComponentTypeFramework || c.Type == cdx.ComponentTypeOS {
 				notEval = append(notEval, NotEvaluated{Package: PackageRef{Name: c.Name, Version: c.Version, PURL: c.PackageURL}, Location: Location{SBOMRef: ref}, Reason: why})
 			}
 			walk(c.Components)
@@ -134,7 +138,10 @@ func fromPURL(s string) (Package, bool, string) {
 	for _, kv := range u.Qualifiers {
 		q[kv.Key] = kv.Value
 	}
-	p := Package{Name: u.Name, Version: u.Version, PURL: s}
+	// The package keeps the canonical spelling of its purl, so that VEX
+	// statements written either way find it.
+	canon, _ := purls.Normalize(s)
+	p := Package{Name: u.Name, Version: u.Version, PURL: cmp.Or(canon, s)}
 	withNS := func(sep string) string {
 		if u.Namespace == "" {
 			return u.Name
@@ -145,7 +152,17 @@ func fromPURL(s string) (Package, bool, string) {
 	case "golang":
 		p.Ecosystem, p.Name = "Go", withNS("/")
 		p.Version = strings.TrimPrefix(p.Version, "v")
-		if p.Name == "stdlib" || p.Name == "toolchain" {
+		switch p.Name {
+		case "std", "stdlib":
+			// The standard library: cyclonedx-gomod writes
+			// pkg:golang/std@go1.22.0, others stdlib@1.22.0; the Go
+			// vulndb calls it stdlib, with semver versions.
+			v := goTagToSemver(p.Version)
+			if v == "" {
+				return Package{}, false, "package URL " + s + ": Go standard library version not understood"
+			}
+			p.Name, p.Version = "stdlib", v
+		case "toolchain":
 			if v := goTagToSemver(p.Version); v != "" {
 				p.Version = v
 			}

@@ -211,6 +211,7 @@ func summarize(r *Report) Summary {
 			s.NoAdvisoryData = append(s.NoAdvisoryData, e.Ecosystem)
 		}
 	}
+	s.NothingEvaluated = len(r.Packages) == 0
 	return s
 }
 
@@ -231,6 +232,9 @@ func (r *Report) Fails(threshold string) []string {
 	}
 	for _, e := range r.Summary.NoAdvisoryData {
 		why = append(why, fmt.Sprintf("%s: %s", StatusNoAdvisoryData, e))
+	}
+	if r.Summary.NothingEvaluated {
+		why = append(why, fmt.Sprintf("%s: no package of the target could be matched (%d not evaluated)", StatusNothingEvaluated, len(r.NotEvaluated)))
 	}
 	return why
 }

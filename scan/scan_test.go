@@ -281,7 +281,8 @@ func TestSARIFValidatesAgainstSchema(t *testing.T) {
 	if err := validate("broken", []byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{}}}]}`)); err == nil {
 		t.Error("a driver without name validated")
 	}
-	for _, rep := range []*Report{testReport(t), {Schema: SchemaVersion, Findings: []Finding{}}} {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, rep := range []*Report{testReport(t), {Schema: SchemaVersion, Findings: []Finding{}, Time: &at}} {
 		var buf bytes.Buffer
 		if err := Write(&buf, rep, "sarif"); err != nil {
 			t.Fatal(err)

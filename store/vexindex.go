@@ -7,15 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ferry-dev/ferry/format"
 	"io"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/ferry-dev/ferry/format"
+	"github.com/ferry-dev/ferry/internal/purl"
 	"github.com/ferry-dev/ferry/verify"
 	"github.com/ferry-dev/ferry/vex"
-	packageurl "github.com/package-url/packageurl-go"
 )
 
 // VEXIndexer indexes the VEX documents of vex/<source>/<sha256>.json
@@ -192,7 +192,7 @@ func productKeys(ps []vex.Product) []string {
 	var out []string
 	var add func(p vex.Product)
 	add = func(p vex.Product) {
-		for _, s := range []string{p.ID, p.PURL, p.CPE, p.Name, purlBase(p.PURL), purlBase(p.ID)} {
+		for _, s := range []string{p.ID, p.PURL, p.CPE, p.Name, canonPURL(p.PURL), canonPURL(p.ID), purl.Base(p.PURL), purl.Base(p.ID)} {
 			if s != "" {
 				out = append(out, s)
 			}
@@ -208,18 +208,14 @@ func productKeys(ps []vex.Product) []string {
 	return slices.Compact(out)
 }
 
-// purlBase is a purl without version, qualifiers and subpath, or "" when s
-// is not a purl or has none of them.
-func purlBase(s string) string {
+// canonPURL is the canonical spelling of a purl (internal/purl), or ""
+// when s is not a purl: statements are found by either spelling.
+func canonPURL(s string) string {
 	if !strings.HasPrefix(s, "pkg:") {
 		return ""
 	}
-	p, err := packageurl.FromString(s)
-	if err != nil || p.Version == "" && len(p.Qualifiers) == 0 && p.Subpath == "" {
-		return ""
-	}
-	p.Version, p.Qualifiers, p.Subpath = "", nil, ""
-	return p.ToString()
+	c, _ := purl.Normalize(s)
+	return c
 }
 
 // VEXStatements returns the statements about any of ids (a vulnerability
@@ -236,13 +232,18 @@ func (r *Reader) VEXStatements(ids ...string) ([]VEXStatement, error) {
 // its exact ID, purl, cpe or name. A purl without a version also finds the
 // statements about every version of the package; the component of a CSAF
 // relationship ("X default_component_of Y") finds the relationship's
-// statements. Each comes once, by channel and then source document and
+// statements. A purl is looked up as given and in its canonical spelling
+// (pkg:golang/golang.org/x/text, not golang.org%2Fx%2Ftext). Each comes once, by channel and then source document and
 // statement order.
 func (r *Reader) VEXStatementsForProduct(product string) ([]VEXStatement, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
-	return r.statements('p', []string{product})
+	keys := []string{product}
+	if c := canonPURL(product); c != "" && c != product {
+		keys = append(keys, c)
+	}
+	return r.statements('p', keys)
 }
 
 func (r *Reader) statements(kind byte, keys []string) ([]VEXStatement, error) {

@@ -6,10 +6,25 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ferry-dev/ferry/bundle"
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
+
+// expiresOf is the signed expiry of TUF metadata, or "" when data has
+// none that parses.
+func expiresOf(data []byte) string {
+	var m struct {
+		Signed struct {
+			Expires time.Time `json:"expires"`
+		} `json:"signed"`
+	}
+	if json.Unmarshal(data, &m) != nil || m.Signed.Expires.IsZero() {
+		return ""
+	}
+	return m.Signed.Expires.UTC().Format(time.RFC3339)
+}
 
 // tufFail maps an error of go-tuf's trustedmetadata to a failure code.
 // delegator is the root that should have signed data for role.
@@ -17,10 +32,18 @@ func (v *verifier) tufFail(entry string, err error, delegator *metadata.Metadata
 	hasState := v.trust.Timestamp != nil
 	switch {
 	case errors.Is(err, &metadata.ErrExpiredMetadata{}):
+		expired, need := "", "a newer kit of the channel is needed"
 		if strings.Contains(err.Error(), "root") && delegator != nil {
 			entry = bundle.RootPath(delegator.Signed.Version)
+			expired, need = delegator.Signed.Expires.UTC().Format(time.RFC3339), "the channel's root must be renewed with ferry trust rotate"
+		} else if e := expiresOf(data); e != "" {
+			expired = e
 		}
-		v.fail(bundle.CodeExpired, entry, "expired (checked at %s): %v", v.opts.At.UTC().Format("2006-01-02T15:04:05Z"), err)
+		if expired != "" {
+			v.fail(bundle.CodeExpired, entry, "expired at %s (checked at %s; %s): %v", expired, v.opts.At.UTC().Format(time.RFC3339), need, err)
+			return
+		}
+		v.fail(bundle.CodeExpired, entry, "expired (checked at %s): %v", v.opts.At.UTC().Format(time.RFC3339), err)
 	case errors.Is(err, &metadata.ErrBadVersionNumber{}):
 		if hasState {
 			v.fail(bundle.CodeRollback, entry, "older than the trusted state of the channel: %v", err)

@@ -491,7 +491,7 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 			bad = true
 			continue
 		}
-		budget += t.Length + 3*512 + 2*int64(len(p)) + 1024
+		budget += bundle.EntryBudget(p, t.Length)
 	}
 	if bad {
 		return false

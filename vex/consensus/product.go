@@ -3,6 +3,7 @@ package consensus
 import (
 	"strings"
 
+	"github.com/ferry-dev/ferry/internal/purl"
 	"github.com/ferry-dev/ferry/vex"
 	packageurl "github.com/package-url/packageurl-go"
 )
@@ -69,22 +70,15 @@ func parseRef(s string) (ref, bool) {
 		r.k = r.computeKey()
 		return r, true
 	}
-	p, err := packageurl.FromString(s)
-	if err != nil || p.Name == "" {
+	p, err := purl.Parse(s)
+	if err != nil {
 		return ref{}, false
 	}
-	r := ref{raw: s, purl: true, typ: strings.ToLower(p.Type), version: p.Version, subpath: strings.Trim(p.Subpath, "/")}
-	name := p.Name
+	r := ref{raw: s, purl: true, typ: p.Type, version: p.Version, subpath: p.Subpath}
+	r.name = p.Name
 	if p.Namespace != "" {
-		name = p.Namespace + "/" + p.Name
+		r.name = p.Namespace + "/" + p.Name
 	}
-	switch r.typ {
-	case "pypi":
-		name = strings.NewReplacer("_", "-", ".", "-").Replace(strings.ToLower(name))
-	case "github", "bitbucket", "oci":
-		name = strings.ToLower(name)
-	}
-	r.name = name
 	if len(p.Qualifiers) > 0 {
 		r.qualifiers = p.Qualifiers.Map()
 	}
@@ -146,11 +140,7 @@ func (r ref) canonical() string {
 			// make it another product.
 			p.Qualifiers, p.Subpath = nil, ""
 		}
-		s := p.ToString()
-		if r.typ == "golang" {
-			// Go module paths are written with their slashes.
-			s = strings.ReplaceAll(s, "%2F", "/")
-		}
+		s := purl.String(p)
 		if r.rng != "" {
 			s += " " + r.rng
 		}

@@ -17,17 +17,32 @@ func newDemoCmd() *cobra.Command {
 		keep bool
 	}
 	c := &cobra.Command{
-		Use:   "demo [--dir DIR]",
+		Use:   "demo [--dir DIR | --keep [DIR]]",
 		Short: "Run the whole journey on built-in data, in a temp dir by default",
 		Long: `Run the ferry journey on built-in data: make keys and a channel root, build
 a signed kit from the demo documents (twice, to show it is byte-identical),
 inspect and verify it, then show the refusal of a tampered copy and of an
-expired kit, each with its stable code. Every step is a real ferry command.`,
+expired kit, each with its stable code. Every step is a real ferry command.
+
+The demo plays in a new temporary directory, removed at the end, unless
+--dir DIR or --keep DIR names one (kept afterwards; it must be new or
+empty), or --keep alone keeps the temporary one. The last line says where
+the files are, or that they were removed.`,
 		Example: `  ferry demo
+  ferry demo --keep ./ferry-demo
   ferry demo --dir /tmp/ferry-demo`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && !(o.keep && len(args) == 1 && o.dir == "") {
+				return usagef("demo takes no arguments but --keep DIR: got %q", args)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := o.dir
+			if len(args) == 1 {
+				dir = args[0] // --keep DIR
+			}
+			removed := false
 			if dir == "" {
 				tmp, err := os.MkdirTemp("", "ferry-demo-")
 				if err != nil {
@@ -35,12 +50,20 @@ expired kit, each with its stable code. Every step is a real ferry command.`,
 				}
 				dir = tmp
 				if !o.keep {
+					removed = true
 					defer os.RemoveAll(tmp)
 				}
 			} else if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
-				return usagef("--dir %s is not empty: the demo needs a new or empty directory", dir)
+				return usagef("%s is not empty: the demo needs a new or empty directory", dir)
 			}
 			out := cmd.OutOrStdout()
+			defer func() {
+				if removed {
+					fmt.Fprintf(out, "\nThe demo's files were in %s and are removed; run ferry demo --keep DIR to keep them.\n", dir)
+				} else {
+					fmt.Fprintf(out, "\nThe demo's files are in %s (kept).\n", dir)
+				}
+			}()
 			return demo.Run(cmd.Context(), dir, out, func(ctx context.Context, wd string, args ...string) int {
 				sub := New()
 				sub.SetOut(out)
@@ -56,7 +79,7 @@ expired kit, each with its stable code. Every step is a real ferry command.`,
 		},
 	}
 	c.Flags().StringVar(&o.dir, "dir", "", "directory to play the demo in (kept afterwards)")
-	c.Flags().BoolVar(&o.keep, "keep", false, "keep the temporary directory")
+	c.Flags().BoolVar(&o.keep, "keep", false, "keep the demo's files: in the temporary directory, or in DIR with --keep DIR")
 	return c
 }
 

@@ -72,7 +72,7 @@ Exit 3 when the kit fails verification or is refused.`,
 			}
 			var rootData []byte
 			if o.root != "" {
-				if rootData, err = os.ReadFile(o.root); err != nil {
+				if rootData, err = readRootFile(o.root); err != nil {
 					return err
 				}
 			}

@@ -43,12 +43,21 @@ func newKeysCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if o.json {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					PrivateKey string `json:"private_key"`
+					PublicKey  string `json:"public_key"`
+					KeyID      string `json:"key_id"`
+					Algorithm  string `json:"algorithm"`
+				}{privPath, pubPath, id, string(alg)})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "private key  %s (mode 0600: keep it offline)\npublic key   %s\nkey id       %s\nalgorithm    %s\n", privPath, pubPath, id, alg)
 			return nil
 		},
 	}
 	gen.Flags().StringVar(&o.out, "out", "", "directory to write the key pair to")
 	gen.Flags().StringVar(&o.name, "name", "", "base name of the key files")
+	gen.Flags().BoolVar(&o.json, "json", false, "print the paths, key id and algorithm as JSON")
 	gen.Flags().StringVar(&o.alg, "algorithm", string(keys.Ed25519), "ed25519 or ecdsa-p256 (ECDSA signatures are randomised: kits are then not byte-reproducible)")
 	c.AddCommand(gen)
 	return c
@@ -64,7 +73,8 @@ func loadPrivateKey(ref string) (crypto.Signer, error) {
 		}
 		return keys.ParsePrivate("$"+name, []byte(v))
 	}
-	return keys.LoadPrivate(ref)
+	k, err := keys.LoadPrivate(ref)
+	return k, keyFileError(ref, err)
 }
 
 // loadPublicKey reads a public key; a private key file is accepted too and
@@ -72,7 +82,8 @@ func loadPrivateKey(ref string) (crypto.Signer, error) {
 func loadPublicKey(ref string) (crypto.PublicKey, error) {
 	if !strings.HasPrefix(ref, "env:") {
 		if data, err := os.ReadFile(ref); err == nil && !keys.IsPrivatePEM(data) {
-			return keys.ParsePublic(ref, data)
+			k, err := keys.ParsePublic(ref, data)
+			return k, keyFileError(ref, err)
 		}
 	}
 	priv, err := loadPrivateKey(ref)

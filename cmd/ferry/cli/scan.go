@@ -36,9 +36,9 @@ func (o *scanOptions) AddFlags(c *cobra.Command) {
 	c.Flags().StringVar(&o.store, "store", "", "the store directory (advisories, KEV/EPSS and images of imported kits)")
 	c.Flags().StringVar(&o.advisories, "advisories", "", "OSV records instead of a store: a .json/.jsonl file or a directory of them")
 	c.Flags().StringVar(&o.format, "format", "table", "output: "+strings.Join(scan.Formats, "|"))
-	c.Flags().StringVar(&o.failOn, "fail-on", "", "exit 1 on a finding at or above this severity (critical|high|medium|low), of unknown severity, or on NO_ADVISORY_DATA; findings whose VEX consensus is not_affected or fixed do not count")
+	c.Flags().StringVar(&o.failOn, "fail-on", "", "exit 1 on a finding at or above this severity (critical|high|medium|low), of unknown severity, on NO_ADVISORY_DATA or on NOTHING_EVALUATED; findings whose VEX consensus is not_affected or fixed do not count")
 	c.Flags().StringVar(&o.vex, "vex", "", "with --store: a directory of the site's own OpenVEX files (issuer local, tier self) for the VEX consensus")
-	c.Flags().StringVar(&o.at, "at", "", "report time (RFC 3339); default SOURCE_DATE_EPOCH, else none: output depends only on input and advisories")
+	c.Flags().StringVar(&o.at, "at", "", "evaluation time (RFC 3339), recorded in the report and stamped on its OpenVEX, CycloneDX and SARIF output; default SOURCE_DATE_EPOCH, else now")
 	c.Flags().BoolVar(&o.evidence, "evidence", false, "read each Go binary's function names and say whether a finding's vulnerable symbols are in it (symbol, package or module level)")
 }
 
@@ -51,12 +51,15 @@ func newScanCmd() *cobra.Command {
 advisories of the store (or of --advisories). It never opens a network
 connection.
 
-TARGET is one of
+TARGET is a file or directory, scanned by what it is (a Go binary, a
+package-lock.json, a .jar, an SBOM, a 'docker save' tarball, an OCI layout, a
+root filesystem), or one of
   sha256:…                 an image imported into the store by a kit
   oci:DIR[@sha256:…]       an OCI image layout (name the image when it holds several)
   docker-archive:FILE      a 'docker save' tarball
   sbom:FILE                a CycloneDX JSON or SPDX JSON SBOM
   dir:DIR                  a root filesystem
+  file:FILE                a single file: a Go binary or a lockfile
 
 --evidence reads each Go binary's function names: a finding whose vulnerable
 symbols are absent (package or module level) becomes, with --store, a VEX
@@ -64,14 +67,19 @@ statement of issuer ferry:symbols, tier analysis (not_affected,
 vulnerable_code_not_present) that decides only where no other tier does.
 
 Scanning fails closed: an ecosystem present in the target with no advisory data
-is reported as NO_ADVISORY_DATA, and --fail-on fails on it. Findings of unknown
-severity meet every --fail-on threshold.
+is reported as NO_ADVISORY_DATA, a target none of whose packages could be
+matched (an SBOM of pkg:generic components) as NOTHING_EVALUATED, and --fail-on
+fails on both. Findings of unknown severity meet every --fail-on threshold.
 
 Output is a table, JSON (schema ` + scan.SchemaVersion + `, docs/scan.md), SARIF 2.1.0,
-CycloneDX 1.6 VEX or OpenVEX. The same target and advisories give the same bytes.
+CycloneDX 1.6 VEX or OpenVEX. The report records its evaluation time (--at, else
+SOURCE_DATE_EPOCH, else now); with the time pinned, the same target and
+advisories give the same bytes.
 
 Exit codes: 0 ok, 1 --fail-on matched, 2 usage, 4 other error.`,
-		Example: `  ferry scan oci:./layout --store /srv/ferry
+		Example: `  ferry scan ./myprogram --store /srv/ferry
+  ferry scan package-lock.json --store /srv/ferry --fail-on high
+  ferry scan oci:./layout --store /srv/ferry
   ferry scan docker-archive:app.tar --store /srv/ferry --format sarif > app.sarif
   ferry scan sbom:app.cdx.json --store /srv/ferry --fail-on high
   ferry scan dir:./rootfs --advisories ./osv/go --format json
@@ -102,7 +110,11 @@ func (o *scanOptions) run(cmd *cobra.Command, target string) error {
 		}
 		threshold = t
 	}
-	if _, err := scan.ParseTarget(target); err != nil {
+	t, err := scan.ParseTarget(target)
+	if err == nil {
+		_, err = scan.ResolvePath(t) // a bare path must exist
+	}
+	if err != nil {
 		return usageErr{err}
 	}
 	opts := scan.Options{Tool: "ferry " + version.Version, Evidence: o.evidence}
@@ -114,8 +126,13 @@ func (o *scanOptions) run(cmd *cobra.Command, target string) error {
 		opts.Time = t
 	} else if t, err := createdTimeFromEnv(); err != nil {
 		return err
-	} else {
+	} else if !t.IsZero() {
 		opts.Time = t
+	} else {
+		// The evaluation time: what the advisories said now. It is
+		// recorded in the report and dates its OpenVEX, CycloneDX and
+		// SARIF output.
+		opts.Time = time.Now().UTC().Truncate(time.Second)
 	}
 	if os.Getenv("GOGC") == "" {
 		// A scan allocates its whole working set in well under a second,

@@ -239,12 +239,16 @@ func newStoreInventoryCmd() *cobra.Command {
 	var f storeFlags
 	var out string
 	c := &cobra.Command{
-		Use:   "inventory --store DIR [-o have.json]",
+		Use:   "inventory --store DIR [-o have.json] [--json]",
 		Short: "What the site has, as JSON, for the connected side to build a minimal delta",
 		Long: `Write what the store holds as JSON: channels with their active version,
 targets digest, root version, sources with digests and every content
 path's sha256, and the digests of all image blobs. Sorted: the same store
-gives the same bytes. Carry it to the connected side for a minimal delta.`,
+gives the same bytes. Carry it to the connected side for a minimal delta.
+
+The inventory is a machine document (ferry mirror --have reads it), so it
+is JSON whether or not --json is given; for a summary to read, use
+ferry store info.`,
 		Example: `  ferry store inventory --store /srv/ferry -o have.json
   ferry store inventory --store /srv/ferry | jq '.images | length'`,
 		Args: cobra.NoArgs,
@@ -265,6 +269,7 @@ gives the same bytes. Carry it to the connected side for a minimal delta.`,
 	}
 	f.add(c, "")
 	c.Flags().StringVarP(&out, "output", "o", "", "write the inventory (schema "+store.InventorySchema+") to this file instead of stdout")
+	c.Flags().Bool("json", true, "JSON output (the only form of the inventory; accepted for uniformity with the other store commands)")
 	return c
 }
 

@@ -2,8 +2,14 @@ package cli
 
 import (
 	"crypto"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/ferry-dev/ferry/manifest"
 	"github.com/ferry-dev/ferry/trust"
@@ -64,6 +70,7 @@ func newTrustCmd() *cobra.Command {
 		rootKeyFlags
 		channel, out string
 		rootKeys     []string
+		force, json  bool
 	}
 	initCmd := &cobra.Command{
 		Use:   "init --channel NAME --root-key K… [--threshold N] --signing-key K --out root.json",
@@ -72,7 +79,12 @@ func newTrustCmd() *cobra.Command {
 
 The root is written to --out and, beside it, as 1.root.json: the chain of
 versioned roots is what every kit carries, so that a site pinned to an old
-root can follow rotations offline.`,
+root can follow rotations offline.
+
+A channel's root is made once: init refuses to overwrite an existing --out
+or 1.root.json beside it (sites pinned to that root would no longer accept
+the channel's kits) unless --force is given. To change keys, use
+ferry trust rotate.`,
 		Example: `  ferry trust init --channel acme-feeds --root-key keys/root.key \
       --signing-key keys/signer.key --out trust/root.json
   ferry trust init --channel acme-feeds --root-key k1.key --root-key k2.key --root-key k3.key \
@@ -93,6 +105,15 @@ root can follow rotations offline.`,
 			if err != nil {
 				return err
 			}
+			if !in.force {
+				for _, p := range []string{in.out, filepath.Join(filepath.Dir(in.out), trust.VersionedName(1))} {
+					if _, err := os.Lstat(p); err == nil {
+						return usagef("%s exists: a channel's root is written once (sites pinned to it would refuse the new one); rotate it with ferry trust rotate, or pass --force to overwrite", p)
+					} else if !errors.Is(err, fs.ErrNotExist) {
+						return err
+					}
+				}
+			}
 			root, err := trust.Init(o, rk)
 			if err != nil {
 				return usageErr{err}
@@ -100,18 +121,21 @@ root can follow rotations offline.`,
 			if err := trust.WriteChainFile(in.out, root); err != nil {
 				return err
 			}
-			return describeRoot(cmd.OutOrStdout(), in.out, root)
+			return describeRoot(cmd.OutOrStdout(), in.out, root, in.json)
 		},
 	}
 	initCmd.Flags().StringVar(&in.channel, "channel", "", "channel name, e.g. acme-feeds")
 	initCmd.Flags().StringArrayVar(&in.rootKeys, "root-key", nil, "private root key file (repeatable)")
 	initCmd.Flags().StringVar(&in.out, "out", "", "where to write the root (e.g. trust/root.json)")
+	initCmd.Flags().BoolVar(&in.force, "force", false, "overwrite an existing root and 1.root.json (a new channel identity: pinned sites must be given the new root)")
+	initCmd.Flags().BoolVar(&in.json, "json", false, "describe the written root as JSON")
 	in.add(initCmd)
 
 	var ro struct {
 		rootKeyFlags
 		root, out       string
 		oldKeys, newKey []string
+		json            bool
 	}
 	rotate := &cobra.Command{
 		Use:   "rotate --root root.json --old-root-key K… [--new-root-key K…] [--signing-key K…] [--out root.json]",
@@ -161,13 +185,14 @@ signing keys stay the same.`,
 			if err := trust.WriteChainFile(ro.out, next); err != nil {
 				return err
 			}
-			return describeRoot(cmd.OutOrStdout(), ro.out, next)
+			return describeRoot(cmd.OutOrStdout(), ro.out, next, ro.json)
 		},
 	}
 	rotate.Flags().StringVar(&ro.root, "root", "", "the channel's current root file (its chain N.root.json lies beside it)")
 	rotate.Flags().StringArrayVar(&ro.oldKeys, "old-root-key", nil, "private key of the current root (repeatable, up to its threshold)")
 	rotate.Flags().StringArrayVar(&ro.newKey, "new-root-key", nil, "private key of the new root (repeatable)")
 	rotate.Flags().StringVar(&ro.out, "out", "", "where to write the new root (default: --root)")
+	rotate.Flags().BoolVar(&ro.json, "json", false, "describe the written root as JSON")
 	ro.add(rotate)
 
 	c.AddCommand(initCmd, rotate)
@@ -182,10 +207,30 @@ func publics(ks []crypto.Signer) []crypto.PublicKey {
 	return out
 }
 
-func describeRoot(w io.Writer, path string, data []byte) error {
+func describeRoot(w io.Writer, path string, data []byte, asJSON bool) error {
 	r, err := trust.Parse(data)
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		type role struct {
+			Name      string   `json:"name"`
+			Threshold int      `json:"threshold"`
+			KeyIDs    []string `json:"key_ids"`
+		}
+		out := struct {
+			Path    string `json:"path"`
+			Channel string `json:"channel"`
+			Version int64  `json:"version"`
+			Expires string `json:"expires"`
+			Roles   []role `json:"roles"`
+		}{Path: path, Channel: trust.Channel(r), Version: r.Signed.Version, Expires: r.Signed.Expires.UTC().Format(time.RFC3339), Roles: []role{}}
+		for _, name := range []string{"root", "targets", "snapshot", "timestamp"} {
+			if rr := r.Signed.Roles[name]; rr != nil {
+				out.Roles = append(out.Roles, role{Name: name, Threshold: rr.Threshold, KeyIDs: slices.Sorted(slices.Values(rr.KeyIDs))})
+			}
+		}
+		return writeJSON(w, out)
 	}
 	fmt.Fprintf(w, "wrote %s\nchannel   %s\nversion   %d\nexpires   %s\n", path, trust.Channel(r), r.Signed.Version, r.Signed.Expires.Format("2006-01-02T15:04:05Z"))
 	for _, role := range []string{"root", "targets"} {

@@ -44,7 +44,7 @@ refused with KIT_ROLLBACK. Nothing is written to the store. With both
 			}
 			var rootData []byte
 			if o.root != "" {
-				if rootData, err = os.ReadFile(o.root); err != nil {
+				if rootData, err = readRootFile(o.root); err != nil {
 					return err
 				}
 			}
