@@ -18,3 +18,7 @@ var ErrVersionTaken = errors.New("the registry holds another kit under this vers
 // missing from the image's cosign tag after every retry (other writers
 // kept replacing the tag).
 var ErrAttestationLost = errors.New("attestation missing from the cosign tag after retries")
+
+// ErrNotActive is returned by CheckActive for a kit that is not the
+// active kit of its channel in the store.
+var ErrNotActive = errors.New("not the store's active kit")

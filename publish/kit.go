@@ -12,6 +12,10 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"time"
+
+	"github.com/ferry-dev/ferry/kit"
+	"github.com/ferry-dev/ferry/store"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -52,6 +56,8 @@ type Kit struct {
 	// CHANNEL and CHANNEL-VERSION.
 	Channel string
 	Version int64
+	// SHA256 is the kit file's digest (hex), when known.
+	SHA256 string
 }
 
 // Published is what Publish did with one kit.
@@ -232,4 +238,43 @@ func versionAt(ref name.Reference, ro []remote.Option) (int64, error) {
 		return 0, err
 	}
 	return a.Version, nil
+}
+
+// ReadKit describes the kit file at path for Publish: its channel and
+// version as its metadata claims them (kit.Inspect, unverified) and its
+// sha256.
+func ReadKit(path string) (Kit, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Kit{}, err
+	}
+	defer f.Close()
+	in, err := kit.Inspect(f)
+	if err != nil {
+		return Kit{}, fmt.Errorf("%s: %w", path, err)
+	}
+	d, _, err := hashFile(path)
+	if err != nil {
+		return Kit{}, err
+	}
+	return Kit{Path: path, Channel: in.Info.Channel, Version: in.Info.Version, SHA256: d.Hex}, nil
+}
+
+// CheckActive returns an error unless k is the active kit of its channel
+// in s (same sha256): what the store imported and verified.
+func CheckActive(ctx context.Context, s *store.Store, at time.Time, k Kit) error {
+	in, err := s.Info(ctx, at)
+	if err != nil {
+		return err
+	}
+	for _, c := range in.Channels {
+		if c.Channel != k.Channel {
+			continue
+		}
+		if c.KitSHA256 != k.SHA256 {
+			return fmt.Errorf("%s: %w: channel %s is at version %d (kit sha256 %s), this kit is version %d (sha256 %s)", k.Path, ErrNotActive, c.Channel, c.Version, c.KitSHA256, k.Version, k.SHA256)
+		}
+		return nil
+	}
+	return fmt.Errorf("%s: %w: the store has no channel %s", k.Path, ErrNotActive, k.Channel)
 }
