@@ -3,6 +3,9 @@ package publish
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"time"
 
 	"github.com/ferry-dev/ferry/format"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -40,10 +43,14 @@ type Attached struct {
 // tag and so cannot be lost to another writer).
 //
 // A registry tag has no compare-and-swap: two writers adding to the same
-// .att tag at once can each replace the other's manifest. Attach reads the
-// tag back after writing and adds its layer again while it is missing
-// (at most a few times, then ErrAttestationLost); the referrer holds the
-// attestation either way. The image must be in the repository.
+// .att tag at once can each replace the other's manifest. The referrers
+// cannot be lost that way (each is a manifest of its own), so every write
+// of the tag adds whatever cosign attestation layers the subject's
+// referrers hold that the tag lacks, and Attach waits a moment after
+// writing, reads the tag again and writes again while its layer is
+// missing (at most a few times, then ErrAttestationLost; the referrer
+// holds the attestation either way). The image must be in the repository.
+// Attach is safe for concurrent use, in one process or many.
 func Attach(ctx context.Context, repo string, subject v1.Hash, envelope []byte, predicateType string, o Options) (*Attached, error) {
 	r, err := o.repository(repo)
 	if err != nil {
@@ -82,28 +89,105 @@ func Attach(ctx context.Context, repo string, subject v1.Hash, envelope []byte, 
 	out.Referrer = r.Digest(rd.String()).String()
 
 	for try := 0; try < attachTries; try++ {
-		cur, found, err := attTag(tag, ld, ro)
+		cur, have, err := attTag(tag, ro)
 		if err != nil {
 			return nil, err
 		}
-		if found {
-			out.Existed = try == 0
+		if try == 0 && have[ld] {
+			out.Existed = true
 			return out, nil
 		}
-		next, err := mutate.Append(cur, layer)
+		if try > 0 && have[ld] {
+			return out, nil
+		}
+		// Everything the referrers hold that the tag lacks, ours
+		// included: a writer that replaced the tag with an older copy
+		// is repaired by the next one.
+		missing, err := referred(ctx, r.Digest(subject.String()), have, ro)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(missing, func(a mutate.Addendum) bool { d, _ := a.Layer.Digest(); return d == ld }) {
+			missing = append(missing, layer)
+		}
+		next, err := mutate.Append(cur, missing...)
 		if err != nil {
 			return nil, err
 		}
 		if err := remote.Write(tag, next, ro...); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", tag, err)
 		}
-		if _, found, err = attTag(tag, ld, ro); err != nil {
+		// Let writers that read the tag before ours landed finish, then
+		// look again.
+		if err := settle(ctx, ld, try); err != nil {
 			return nil, err
-		} else if found {
-			return out, nil
 		}
 	}
 	return out, fmt.Errorf("%s: %w (the referrer %s holds it)", tag, ErrAttestationLost, out.Referrer)
+}
+
+// attachSettle is how long Attach waits after writing the .att tag before
+// it checks that its layer is still there.
+const attachSettle = 100 * time.Millisecond
+
+// settle waits attachSettle, spread by the layer digest and the try so
+// that racing writers do not check in step.
+func settle(ctx context.Context, ld v1.Hash, try int) error {
+	var spread time.Duration
+	if len(ld.Hex) >= 2 {
+		b, _ := strconv.ParseUint(ld.Hex[:2], 16, 8)
+		spread = time.Duration(b) * attachSettle / 256
+	}
+	t := time.NewTimer(attachSettle*time.Duration(try+1) + spread)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// referred returns the cosign attestation layers (DSSE, with a
+// predicateType) of the subject's referrers that are not in have.
+func referred(ctx context.Context, subject name.Digest, have map[v1.Hash]bool, ro []remote.Option) ([]mutate.Addendum, error) {
+	idx, err := remote.Referrers(subject, append(ro, remote.WithFilter("artifactType", format.MediaDSSE))...)
+	if err != nil {
+		return nil, fmt.Errorf("referrers of %s: %w", subject, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("referrers of %s: %w", subject, err)
+	}
+	var out []mutate.Addendum
+	for _, d := range im.Manifests {
+		if d.ArtifactType != format.MediaDSSE {
+			continue
+		}
+		img, err := remote.Image(subject.Context().Digest(d.Digest.String()), ro...)
+		if err != nil {
+			return nil, fmt.Errorf("referrer %s: %w", d.Digest, err)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, fmt.Errorf("referrer %s: %w", d.Digest, err)
+		}
+		for _, l := range m.Layers {
+			if have[l.Digest] || l.MediaType != format.MediaDSSE || l.Annotations[format.AnnotationPredicateType] == "" {
+				continue
+			}
+			if _, ok := l.Annotations[format.AnnotationCosignSignature]; !ok {
+				continue
+			}
+			have[l.Digest] = true
+			layer, err := img.LayerByDigest(l.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("referrer %s: %w", d.Digest, err)
+			}
+			out = append(out, mutate.Addendum{Layer: layer, Annotations: l.Annotations, MediaType: l.MediaType})
+		}
+	}
+	return out, nil
 }
 
 // cosignBase is cosign's empty attachment image: an OCI manifest with an
@@ -112,28 +196,27 @@ func cosignBase() v1.Image {
 	return mutate.MediaType(mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON), types.OCIManifestSchema1)
 }
 
-// attTag reads the .att image at tag (empty when there is none) and
-// whether it holds a layer of digest want.
-func attTag(tag name.Tag, want v1.Hash, ro []remote.Option) (v1.Image, bool, error) {
+// attTag reads the .att image at tag (empty when there is none) and the
+// digests of its layers.
+func attTag(tag name.Tag, ro []remote.Option) (v1.Image, map[v1.Hash]bool, error) {
+	have := map[v1.Hash]bool{}
 	h, err := head(tag, ro)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	if h == nil {
-		return cosignBase(), false, nil
+		return cosignBase(), have, nil
 	}
 	img, err := remote.Image(tag.Context().Digest(h.String()), ro...)
 	if err != nil {
-		return nil, false, fmt.Errorf("reading %s: %w", tag, err)
+		return nil, nil, fmt.Errorf("reading %s: %w", tag, err)
 	}
 	m, err := img.Manifest()
 	if err != nil {
-		return nil, false, fmt.Errorf("reading %s: %w", tag, err)
+		return nil, nil, fmt.Errorf("reading %s: %w", tag, err)
 	}
 	for _, l := range m.Layers {
-		if l.Digest == want {
-			return img, true, nil
-		}
+		have[l.Digest] = true
 	}
-	return img, false, nil
+	return img, have, nil
 }
