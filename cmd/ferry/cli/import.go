@@ -92,7 +92,7 @@ Exit 3 when the kit fails verification or is refused.`,
 				operator = currentUser()
 			}
 			kitPath := args[0]
-			isOCI, err := oci.isOCI(kitPath, o.quarantine)
+			isOCI, err := oci.isOCI(kitPath, o.quarantine, o.at)
 			if err != nil {
 				return err
 			}

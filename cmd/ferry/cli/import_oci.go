@@ -27,10 +27,13 @@ func (o *ociImportFlags) add(f *pflag.FlagSet) {
 
 // isOCI says whether KIT names a kit in a registry, and refuses the
 // registry flags for a file.
-func (o *ociImportFlags) isOCI(kit, quarantine string) (bool, error) {
+func (o *ociImportFlags) isOCI(kit, quarantine, at string) (bool, error) {
 	if strings.HasPrefix(kit, publish.Scheme) {
 		if quarantine != "" {
 			return true, usagef("--quarantine is for kit files; a kit in a registry is not moved")
+		}
+		if at != "" && o.follow != 0 {
+			return true, usagef("--at and --follow: a follower verifies as of each check")
 		}
 		if o.follow < 0 || (o.follow > 0 && o.follow < time.Second) {
 			return true, usagef("--follow %s: want an interval of a second or more", o.follow)

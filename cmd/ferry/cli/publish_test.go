@@ -227,3 +227,30 @@ func TestGateAttach(t *testing.T) {
 		t.Fatalf("cosign verify-attestation: %v\n%s", err, out)
 	}
 }
+
+func TestPublishPasswordStdin(t *testing.T) {
+	reg := newTestRegistry(t, "ferry", "s3cret")
+	dir := t.TempDir()
+	c := fixtures.NewChannel("acme")
+	k1 := filepath.Join(dir, "acme-1.kit.tar.zst")
+	write(t, k1, string(fixtures.Kit(c, fixtures.SampleFiles(), fixtures.KitOptions{Version: 1})))
+	run := func(password string, args ...string) (string, int) {
+		root := cli.New()
+		var out, errOut strings.Builder
+		root.SetArgs(args)
+		root.SetIn(strings.NewReader(password))
+		root.SetOut(&out)
+		root.SetErr(&errOut)
+		return out.String() + errOut.String(), cli.ExitCode(root, root.ExecuteContext(context.Background()))
+	}
+	to := reg.host + "/ferry/kits"
+	if out, code := run("", "publish", k1, "--to", to, "--insecure", "--username", "ferry"); code != cli.ExitUsage {
+		t.Fatalf("--username without --password-stdin: exit %d\n%s", code, out)
+	}
+	if out, code := run("wrong\n", "publish", k1, "--to", to, "--insecure", "--username", "ferry", "--password-stdin"); code == cli.ExitOK || strings.Contains(out, "wrong") {
+		t.Fatalf("wrong password: exit %d\n%s", code, out)
+	}
+	if out, code := run("s3cret\n", "publish", k1, "--to", to, "--insecure", "--username", "ferry", "--password-stdin"); code != cli.ExitOK {
+		t.Fatalf("with the password: exit %d\n%s", code, out)
+	}
+}
