@@ -218,6 +218,22 @@ func TestGateAttach(t *testing.T) {
 		t.Fatalf("referrers: %+v", im.Manifests)
 	}
 
+	// ferry's own mirror finds the attestations where cosign puts them,
+	// and a policy that requires a decision signed by the gate key passes
+	// on the kit it builds.
+	dir2, st2 := imagesSite(t, src.host, []string{repo + ":1"}, "")
+	write(t, filepath.Join(dir2, "gate.pub"), string(pubPEM))
+	write(t, filepath.Join(dir2, "policy.yaml"), "apiVersion: ferry.dev/policy/v1\ndefault:\n  unknowns: {max: 100}\n  attestations: [{predicateType: "+gate.RecordSchema+", key: gate.pub}]\n")
+	r := ferry(t, dir2, "gate", "sha256:"+img.Hex, "--store", st2, "--policy", filepath.Join(dir2, "policy.yaml"), "--at", verifyAt, "-o", filepath.Join(dir2, "d.json"))
+	if r.code != cli.ExitOK {
+		t.Fatalf("gate requiring the attached decision: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, rule := range readDecision(t, filepath.Join(dir2, "d.json")).Rules {
+		if rule.Code == gate.CodeAttestation && (rule.Outcome != gate.OutcomePass || !rule.Checks[0].Verified) {
+			t.Fatalf("attestation rule: %+v", rule)
+		}
+	}
+
 	// The real cosign accepts it.
 	bin := cosignBinary(t)
 	cmd := exec.Command(bin, "verify-attestation", "--key", filepath.Join(dir, "gk", "gate.pub"), "--type", gate.RecordSchema,
