@@ -71,8 +71,10 @@ or --username with --password-stdin. Plain HTTP only with --insecure.`,
 		Example: `  ferry publish acme-7.kit.tar.zst --store /srv/ferry --to registry.site:5000/ferry/kits
   echo "$PASSWORD" | ferry publish acme-7.kit.tar.zst --to registry.site/ferry/kits --username ferry --password-stdin
   ferry publish acme-7.kit.tar.zst --to localhost:5000/ferry/kits --insecure --json`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("name the kit files to publish: a store keeps each kit's content and sha256, not the kit file")
+			}
 			if to == "" {
 				return usagef("--to REGISTRY/REPO is required")
 			}
