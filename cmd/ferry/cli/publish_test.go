@@ -2,6 +2,10 @@ package cli_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,7 +20,9 @@ import (
 	"github.com/ferry-dev/ferry/gate"
 	"github.com/ferry-dev/ferry/images"
 	"github.com/ferry-dev/ferry/keys"
+	"github.com/ferry-dev/ferry/publish"
 	"github.com/ferry-dev/ferry/store"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -250,15 +256,7 @@ func TestPublishPasswordStdin(t *testing.T) {
 	c := fixtures.NewChannel("acme")
 	k1 := filepath.Join(dir, "acme-1.kit.tar.zst")
 	write(t, k1, string(fixtures.Kit(c, fixtures.SampleFiles(), fixtures.KitOptions{Version: 1})))
-	run := func(password string, args ...string) (string, int) {
-		root := cli.New()
-		var out, errOut strings.Builder
-		root.SetArgs(args)
-		root.SetIn(strings.NewReader(password))
-		root.SetOut(&out)
-		root.SetErr(&errOut)
-		return out.String() + errOut.String(), cli.ExitCode(root, root.ExecuteContext(context.Background()))
-	}
+	run := ferryStdin
 	to := reg.host + "/ferry/kits"
 	if out, code := run("", "publish", k1, "--to", to, "--insecure", "--username", "ferry"); code != cli.ExitUsage {
 		t.Fatalf("--username without --password-stdin: exit %d\n%s", code, out)
@@ -268,5 +266,67 @@ func TestPublishPasswordStdin(t *testing.T) {
 	}
 	if out, code := run("s3cret\n", "publish", k1, "--to", to, "--insecure", "--username", "ferry", "--password-stdin"); code != cli.ExitOK {
 		t.Fatalf("with the password: exit %d\n%s", code, out)
+	}
+}
+
+// ferryStdin runs ferry in-process with stdin and returns its output and
+// exit code.
+func ferryStdin(stdin string, args ...string) (string, int) {
+	root := cli.New()
+	var out, errOut strings.Builder
+	root.SetArgs(args)
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	return out.String() + errOut.String(), cli.ExitCode(root, root.ExecuteContext(context.Background()))
+}
+
+// TestScaleOutDistribution runs the site's journey against the real
+// distribution registry with basic auth: publish, import oci:// on a
+// runner, attach decisions (the .att tag and referrers as the registry
+// keeps them).
+func TestScaleOutDistribution(t *testing.T) {
+	reg := distribution(t, "site", "pw")
+	auth := remote.WithAuth(&authn.Basic{Username: "site", Password: "pw"})
+	dir := t.TempDir()
+	c := fixtures.NewChannel("acme")
+	root := filepath.Join(dir, "root.json")
+	write(t, root, string(c.Root()))
+	k1 := filepath.Join(dir, "acme-1.kit.tar.zst")
+	write(t, k1, string(fixtures.Kit(c, fixtures.SampleFiles(), fixtures.KitOptions{Version: 1})))
+	creds := []string{"--insecure", "--username", "site", "--password-stdin"}
+	for range 2 {
+		if out, code := ferryStdin("pw\n", append([]string{"publish", k1, "--to", reg + "/ferry/kits"}, creds...)...); code != cli.ExitOK {
+			t.Fatalf("publish: exit %d\n%s", code, out)
+		}
+	}
+	runner := filepath.Join(dir, "runner")
+	out, code := ferryStdin("pw\n", append([]string{"import", "oci://" + reg + "/ferry/kits:acme", "--store", runner, "--root", root, "--at=2026-11-28T01:00:00Z"}, creds...)...)
+	if code != cli.ExitOK || !strings.Contains(out, "activated channel acme") {
+		t.Fatalf("import oci: exit %d\n%s", code, out)
+	}
+
+	img := pushTo(t, reg+"/app/api:1", seeded(t, 9), auth)
+	o := publish.Options{Insecure: true, Auth: &authn.Basic{Username: "site", Password: "pw"}}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for i := range 3 {
+		env := fixtures.DSSEEnvelope(key, fixtures.InTotoStatement(img, gate.RecordSchema, fmt.Appendf(nil, `{"n":%d}`, i)))
+		if _, err := publish.Attach(context.Background(), reg+"/app/api", img, env, gate.RecordSchema, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	att, err := remote.Image(ref(t, reg+"/app/api:sha256-"+img.Hex+".att"), auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := att.Manifest(); len(m.Layers) != 3 {
+		t.Fatalf(".att holds %d layers, want 3", len(m.Layers))
+	}
+	idx, err := remote.Referrers(ref(t, reg+"/app/api@"+img.String()).Context().Digest(img.String()), auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im, _ := idx.IndexManifest(); len(im.Manifests) != 3 {
+		t.Fatalf("%d referrers, want 3", len(im.Manifests))
 	}
 }
