@@ -20,6 +20,7 @@ import (
 type gateOptions struct {
 	store, policy, env, at, sign, out, release, vex, issuers string
 	json                                                     bool
+	attach                                                   attachFlags
 }
 
 func newGateCmd() *cobra.Command {
@@ -64,6 +65,7 @@ signature or attestation missing or bad, 4 other error.`,
 	f.StringVar(&o.vex, "vex", "", "a directory of the site's own OpenVEX statements (issuer local, tier self)")
 	f.StringVar(&o.issuers, "issuers", "", "override the kits' VEX issuer tiers")
 	f.BoolVar(&o.json, "json", false, "print the decision record instead of the explanation")
+	o.attach.add(f)
 	c.AddCommand(newGateExplainCmd(), newGateReplayCmd(), newGateVerifyCmd(), newGateDiffCmd())
 	return c
 }
@@ -80,6 +82,8 @@ func (o *gateOptions) run(cmd *cobra.Command, args []string) error {
 		return usagef("give an image or --release, not both")
 	case o.release != "" && o.out == "":
 		return usagef("--release needs -o DIR for the records")
+	case o.release != "" && o.attach.repo != "":
+		return usagef("--attach is for one image; attach a release's decisions image by image")
 	}
 	at, err := parseAt(o.at)
 	if err != nil {
@@ -124,6 +128,9 @@ func (o *gateOptions) run(cmd *cobra.Command, args []string) error {
 		if err := writeDecision(o.out, rec, canon, signKey); err != nil {
 			return err
 		}
+	}
+	if err := o.attach.push(cmd, rec, canon, signKey); err != nil {
+		return err
 	}
 	if o.json {
 		if _, err := out.Write(append(canon, '\n')); err != nil {

@@ -20,6 +20,7 @@ func newImportCmd() *cobra.Command {
 		dryRun, force, json                           bool
 		lockTimeout                                   time.Duration
 	}
+	var oci ociImportFlags
 	c := &cobra.Command{
 		Use:   "import KIT --store DIR [--root root.json] [--dry-run] [--quarantine DIR]",
 		Short: "Verify a kit and make it the active kit of its channel in the store, atomically",
@@ -49,12 +50,22 @@ lock and leaves the previous state. A failed first import leaves no store
 behind.
 
 A second import waits up to --lock-timeout for the first, then fails.
+
+KIT may be oci://REGISTRY/REPO:TAG, a kit that 'ferry publish' pushed to
+the site's registry: it is streamed from the registry blob into the same
+import (same checks; a tag moved to an older kit is KIT_ROLLBACK), and a
+manifest that does not match its digest is refused before anything is
+staged. A kit that is already the channel's active kit is not downloaded.
+--follow INTERVAL checks the tag again every INTERVAL (verifying as of
+each check), imports new versions, reports refusals on stderr and goes
+on until SIGINT or SIGTERM. Credentials as for 'ferry publish'.
 Exit 3 when the kit fails verification or is refused.`,
 		Example: `  ferry import acme-1.kit.tar.zst --store /srv/ferry --root trust/root.json
   ferry import acme-2.kit.tar.zst --store /srv/ferry
   ferry import acme-3.kit.tar.zst --store /srv/ferry --dry-run
   ferry import acme-2.kit.tar.zst --store /srv/ferry --quarantine /srv/quarantine --json
-  ferry import acme-1.kit.tar.zst --store /srv/ferry --force-activate --reason "roll back broken feed, ticket 123"`,
+  ferry import acme-1.kit.tar.zst --store /srv/ferry --force-activate --reason "roll back broken feed, ticket 123"
+  ferry import oci://registry.site:5000/ferry/kits:acme --store /srv/ferry --follow 10m`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.store == "" {
@@ -81,6 +92,10 @@ Exit 3 when the kit fails verification or is refused.`,
 				operator = currentUser()
 			}
 			kitPath := args[0]
+			isOCI, err := oci.isOCI(kitPath, o.quarantine, o.at)
+			if err != nil {
+				return err
+			}
 			s, err := store.Open(cmd.Context(), o.store, storeOptions(store.Options{
 				LockTimeout: o.lockTimeout,
 				ReadOnly:    o.dryRun,
@@ -88,6 +103,12 @@ Exit 3 when the kit fails verification or is refused.`,
 			}))
 			if err != nil {
 				return err
+			}
+			if isOCI {
+				return oci.importOCI(cmd, kitPath, s, store.ImportOptions{
+					At: at, Root: rootData, DryRun: o.dryRun, ForceActivate: o.force, Reason: o.reason,
+					Operator: operator, Clock: wallClock{},
+				}, o.json)
 			}
 			f, err := os.Open(kitPath)
 			if err != nil {
@@ -154,6 +175,7 @@ Exit 3 when the kit fails verification or is refused.`,
 	f.StringVar(&o.at, "at", "", "verify as of this time (RFC 3339) instead of now")
 	f.BoolVar(&o.json, "json", false, "print the result as JSON (schema "+store.ImportResultSchema+")")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", store.DefaultLockTimeout, "how long to wait for another import to finish")
+	oci.add(f)
 	return c
 }
 

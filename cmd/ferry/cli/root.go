@@ -45,6 +45,7 @@ Exit codes: 0 ok, 1 gate blocked, 2 usage or invalid spec, 3 verification failed
 		newImagesCmd())
 	root.AddCommand(newScanCmd())
 	root.AddCommand(newVEXCmd(), newGateCmd())
+	root.AddCommand(newPublishCmd())
 	markUsageErrors(root)
 	return root
 }
