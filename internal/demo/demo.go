@@ -40,6 +40,14 @@ advisories:
     osv: {dir: ./osv}    # OSV records, validated; withdrawn ones counted and left out
 `
 
+// PolicyYAML is the demo's gate policy.
+const PolicyYAML = `apiVersion: ferry.dev/policy/v1
+default:
+  block:
+    severity: high
+  unknowns: {max: 10}
+`
+
 type step struct {
 	say  string
 	args []string
@@ -60,6 +68,9 @@ func Run(ctx context.Context, dir string, w io.Writer, run Runner) error {
 	}
 	v2 := strings.Replace(strings.Replace(KitYAML, "version: 1", "version: 2", 1), "2026-11-28T00:00:00Z", "2026-11-29T00:00:00Z", 1)
 	if err := os.WriteFile(filepath.Join(dir, "kit-2.yaml"), []byte(v2), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(PolicyYAML), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "ferry demo in %s\n", dir)
@@ -103,6 +114,9 @@ func Run(ctx context.Context, dir string, w io.Writer, run Runner) error {
 		{args: []string{"store", "log", "--store", "store"}},
 		{say: "Scan an application's SBOM offline against the imported advisories. npm has no advisory data: said loudly, never \"no vulnerabilities\".", args: []string{"scan", "sbom:sbom/app.cdx.json", "--store", "store", "--at", "2026-12-01T00:00:00Z"}},
 		{say: "As a release check: a critical finding fails --fail-on high (exit 1).", args: []string{"scan", "sbom:sbom/app.cdx.json", "--store", "store", "--at", "2026-12-01T00:00:00Z", "--fail-on", "high"}, want: 1},
+		{say: "The release gate under policy.yaml: blocked (exit 1), each blocking advisory and rule named; the decision record is written.", args: []string{"gate", "sbom:sbom/app.cdx.json", "--store", "store", "--policy", "policy.yaml", "--at", "2026-12-01T00:00:00Z", "-o", "decision.json"}, want: 1},
+		{say: "Why, from the record alone.", args: []string{"gate", "explain", "decision.json"}},
+		{say: "Replay it from the store: identical.", args: []string{"gate", "replay", "decision.json", "--store", "store"}},
 	}
 	if err := play(ctx, dir, w, run, steps); err != nil {
 		return err
