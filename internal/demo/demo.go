@@ -40,6 +40,28 @@ advisories:
     osv: {dir: ./osv}    # OSV records, validated; withdrawn ones counted and left out
 `
 
+// PolicyYAML is the demo's gate policy.
+const PolicyYAML = `apiVersion: ferry.dev/policy/v1
+default:
+  block:
+    severity: high
+  unknowns: {max: 10}
+`
+
+// WaiverYAML waives the demo's critical advisory until mid-December.
+const WaiverYAML = `waivers:
+  - vuln: CVE-2026-99001
+    product: pkg:golang/example.com/acme/archive
+    expires: 2026-12-15T00:00:00Z
+    reason: the archive reader is not used by this service
+    approver: security@acme.example
+`
+
+// ServiceSBOM is a Go-only service that uses the vulnerable archive module.
+const ServiceSBOM = `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[
+ {"type":"library","bom-ref":"archive","name":"example.com/acme/archive","version":"v1.4.0","purl":"pkg:golang/example.com/acme/archive@v1.4.0"}]}
+`
+
 type step struct {
 	say  string
 	args []string
@@ -61,6 +83,11 @@ func Run(ctx context.Context, dir string, w io.Writer, run Runner) error {
 	v2 := strings.Replace(strings.Replace(KitYAML, "version: 1", "version: 2", 1), "2026-11-28T00:00:00Z", "2026-11-29T00:00:00Z", 1)
 	if err := os.WriteFile(filepath.Join(dir, "kit-2.yaml"), []byte(v2), 0o644); err != nil {
 		return err
+	}
+	for name, text := range map[string]string{"policy.yaml": PolicyYAML, "policy-waiver.yaml": PolicyYAML + WaiverYAML, "sbom/service.cdx.json": ServiceSBOM} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(w, "ferry demo in %s\n", dir)
 	steps := []step{
@@ -103,6 +130,23 @@ func Run(ctx context.Context, dir string, w io.Writer, run Runner) error {
 		{args: []string{"store", "log", "--store", "store"}},
 		{say: "Scan an application's SBOM offline against the imported advisories. npm has no advisory data: said loudly, never \"no vulnerabilities\".", args: []string{"scan", "sbom:sbom/app.cdx.json", "--store", "store", "--at", "2026-12-01T00:00:00Z"}},
 		{say: "As a release check: a critical finding fails --fail-on high (exit 1).", args: []string{"scan", "sbom:sbom/app.cdx.json", "--store", "store", "--at", "2026-12-01T00:00:00Z", "--fail-on", "high"}, want: 1},
+		{say: "The release gate under policy.yaml: blocked (exit 1), each blocking advisory and rule named; the decision record is written.", args: []string{"gate", "sbom:sbom/app.cdx.json", "--store", "store", "--policy", "policy.yaml", "--at", "2026-12-01T00:00:00Z", "-o", "decision.json"}, want: 1},
+		{say: "Why, from the record alone.", args: []string{"gate", "explain", "decision.json"}},
+		{say: "Replay it from the store: identical.", args: []string{"gate", "replay", "decision.json", "--store", "store"}},
+		{say: "A Go-only service: only the critical advisory blocks.", args: []string{"gate", "sbom:sbom/service.cdx.json", "--store", "store", "--policy", "policy.yaml", "--at", "2026-12-01T00:00:00Z", "-o", "service-1.json"}, want: 1},
+		{say: "A waiver with a reason, an approver and an expiry: it passes, and the record is signed.", args: []string{"keys", "generate", "--out", "keys", "--name", "gate"}},
+		{args: []string{"gate", "sbom:sbom/service.cdx.json", "--store", "store", "--policy", "policy-waiver.yaml", "--at", "2026-12-01T00:00:00Z", "-o", "service-2.json", "--sign", "keys/gate.key"}},
+		{say: "The signature and the record check out.", args: []string{"gate", "verify", filepath.Join(dir, "service-2.intoto.jsonl"), "--key", "keys/gate.pub", "--record", "service-2.json"}},
+	}
+	if err := play(ctx, dir, w, run, steps); err != nil {
+		return err
+	}
+	if err := changeByte(filepath.Join(dir, "service-2.json"), filepath.Join(dir, "service-2.edited.json")); err != nil {
+		return err
+	}
+	steps = []step{
+		{say: "A copy of the record with one byte changed: refused, exit 3.", args: []string{"gate", "verify", filepath.Join(dir, "service-2.intoto.jsonl"), "--key", "keys/gate.pub", "--record", "service-2.edited.json"}, want: 3},
+		{say: "Past the waiver's expiry the same service is blocked again.", args: []string{"gate", "sbom:sbom/service.cdx.json", "--store", "store", "--policy", "policy-waiver.yaml", "--at", "2026-12-20T00:00:00Z", "-o", "service-3.json"}, want: 1},
 	}
 	if err := play(ctx, dir, w, run, steps); err != nil {
 		return err
@@ -122,6 +166,21 @@ func play(ctx context.Context, dir string, w io.Writer, run Runner, steps []step
 		}
 	}
 	return nil
+}
+
+// changeByte copies the record at in to out with its verdict's first letter
+// changed: one byte, the way a forged "pass" would start.
+func changeByte(in, out string) error {
+	data, err := os.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	i := bytes.Index(data, []byte(`"verdict":"`))
+	if i < 0 {
+		return fmt.Errorf("%s: no verdict", in)
+	}
+	data[i+len(`"verdict":"`)] ^= 0x20
+	return os.WriteFile(out, data, 0o644)
 }
 
 // tamper copies the kit at in to out, changing the content of entry name
