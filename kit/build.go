@@ -40,6 +40,11 @@ type BuildOptions struct {
 	Signers []signature.Signer
 	// Now is the creation time used when the spec sets none.
 	Now time.Time
+	// Clock is the real time of the build, read by the caller. When set,
+	// a kit that would already be expired at Clock is refused unless
+	// AllowExpired is set.
+	Clock        time.Time
+	AllowExpired bool
 	// Logger receives progress; discard when nil.
 	Logger *slog.Logger
 	// Cache is a directory kept between runs (--cache), or "".
@@ -68,6 +73,11 @@ func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*Bu
 		return nil, errors.New("no creation time: set created in kit.yaml or SOURCE_DATE_EPOCH")
 	}
 	expires := spec.ExpiryFor(created)
+	if !opts.AllowExpired {
+		if err := spec.CheckExpiry(created, opts.Clock); err != nil {
+			return nil, err
+		}
+	}
 	if err := checkSigning(spec, opts, expires); err != nil {
 		return nil, err
 	}

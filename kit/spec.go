@@ -293,3 +293,21 @@ func (p *parser) mapping(n *yaml.Node, field string, allowed ...string) (map[str
 	}
 	return out, true
 }
+
+// CheckExpiry refuses a spec whose kit would already be expired at clock:
+// created is the kit's creation time (the spec's, or the build's when the
+// spec sets none), clock the real time read by the caller. A zero clock
+// checks nothing.
+func (s *Spec) CheckExpiry(created, clock time.Time) error {
+	if clock.IsZero() {
+		return nil
+	}
+	if created.IsZero() {
+		created = clock
+	}
+	if exp := s.ExpiryFor(created); !exp.After(clock) {
+		return fmt.Errorf("%s: the kit would already be expired: expires %s, now %s (fix created/expires, or --allow-expired)",
+			s.File, exp.UTC().Format(time.RFC3339), clock.UTC().Format(time.RFC3339))
+	}
+	return nil
+}

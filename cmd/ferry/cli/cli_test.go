@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-dev/ferry/cmd/ferry/cli"
 	"github.com/ferry-dev/ferry/fixtures"
@@ -65,6 +66,7 @@ func site(t *testing.T) string {
 	t.Helper()
 	// The root's creation time, and so its expiry, come from here.
 	t.Setenv("SOURCE_DATE_EPOCH", strconv.FormatInt(fixtures.Created.Unix(), 10))
+	pinMirrorClock(t, fixtures.Created.Add(24*time.Hour))
 	dir := t.TempDir()
 	mustFerry(t, dir, "keys", "generate", "--out", "keys", "--name", "root")
 	mustFerry(t, dir, "keys", "generate", "--out", "keys", "--name", "signer")
@@ -281,4 +283,32 @@ func TestMirrorCheck(t *testing.T) {
 	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "SPEC_MISSING_CHANNEL") {
 		t.Errorf("--check of an invalid spec: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// pinMirrorClock sets the clock mirror checks expiry against for one test.
+func pinMirrorClock(t *testing.T, at time.Time) {
+	t.Helper()
+	t.Cleanup(cli.SetMirrorClock(at))
+}
+
+// TestMirrorRefusesExpiredKit: a kit whose created time plus expires lies
+// before now is refused, by the build and by --check, with its expiry in
+// the message; --allow-expired builds it.
+func TestMirrorRefusesExpiredKit(t *testing.T) {
+	dir := site(t)
+	pinMirrorClock(t, fixtures.Created.Add(60*24*time.Hour))
+	write(t, filepath.Join(dir, "kit.yaml"), strings.Replace(kitYAML, "expires: 30d", "expires: 2d", 1))
+	for _, args := range [][]string{
+		{"mirror", "-f", "kit.yaml", "--check"},
+		{"mirror", "-f", "kit.yaml", "-o", "old.kit.tar.zst", "--key", "keys/signer.key"},
+	} {
+		r := ferry(t, dir, args...)
+		if r.code == 0 || !strings.Contains(r.stderr, "already be expired") || !strings.Contains(r.stderr, "2026-11-30T00:00:00Z") {
+			t.Errorf("%v: exit %d, stderr %q; want a refusal naming the expiry", args, r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "old.kit.tar.zst")); err == nil {
+		t.Error("an expired kit was written")
+	}
+	mustFerry(t, dir, "mirror", "-f", "kit.yaml", "-o", "old.kit.tar.zst", "--key", "keys/signer.key", "--allow-expired")
 }

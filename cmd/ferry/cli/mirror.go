@@ -16,6 +16,7 @@ func newMirrorCmd() *cobra.Command {
 		cache               string
 		keys                []string
 		check, json, noProg bool
+		allowExpired        bool
 	}
 	c := &cobra.Command{
 		Use:   "mirror -f kit.yaml -o OUT.kit.tar.zst --key SIGNING_KEY",
@@ -47,6 +48,12 @@ reads (64 MiB) is refused before anything is written.`,
 			spec, err := kit.LoadSpec(o.spec)
 			if err != nil {
 				return err
+			}
+			clock := mirrorClock()
+			if !o.allowExpired {
+				if err := spec.CheckExpiry(spec.Created, clock); err != nil {
+					return err
+				}
 			}
 			if o.check {
 				if err := spec.CheckLocal(cmd.Context()); err != nil {
@@ -82,7 +89,7 @@ reads (64 MiB) is refused before anything is written.`,
 				return err
 			}
 			logger, done := progressLogger(cmd.ErrOrStderr(), o.noProg)
-			res, err := kit.BuildFile(cmd.Context(), o.out, spec, kit.BuildOptions{Roots: chain, Signers: signers, Now: created, Cache: o.cache, Logger: logger})
+			res, err := kit.BuildFile(cmd.Context(), o.out, spec, kit.BuildOptions{Roots: chain, Signers: signers, Now: created, Clock: clock, AllowExpired: o.allowExpired, Cache: o.cache, Logger: logger})
 			done()
 			if err != nil {
 				return err
@@ -107,6 +114,11 @@ reads (64 MiB) is refused before anything is written.`,
 	c.Flags().StringVar(&o.cache, "cache", "", "keep downloads and image blobs in DIR between runs (re-verified by digest); default: a temporary directory removed afterwards")
 	c.Flags().BoolVar(&o.check, "check", false, "validate kit.yaml and the local files it names (no network); build nothing")
 	c.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
+	c.Flags().BoolVar(&o.allowExpired, "allow-expired", false, "build (or pass --check) even if the kit would already be expired now (for tests of expiry handling)")
 	c.Flags().BoolVar(&o.noProg, "no-progress", false, "no progress output")
 	return c
 }
+
+// mirrorClock is the real time against which mirror checks that the kit it
+// builds is not already expired; tests pin it.
+var mirrorClock = now
