@@ -10,7 +10,7 @@ trap 'rm -f "$log"' EXIT
 go test -race -count=1 -v "${@:-./...}" 2>&1 | tee "$log" |
 	grep -v -E '^[[:space:]]*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)'
 rc=${PIPESTATUS[0]}
-skips=$(grep -E -B1 '^[[:space:]]*--- SKIP' "$log" | grep -v -E '^(--|=== .*)$')
+skips=$(grep -E -B1 '^[[:space:]]*--- SKIP' "$log" | grep -v -E '^(--|=== .*|[[:space:]]*--- PASS.*)$')
 if [[ -n $skips ]]; then
 	echo
 	echo "skipped tests ($(grep -c -E '^[[:space:]]*--- SKIP' "$log")):"
