@@ -13,7 +13,7 @@ build:
 
 # The test suite: unit, attack and end-to-end tests, with the race detector.
 test:
-	$(GO) test -race -count=1 $(PKGS)
+	bash scripts/test.sh $(PKGS)
 
 # The whole journey on built-in data, in a temp dir.
 demo:

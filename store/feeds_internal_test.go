@@ -264,7 +264,7 @@ func TestEnrichRefusesBadFiles(t *testing.T) {
 }
 
 func TestVEXWithoutMediaType(t *testing.T) {
-	csaf, err := os.ReadFile("../../shared/corpus/vex/csaf/oasis-csaf_2.0/csaf_vex__2022-evd-uc-01-na-001.json")
+	csaf, err := os.ReadFile("testdata/vex/csaf_vex__2022-evd-uc-01-na-001.json")
 	if err != nil {
 		t.Fatalf("the test reads a CSAF document of the corpus: %v", err)
 	}
