@@ -137,6 +137,10 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 		fmt.Fprintf(tw, "created\t%s\n", r.Created.Format(time.RFC3339))
 		fmt.Fprintf(tw, "expires\t%s (%s)\n", r.Expires.Format(time.RFC3339), until(r.CheckedAt, *r.Expires))
 	}
+	if r.Base != nil {
+		// A delta kit is only importable onto exactly this base: say so.
+		fmt.Fprintf(tw, "delta of	%s v%d (targets sha256 %s)\n", r.Base.Channel, r.Base.Version, r.Base.TargetsSHA256)
+	}
 	if r.RootVersion > 0 {
 		fmt.Fprintf(tw, "root version\t%d\n", r.RootVersion)
 	}
