@@ -89,7 +89,7 @@ func BenchmarkMatch10kPackages50kRecords(b *testing.B) {
 //
 //	go test ./scan -run '^$' -bench GoBinaryEvidence -benchtime 10x
 //
-// With FERRY_CORPUS set (the shared corpus directory), the records are
+// With FERRY_CORPUS set (the corpus directory), the records are
 // the real Go vulndb (corpus/osv/go), loaded each iteration as
 // --advisories does.
 //
@@ -127,7 +127,7 @@ func BenchmarkGoBinaryEvidence(b *testing.B) {
 	slices.Sort(stdPkgs)
 	osvDir := filepath.Join(dir, "osv")
 	if c := os.Getenv("FERRY_CORPUS"); c != "" {
-		// the real Go vulndb instead (shared/corpus/osv/go)
+		// the real Go vulndb instead ($FERRY_CORPUS/osv/go)
 		stdPkgs, osvDir = nil, filepath.Join(c, "osv", "go")
 		bi.Deps = nil
 	} else {

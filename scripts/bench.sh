@@ -23,6 +23,8 @@ mib=${BENCH_FILE_MIB:-32}
 runs=${BENCH_RUNS:-3}
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The real-data corpus for the benchmarks that read it (CORPUS, else ../shared/corpus beside the repo).
+export FERRY_CORPUS=${FERRY_CORPUS:-${CORPUS:-$(cd "$repo/.." && pwd)/shared/corpus}}
 for tool in go zstd openssl tar; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 2; }
 done

@@ -6,7 +6,7 @@
 #   2. builds small main packages from real module versions fetched from the
 #      Go module proxy, one with the old go1.22.0 toolchain so that its build
 #      info states an old Go and standard-library advisories apply;
-#   3. runs the corpus tests of kit, osv and vex (build tag conformance);
+#   3. runs the corpus tests of kit, osv, vex, store and verify (FERRY_CORPUS);
 #   4. runs TestConformance (scan/conformance_test.go), which scans each
 #      program with ferry and with the peers, offline, on the same database
 #      (shared/corpus/osv/go) and checks that ferry's advisory ids equal
@@ -158,8 +158,8 @@ log "$n programs built in $work/bin"
 [[ $n -ge 5 ]] || loud "ONLY $n PROGRAMS BUILT: the accuracy bar needs 5"
 cd "$repo"
 # The parsers' tests against the real-data corpus (build tag conformance).
-log "corpus tests of kit, osv and vex"
-FERRY_CORPUS=$corpus go test -tags conformance -count=1 ./kit/ ./osv/ ./vex/ || loud "CORPUS TESTS FAILED"
+log "corpus tests of kit, osv, vex, store and verify"
+FERRY_CORPUS=$corpus go test -tags conformance -count=1 ./kit/ ./osv/ ./vex/ ./store/ ./verify/ || loud "CORPUS TESTS FAILED"
 FERRY_CONFORMANCE_BIN=$work/bin FERRY_CONFORMANCE_PEERS=$bin FERRY_CONFORMANCE_OSVDB=$work/osvdb \
 	FERRY_CORPUS=$corpus go test -tags conformance -count=1 -run 'TestConformance' -v ./scan/ 2>&1 | tee "$work/conformance.log"
 exit "${PIPESTATUS[0]}"

@@ -14,18 +14,26 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/trustedmetadata"
 )
 
-const corpusSigstoreTUF = "../../shared/corpus/tuf/sigstore-root-signing"
+// corpusSigstoreTUF is Sigstore's root-signing repository in the corpus,
+// below $FERRY_CORPUS (make conformance sets it).
+func corpusSigstoreTUF() string {
+	return filepath.Join(os.Getenv("FERRY_CORPUS"), "tuf", "sigstore-root-signing")
+}
 
 // sigstoreRepo lays the corpus out as carried TUF material: roots 1 to 15
 // (root_history), the timestamp, and trusted_root.json. The corpus has no
 // snapshot.json and no targets.json.
 func sigstoreRepo(t *testing.T) fstest.MapFS {
 	t.Helper()
-	if _, err := os.Stat(corpusSigstoreTUF); err != nil {
-		t.Skip("corpus not available:", err)
+	dir := corpusSigstoreTUF()
+	if os.Getenv("FERRY_CORPUS") == "" {
+		t.Skip("SKIP: needs the corpus (FERRY_CORPUS; make conformance sets it)")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Skip("SKIP: corpus not available:", err)
 	}
 	read := func(rel string) []byte {
-		b, err := os.ReadFile(filepath.Join(corpusSigstoreTUF, rel))
+		b, err := os.ReadFile(filepath.Join(dir, rel))
 		if err != nil {
 			t.Fatal(err)
 		}
