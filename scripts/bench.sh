@@ -288,7 +288,7 @@ if [[ ${BENCH_IMAGES:-1} != 0 ]]; then
 	bash -c "$cmd_imirror" >/dev/null && bash -c "rm -rf '$oci'; $cmd_cpull" >/dev/null 2>&1
 	ist=$iw/store
 	log "bench: images: importing the kit, then ferry images push vs crane push"
-	"$ferry" import "$ikit" --store "$ist" --root "$work/trust/root.json" --at "$at" >/dev/null
+	"$ferry" import "$ikit" --store "$ist" --root "$work/trust/root.json" --at "$at" --reason "bench: fixed clock" >/dev/null
 	dst=$(port)
 	cmd_ipush="'$ferry' images push --store '$ist' --to 127.0.0.1:$dst --insecure"
 	cmd_cpush="crane push --insecure --index '$oci' 127.0.0.1:$dst/bench/app:all"
@@ -393,7 +393,7 @@ PY
 	printf 'name: bench-scan\nchannel: bench\nversion: 1\ncreated: %s\nexpires: 30d\nroot: %s\nadvisories:\n  - name: govulndb\n    osv: {dir: %s}\n' \
 		"$created" "$work/trust/root.json" "$corpus/osv/go" >"$sw/kit/kit.yaml"
 	"$ferry" mirror -f "$sw/kit/kit.yaml" -o "$sw/scan.kit.tar.zst" --key "$work/keys/signer.key" --no-progress >/dev/null
-	"$ferry" import "$sw/scan.kit.tar.zst" --store "$sw/store" --root "$work/trust/root.json" --at "$at" >/dev/null
+	"$ferry" import "$sw/scan.kit.tar.zst" --store "$sw/store" --root "$work/trust/root.json" --at "$at" --reason "bench: fixed clock" >/dev/null
 	cmd_scan="'$ferry' scan 'docker-archive:$sw/image.tar' --store '$sw/store' --format json"
 	cmd_scan_adv="'$ferry' scan 'docker-archive:$sw/image.tar' --advisories '$corpus/osv/go' --format json"
 	cmd_osvs="'$peers/osv-scanner' scan image --offline --local-db-path '$sw/db' --archive '$sw/image.tar' --format json; test \$? -le 1"

@@ -81,7 +81,7 @@ func TestCrashSafety(t *testing.T) {
 	want := map[int64]map[string]string{1: digests(files1), 2: digests(files2)}
 
 	importCmd := func(dir string) *exec.Cmd {
-		return exec.Command(bin, "import", kit2, "--store", dir, "--at", at.Format(time.RFC3339), "--operator", "crash")
+		return exec.Command(bin, "import", kit2, "--store", dir, "--at", at.Format(time.RFC3339), "--reason", "test clock", "--operator", "crash")
 	}
 	// How long a whole import takes, to spread the kills over it.
 	probe := filepath.Join(work, "probe")

@@ -24,9 +24,20 @@ var ErrChanged = errors.New("the store changed during the import")
 // ErrReasonRequired is returned by Import for ForceActivate without a Reason.
 var ErrReasonRequired = errors.New("a forced activation needs a reason")
 
+// ErrRootMismatch is returned (wrapped, with both roots named) when a
+// root given out of band for a channel the store already knows is not the
+// store's trusted root of that version: the store's trust decides, and a
+// root that disagrees with it is refused rather than ignored.
+var ErrRootMismatch = errors.New("the root given disagrees with the store's trusted root")
+
+// ErrClockReasonRequired is returned by Import for a pinned verification
+// clock (ImportOptions.At other than Now) without a Reason: a pinned clock
+// can activate a kit that has expired, which only an audited import may.
+var ErrClockReasonRequired = errors.New("an import on a pinned verification clock needs a reason")
+
 // ErrReasonWithoutForce is returned by Import for a Reason without
-// ForceActivate: the reason would be logged for nothing.
-var ErrReasonWithoutForce = errors.New("a reason is only for a forced activation")
+// ForceActivate or a pinned clock: the reason would be logged for nothing.
+var ErrReasonWithoutForce = errors.New("a reason is only for a forced activation or a pinned clock")
 
 // SchemaError reports a store whose schema this build cannot use as it is.
 // errors.Is(err, ErrNewerSchema) matches a store written by a newer ferry.

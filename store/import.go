@@ -26,12 +26,19 @@ type Clock interface{ Now() time.Time }
 
 // ImportOptions configures Import.
 type ImportOptions struct {
-	// At is the time the kit is verified against and the receipt records.
-	// Required.
+	// At is the time the kit is verified against. Required.
 	At time.Time
+	// Now is the real time of the import: the receipt, the log and the
+	// channel's import time record it. Zero means At is the real time.
+	// When At differs from Now the verification clock is pinned: a kit
+	// that expired by Now may pass as of At, so Reason is required and the
+	// receipt records the clock (VerifiedAt), the reason and the operator
+	// beside the real time.
+	Now time.Time
 	// Root is the channel root pinned out of band, used only for a channel
 	// the store does not know yet. For a known channel the store's trust
-	// state is the trust and Root is ignored.
+	// state is the trust, and a Root that is not the store's root of the
+	// same version is refused with ErrRootMismatch.
 	Root []byte
 	// DryRun verifies the kit and reports what would change, writing
 	// nothing: no staging, no lock file, no database change.
@@ -41,7 +48,9 @@ type ImportOptions struct {
 	// verified against the channel's trusted root only, without its last
 	// timestamp and snapshot. Reason is required and goes into the log.
 	ForceActivate bool
-	Reason        string
+	// Reason says why the import is forced or its clock pinned; required
+	// for either, refused for neither.
+	Reason string
 	// Operator is who imports, for the receipt.
 	Operator string
 	// Source names the kit (its file name) in the receipt.
@@ -97,8 +106,9 @@ type ImportResult struct {
 //
 // A kit that fails verification returns a result holding the report and
 // an error wrapping a *bundle.Error (KIT_…); the store is unchanged. Other
-// errors: ErrLocked, ErrReasonRequired, ErrReasonWithoutForce, a *SchemaError, I/O errors (a full
-// disk while staging), each leaving the previous state intact.
+// errors: ErrLocked, ErrReasonRequired, ErrClockReasonRequired,
+// ErrReasonWithoutForce, a *SchemaError, I/O errors (a full disk while
+// staging), each leaving the previous state intact.
 func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
 	if opts.At.IsZero() {
 		return nil, errors.New("import: no reference time given")
@@ -106,7 +116,11 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*I
 	if opts.ForceActivate && opts.Reason == "" {
 		return nil, ErrReasonRequired
 	}
-	if !opts.ForceActivate && opts.Reason != "" {
+	if opts.clockPinned() && !opts.DryRun && opts.Reason == "" {
+		return nil, fmt.Errorf("%w (verification clock %s, real time %s)", ErrClockReasonRequired,
+			opts.At.UTC().Format(time.RFC3339), opts.Now.UTC().Format(time.RFC3339))
+	}
+	if !opts.ForceActivate && !opts.clockPinned() && opts.Reason != "" {
 		return nil, ErrReasonWithoutForce
 	}
 	if !opts.DryRun && s.opts.ReadOnly {
@@ -189,6 +203,18 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // more after its last entry is refused, so that an endless input that
 // starts like a kit is not read to its end.
 const maxTrailer = 1 << 20
+
+// clockPinned reports whether the kit is verified on another clock than
+// the real time of the import.
+func (o ImportOptions) clockPinned() bool { return !o.Now.IsZero() && !o.At.Equal(o.Now) }
+
+// realTime is the real time of the import, which the log records.
+func (o ImportOptions) realTime() time.Time {
+	if o.Now.IsZero() {
+		return o.At.UTC()
+	}
+	return o.Now.UTC()
+}
 
 type importer struct {
 	s     *Store
@@ -339,6 +365,11 @@ func (im *importer) TrustFor(channel string) (verify.Trust, error) {
 	if im.prev == nil || trust.Root == nil {
 		return verify.Trust{}, fmt.Errorf("%s: channel %s has trust but no state: the store is damaged", im.s.dir, channel)
 	}
+	if im.opts.Root != nil {
+		if err := checkGivenRoot(im.s.dir, channel, im.opts.Root, trust); err != nil {
+			return verify.Trust{}, err
+		}
+	}
 	if im.opts.ForceActivate {
 		// Without the last timestamp and snapshot go-tuf does not apply its
 		// rollback rules; outcome applies the forced decision instead.
@@ -412,8 +443,14 @@ func (im *importer) state(rep *verify.Report, res *ImportResult) (*channelState,
 	st := &channelState{
 		Channel: rep.Channel, Name: rep.Name, Version: rep.Version,
 		Created: rep.Created.UTC(), Expires: rep.Expires.UTC(), RootVersion: rep.RootVersion,
-		TargetsSHA256: rep.TargetsSHA256, KitSHA256: res.KitSHA256, ImportedAt: im.opts.At.UTC(),
+		TargetsSHA256: rep.TargetsSHA256, KitSHA256: res.KitSHA256, ImportedAt: im.opts.realTime(),
 		Counts: rep.Counts, DataTime: map[string]time.Time{},
+	}
+	if im.opts.clockPinned() {
+		st.VerifiedAt = im.opts.At.UTC()
+	}
+	if im.opts.Reason != "" {
+		st.Reason, st.Operator = im.opts.Reason, im.opts.Operator
 	}
 	for typ := range rep.Counts {
 		st.DataTime[typ] = st.Created
@@ -464,11 +501,17 @@ func (im *importer) receipt(rep *verify.Report, res *ImportResult, outcome strin
 	if outcome == OutcomeForceActivated {
 		checks[slices.Index(checks, CheckRollback)] = CheckRollbackOverridden
 	}
+	if im.opts.clockPinned() {
+		checks[slices.Index(checks, CheckExpiry)] = CheckExpiryPinnedClock
+	}
 	rc := &Receipt{
-		Schema: ReceiptSchema, Time: im.opts.At.UTC(), Operator: im.opts.Operator, Source: im.opts.Source,
+		Schema: ReceiptSchema, Time: im.opts.realTime(), Operator: im.opts.Operator, Source: im.opts.Source,
 		Outcome: outcome, Reason: im.opts.Reason, Channel: rep.Channel, Name: rep.Name, Version: rep.Version,
 		PinnedRoot: im.pinned, RootVersion: rep.RootVersion, KitSHA256: res.KitSHA256, KitBytes: res.KitBytes,
 		TargetsSHA256: rep.TargetsSHA256, SignerKeyIDs: rep.SignerKeyIDs, Checks: checks, Counts: rep.Counts,
+	}
+	if im.opts.clockPinned() {
+		rc.VerifiedAt = im.opts.At.UTC()
 	}
 	if rc.SignerKeyIDs == nil {
 		rc.SignerKeyIDs = []string{}

@@ -45,13 +45,20 @@ type Info struct {
 
 // ChannelInfo is one channel's active kit.
 type ChannelInfo struct {
-	Channel       string     `json:"channel"`
-	Name          string     `json:"name"`
-	Version       int64      `json:"version"`
-	Created       time.Time  `json:"created"`
-	Expires       time.Time  `json:"expires"`
-	Expired       bool       `json:"expired"`
-	ImportedAt    time.Time  `json:"importedAt"`
+	Channel    string    `json:"channel"`
+	Name       string    `json:"name"`
+	Version    int64     `json:"version"`
+	Created    time.Time `json:"created"`
+	Expires    time.Time `json:"expires"`
+	Expired    bool      `json:"expired"`
+	ImportedAt time.Time `json:"importedAt"`
+	// VerifiedAt is the pinned clock the active kit was verified on, when
+	// the import pinned one (ImportedAt is always the real time); Reason
+	// and Operator say why and who, for a pinned clock or a forced
+	// activation.
+	VerifiedAt    time.Time  `json:"verifiedAt,omitzero"`
+	Reason        string     `json:"reason,omitempty"`
+	Operator      string     `json:"operator,omitempty"`
 	RootVersion   int64      `json:"rootVersion"`
 	TargetsSHA256 string     `json:"targetsSha256"`
 	KitSHA256     string     `json:"kitSha256"`
@@ -125,6 +132,7 @@ func channelInfo(tx *bolt.Tx, st *channelState, at time.Time) (ChannelInfo, erro
 	ci := ChannelInfo{
 		Channel: st.Channel, Name: st.Name, Version: st.Version, Created: st.Created, Expires: st.Expires,
 		Expired: at.After(st.Expires), ImportedAt: st.ImportedAt, RootVersion: st.RootVersion,
+		VerifiedAt: st.VerifiedAt, Reason: st.Reason, Operator: st.Operator,
 		TargetsSHA256: st.TargetsSHA256, KitSHA256: st.KitSHA256, Types: []TypeInfo{}, Sources: []SourceCounts{},
 		TUF: []TUFInfo{},
 	}

@@ -24,27 +24,35 @@ const (
 
 // Checks are the checks a verified kit passed, in the order verify runs
 // them. CheckRollback is replaced by CheckRollbackOverridden when a kit was
-// force-activated.
+// force-activated, CheckExpiry by CheckExpiryPinnedClock when it was
+// verified on a pinned clock.
 var Checks = []string{
-	"root-chain", "signatures", "thresholds", "expiry", CheckRollback,
+	"root-chain", "signatures", "thresholds", CheckExpiry, CheckRollback,
 	"safe-paths", "entry-types", "no-duplicates", "no-unexpected-entries",
 	"sizes", "digests", "complete",
 }
 
-// The rollback check names.
+// The rollback and expiry check names.
 const (
 	CheckRollback           = "rollback"
 	CheckRollbackOverridden = "rollback-overridden"
+	CheckExpiry             = "expiry"
+	// CheckExpiryPinnedClock: expiry was checked as of Receipt.VerifiedAt,
+	// not as of the import's real time.
+	CheckExpiryPinnedClock = "expiry-at-pinned-clock"
 )
 
 // ReceiptSchema names the JSON schema of a Receipt.
 const ReceiptSchema = "ferry.dev/store-receipt/v1"
 
-// Receipt records one import in the store's log.
+// Receipt records one import in the store's log. Time is always the real
+// time of the import; VerifiedAt is set only when the kit was verified on
+// a pinned clock (ferry import --at), with the Reason for it.
 type Receipt struct {
 	Schema          string                      `json:"schema"`
 	Seq             uint64                      `json:"seq"`
 	Time            time.Time                   `json:"time"`
+	VerifiedAt      time.Time                   `json:"verifiedAt,omitzero"`
 	Operator        string                      `json:"operator"`
 	Source          string                      `json:"source,omitempty"`
 	Outcome         string                      `json:"outcome"`
@@ -63,7 +71,8 @@ type Receipt struct {
 	Counts          map[string]verify.TypeCount `json:"counts"`
 }
 
-// Log returns every import receipt, oldest first.
+// Log returns every import receipt in the order the imports were committed
+// (their sequence numbers), which is the order of their real times.
 func (s *Store) Log(ctx context.Context) ([]Receipt, error) {
 	out := []Receipt{}
 	err := s.view(ctx, func(tx *bolt.Tx) error {

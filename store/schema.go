@@ -240,6 +240,10 @@ func (s *Store) reindex(tx *bolt.Tx, perChannel map[string][]verify.Target) erro
 		kit := IndexKit{Channel: ch}
 		if st, err := getChannel(tx, ch); err == nil && st != nil {
 			kit.Created, kit.At = st.Created, st.ImportedAt
+			if !st.VerifiedAt.IsZero() {
+				// Re-verify carried trust on the clock the import used.
+				kit.At = st.VerifiedAt
+			}
 		}
 		built, err := s.buildIndexes(context.Background(), kit, perChannel[ch], func(t verify.Target) string { return s.blobPath(t.SHA256) })
 		if err != nil {
@@ -261,17 +265,23 @@ type fileRec struct {
 
 // channelState is the active kit of a channel.
 type channelState struct {
-	Channel       string                      `json:"channel"`
-	Name          string                      `json:"name"`
-	Version       int64                       `json:"version"`
-	Created       time.Time                   `json:"created"`
-	Expires       time.Time                   `json:"expires"`
-	RootVersion   int64                       `json:"rootVersion"`
-	TargetsSHA256 string                      `json:"targetsSha256"`
-	KitSHA256     string                      `json:"kitSha256"`
-	ImportedAt    time.Time                   `json:"importedAt"`
-	Receipt       uint64                      `json:"receipt"`
-	Counts        map[string]verify.TypeCount `json:"counts"`
+	Channel       string    `json:"channel"`
+	Name          string    `json:"name"`
+	Version       int64     `json:"version"`
+	Created       time.Time `json:"created"`
+	Expires       time.Time `json:"expires"`
+	RootVersion   int64     `json:"rootVersion"`
+	TargetsSHA256 string    `json:"targetsSha256"`
+	KitSHA256     string    `json:"kitSha256"`
+	ImportedAt    time.Time `json:"importedAt"`
+	// VerifiedAt is the pinned clock the kit was verified on, when it was
+	// not ImportedAt (the real time).
+	VerifiedAt time.Time `json:"verifiedAt,omitzero"`
+	// Reason and Operator of a forced activation or a pinned clock.
+	Reason   string                      `json:"reason,omitempty"`
+	Operator string                      `json:"operator,omitempty"`
+	Receipt  uint64                      `json:"receipt"`
+	Counts   map[string]verify.TypeCount `json:"counts"`
 	// Freshness is the age budget per content type from kit.json.
 	Freshness map[string]string `json:"freshness,omitempty"`
 	// DataTime is, per content type, when its data was fetched: the oldest

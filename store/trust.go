@@ -3,8 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"slices"
 
 	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/verify"
@@ -42,6 +45,11 @@ func (t storeTrust) TrustFor(channel string) (verify.Trust, error) {
 		}
 	}
 	if found {
+		if t.pinned != nil {
+			if err := checkGivenRoot(t.s.dir, channel, t.pinned, trust); err != nil {
+				return verify.Trust{}, err
+			}
+		}
 		return trust, nil
 	}
 	if t.pinned != nil {
@@ -49,6 +57,54 @@ func (t storeTrust) TrustFor(channel string) (verify.Trust, error) {
 	}
 	return verify.Trust{}, bundle.Errorf(bundle.CodeUnknownChannel, "",
 		"channel %q is not in the store %s: pin its root with --root", channel, t.s.dir)
+}
+
+// checkGivenRoot checks a root given out of band (--root) for a channel
+// the store knows against the store's trusted root chain: it must be, in
+// canonical form, the store's root of the same version. The store's trust
+// is what verifies the channel's kits, so a root that differs (another
+// channel's, another chain's, a newer one the store has not seen) would
+// otherwise be ignored without a word. The error wraps ErrRootMismatch.
+func checkGivenRoot(dir, channel string, given []byte, trust verify.Trust) error {
+	g, err := metadata.Root().FromBytes(given)
+	if err != nil {
+		return fmt.Errorf("%w: the root given does not parse: %v", ErrRootMismatch, err)
+	}
+	canon, err := bundle.EncodeMetadata(g)
+	if err != nil {
+		return fmt.Errorf("%w: the root given does not encode: %v", ErrRootMismatch, err)
+	}
+	copies := map[int64][]byte{}
+	top := int64(0)
+	for _, data := range append(slices.Clone(trust.Roots), trust.Root) {
+		r, err := metadata.Root().FromBytes(data)
+		if err != nil {
+			continue
+		}
+		if b, err := bundle.EncodeMetadata(r); err == nil {
+			copies[r.Signed.Version] = b
+		}
+		top = max(top, r.Signed.Version)
+	}
+	v := g.Signed.Version
+	sum := sha256.Sum256(canon)
+	what := fmt.Sprintf("the root given (version %d, sha256 %.12s…)", v, hex.EncodeToString(sum[:]))
+	switch own, ok := copies[v]; {
+	case ok && bytes.Equal(own, canon):
+		return nil
+	case ok:
+		return fmt.Errorf("%w: %s differs from the root of the same version that store %s trusts for channel %s: "+
+			"the store's trust verifies the channel's kits; leave the root out, or find out where this one came from",
+			ErrRootMismatch, what, dir, channel)
+	case v > top:
+		return fmt.Errorf("%w: %s is newer than the root version %d that store %s trusts for channel %s: "+
+			"the store follows root rotations from the kits that carry them; leave the root out",
+			ErrRootMismatch, what, top, dir, channel)
+	default:
+		return fmt.Errorf("%w: store %s holds no copy of root version %d of channel %s to compare %s with: "+
+			"the store's trust verifies the channel's kits; leave the root out",
+			ErrRootMismatch, dir, v, channel, what)
+	}
 }
 
 // keyRoots names the bucket, inside a channel's trust bucket, of the

@@ -143,7 +143,7 @@ func TestVerifyChecksCarriedTrustAsImport(t *testing.T) {
 				t.Errorf("verify: exit %d, output does not name %s:\n%s%s", r.code, first.Entry, r.stdout, r.stderr)
 			}
 
-			r = ferry(t, dir, "import", kit, "--store", filepath.Join(dir, "store"), "--root", root, at)
+			r = ferry(t, dir, "import", kit, "--store", filepath.Join(dir, "store"), "--root", root, at, "--reason", "test clock")
 			if r.code != cli.ExitVerification {
 				t.Fatalf("import: exit %d, want %d\n%s%s", r.code, cli.ExitVerification, r.stdout, r.stderr)
 			}

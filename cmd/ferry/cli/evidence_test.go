@@ -54,7 +54,7 @@ func TestSymbolEvidenceVEX(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := filepath.Join(dir, "store")
-	if out, errOut, code := runFerry(t, "import", kitPath, "--store", st, "--root", rootPath, "--at=2026-11-28T01:00:00Z"); code != ExitOK {
+	if out, errOut, code := runFerry(t, "import", kitPath, "--store", st, "--root", rootPath, "--at=2026-11-28T01:00:00Z", "--reason", "test clock"); code != ExitOK {
 		t.Fatalf("import: exit %d\n%s%s", code, out, errOut)
 	}
 	at := "--at=2026-12-01T00:00:00Z"

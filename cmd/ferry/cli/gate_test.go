@@ -59,7 +59,7 @@ func gateStore(t *testing.T, withVEX bool) (dir, st string) {
 	write(t, filepath.Join(dir, "root.json"), string(c.Root()))
 	write(t, filepath.Join(dir, "app.cdx.json"), gateSBOM)
 	st = filepath.Join(dir, "store")
-	if out, errOut, code := runFerry(t, "import", kitPath, "--store", st, "--root", filepath.Join(dir, "root.json"), "--at=2026-11-28T01:00:00Z"); code != cli.ExitOK {
+	if out, errOut, code := runFerry(t, "import", kitPath, "--store", st, "--root", filepath.Join(dir, "root.json"), "--at=2026-11-28T01:00:00Z", "--reason", "test clock"); code != cli.ExitOK {
 		t.Fatalf("import: exit %d\n%s%s", code, out, errOut)
 	}
 	return dir, st

@@ -185,7 +185,7 @@ func imagesSite(t *testing.T, src string, refs []string, extra string) (string, 
 	write(t, filepath.Join(dir, "kit.yaml"), b.String())
 	mustFerry(t, dir, "mirror", "-f", "kit.yaml", "-o", "imgs.kit.tar.zst", "--key", "keys/signer.key", "--no-progress")
 	st := filepath.Join(dir, "store")
-	mustFerry(t, dir, "import", "imgs.kit.tar.zst", "--store", st, "--root", "trust/root.json", "--at", verifyAt)
+	mustFerry(t, dir, "import", "imgs.kit.tar.zst", "--store", st, "--root", "trust/root.json", "--at", verifyAt, "--reason", "test clock")
 	return dir, st
 }
 

@@ -107,7 +107,7 @@ func TestImagesDistribution(t *testing.T) {
 		"registries:\n  "+src+": {insecure: true, auth: docker-config}\n")
 	mustFerry(t, dir, "mirror", "-f", "kit.yaml", "-o", "imgs.kit.tar.zst", "--key", "keys/signer.key", "--no-progress")
 	st := filepath.Join(dir, "store")
-	mustFerry(t, dir, "import", "imgs.kit.tar.zst", "--store", st, "--root", "trust/root.json", "--at", verifyAt)
+	mustFerry(t, dir, "import", "imgs.kit.tar.zst", "--store", st, "--root", "trust/root.json", "--at", verifyAt, "--reason", "test clock")
 	mustFerry(t, dir, "images", "push", "--store", st, "--to", dst, "--insecure")
 
 	dstAuth := remote.WithAuth(&authn.Basic{Username: "site", Password: "pw"})

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,11 +32,21 @@ indexes and import log. The kit file is read once; a crash at any point
 leaves the previous state.
 
 The first import of a channel pins its root with --root; afterwards the
-store's trust state for the channel is the trust, and --root is ignored.
+store's trust state for the channel is the trust (it follows the root
+rotations kits carry). A --root given for a channel the store knows must
+be the store's root of the same version: one that differs (another
+channel's or chain's, or newer than the store's) is refused, exit 3.
 An older kit, or the same version with other content, is refused with
 KIT_ROLLBACK unless --force-activate --reason TEXT (the reason goes into
 the log). A channel the store does not know, without --root, is
 KIT_UNKNOWN_CHANNEL.
+
+--at TIME verifies the kit as of TIME instead of now, which can activate
+a kit that has expired: like --force-activate it needs --reason TEXT.
+The receipt and the log record the real time of the import (the log is
+in that order), the clock used, the reason and the operator; 'ferry
+store log' and 'ferry store info' show them. --dry-run --at needs no
+reason (nothing is written).
 
 --dry-run verifies and says what would change, writing nothing.
 --quarantine DIR moves a kit that fails verification into DIR, with its
@@ -65,6 +76,7 @@ Exit 3 when the kit fails verification or is refused.`,
   ferry import acme-3.kit.tar.zst --store /srv/ferry --dry-run
   ferry import acme-2.kit.tar.zst --store /srv/ferry --quarantine /srv/quarantine --json
   ferry import acme-1.kit.tar.zst --store /srv/ferry --force-activate --reason "roll back broken feed, ticket 123"
+  ferry import acme-7.kit.tar.zst --store /srv/ferry --at 2026-12-01T00:00:00Z --reason "kit expired in transit, INC-9"
   ferry import oci://registry.site:5000/ferry/kits:acme --store /srv/ferry --follow 10m`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -74,12 +86,20 @@ Exit 3 when the kit fails verification or is refused.`,
 			if o.force && o.reason == "" {
 				return usagef("--force-activate needs --reason TEXT, which is written into the log")
 			}
-			if o.reason != "" && !o.force {
-				return usagef("--reason is only for --force-activate")
+			if o.at != "" && !o.dryRun && o.reason == "" {
+				return usagef("--at pins the verification clock, which can activate an expired kit: it needs --reason TEXT, written into the log with the clock and the real time of the import")
 			}
-			at, err := parseAt(o.at)
-			if err != nil {
-				return err
+			if o.reason != "" && !o.force && o.at == "" {
+				return usagef("--reason is only for --force-activate or --at")
+			}
+			// The real time of the import, which the receipt and the log
+			// record; --at only moves the clock the kit is verified on.
+			realTime := now()
+			at, err := realTime, error(nil)
+			if o.at != "" {
+				if at, err = parseAt(o.at); err != nil {
+					return err
+				}
 			}
 			var rootData []byte
 			if o.root != "" {
@@ -106,7 +126,7 @@ Exit 3 when the kit fails verification or is refused.`,
 			}
 			if isOCI {
 				return oci.importOCI(cmd, kitPath, s, store.ImportOptions{
-					At: at, Root: rootData, DryRun: o.dryRun, ForceActivate: o.force, Reason: o.reason,
+					At: at, Now: realTime, Root: rootData, DryRun: o.dryRun, ForceActivate: o.force, Reason: o.reason,
 					Operator: operator, Clock: wallClock{},
 				}, o.json)
 			}
@@ -118,13 +138,18 @@ Exit 3 when the kit fails verification or is refused.`,
 			// context; closing the file on SIGINT/SIGTERM ends it.
 			stopRead := context.AfterFunc(cmd.Context(), func() { f.Close() })
 			res, ierr := s.Import(cmd.Context(), f, store.ImportOptions{
-				At: at, Root: rootData, DryRun: o.dryRun, ForceActivate: o.force, Reason: o.reason,
+				At: at, Now: realTime, Root: rootData, DryRun: o.dryRun, ForceActivate: o.force, Reason: o.reason,
 				Operator: operator, Source: filepath.Base(kitPath), Clock: wallClock{},
 			})
 			stopRead()
 			f.Close()
 			if cerr := cmd.Context().Err(); cerr != nil && ierr != nil {
 				return fmt.Errorf("import of %s stopped: %w; the store is unchanged", kitPath, cerr)
+			}
+			if errors.Is(ierr, store.ErrRootMismatch) {
+				// The trust anchors disagree: refused, as a failed
+				// verification is (exit 3); the kit itself is not blamed.
+				return verificationErr{fmt.Errorf("--root %s: %w", o.root, ierr)}
 			}
 			if res == nil {
 				if o.quarantine != "" && bundle.CodeOf(ierr) != "" {
@@ -170,9 +195,9 @@ Exit 3 when the kit fails verification or is refused.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "verify and show what would change; write nothing")
 	f.StringVar(&o.quarantine, "quarantine", "", "move a kit that fails verification into this directory, with its report")
 	f.BoolVar(&o.force, "force-activate", false, "activate an older kit (or the same version with other content); needs --reason")
-	f.StringVar(&o.reason, "reason", "", "why --force-activate is used; written into the import log")
+	f.StringVar(&o.reason, "reason", "", "why --force-activate or --at is used; written into the import log")
 	f.StringVar(&o.operator, "operator", "", "who imports, for the log (default: the current user name)")
-	f.StringVar(&o.at, "at", "", "verify as of this time (RFC 3339) instead of now")
+	f.StringVar(&o.at, "at", "", "verify as of this time (RFC 3339) instead of now; needs --reason (the log records it and the real time)")
 	f.BoolVar(&o.json, "json", false, "print the result as JSON (schema "+store.ImportResultSchema+")")
 	f.DurationVar(&o.lockTimeout, "lock-timeout", store.DefaultLockTimeout, "how long to wait for another import to finish")
 	oci.add(f)
@@ -215,6 +240,10 @@ func writeImportText(w io.Writer, kitPath string, res *store.ImportResult) error
 		c.Added, c.Changed, c.Removed, c.Unchanged, c.NewBlobs, c.NewBlobBytes)
 	if r := res.Receipt; r != nil {
 		fmt.Fprintf(w, "receipt #%d: kit sha256 %s, operator %s\n", r.Seq, r.KitSHA256, r.Operator)
+		if !r.VerifiedAt.IsZero() {
+			fmt.Fprintf(w, "clock pinned: verified as of %s, imported %s; reason: %s\n",
+				r.VerifiedAt.Format(time.RFC3339), r.Time.Format(time.RFC3339), r.Reason)
+		}
 		fmt.Fprintf(w, "time: verify %s, stage %s, commit %s\n", round(res.Timings.Verify), round(res.Timings.Stage), round(res.Timings.Commit))
 	}
 	return nil

@@ -60,6 +60,7 @@ func (o *ociImportFlags) importOCI(cmd *cobra.Command, ref string, s *store.Stor
 	once := func() error {
 		if o.follow > 0 {
 			opts.At = now()
+			opts.Now = opts.At
 		}
 		im, err := publish.Import(cmd.Context(), s, r, opts, ro)
 		if err != nil {

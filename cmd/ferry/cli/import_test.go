@@ -44,19 +44,19 @@ func TestImportAndStoreCommands(t *testing.T) {
 	st := filepath.Join(dir, "store")
 	at := "--at=2026-11-28T01:00:00Z"
 
-	if _, errOut, code := runFerry(t, "import", k1, "--store", st, at); code != ExitVerification || !strings.Contains(errOut, "KIT_UNKNOWN_CHANNEL") || !strings.Contains(errOut, "with --root FILE") {
+	if _, errOut, code := runFerry(t, "import", k1, "--store", st, at, "--reason", "test clock"); code != ExitVerification || !strings.Contains(errOut, "KIT_UNKNOWN_CHANNEL") || !strings.Contains(errOut, "with --root FILE") {
 		t.Fatalf("no root: exit %d, %s", code, errOut)
 	}
-	if out, errOut, code := runFerry(t, "import", k1, "--store", st, "--root", root, at, "--operator", "alice"); code != ExitOK || !strings.Contains(out, "activated channel acme: new channel -> version 1") {
+	if out, errOut, code := runFerry(t, "import", k1, "--store", st, "--root", root, at, "--reason", "test clock", "--operator", "alice"); code != ExitOK || !strings.Contains(out, "activated channel acme: new channel -> version 1") {
 		t.Fatalf("first import: exit %d\n%s%s", code, out, errOut)
 	}
 	if out, _, code := runFerry(t, "import", k2, "--store", st, at, "--dry-run"); code != ExitOK || !strings.Contains(out, "dry run, nothing written") {
 		t.Fatalf("dry run: exit %d\n%s", code, out)
 	}
-	if _, _, code := runFerry(t, "import", k2, "--store", st, at); code != ExitOK {
+	if _, _, code := runFerry(t, "import", k2, "--store", st, at, "--reason", "test clock"); code != ExitOK {
 		t.Fatalf("second import: exit %d", code)
 	}
-	if _, errOut, code := runFerry(t, "import", k1, "--store", st, at); code != ExitVerification || !strings.Contains(errOut, "KIT_ROLLBACK") || !strings.Contains(errOut, "use --force-activate --reason TEXT") {
+	if _, errOut, code := runFerry(t, "import", k1, "--store", st, at, "--reason", "test clock"); code != ExitVerification || !strings.Contains(errOut, "KIT_ROLLBACK") || !strings.Contains(errOut, "use --force-activate --reason TEXT") {
 		t.Fatalf("rollback: exit %d, %s", code, errOut)
 	}
 	if _, _, code := runFerry(t, "import", k1, "--store", st, at, "--force-activate"); code != ExitUsage {
@@ -87,7 +87,7 @@ func TestImportAndStoreCommands(t *testing.T) {
 
 	// A kit that fails is quarantined with its report.
 	q := filepath.Join(dir, "quarantine")
-	if _, errOut, code := runFerry(t, "import", k2, "--store", st, "--at=2027-06-01T00:00:00Z", "--quarantine", q); code != ExitVerification || !strings.Contains(errOut, "quarantined") {
+	if _, errOut, code := runFerry(t, "import", k2, "--store", st, "--at=2027-06-01T00:00:00Z", "--reason", "test clock", "--quarantine", q); code != ExitVerification || !strings.Contains(errOut, "quarantined") {
 		t.Fatalf("quarantine: exit %d\n%s", code, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(q, "acme-2.kit.tar.zst.report.json")); err != nil {

@@ -74,7 +74,7 @@ func TestPublishAndImportOCI(t *testing.T) {
 	repo := reg.host + "/ferry/kits"
 	hub, runner := filepath.Join(dir, "hub"), filepath.Join(dir, "runner")
 
-	mustFerry(t, dir, "import", k1, "--store", hub, "--root", root, at)
+	mustFerry(t, dir, "import", k1, "--store", hub, "--root", root, at, "--reason", "test clock")
 	if _, errOut, code := runFerry(t, "publish", k1, "--to", repo); code != cli.ExitUsage || !strings.Contains(errOut, "--insecure") {
 		t.Fatalf("plain HTTP without --insecure: exit %d, %s", code, errOut)
 	}
@@ -89,13 +89,13 @@ func TestPublishAndImportOCI(t *testing.T) {
 	}
 
 	src := "oci://" + repo + ":acme"
-	if _, errOut, code := runFerry(t, "import", src, "--store", runner, at, "--insecure"); code != cli.ExitVerification || !strings.Contains(errOut, "KIT_UNKNOWN_CHANNEL") {
+	if _, errOut, code := runFerry(t, "import", src, "--store", runner, at, "--reason", "test clock", "--insecure"); code != cli.ExitVerification || !strings.Contains(errOut, "KIT_UNKNOWN_CHANNEL") {
 		t.Fatalf("no root: exit %d, %s", code, errOut)
 	}
-	if out := mustFerry(t, dir, "import", src, "--store", runner, "--root", root, at, "--insecure").stdout; !strings.Contains(out, "activated channel acme: new channel -> version 1") {
+	if out := mustFerry(t, dir, "import", src, "--store", runner, "--root", root, at, "--reason", "test clock", "--insecure").stdout; !strings.Contains(out, "activated channel acme: new channel -> version 1") {
 		t.Fatalf("import oci: %s", out)
 	}
-	if out := mustFerry(t, dir, "import", src, "--store", runner, at, "--insecure").stdout; !strings.Contains(out, "already the active kit") {
+	if out := mustFerry(t, dir, "import", src, "--store", runner, at, "--reason", "test clock", "--insecure").stdout; !strings.Contains(out, "already the active kit") {
 		t.Fatalf("import again: %s", out)
 	}
 	if _, errOut, code := runFerry(t, "import", k1, "--store", runner, "--follow", "1m"); code != cli.ExitUsage {
@@ -114,7 +114,7 @@ func TestPublishAndImportOCI(t *testing.T) {
 		root.SetErr(&errOut)
 		done <- cli.ExitCode(root, root.ExecuteContext(ctx))
 	}()
-	mustFerry(t, dir, "import", k2, "--store", hub, at)
+	mustFerry(t, dir, "import", k2, "--store", hub, at, "--reason", "test clock")
 	mustFerry(t, dir, "publish", k2, "--store", hub, "--to", repo, "--insecure")
 	waitFor(t, func() bool { return storeVersion(t, runner) == 2 }, "the follower to import version 2")
 	old, err := remote.Get(ref(t, repo+":acme-1"))
@@ -303,7 +303,7 @@ func TestScaleOutDistribution(t *testing.T) {
 		}
 	}
 	runner := filepath.Join(dir, "runner")
-	out, code := ferryStdin("pw\n", append([]string{"import", "oci://" + reg + "/ferry/kits:acme", "--store", runner, "--root", root, "--at=2026-11-28T01:00:00Z"}, creds...)...)
+	out, code := ferryStdin("pw\n", append([]string{"import", "oci://" + reg + "/ferry/kits:acme", "--store", runner, "--root", root, "--at=2026-11-28T01:00:00Z", "--reason", "test clock"}, creds...)...)
 	if code != cli.ExitOK || !strings.Contains(out, "activated channel acme") {
 		t.Fatalf("import oci: exit %d\n%q", code, out)
 	}

@@ -126,10 +126,12 @@ func newStoreLogCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "log --store DIR [--json]",
 		Short: "The import receipts, oldest first",
-		Long: `Show the import log: for each import its time, operator, channel, version,
-outcome (activated, unchanged, force-activated, with the reason), kit
-sha256, signer key ids, the checks that passed and counts per content type.
---json prints every field.`,
+		Long: `Show the import log, in the order of the imports: for each its real time,
+the pinned clock it was verified on (import --at, else -), operator,
+channel, version, outcome (activated, unchanged, force-activated), the
+reason of a forced activation or a pinned clock, and kit sha256. --json
+prints every field, with signer key ids, the checks that passed (expiry is
+expiry-at-pinned-clock for a pinned clock) and counts per content type.`,
 		Example: `  ferry store log --store /srv/ferry
   ferry store log --store /srv/ferry --json | jq '.[-1]'`,
 		Args: cobra.NoArgs,
@@ -154,13 +156,16 @@ sha256, signer key ids, the checks that passed and counts per content type.
 
 func writeLogText(w io.Writer, rs []store.Receipt) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tTIME\tCHANNEL\tVERSION\tOUTCOME\tOPERATOR\tKIT SHA256\tREASON")
+	fmt.Fprintln(tw, "SEQ\tTIME\tVERIFIED AT\tCHANNEL\tVERSION\tOUTCOME\tOPERATOR\tKIT SHA256\tREASON")
 	for _, r := range rs {
-		reason := r.Reason
+		reason, clock := r.Reason, "-"
 		if reason == "" {
 			reason = "-"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%.16s…\t%s\n", r.Seq, r.Time.Format(time.RFC3339), r.Channel, r.Version, r.Outcome, r.Operator, r.KitSHA256, reason)
+		if !r.VerifiedAt.IsZero() {
+			clock = r.VerifiedAt.Format(time.RFC3339) + " (pinned)"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%.16s…\t%s\n", r.Seq, r.Time.Format(time.RFC3339), clock, r.Channel, r.Version, r.Outcome, r.Operator, r.KitSHA256, reason)
 	}
 	return tw.Flush()
 }

@@ -81,7 +81,7 @@ func storeSite(t *testing.T) (dir, st string) {
 	write("app.cdx.json", []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"type":"library","name":"golang.org/x/net","version":"v0.1.0","purl":"pkg:golang/golang.org/x/net@v0.1.0"}]}`))
 	st = filepath.Join(dir, "store")
 	for _, args := range [][]string{{"import", k1, "--root", root}, {"import", filepath.Join(dir, "acme-2.kit.tar.zst")}} {
-		if out, errOut, code := runFerry(t, append(args, "--store", st, testAt)...); code != ExitOK {
+		if out, errOut, code := runFerry(t, append(args, "--store", st, testAt, "--reason", "test clock")...); code != ExitOK {
 			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
 		}
 	}
@@ -105,7 +105,7 @@ func storeCommands(dir, st string) [][]string {
 		{"store", "check", "--store", st},
 		{"store", "gc", "--store", st},
 		{"import", filepath.Join(dir, "acme-3.kit.tar.zst"), "--store", st, testAt, "--dry-run"},
-		{"import", filepath.Join(dir, "acme-3.kit.tar.zst"), "--store", st, testAt},
+		{"import", filepath.Join(dir, "acme-3.kit.tar.zst"), "--store", st, testAt, "--reason", "test clock"},
 		{"store", "migrate", "--store", st},
 	}
 }
@@ -288,7 +288,7 @@ func TestImportNotAKit(t *testing.T) {
 	st := filepath.Join(t.TempDir(), "store")
 	done := make(chan int, 1)
 	go func() {
-		_, _, code := runFerry(t, "import", "/dev/zero", "--store", st, "--root", "/dev/null", testAt)
+		_, _, code := runFerry(t, "import", "/dev/zero", "--store", st, "--root", "/dev/null", testAt, "--reason", "test clock")
 		done <- code
 	}()
 	select {
@@ -317,7 +317,7 @@ func TestImportSIGTERM(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skipf("mkfifo: %v", err)
 	}
-	cmd := exec.Command(os.Args[0], "import", fifo, "--store", st, testAt, "--quarantine", filepath.Join(dir, "q"))
+	cmd := exec.Command(os.Args[0], "import", fifo, "--store", st, testAt, "--reason", "test clock", "--quarantine", filepath.Join(dir, "q"))
 	cmd.Env = append(os.Environ(), asFerryEnv+"=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -358,7 +358,7 @@ func TestImportSIGTERM(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "q")); !os.IsNotExist(err) {
 		t.Error("an interrupted import quarantined the kit")
 	}
-	out, errOut, code := runFerry(t, "import", filepath.Join(dir, "acme-3.kit.tar.zst"), "--store", st, testAt, "--lock-timeout", "2s")
+	out, errOut, code := runFerry(t, "import", filepath.Join(dir, "acme-3.kit.tar.zst"), "--store", st, testAt, "--reason", "test clock", "--lock-timeout", "2s")
 	if code != ExitOK || !strings.Contains(out, "version 3") {
 		t.Fatalf("import after SIGTERM: exit %d\n%s%s", code, out, errOut)
 	}
@@ -383,7 +383,7 @@ func TestQuarantineSymlinkedKit(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := filepath.Join(dir, "quarantine")
-	_, errOut, code := runFerry(t, "import", link, "--store", st, "--at=2027-06-01T00:00:00Z", "--quarantine", q)
+	_, errOut, code := runFerry(t, "import", link, "--store", st, "--at=2027-06-01T00:00:00Z", "--reason", "test clock", "--quarantine", q)
 	if code != ExitVerification || !strings.Contains(errOut, "quarantined") {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}

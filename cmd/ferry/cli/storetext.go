@@ -37,6 +37,11 @@ func writeStoreInfo(w io.Writer, in *store.Info) error {
 		fmt.Fprintf(tw, "created\t%s\n", c.Created.Format(time.RFC3339))
 		fmt.Fprintf(tw, "expires\t%s\n", exp)
 		fmt.Fprintf(tw, "imported\t%s\n", c.ImportedAt.Format(time.RFC3339))
+		if !c.VerifiedAt.IsZero() {
+			fmt.Fprintf(tw, "verified at\t%s (clock pinned by %s: %s)\n", c.VerifiedAt.Format(time.RFC3339), c.Operator, c.Reason)
+		} else if c.Reason != "" {
+			fmt.Fprintf(tw, "reason\t%s (%s)\n", c.Reason, c.Operator)
+		}
 		fmt.Fprintf(tw, "root version\t%d\n", c.RootVersion)
 		fmt.Fprintf(tw, "targets sha256\t%s\n", c.TargetsSHA256)
 		tw.Flush()

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -28,7 +29,9 @@ the kit fails.
 With --store the trust comes from the site's store (the channel's last
 trusted root, timestamp and snapshot): a kit older than the one imported is
 refused with KIT_ROLLBACK. Nothing is written to the store. With both
---store and --root, the root is used for a channel the store does not know.`,
+--store and --root, the root is used for a channel the store does not know;
+for a channel it knows, a --root that is not the store's root of the same
+version is refused (exit 3), never ignored.`,
 		Example: `  ferry verify acme-1.kit.tar.zst --root trust/root.json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --at 2026-12-20T00:00:00Z
@@ -62,6 +65,9 @@ refused with KIT_ROLLBACK. Nothing is written to the store. With both
 			}
 			defer f.Close()
 			rep, err := verify.Kit(cmd.Context(), f, src, verify.Options{At: at, Attestations: attestverify.Verifier{}})
+			if errors.Is(err, store.ErrRootMismatch) {
+				return verificationErr{fmt.Errorf("--root %s: %w", o.root, err)}
+			}
 			if err != nil {
 				return err
 			}

@@ -30,7 +30,7 @@ func TestVerifyAgainstStore(t *testing.T) {
 	ko := write("other-1.kit.tar.zst", fixtures.Kit(other, files, fixtures.KitOptions{Version: 1}))
 	st := filepath.Join(dir, "store")
 	at := "--at=2026-11-28T01:00:00Z"
-	if _, errOut, code := runFerry(t, "import", k2, "--store", st, "--root", root, at); code != ExitOK {
+	if _, errOut, code := runFerry(t, "import", k2, "--store", st, "--root", root, at, "--reason", "test clock"); code != ExitOK {
 		t.Fatalf("import: exit %d %s", code, errOut)
 	}
 	before := snapshotFiles(t, st)

@@ -80,7 +80,7 @@ func vexStore(t *testing.T) string {
 		t.Fatal(err)
 	}
 	st := filepath.Join(dir, "store")
-	if out, errOut, code := runFerry(t, "import", kitPath, "--store", st, "--root", rootPath, "--at=2026-11-28T01:00:00Z"); code != ExitOK {
+	if out, errOut, code := runFerry(t, "import", kitPath, "--store", st, "--root", rootPath, "--at=2026-11-28T01:00:00Z", "--reason", "test clock"); code != ExitOK {
 		t.Fatalf("import: exit %d\n%s%s", code, out, errOut)
 	}
 	return st
