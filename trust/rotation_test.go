@@ -76,6 +76,23 @@ func TestRotateKeeping(t *testing.T) {
 			targets: role{ids(s1, s2), 1},
 		},
 		{
+			name:    "keep 2 of 3 root keys, replace the third: kept keys sign once",
+			r:       Rotation{OldRootKeys: []crypto.Signer{r1, r2}, NewRootKeys: []crypto.Signer{r1, r2, n1}, Threshold: 2},
+			root:    role{ids(r1, r2, n1), 2},
+			targets: role{ids(s1, s2), 2},
+		},
+		{
+			name:    "keep 2 of 3, the old threshold met by a kept key given only as new",
+			r:       Rotation{OldRootKeys: []crypto.Signer{r1}, NewRootKeys: []crypto.Signer{r1, r2, n1}, Threshold: 3},
+			root:    role{ids(r1, r2, n1), 3},
+			targets: role{ids(s1, s2), 2},
+		},
+		{
+			name:    "keep 1 of 3: the old threshold of 2 not met",
+			r:       Rotation{OldRootKeys: []crypto.Signer{r1}, NewRootKeys: []crypto.Signer{r1, n1, n2}, Threshold: 2},
+			wantErr: "current threshold of 2",
+		},
+		{
 			name:    "too few old keys",
 			r:       Rotation{OldRootKeys: []crypto.Signer{r1}},
 			wantErr: "current threshold of 2",
@@ -116,6 +133,29 @@ func TestRotateKeeping(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRotateKeepingTheOnlyRootKey: a 1-of-1 root rotated to the same root
+// key with a new signing key set: the key is old and new, and signs once.
+func TestRotateKeepingTheOnlyRootKey(t *testing.T) {
+	r1, s2 := key("r1"), key("s2")
+	v1 := initRoot(t, opts("acme", r1), r1)
+	v2, err := RotateKeeping(v1, Rotation{OldRootKeys: []crypto.Signer{r1}, NewRootKeys: []crypto.Signer{r1},
+		SigningKeys: []crypto.PublicKey{s2.Public()}, Created: created.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := VerifyChain([][]byte{v1, v2}); err != nil {
+		t.Fatal(err)
+	}
+	root := mustParse(t, v2)
+	if len(root.Signatures) != 1 || len(root.Signed.Roles[metadata.ROOT].KeyIDs) != 1 || root.Signed.Roles[metadata.ROOT].KeyIDs[0] != root.Signatures[0].KeyID {
+		t.Errorf("root v2: signatures %v, root keys %v", root.Signatures, root.Signed.Roles[metadata.ROOT].KeyIDs)
+	}
+	keys, threshold, err := SigningKeys(root)
+	if err != nil || len(keys) != 1 || threshold != 1 {
+		t.Errorf("signing keys %v threshold %d: %v", keys, threshold, err)
 	}
 }
 

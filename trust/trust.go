@@ -1,9 +1,11 @@
 package trust
 
 import (
+	"bytes"
 	"crypto"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -179,8 +181,24 @@ func newRoot(o Options, version int64) (*metadata.Metadata[metadata.RootType], e
 	return root, nil
 }
 
+// sign signs root once with each distinct key of signers: a key that is
+// both an old and a new root key (a rotation that keeps it) signs once,
+// and its one signature counts toward both thresholds.
 func sign(root *metadata.Metadata[metadata.RootType], signers []crypto.Signer) error {
+	seen := map[string]bool{}
 	for _, s := range signers {
+		tk, err := keys.TUFKey(s.Public())
+		if err != nil {
+			return err
+		}
+		id, err := tk.ID()
+		if err != nil {
+			return err
+		}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
 		sv, err := keys.Signer(s)
 		if err != nil {
 			return err
@@ -258,6 +276,41 @@ func WriteChainFile(path string, root []byte) error {
 		return nil
 	}
 	return atomicfile.WriteFile(path, root, 0o644)
+}
+
+// WriteChain writes a root chain (versions in order, as LoadChain returns
+// it) beside path and its last root to path, so that LoadChain(path) reads
+// it back: the directory of path becomes a complete chain. A versioned
+// file that exists there with other content is never overwritten (it
+// belongs to another chain, or the chain was altered): ErrChain.
+func WriteChain(path string, chain [][]byte) error {
+	if len(chain) == 0 {
+		return fmt.Errorf("%w: empty", ErrChain)
+	}
+	dir := filepath.Dir(path)
+	for _, root := range chain[:len(chain)-1] {
+		r, err := Parse(root)
+		if err != nil {
+			return err
+		}
+		p := filepath.Join(dir, VersionedName(r.Signed.Version))
+		old, err := os.ReadFile(p)
+		switch {
+		case err == nil && bytes.Equal(old, root):
+			continue
+		case err == nil:
+			return fmt.Errorf("%w: %s exists and is not version %d of this chain; choose another directory", ErrChain, p, r.Signed.Version)
+		case !errors.Is(err, fs.ErrNotExist):
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFile(p, root, 0o644); err != nil {
+			return err
+		}
+	}
+	return WriteChainFile(path, chain[len(chain)-1])
 }
 
 // LoadChain reads the root at path and the chain 1.root.json … N.root.json

@@ -141,11 +141,27 @@ ferry trust rotate.`,
 		Use:   "rotate --root root.json --old-root-key K… [--new-root-key K…] [--signing-key K…] [--out root.json]",
 		Short: "Write root version N+1, signed by the old and the new root keys",
 		Long: `Write root version N+1 of a channel. The new root is signed by enough of the
-current root's keys to meet its threshold, and by the new root keys. Without
---new-root-key the root keys stay the same; without --signing-key the
-signing keys stay the same.`,
+current root's keys to meet its threshold, and by the new root keys to meet
+the new threshold. Without --new-root-key the root keys stay the same;
+without --signing-key the signing keys stay the same.
+
+--new-root-key lists every root key of the new root, kept ones included: a
+key given both as --old-root-key and --new-root-key stays a root key and
+signs once, its signature counting toward both thresholds (keep 2 of 3 root
+keys and replace the third by giving the 2 kept keys as both, and the new
+key as --new-root-key).
+
+The new root is written to --out (default: --root) and, beside it, as
+N+1.root.json. When --out is in another directory, the chain 1.root.json …
+N.root.json is copied there too (a different file of the same name there
+is an error), so that --out is a complete chain that kit.yaml's root: can
+name; the current root's directory is then left unchanged.`,
 		Example: `  ferry trust rotate --root trust/root.json --old-root-key keys/root.key \
-      --new-root-key keys/root2.key --signing-key keys/signer2.pub`,
+      --new-root-key keys/root2.key --signing-key keys/signer2.pub
+  ferry trust rotate --root trust/root.json --old-root-key k1.key --old-root-key k2.key \
+      --new-root-key k1.key --new-root-key k2.key --new-root-key k4.key --threshold 2
+  ferry trust rotate --root trust/root.json --old-root-key keys/root.key \
+      --signing-key keys/signer2.pub --out staged/root.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if ro.root == "" || len(ro.oldKeys) == 0 {
@@ -182,7 +198,10 @@ signing keys stay the same.`,
 			if err != nil {
 				return err
 			}
-			if err := trust.WriteChainFile(ro.out, next); err != nil {
+			// --out elsewhere gets the whole chain, so that it is a root a
+			// kit.yaml can name; the current root's directory is then left
+			// as it was.
+			if err := trust.WriteChain(ro.out, append(chain, next)); err != nil {
 				return err
 			}
 			return describeRoot(cmd.OutOrStdout(), ro.out, next, ro.json)
@@ -190,8 +209,8 @@ signing keys stay the same.`,
 	}
 	rotate.Flags().StringVar(&ro.root, "root", "", "the channel's current root file (its chain N.root.json lies beside it)")
 	rotate.Flags().StringArrayVar(&ro.oldKeys, "old-root-key", nil, "private key of the current root (repeatable, up to its threshold)")
-	rotate.Flags().StringArrayVar(&ro.newKey, "new-root-key", nil, "private key of the new root (repeatable)")
-	rotate.Flags().StringVar(&ro.out, "out", "", "where to write the new root (default: --root)")
+	rotate.Flags().StringArrayVar(&ro.newKey, "new-root-key", nil, "private key of the new root, kept keys included (repeatable)")
+	rotate.Flags().StringVar(&ro.out, "out", "", "where to write the new root, with the chain beside it (default: --root)")
 	rotate.Flags().BoolVar(&ro.json, "json", false, "describe the written root as JSON")
 	ro.add(rotate)
 

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"slices"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/fixtures"
+	"github.com/ferry-dev/ferry/trust"
 	"github.com/ferry-dev/ferry/verify"
 )
 
@@ -137,6 +139,65 @@ func TestGivenRootDisagreesWithStore(t *testing.T) {
 			res, err := s.Import(context.Background(), bytes.NewReader(k3), ImportOptions{At: at, Root: tc.root, DryRun: true})
 			if tc.ok != (err == nil && res.Report.OK) || !tc.ok && !errors.Is(err, ErrRootMismatch) {
 				t.Errorf("import: %v, want ok=%v or ErrRootMismatch", err, tc.ok)
+			}
+		})
+	}
+}
+
+// TestSiteAcceptsRotationKeepingRootKeys: a 2-of-3 root rotated to keep
+// two root keys and replace the third (with new signing keys), then a
+// 1-of-1 root rotated to the same root key with a new signing key: kits
+// signed under each new root verify against the root pinned before the
+// rotation and import into the store that pinned it.
+func TestSiteAcceptsRotationKeepingRootKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		c                *fixtures.Channel
+		old, kept, added []int
+		threshold        int
+	}{
+		{"2 of 3, keep 2, replace 1", fixtures.NewChannelN("acme", 3, 2, 1, 1), []int{0, 1}, []int{0, 1}, []int{7}, 2},
+		{"1 of 1, keep it", fixtures.NewChannel("acme"), []int{0}, []int{0}, nil, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.c
+			v1 := c.Root()
+			s := newStore(t)
+			mustImport(t, s, fixtures.Kit(c, kitFiles(1), fixtures.KitOptions{Version: 1}), ImportOptions{Root: v1})
+
+			var old, next []crypto.Signer
+			for _, i := range tc.old {
+				old = append(old, c.RootKeys[i])
+			}
+			for _, i := range tc.kept {
+				next = append(next, c.RootKeys[i])
+			}
+			for _, i := range tc.added {
+				next = append(next, fixtures.Key("acme/root/new/"+string(rune('0'+i))))
+			}
+			signer := fixtures.Key("acme/signer/rotated")
+			v2, err := trust.RotateKeeping(v1, trust.Rotation{OldRootKeys: old, NewRootKeys: next, Threshold: tc.threshold,
+				SigningKeys: []crypto.PublicKey{signer.Public()}, Created: fixtures.Created})
+			if err != nil {
+				t.Fatalf("rotate: %v", err)
+			}
+			c.Chain = append(c.Chain, v2)
+			c.RootKeys, c.Signers = next, []crypto.Signer{signer}
+			k2 := fixtures.Kit(c, kitFiles(2), fixtures.KitOptions{Version: 2})
+
+			rep, err := verify.Kit(context.Background(), bytes.NewReader(k2), verify.Static(verify.Trust{Root: v1}), verify.Options{At: at})
+			if err != nil || !rep.OK || rep.RootVersion != 2 {
+				t.Fatalf("verify against root v1: %v %+v", err, rep)
+			}
+			res := mustImport(t, s, k2, ImportOptions{})
+			if res.Outcome != OutcomeActivated || res.Receipt.RootVersion != 2 {
+				t.Errorf("import: outcome %s, root version %d", res.Outcome, res.Receipt.RootVersion)
+			}
+			// The old signing key no longer signs for the channel.
+			c.Signers = []crypto.Signer{fixtures.Key("acme/signer/0")}
+			stale := fixtures.Kit(c, kitFiles(3), fixtures.KitOptions{Version: 3})
+			if _, err := s.Import(context.Background(), bytes.NewReader(stale), ImportOptions{At: at}); bundle.CodeOf(err) == "" {
+				t.Errorf("a kit signed by the replaced signing key: %v, want a refusal", err)
 			}
 		})
 	}
