@@ -52,15 +52,19 @@ func TestMixAndMatch(t *testing.T) {
 }
 
 // forgeRoot returns root v(N+1) after prev that lists newRootKeys as its
-// root keys and signer as its only signing key, signed by signers only:
-// what a thief of some root keys could make without the rest.
-func forgeRoot(t *testing.T, prev []byte, newRootKeys []crypto.Signer, signer crypto.Signer, signers ...crypto.Signer) []byte {
+// root keys and signer as its only signing key, for channel (or prev's
+// channel when empty), signed by signers only: what a thief of some root
+// keys could make without the rest.
+func forgeRoot(t *testing.T, prev []byte, channel string, newRootKeys []crypto.Signer, signer crypto.Signer, signers ...crypto.Signer) []byte {
 	t.Helper()
 	r, err := metadata.Root().FromBytes(prev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.Signed.Version++
+	if channel != "" {
+		r.Signed.UnrecognizedFields["x-ferry"] = map[string]any{"channel": channel}
+	}
 	r.Signatures = nil
 	r.Signed.Keys = map[string]*metadata.Key{}
 	for _, role := range r.Signed.Roles {
@@ -104,7 +108,7 @@ func forgeRoot(t *testing.T, prev []byte, newRootKeys []crypto.Signer, signer cr
 func TestRootByStolenKeyBelowThreshold(t *testing.T) {
 	ch := fixtures.NewChannelN("acme-feeds", 3, 2, 1, 1)
 	thief, evil := ch.RootKeys[0], fixtures.Key("thief/signer")
-	v2 := forgeRoot(t, ch.Root(), []crypto.Signer{thief}, evil, thief)
+	v2 := forgeRoot(t, ch.Root(), "", []crypto.Signer{thief}, evil, thief)
 	kit := writeKit(t, bundle.WriteOptions{Info: bundle.Info{Channel: ch.Name}, Roots: [][]byte{ch.Root(), v2},
 		Signers: []signature.Signer{mustSigner(t, evil)}}, fixtures.SampleFiles())
 	wantFailures(t, run(t, kit, pinned(ch.Root()), at), failure{bundle.CodeThresholdNotMet, bundle.RootPath(2)})
@@ -119,10 +123,22 @@ func TestRootSignedByRemovedKeys(t *testing.T) {
 	removed := ch.RootKeys[0]
 	ch.Rotate()
 	evil := fixtures.Key("thief/signer")
-	v3 := forgeRoot(t, ch.Root(), []crypto.Signer{removed}, evil, removed)
+	v3 := forgeRoot(t, ch.Root(), "", []crypto.Signer{removed}, evil, removed)
 	kit := writeKit(t, bundle.WriteOptions{Info: bundle.Info{Channel: ch.Name}, Roots: append(ch.Chain, v3),
 		Signers: []signature.Signer{mustSigner(t, evil)}}, fixtures.SampleFiles())
 	wantFailures(t, run(t, kit, pinned(ch.Chain[0]), at), failure{bundle.CodeSignatureInvalid, bundle.RootPath(3)})
+}
+
+// TestRootChangesChannel: a root v2 properly signed by the channel's root
+// key but naming another channel is refused at root v2 with
+// KIT_UNKNOWN_CHANNEL: a channel's chain never becomes another channel's.
+func TestRootChangesChannel(t *testing.T) {
+	ch := fixtures.NewChannel("acme-feeds")
+	signer := fixtures.Key("acme-feeds/signer/0")
+	v2 := forgeRoot(t, ch.Root(), "other", ch.RootKeys, signer, ch.RootKeys...)
+	kit := writeKit(t, bundle.WriteOptions{Info: bundle.Info{Channel: ch.Name}, Roots: [][]byte{ch.Root(), v2},
+		Signers: []signature.Signer{mustSigner(t, signer)}}, fixtures.SampleFiles())
+	wantFailures(t, run(t, kit, pinned(ch.Root()), at), failure{bundle.CodeUnknownChannel, bundle.RootPath(2)})
 }
 
 func mustSigner(t *testing.T, k crypto.Signer) signature.Signer {
