@@ -2,6 +2,11 @@ package verify_test
 
 import (
 	"crypto"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ferry-dev/ferry/bundle"
@@ -148,4 +153,43 @@ func mustSigner(t *testing.T, k crypto.Signer) signature.Signer {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestTrustModelNamesRealTests: every test the attack table of
+// docs/trust-model.md names exists (a top-level test function, and the
+// case name of a table test), so that the table cannot outlive its tests.
+func TestTrustModelNamesRealTests(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "trust-model.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src strings.Builder
+	for _, dir := range []string{"../verify", "../store", "../cmd/ferry/cli"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src.Write(b)
+		}
+	}
+	names := 0
+	for _, line := range strings.Split(string(doc), "\n") {
+		if !strings.HasPrefix(line, "| ") {
+			continue
+		}
+		for _, m := range regexp.MustCompile("`(Test[A-Za-z]+)(?:/([^`]+))?`").FindAllStringSubmatch(line, -1) {
+			names++
+			if !strings.Contains(src.String(), "func "+m[1]+"(") || m[2] != "" && !strings.Contains(src.String(), strconv.Quote(m[2])) {
+				t.Errorf("docs/trust-model.md names %s, which no test defines", m[0])
+			}
+		}
+	}
+	if names < 20 {
+		t.Errorf("the attack table names %d tests; it was not found", names)
+	}
 }
