@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferry-dev/ferry/gate"
 	"github.com/ferry-dev/ferry/gatesite"
+	"github.com/ferry-dev/ferry/htmlreport"
 	"github.com/ferry-dev/ferry/internal/atomicfile"
 	"github.com/ferry-dev/ferry/internal/version"
 	"github.com/ferry-dev/ferry/store"
@@ -242,22 +243,37 @@ func readRecord(path string) (*gate.Record, []byte, error) {
 }
 
 func newGateExplainCmd() *cobra.Command {
-	var format string
+	var format, html string
 	c := &cobra.Command{
-		Use:   "explain RECORD [--format text|markdown|json]",
+		Use:   "explain RECORD [--format text|markdown|json] [--html FILE]",
 		Short: `Say in plain words why a decision passed or blocked ("why blocked?")`,
 		Long: `Explain a decision record: the verdict, each blocking rule with its
 numbers, each blocking finding (advisory, package, version, fixed version,
 severity, KEV/EPSS, its VEX consensus and on whose word), the waiver that
 would let it pass, and the command that replays the decision. Markdown is
-for a ticket; json prints the record itself.`,
+for a ticket; json prints the record itself.
+
+With --html FILE the decision is also written as one self-contained HTML
+page to read on screen or print on A4: the verdict, every rule, the
+blocking findings, and the evidence chain from the image through the
+record and its signed envelope (decision.intoto.jsonl beside the record,
+if any) down to the signed kits the data came from.`,
 		Example: `  ferry gate explain decision.json
-  ferry gate explain decision.json --format markdown > ticket.md`,
+  ferry gate explain decision.json --format markdown > ticket.md
+  ferry gate explain decision.json --html decision.html`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "markdown" && format != "json" {
+				return usagef("--format %q: want text, markdown or json", format)
+			}
 			rec, canon, err := readRecord(args[0])
 			if err != nil {
 				return err
+			}
+			if html != "" {
+				if err := writeDecisionHTML(html, args[0], rec, canon); err != nil {
+					return err
+				}
 			}
 			switch format {
 			case "json":
@@ -270,7 +286,23 @@ for a ticket; json prints the record itself.`,
 		},
 	}
 	c.Flags().StringVar(&format, "format", "text", "text, markdown or json")
+	c.Flags().StringVar(&html, "html", "", "also write the decision as a self-contained HTML page (screen and A4 print) to this file")
 	return c
+}
+
+// writeDecisionHTML writes the HTML report of a decision record, naming
+// the signed envelope beside it when there is one.
+func writeDecisionHTML(path, recordFile string, rec *gate.Record, canon []byte) error {
+	in := htmlreport.DecisionInput{Record: rec, Canonical: canon, RecordFile: recordFile, FerryVersion: version.Version}
+	if env := envelopePath(recordFile); env != recordFile {
+		if _, err := os.Stat(env); err == nil {
+			in.Envelope = env
+		}
+	}
+	if err := atomicfile.WriteFrom(path, 0o644, func(w io.Writer) error { return htmlreport.Decision(w, in) }); err != nil {
+		return fmt.Errorf("--html %s: %w", path, err)
+	}
+	return nil
 }
 
 func newGateReplayCmd() *cobra.Command {
