@@ -244,8 +244,9 @@ func readRecord(path string) (*gate.Record, []byte, error) {
 
 func newGateExplainCmd() *cobra.Command {
 	var format, html string
+	var asJSON bool
 	c := &cobra.Command{
-		Use:   "explain RECORD [--format text|markdown|json] [--html FILE]",
+		Use:   "explain RECORD [--format text|markdown|json | --json] [--html FILE]",
 		Short: `Say in plain words why a decision passed or blocked ("why blocked?")`,
 		Long: `Explain a decision record: the verdict, each blocking rule with its
 numbers, each blocking finding (advisory, package, version, fixed version,
@@ -263,6 +264,12 @@ if any) down to the signed kits the data came from.`,
   ferry gate explain decision.json --html decision.html`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if asJSON {
+				if cmd.Flags().Changed("format") && format != "json" {
+					return usagef("--json and --format %s contradict each other", format)
+				}
+				format = "json"
+			}
 			if format != "text" && format != "markdown" && format != "json" {
 				return usagef("--format %q: want text, markdown or json", format)
 			}
@@ -286,6 +293,7 @@ if any) down to the signed kits the data came from.`,
 		},
 	}
 	c.Flags().StringVar(&format, "format", "text", "text, markdown or json")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the record itself (the same as --format json)")
 	c.Flags().StringVar(&html, "html", "", "also write the decision as a self-contained HTML page (screen and A4 print) to this file")
 	return c
 }
@@ -394,8 +402,9 @@ func replayJSON(r *gatesite.Replay, canon []byte) replayOutcome {
 
 func newGateVerifyCmd() *cobra.Command {
 	var keyFile, recordFile string
+	var asJSON bool
 	c := &cobra.Command{
-		Use:   "verify ENVELOPE --key PUB [--record decision.json]",
+		Use:   "verify ENVELOPE --key PUB [--record decision.json] [--json]",
 		Short: "Check a signed decision (DSSE envelope) and, if given, its record file",
 		Long: `Verify a signed decision written by ferry gate --sign: the DSSE signature
 with the public key, the in-toto statement, the record's canonical form
@@ -428,10 +437,21 @@ the record file must be exactly the signed record. Exit 3 on any failure.`,
 					return verificationErr{fmt.Errorf("%s: %w", recordFile, err)}
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "verified: decision %s, verdict %s, subject %s\n", v.ID, v.Record.Verdict, v.Record.Inputs.Subject.Digest)
-			return nil
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Schema   string `json:"schema"`
+					Verified bool   `json:"verified"`
+					Decision string `json:"decision"`
+					Verdict  string `json:"verdict"`
+					Subject  string `json:"subject"`
+					Record   string `json:"record,omitempty"`
+				}{"https://ferry.dev/gate/verify/v1", true, v.ID, v.Record.Verdict, v.Record.Inputs.Subject.Digest, recordFile})
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "verified: decision %s, verdict %s, subject %s\n", v.ID, v.Record.Verdict, v.Record.Inputs.Subject.Digest)
+			return err
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print what verified as JSON (a failure prints nothing on stdout and exits 3)")
 	c.Flags().StringVar(&keyFile, "key", "", "the gate's public key")
 	c.Flags().StringVar(&recordFile, "record", "", "the record file to compare with the signed record")
 	return c

@@ -90,7 +90,7 @@ version. It is written whether the kit passes or fails.`,
 				return err
 			}
 			if !rep.OK {
-				return verificationErr{rep.Err()}
+				return verificationErr{withKitAdvice(rep.Err(), "verify")}
 			}
 			return nil
 		},
