@@ -19,9 +19,9 @@ import (
 )
 
 type gateOptions struct {
-	store, policy, env, at, sign, out, release, vex, issuers string
-	json                                                     bool
-	attach                                                   attachFlags
+	store, policy, env, at, sign, out, release, vex, issuers, html string
+	json                                                           bool
+	attach                                                         attachFlags
 }
 
 func newGateCmd() *cobra.Command {
@@ -46,7 +46,7 @@ directory that receives one record per image and release.json.
 Exit codes: 0 pass, 1 block, 2 usage or invalid policy, 3 a required
 signature or attestation missing or bad, 4 other error.`,
 		Example: `  ferry gate sha256:3f… --store /srv/ferry --policy policy.yaml --env prod -o decision.json
-  ferry gate oci:./build/app --store /srv/ferry --policy policy.yaml --sign keys/gate.key -o decision.json
+  ferry gate oci:./build/app --store /srv/ferry --policy policy.yaml --sign keys/gate.key -o decision.json --html decision.html
   ferry gate --release release.yaml --store /srv/ferry --policy policy.yaml -o decisions/
   ferry gate explain decision.json
   ferry gate replay decision.json --store /srv/ferry`,
@@ -66,6 +66,7 @@ signature or attestation missing or bad, 4 other error.`,
 	f.StringVar(&o.vex, "vex", "", "a directory of the site's own OpenVEX statements (issuer local, tier self)")
 	f.StringVar(&o.issuers, "issuers", "", "override the kits' VEX issuer tiers")
 	f.BoolVar(&o.json, "json", false, "print the decision record instead of the explanation")
+	f.StringVar(&o.html, "html", "", "also write the decision as a self-contained HTML page (as gate explain --html)")
 	o.attach.add(f)
 	c.AddCommand(newGateExplainCmd(), newGateReplayCmd(), newGateVerifyCmd(), newGateDiffCmd())
 	return c
@@ -83,6 +84,8 @@ func (o *gateOptions) run(cmd *cobra.Command, args []string) error {
 		return usagef("give an image or --release, not both")
 	case o.release != "" && o.out == "":
 		return usagef("--release needs -o DIR for the records")
+	case o.release != "" && o.html != "":
+		return usagef("--html is for one image; run ferry gate explain RECORD --html FILE for each record of a release")
 	case o.release != "" && o.attach.repo != "":
 		return usagef("--attach is for one image; attach a release's decisions image by image")
 	}
@@ -132,6 +135,11 @@ func (o *gateOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	if err := o.attach.push(cmd, rec, canon, signKey); err != nil {
 		return err
+	}
+	if o.html != "" {
+		if err := writeDecisionHTML(o.html, recordName(o.out), rec, canon); err != nil {
+			return err
+		}
 	}
 	if o.json {
 		if _, err := out.Write(append(canon, '\n')); err != nil {

@@ -78,6 +78,15 @@ func TestHTMLReports(t *testing.T) {
 	}
 	decisionHTML := filepath.Join(dir, "decision.html")
 	mustFerry(t, dir, "gate", "explain", record, "--html", decisionHTML)
+	// gate --html writes the same page as gate explain --html.
+	fromGate := filepath.Join(dir, "decision-gate.html")
+	if r := ferry(t, dir, "gate", "sbom:"+filepath.Join(dir, "app.cdx.json"), "--store", st, "--policy", policy, at,
+		"-o", record, "--sign", filepath.Join(keyDir, "gate.key"), "--html", fromGate); r.code != cli.ExitBlocked {
+		t.Fatalf("gate --html: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if readFile(t, fromGate) != readFile(t, decisionHTML) {
+		t.Error("gate --html and gate explain --html differ for one record")
+	}
 
 	// The same input gives the same bytes.
 	again := filepath.Join(dir, "decision-again.html")
