@@ -250,3 +250,14 @@ func (e *errWriter) printf(format string, args ...any) {
 		_, e.err = fmt.Fprintf(e.w, format, args...)
 	}
 }
+
+// ConsensusWords says a finding's VEX consensus in words, as Explain
+// prints it: the status, on whose word, its tier and document.
+func ConsensusWords(f FindingOutcome) string { return consensusWords(f) }
+
+// WaiverSnippet returns the policy waiver (YAML, one list item) that would
+// let the finding pass in environment env, as Explain prints it.
+func WaiverSnippet(f FindingOutcome, env string) string { return waiverSnippet(f, env) }
+
+// OtherIDs returns the finding's aliases: its ids other than the primary.
+func OtherIDs(f FindingOutcome) []string { return otherIDs(f) }

@@ -21,3 +21,9 @@ var ErrKeyExists = errors.New("key file already exists")
 // ErrKeyPermissions is returned by LoadPrivate for a private key file that
 // others than its owner may read or write (mode & 0o077 != 0).
 var ErrKeyPermissions = errors.New("private key file is accessible by others")
+
+// ErrNotFIPSApproved is returned in FIPS 140-only mode (GODEBUG=fips140=only)
+// for what that mode forbids: a key generated from a reader other than the
+// module's random source (a seeded test reader), which would bypass the
+// approved key generation.
+var ErrNotFIPSApproved = errors.New("not allowed in FIPS 140-only mode (GODEBUG=fips140=only)")

@@ -6,6 +6,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/fips140"
+	cryptorand "crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -38,8 +40,17 @@ func ParseAlgorithm(s string) (Algorithm, error) {
 }
 
 // Generate creates a new private key of algorithm alg, reading randomness from
-// rand. Tests pass a seeded reader to get reproducible keys.
+// rand. Tests pass a seeded reader to get reproducible keys. Given
+// crypto/rand.Reader, the key comes from the standard library's own key
+// generation (for ECDSA, with its pairwise consistency test), which is
+// what FIPS 140-3 mode approves; in FIPS 140-only mode
+// (GODEBUG=fips140=only) any other reader is refused with
+// ErrNotFIPSApproved.
 func Generate(alg Algorithm, rand io.Reader) (crypto.Signer, error) {
+	system := rand == cryptorand.Reader
+	if !system && fips140.Enforced() {
+		return nil, fmt.Errorf("generating a %s key from a seeded reader: %w", alg, ErrNotFIPSApproved)
+	}
 	switch alg {
 	case Ed25519, "":
 		_, priv, err := ed25519.GenerateKey(rand)
@@ -48,6 +59,9 @@ func Generate(alg Algorithm, rand io.Reader) (crypto.Signer, error) {
 		}
 		return priv, nil
 	case ECDSAP256:
+		if system {
+			return ecdsa.GenerateKey(elliptic.P256(), rand)
+		}
 		// ecdsa.GenerateKey ignores a custom reader for determinism; derive
 		// the scalar ourselves so a seeded reader gives a reproducible key.
 		seed := make([]byte, 40)

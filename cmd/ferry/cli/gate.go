@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferry-dev/ferry/gate"
 	"github.com/ferry-dev/ferry/gatesite"
+	"github.com/ferry-dev/ferry/htmlreport"
 	"github.com/ferry-dev/ferry/internal/atomicfile"
 	"github.com/ferry-dev/ferry/internal/version"
 	"github.com/ferry-dev/ferry/store"
@@ -18,9 +19,9 @@ import (
 )
 
 type gateOptions struct {
-	store, policy, env, at, sign, out, release, vex, issuers string
-	json                                                     bool
-	attach                                                   attachFlags
+	store, policy, env, at, sign, out, release, vex, issuers, html string
+	json                                                           bool
+	attach                                                         attachFlags
 }
 
 func newGateCmd() *cobra.Command {
@@ -45,7 +46,7 @@ directory that receives one record per image and release.json.
 Exit codes: 0 pass, 1 block, 2 usage or invalid policy, 3 a required
 signature or attestation missing or bad, 4 other error.`,
 		Example: `  ferry gate sha256:3f… --store /srv/ferry --policy policy.yaml --env prod -o decision.json
-  ferry gate oci:./build/app --store /srv/ferry --policy policy.yaml --sign keys/gate.key -o decision.json
+  ferry gate oci:./build/app --store /srv/ferry --policy policy.yaml --sign keys/gate.key -o decision.json --html decision.html
   ferry gate --release release.yaml --store /srv/ferry --policy policy.yaml -o decisions/
   ferry gate explain decision.json
   ferry gate replay decision.json --store /srv/ferry`,
@@ -65,6 +66,7 @@ signature or attestation missing or bad, 4 other error.`,
 	f.StringVar(&o.vex, "vex", "", "a directory of the site's own OpenVEX statements (issuer local, tier self)")
 	f.StringVar(&o.issuers, "issuers", "", "override the kits' VEX issuer tiers")
 	f.BoolVar(&o.json, "json", false, "print the decision record instead of the explanation")
+	f.StringVar(&o.html, "html", "", "also write the decision as a self-contained HTML page (as gate explain --html)")
 	o.attach.add(f)
 	c.AddCommand(newGateExplainCmd(), newGateReplayCmd(), newGateVerifyCmd(), newGateDiffCmd())
 	return c
@@ -82,6 +84,8 @@ func (o *gateOptions) run(cmd *cobra.Command, args []string) error {
 		return usagef("give an image or --release, not both")
 	case o.release != "" && o.out == "":
 		return usagef("--release needs -o DIR for the records")
+	case o.release != "" && o.html != "":
+		return usagef("--html is for one image; run ferry gate explain RECORD --html FILE for each record of a release")
 	case o.release != "" && o.attach.repo != "":
 		return usagef("--attach is for one image; attach a release's decisions image by image")
 	}
@@ -131,6 +135,11 @@ func (o *gateOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	if err := o.attach.push(cmd, rec, canon, signKey); err != nil {
 		return err
+	}
+	if o.html != "" {
+		if err := writeDecisionHTML(o.html, recordName(o.out), rec, canon); err != nil {
+			return err
+		}
 	}
 	if o.json {
 		if _, err := out.Write(append(canon, '\n')); err != nil {
@@ -242,22 +251,44 @@ func readRecord(path string) (*gate.Record, []byte, error) {
 }
 
 func newGateExplainCmd() *cobra.Command {
-	var format string
+	var format, html string
+	var asJSON bool
 	c := &cobra.Command{
-		Use:   "explain RECORD [--format text|markdown|json]",
+		Use:   "explain RECORD [--format text|markdown|json | --json] [--html FILE]",
 		Short: `Say in plain words why a decision passed or blocked ("why blocked?")`,
 		Long: `Explain a decision record: the verdict, each blocking rule with its
 numbers, each blocking finding (advisory, package, version, fixed version,
 severity, KEV/EPSS, its VEX consensus and on whose word), the waiver that
 would let it pass, and the command that replays the decision. Markdown is
-for a ticket; json prints the record itself.`,
+for a ticket; json prints the record itself.
+
+With --html FILE the decision is also written as one self-contained HTML
+page to read on screen or print on A4: the verdict, every rule, the
+blocking findings, and the evidence chain from the image through the
+record and its signed envelope (decision.intoto.jsonl beside the record,
+if any) down to the signed kits the data came from.`,
 		Example: `  ferry gate explain decision.json
-  ferry gate explain decision.json --format markdown > ticket.md`,
+  ferry gate explain decision.json --format markdown > ticket.md
+  ferry gate explain decision.json --html decision.html`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if asJSON {
+				if cmd.Flags().Changed("format") && format != "json" {
+					return usagef("--json and --format %s contradict each other", format)
+				}
+				format = "json"
+			}
+			if format != "text" && format != "markdown" && format != "json" {
+				return usagef("--format %q: want text, markdown or json", format)
+			}
 			rec, canon, err := readRecord(args[0])
 			if err != nil {
 				return err
+			}
+			if html != "" {
+				if err := writeDecisionHTML(html, args[0], rec, canon); err != nil {
+					return err
+				}
 			}
 			switch format {
 			case "json":
@@ -270,7 +301,24 @@ for a ticket; json prints the record itself.`,
 		},
 	}
 	c.Flags().StringVar(&format, "format", "text", "text, markdown or json")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the record itself (the same as --format json)")
+	c.Flags().StringVar(&html, "html", "", "also write the decision as a self-contained HTML page (screen and A4 print) to this file")
 	return c
+}
+
+// writeDecisionHTML writes the HTML report of a decision record, naming
+// the signed envelope beside it when there is one.
+func writeDecisionHTML(path, recordFile string, rec *gate.Record, canon []byte) error {
+	in := htmlreport.DecisionInput{Record: rec, Canonical: canon, RecordFile: recordFile, FerryVersion: version.Version}
+	if env := envelopePath(recordFile); env != recordFile {
+		if _, err := os.Stat(env); err == nil {
+			in.Envelope = env
+		}
+	}
+	if err := atomicfile.WriteFrom(path, 0o644, func(w io.Writer) error { return htmlreport.Decision(w, in) }); err != nil {
+		return fmt.Errorf("--html %s: %w", path, err)
+	}
+	return nil
 }
 
 func newGateReplayCmd() *cobra.Command {
@@ -362,8 +410,9 @@ func replayJSON(r *gatesite.Replay, canon []byte) replayOutcome {
 
 func newGateVerifyCmd() *cobra.Command {
 	var keyFile, recordFile string
+	var asJSON bool
 	c := &cobra.Command{
-		Use:   "verify ENVELOPE --key PUB [--record decision.json]",
+		Use:   "verify ENVELOPE --key PUB [--record decision.json] [--json]",
 		Short: "Check a signed decision (DSSE envelope) and, if given, its record file",
 		Long: `Verify a signed decision written by ferry gate --sign: the DSSE signature
 with the public key, the in-toto statement, the record's canonical form
@@ -396,10 +445,21 @@ the record file must be exactly the signed record. Exit 3 on any failure.`,
 					return verificationErr{fmt.Errorf("%s: %w", recordFile, err)}
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "verified: decision %s, verdict %s, subject %s\n", v.ID, v.Record.Verdict, v.Record.Inputs.Subject.Digest)
-			return nil
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Schema   string `json:"schema"`
+					Verified bool   `json:"verified"`
+					Decision string `json:"decision"`
+					Verdict  string `json:"verdict"`
+					Subject  string `json:"subject"`
+					Record   string `json:"record,omitempty"`
+				}{"https://ferry.dev/gate/verify/v1", true, v.ID, v.Record.Verdict, v.Record.Inputs.Subject.Digest, recordFile})
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "verified: decision %s, verdict %s, subject %s\n", v.ID, v.Record.Verdict, v.Record.Inputs.Subject.Digest)
+			return err
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print what verified as JSON (a failure prints nothing on stdout and exits 3)")
 	c.Flags().StringVar(&keyFile, "key", "", "the gate's public key")
 	c.Flags().StringVar(&recordFile, "record", "", "the record file to compare with the signed record")
 	return c

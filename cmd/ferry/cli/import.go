@@ -206,15 +206,7 @@ Exit 3 when the kit fails verification or is refused.`,
 
 // importAdvice adds what to do on the command line to an import error
 // that the store reports by its stable code.
-func importAdvice(err error) error {
-	switch bundle.CodeOf(err) {
-	case bundle.CodeUnknownChannel:
-		return fmt.Errorf("%w (pin the channel's root on its first import with --root FILE)", err)
-	case bundle.CodeRollback:
-		return fmt.Errorf("%w (use --force-activate --reason TEXT to activate it anyway)", err)
-	}
-	return err
-}
+func importAdvice(err error) error { return withKitAdvice(err, "import") }
 
 func writeImportText(w io.Writer, kitPath string, res *store.ImportResult) error {
 	if res.Report != nil {

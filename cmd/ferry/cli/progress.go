@@ -6,8 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 )
@@ -24,6 +26,10 @@ type progress struct {
 	bytes   int64
 	last    time.Time
 	printed bool
+	// plain draws without escape sequences (NO_COLOR, TERM=dumb); width
+	// is then the length of the last line drawn.
+	plain bool
+	width int
 }
 
 // progressLogger returns a logger that draws progress on w, or nil when
@@ -33,8 +39,16 @@ func progressLogger(w io.Writer, off bool) (*slog.Logger, func()) {
 	if off || !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil, func() {}
 	}
-	p := &progress{w: w}
+	p := &progress{w: w, plain: plainTerminal()}
 	return slog.New(p), p.done
+}
+
+// plainTerminal tells whether the terminal is to get no escape sequences:
+// NO_COLOR set to anything (no-color.org) or TERM=dumb. ferry prints no
+// colour anywhere; the only escape sequence it writes is the progress
+// line's erase-line, and a plain terminal gets spaces instead.
+func plainTerminal() bool {
+	return os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb"
 }
 
 func (p *progress) Enabled(context.Context, slog.Level) bool { return true }
@@ -73,7 +87,16 @@ func (p *progress) Handle(_ context.Context, r slog.Record) error {
 }
 
 func (p *progress) draw() {
-	fmt.Fprintf(p.w, "\r\033[Ksource %s · images %d · blobs %d (%.1f MiB)", p.source, p.images, p.blobs, float64(p.bytes)/(1<<20))
+	line := fmt.Sprintf("source %s · images %d · blobs %d (%.1f MiB)", p.source, p.images, p.blobs, float64(p.bytes)/(1<<20))
+	if p.plain {
+		// Overwrite the last line with spaces where it was longer.
+		n := utf8.RuneCountInString(line)
+		pad := max(p.width-n, 0)
+		fmt.Fprintf(p.w, "\r%s%s", line, strings.Repeat(" ", pad))
+		p.width = n
+	} else {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+	}
 	p.printed = true
 }
 

@@ -27,3 +27,24 @@ func TestProgressCountsImagesAndBytes(t *testing.T) {
 		t.Errorf("progress line %q", buf.String())
 	}
 }
+
+// Under NO_COLOR the progress line carries no escape sequence; a shorter
+// line overwrites a longer one with spaces.
+func TestProgressPlainUnderNoColor(t *testing.T) {
+	t.Setenv("NO_COLOR", "1")
+	if !plainTerminal() {
+		t.Fatal("NO_COLOR=1 is not honoured")
+	}
+	var buf bytes.Buffer
+	p := &progress{w: &buf, plain: plainTerminal()}
+	p.source = "a-long-source-name"
+	p.draw()
+	p.source = "s"
+	p.draw()
+	if strings.Contains(buf.String(), "\033") {
+		t.Errorf("escape sequence under NO_COLOR: %q", buf.String())
+	}
+	if !strings.HasSuffix(buf.String(), "\rsource s · images 0 · blobs 0 (0.0 MiB)"+strings.Repeat(" ", len("a-long-source-name")-1)) {
+		t.Errorf("the shorter line does not cover the longer one: %q", buf.String())
+	}
+}

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"crypto/fips140"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/internal/version"
+	"github.com/ferry-dev/ferry/keys"
 	"github.com/ferry-dev/ferry/kit"
 	"github.com/spf13/cobra"
 )
@@ -121,6 +123,10 @@ func ExitCode(root *cobra.Command, err error) int {
 		return ExitOK
 	}
 	fmt.Fprintf(root.ErrOrStderr(), "ferry: %v\n", err)
+	if fipsRefusal(err) {
+		fmt.Fprintf(root.ErrOrStderr(), "ferry: refused because FIPS 140-only mode is on (GODEBUG=fips140=only); "+
+			"ferry's keys (ed25519, ECDSA P-256) and digests (SHA-256) work in it: see docs/trust-model.md, \"FIPS 140-3 mode\"\n")
+	}
 	var u usageErr
 	var v verificationErr
 	var b blockedErr
@@ -163,4 +169,13 @@ func parseAt(s string) (time.Time, error) {
 		return time.Time{}, usagef("--at %q: want an RFC 3339 time like 2026-12-01T00:00:00Z", s)
 	}
 	return t.UTC(), nil
+}
+
+// fipsRefusal tells whether err is a refusal of FIPS 140-only mode: ferry's
+// own (keys.ErrNotFIPSApproved) or the standard library's, which has no
+// sentinel and says "not allowed in FIPS 140-only mode" (crypto/ecdsa,
+// crypto/rsa, crypto/sha1 …).
+func fipsRefusal(err error) bool {
+	return errors.Is(err, keys.ErrNotFIPSApproved) ||
+		(fips140.Enforced() && strings.Contains(err.Error(), "FIPS 140-only mode"))
 }

@@ -30,12 +30,14 @@ type scanOptions struct {
 	at         string
 	vex        string
 	evidence   bool
+	json       bool
 }
 
 func (o *scanOptions) AddFlags(c *cobra.Command) {
 	c.Flags().StringVar(&o.store, "store", "", "the store directory (advisories, KEV/EPSS and images of imported kits)")
 	c.Flags().StringVar(&o.advisories, "advisories", "", "OSV records instead of a store: a .json/.jsonl file or a directory of them")
 	c.Flags().StringVar(&o.format, "format", "table", "output: "+strings.Join(scan.Formats, "|"))
+	c.Flags().BoolVar(&o.json, "json", false, "print the report as JSON (the same as --format json)")
 	c.Flags().StringVar(&o.failOn, "fail-on", "", "exit 1 on a finding at or above this severity (critical|high|medium|low), of unknown severity, on NO_ADVISORY_DATA or on NOTHING_EVALUATED; findings whose VEX consensus is not_affected or fixed do not count")
 	c.Flags().StringVar(&o.vex, "vex", "", "with --store: a directory of the site's own OpenVEX files (issuer local, tier self) for the VEX consensus")
 	c.Flags().StringVar(&o.at, "at", "", "evaluation time (RFC 3339), recorded in the report and stamped on its OpenVEX, CycloneDX and SARIF output; default SOURCE_DATE_EPOCH, else now")
@@ -98,6 +100,12 @@ func (o *scanOptions) run(cmd *cobra.Command, target string) error {
 	}
 	if o.vex != "" && o.store == "" {
 		return usagef("--vex needs --store (the VEX consensus is computed with the store's statements)")
+	}
+	if o.json {
+		if cmd.Flags().Changed("format") && o.format != "json" {
+			return usagef("--json and --format %s contradict each other", o.format)
+		}
+		o.format = "json"
 	}
 	if !slices.Contains(scan.Formats, o.format) {
 		return usagef("--format %q: want one of %s", o.format, strings.Join(scan.Formats, ", "))

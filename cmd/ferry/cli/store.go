@@ -394,23 +394,33 @@ func writeCheckText(w io.Writer, rep *store.CheckReport) error {
 
 func newStoreMigrateCmd() *cobra.Command {
 	var f storeFlags
+	var asJSON bool
 	c := &cobra.Command{
-		Use:   "migrate --store DIR",
+		Use:   "migrate --store DIR [--json]",
 		Short: "Upgrade a store written by an older ferry to this ferry's schema",
 		Long: `Upgrade the store's database to the schema this ferry reads, in one
 transaction under the import lock (a crash leaves the old schema). Reading
 commands never migrate: they refuse an older store and point here. An
 import migrates too. A store that is already current is left unchanged.`,
-		Example: `  ferry store migrate --store /srv/ferry`,
-		Args:    cobra.NoArgs,
+		Example: `  ferry store migrate --store /srv/ferry
+  ferry store migrate --store /srv/ferry --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := f.openWritable(cmd); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "store %s: schema %d\n", f.dir, store.SchemaVersion)
-			return nil
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Schema        string `json:"schema"`
+					Store         string `json:"store"`
+					SchemaVersion int    `json:"schemaVersion"`
+				}{"ferry.dev/store-migrate/v1", f.dir, store.SchemaVersion})
+			}
+			_, err := fmt.Fprintf(cmd.OutOrStdout(), "store %s: schema %d\n", f.dir, store.SchemaVersion)
+			return err
 		},
 	}
 	f.add(c, "")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the store and its schema version as JSON")
 	return c
 }

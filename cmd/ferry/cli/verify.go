@@ -3,9 +3,14 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"time"
 
+	"github.com/ferry-dev/ferry/htmlreport"
+	"github.com/ferry-dev/ferry/internal/atomicfile"
 	"github.com/ferry-dev/ferry/internal/attestverify"
+	"github.com/ferry-dev/ferry/internal/version"
 	"github.com/ferry-dev/ferry/kit"
 	"github.com/ferry-dev/ferry/store"
 	"github.com/ferry-dev/ferry/verify"
@@ -14,8 +19,8 @@ import (
 
 func newVerifyCmd() *cobra.Command {
 	var o struct {
-		root, store, at string
-		json            bool
+		root, store, at, html string
+		json                  bool
 	}
 	c := &cobra.Command{
 		Use:   "verify KIT --root root.json | --store DIR [--at TIME] [--json]",
@@ -31,11 +36,17 @@ trusted root, timestamp and snapshot): a kit older than the one imported is
 refused with KIT_ROLLBACK. Nothing is written to the store. With both
 --store and --root, the root is used for a channel the store does not know;
 for a channel it knows, a --root that is not the store's root of the same
-version is refused (exit 3), never ignored.`,
+version is refused (exit 3), never ignored.
+
+With --html FILE the report is also written as one self-contained HTML page
+to read on screen or print on A4: what the kit holds, who signed it, every
+check and its result, and with --store what changed since the store's
+version. It is written whether the kit passes or fails.`,
 		Example: `  ferry verify acme-1.kit.tar.zst --root trust/root.json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --at 2026-12-20T00:00:00Z
-  ferry verify acme-2.kit.tar.zst --store /srv/ferry`,
+  ferry verify acme-2.kit.tar.zst --store /srv/ferry
+  ferry verify acme-2.kit.tar.zst --store /srv/ferry --html verify-report.html`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.root == "" && o.store == "" {
@@ -52,9 +63,9 @@ version is refused (exit 3), never ignored.`,
 				}
 			}
 			src := verify.Static(verify.Trust{Root: rootData})
+			var st *store.Store
 			if o.store != "" {
-				st, err := store.Open(cmd.Context(), o.store, storeOptions(store.Options{ReadOnly: true}))
-				if err != nil {
+				if st, err = store.Open(cmd.Context(), o.store, storeOptions(store.Options{ReadOnly: true})); err != nil {
 					return err
 				}
 				src = st.TrustSource(cmd.Context(), rootData)
@@ -71,6 +82,11 @@ version is refused (exit 3), never ignored.`,
 			if err != nil {
 				return err
 			}
+			if o.html != "" {
+				if err := writeVerifyHTML(cmd, o.html, args[0], rep, o.root, o.store, st, at); err != nil {
+					return err
+				}
+			}
 			if o.json {
 				err = writeJSON(cmd.OutOrStdout(), rep)
 			} else {
@@ -80,7 +96,7 @@ version is refused (exit 3), never ignored.`,
 				return err
 			}
 			if !rep.OK {
-				return verificationErr{rep.Err()}
+				return verificationErr{withKitAdvice(rep.Err(), "verify")}
 			}
 			return nil
 		},
@@ -89,7 +105,44 @@ version is refused (exit 3), never ignored.`,
 	c.Flags().StringVar(&o.store, "store", "", "verify against the trust state of this offline store (read only)")
 	c.Flags().StringVar(&o.at, "at", "", "verify as of this time (RFC 3339) instead of now")
 	c.Flags().BoolVar(&o.json, "json", false, "print the report as JSON (schema "+verify.ReportSchema+")")
+	c.Flags().StringVar(&o.html, "html", "", "also write the report as a self-contained HTML page (screen and A4 print) to this file")
 	return c
+}
+
+// writeVerifyHTML writes the HTML report of a verification; with a store
+// it adds what changed since the store's version of the kit's channel.
+func writeVerifyHTML(cmd *cobra.Command, path, kitFile string, rep *verify.Report, rootFile, storeDir string, st *store.Store, at time.Time) error {
+	in := htmlreport.VerifyInput{Kit: kitFile, Report: rep, FerryVersion: version.Version}
+	switch {
+	case st != nil && rootFile != "":
+		in.Trust = fmt.Sprintf("the store %s (root %s for a channel it does not know)", storeDir, rootFile)
+	case st != nil:
+		in.Trust = "the store " + storeDir + " (the channel's last trusted root, timestamp and snapshot)"
+	default:
+		in.Trust = "the root " + rootFile + " pinned out of band"
+	}
+	if st != nil && rep.Channel != "" {
+		info, err := st.Info(cmd.Context(), at)
+		if err != nil {
+			return err
+		}
+		sv := &htmlreport.StoreVersion{Dir: storeDir}
+		for _, ch := range info.Channels {
+			if ch.Channel != rep.Channel {
+				continue
+			}
+			sv.Known, sv.Version, sv.Created, sv.TargetsSHA256 = true, ch.Version, ch.Created, ch.TargetsSHA256
+			sv.Types = map[string]verify.TypeCount{}
+			for _, t := range ch.Types {
+				sv.Types[t.Type] = verify.TypeCount{Files: t.Files, Bytes: t.Bytes}
+			}
+		}
+		in.Store = sv
+	}
+	if err := atomicfile.WriteFrom(path, 0o644, func(w io.Writer) error { return htmlreport.Verify(w, in) }); err != nil {
+		return fmt.Errorf("--html %s: %w", path, err)
+	}
+	return nil
 }
 
 func newInspectCmd() *cobra.Command {
