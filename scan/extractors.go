@@ -351,10 +351,16 @@ func distroEcosystemOf(osr map[string]string) string {
 		return "Chainguard"
 	case "rhel":
 		return "Red Hat"
-	case "rocky":
-		return "Rocky Linux"
-	case "almalinux":
-		return "AlmaLinux"
+	case "rocky", "almalinux":
+		// OSV names their releases by major version ("AlmaLinux:9",
+		// "Rocky Linux:8"), as osv-scanner does: AlmaLinux 8 records
+		// must not match AlmaLinux 9 packages, nor be missed.
+		name := map[string]string{"rocky": "Rocky Linux", "almalinux": "AlmaLinux"}[id]
+		if ver == "" {
+			return name
+		}
+		major, _, _ := strings.Cut(ver, ".")
+		return name + ":" + major
 	case "sles":
 		return "SUSE"
 	}
