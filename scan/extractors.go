@@ -67,7 +67,8 @@ func needFile(exs []extractor, cand []int) bool {
 // extractors returns one of each extractor; the Go binary extractor
 // reads symbol tables into syms when it is not nil.
 func extractors(syms symbolTables) []extractor {
-	return []extractor{goBinary{symbols: syms}, dpkg{}, apk{}, rpm{}, npm{}, pypi{}, maven{}}
+	return []extractor{goBinary{symbols: syms}, dpkg{}, apk{}, rpm{}, npm{}, pypi{}, maven{},
+		yarnLock{}, pnpmLock{}, poetryLock{}, uvLock{}, requirements{}, cargoLock{}, goMod{}}
 }
 
 const goBinaryName = "go/binary"
