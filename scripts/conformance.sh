@@ -16,8 +16,9 @@
 #      on each program and on a stripped build of gin, and
 #      TestConformanceEcosystems (scan/conformance_ecosystems_test.go), which
 #      scans an npm project (lockfile v3), a Python site-packages tree, Maven
-#      jars and an AlmaLinux 9 rpm database (all in scan/testdata) with ferry
-#      and osv-scanner on the corpus's npm, PyPI, Maven and AlmaLinux records
+#      jars, an AlmaLinux 9 rpm database and yarn, pnpm, poetry, uv,
+#      requirements and Cargo lockfiles (all in scan/testdata) with ferry and
+#      osv-scanner on the corpus's npm, PyPI, Maven, AlmaLinux and crates.io records
 #      and checks ferry's findings against a hand-written version-ordering
 #      check (SemVer, PEP 440, Maven ComparableVersion, rpmvercmp).
 # Whatever it cannot do it says LOUDLY and the test skips that peer.
@@ -53,7 +54,7 @@ fi
 # osv-scanner's offline database: <dir>/osv-scalibr/<ecosystem>/all.zip, one
 # zip of OSV files per ecosystem (AlmaLinux's records lie in one directory
 # per release).
-for pair in go:Go npm:npm PyPI:PyPI Maven:Maven AlmaLinux:AlmaLinux; do
+for pair in go:Go npm:npm PyPI:PyPI Maven:Maven AlmaLinux:AlmaLinux crates.io:crates.io; do
 	src=$corpus/osv/${pair%%:*} dst=$work/osvdb/osv-scalibr/${pair##*:}/all.zip
 	[[ -f $dst ]] && continue
 	[[ -d $src ]] || { loud "SKIPPED osv-scanner database ${pair##*:}: no $src"; continue; }
