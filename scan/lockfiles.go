@@ -35,15 +35,28 @@ func readLockfile(in *input) ([]byte, error) {
 	return b, nil
 }
 
-// lockfileRequired matches a regular file named base outside node_modules
-// (where packages carry their authors' lockfiles, which were not
-// installed).
+// vendoredTrees are directories where packages keep their authors'
+// lockfiles and manifests as files: installed npm and Python packages,
+// the Cargo and Go module caches, Debian's packaged crate and Go sources.
+// What those files pin was not installed; what was is read from the
+// package metadata beside them.
+var vendoredTrees = []string{"/node_modules/", "/site-packages/", "/dist-packages/", "/.cargo/registry/", "/.cargo/git/",
+	"/usr/share/cargo/registry/", "/usr/share/gocode/", "/pkg/mod/"}
+
+// inVendoredTree reports whether the slash-separated path p lies in one of
+// vendoredTrees.
+func inVendoredTree(p string) bool {
+	q := "/" + p
+	return slices.ContainsFunc(vendoredTrees, func(t string) bool { return strings.Contains(q, t) })
+}
+
+// lockfileRequired matches a regular file named one of names outside
+// vendoredTrees.
 func lockfileRequired(p string, info fs.FileInfo, names ...string) bool {
 	if !info.Mode().IsRegular() {
 		return false
 	}
-	dir, base := path.Split(p)
-	return slices.Contains(names, base) && !strings.Contains("/"+dir, "/node_modules/")
+	return slices.Contains(names, path.Base(p)) && !inVendoredTree(p)
 }
 
 // ---- yarn ----
@@ -403,7 +416,7 @@ type requirements struct{}
 func (requirements) Name() string { return "python/requirements" }
 
 func (requirements) Required(p string, info fs.FileInfo) bool {
-	if !info.Mode().IsRegular() || strings.Contains("/"+p, "/node_modules/") || strings.Contains(p, "site-packages/") {
+	if !info.Mode().IsRegular() || inVendoredTree(p) || strings.Contains("/"+p, "/usr/share/doc/") {
 		return false
 	}
 	dir, base := path.Split(p)
@@ -501,10 +514,10 @@ type goMod struct{}
 func (goMod) Name() string { return "go/gomod" }
 
 func (goMod) Required(p string, info fs.FileInfo) bool {
-	// go.mod files of vendored and cached modules (the module cache,
-	// pkg/mod) state their own requirements, not the build's selection.
+	// go.mod files of vendored and cached modules state their own
+	// requirements, not the build's selection.
 	q := "/" + p
-	return lockfileRequired(p, info, "go.mod") && !strings.Contains(q, "/vendor/") && !strings.Contains(q, "/testdata/") && !strings.Contains(q, "/pkg/mod/")
+	return lockfileRequired(p, info, "go.mod") && !strings.Contains(q, "/vendor/") && !strings.Contains(q, "/testdata/")
 }
 
 func (goMod) Extract(_ context.Context, in *input) ([]Package, error) {

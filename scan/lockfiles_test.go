@@ -198,3 +198,33 @@ func TestLockfilesUnreadable(t *testing.T) {
 		})
 	}
 }
+
+// TestLockfilesInVendoredTrees: lockfiles inside installed packages and
+// module caches are their authors', not what was installed.
+func TestLockfilesInVendoredTrees(t *testing.T) {
+	info := fakeRegular{}
+	for p, want := range map[string]bool{
+		"app/yarn.lock":                                     true,
+		"app/node_modules/x/yarn.lock":                      false,
+		"usr/lib/python3/dist-packages/x/requirements.txt":  false,
+		"usr/lib/python3.11/site-packages/x/poetry.lock":    false,
+		"root/.cargo/registry/src/index/x-1.0.0/Cargo.lock": false,
+		"usr/share/gocode/src/example.com/x/go.mod":         false,
+		"root/go/pkg/mod/example.com/x@v1.0.0/go.mod":       false,
+		"src/app/go.mod":                                    true,
+		"usr/share/doc/x/requirements.txt":                  false,
+		"srv/app/requirements/prod.txt":                     true,
+	} {
+		var got bool
+		for _, e := range []extractor{yarnLock{}, poetryLock{}, cargoLock{}, goMod{}, requirements{}} {
+			got = got || e.Required(p, info)
+		}
+		if got != want {
+			t.Errorf("%s: required %v, want %v", p, got, want)
+		}
+	}
+}
+
+type fakeRegular struct{ os.FileInfo }
+
+func (fakeRegular) Mode() os.FileMode { return 0o644 }
