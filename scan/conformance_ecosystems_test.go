@@ -21,8 +21,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/BurntSushi/toml"
 )
 
 // TestConformanceEcosystems scans one real target per ecosystem with ferry
@@ -40,9 +38,8 @@ import (
 // with its hidden lockfile, a Debian 12 site-packages tree (dist-info and
 // egg-info), Debian 12's Maven jars, an AlmaLinux 9 rpm database, and the
 // yarn (v1, berry), pnpm, poetry, uv, requirements and Cargo lockfiles.
-// The differences from osv-scanner, each explained: it reports the locked
-// project of a uv.lock and the workspace crates of a Cargo.lock as
-// registry packages, which ferry does not.
+// There is no difference from osv-scanner today; one that appears must be
+// explained in the case's explainPackage/explainPair.
 // scripts/conformance.sh installs osv-scanner and zips its databases
 // (FERRY_CONFORMANCE_OSVDB/osv-scalibr/<ecosystem>/all.zip); without them
 // the osv-scanner comparison is skipped, loudly.
@@ -180,15 +177,10 @@ var ecosystemCases = []ecosystemCase{
 	lockfileCase("yarn berry", "yarn/berry/yarn.lock", "npm", "npm", npmCompare, 55, 10),
 	lockfileCase("pnpm", "pnpm/pnpm-lock.yaml", "npm", "npm", npmCompare, 55, 10),
 	lockfileCase("poetry", "python-lock/poetry/poetry.lock", "PyPI", "PyPI", pep440Compare, 9, 5),
-	withPackageExplanation(lockfileCase("uv", "python-lock/uv/uv.lock", "PyPI", "PyPI", pep440Compare, 8, 0),
-		func(d string) string {
-			if d == "only peer: PyPI/built-by-uv@0.1.0" {
-				return "the locked project itself (source editable), not a PyPI release: ferry does not match it against PyPI records of that name"
-			}
-			return ""
-		}),
+	lockfileCase("uv", "python-lock/uv/uv.lock", "PyPI", "PyPI", pep440Compare, 9, 0),
 	lockfileCase("requirements", "python-lock/requirements/requirements.txt", "PyPI", "PyPI", pep440Compare, 90, 1),
-	withPackageExplanation(lockfileCase("Cargo", "cargo/Cargo.lock", "crates.io", "crates.io", npmCompare, 52, 0), explainCargoWorkspace),
+	lockfileCase("Cargo", "cargo/Cargo.lock", "crates.io", "crates.io", npmCompare, 63, 0),
+	lockfileCase("Cargo 2019", "cargo/2019/Cargo.lock", "crates.io", "crates.io", npmCompare, 75, 10),
 	{
 		// osv-scanner's source scan looks for var/lib/rpm under "/", so
 		// it scans the same files as a one-layer docker archive.
@@ -218,29 +210,6 @@ func lockfileCase(name, file, records, eco string, compare func(a, b string) (in
 		},
 		explainPackage: noExplanation, explainPair: noExplanation,
 	}
-}
-
-func withPackageExplanation(c ecosystemCase, explain func(string) string) ecosystemCase {
-	c.explainPackage = explain
-	return c
-}
-
-// explainCargoWorkspace explains the crates of ripgrep's own workspace:
-// Cargo.lock lists them without a source; they are not crates.io
-// releases (osv-scanner reports them as crates.io packages).
-func explainCargoWorkspace(d string) string {
-	var lock struct {
-		Package []struct{ Name, Version, Source string }
-	}
-	if _, err := toml.DecodeFile("testdata/cargo/Cargo.lock", &lock); err != nil {
-		return ""
-	}
-	for _, p := range lock.Package {
-		if p.Source == "" && d == "only peer: "+ecoPkgKey("crates.io", p.Name, p.Version) {
-			return "a crate of the locked workspace (no source in Cargo.lock), not a crates.io release"
-		}
-	}
-	return ""
 }
 
 func ecoPkgKey(eco, name, version string) string {

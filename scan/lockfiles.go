@@ -309,7 +309,8 @@ func pypiPackage(name, version string, groups []string) Package {
 
 // poetryLock reads poetry.lock ([[package]] name, version; "category" or
 // "groups" of older and newer poetry kept as dependency groups when they
-// say dev).
+// say dev). Packages from local directories and files are kept, as uv's
+// and Cargo's workspace members are.
 type poetryLock struct{}
 
 func (poetryLock) Name() string { return "python/poetrylock" }
@@ -328,7 +329,6 @@ func (poetryLock) Extract(_ context.Context, in *input) ([]Package, error) {
 			Name, Version, Category string
 			Optional                bool
 			Groups                  []string
-			Source                  struct{ Type string }
 		}
 	}
 	if err := toml.Unmarshal(b, &lock); err != nil {
@@ -338,9 +338,6 @@ func (poetryLock) Extract(_ context.Context, in *input) ([]Package, error) {
 	for i, p := range lock.Package {
 		if p.Name == "" || p.Version == "" {
 			return nil, fmt.Errorf("package %d: no name or version", i+1)
-		}
-		if p.Source.Type == "directory" || p.Source.Type == "file" {
-			continue // a local project, not a PyPI release
 		}
 		var g []string
 		if p.Category == "dev" || (len(p.Groups) > 0 && !slices.Contains(p.Groups, "main")) {
@@ -354,9 +351,11 @@ func (poetryLock) Extract(_ context.Context, in *input) ([]Package, error) {
 	return out, nil
 }
 
-// uvLock reads uv.lock ([[package]] name, version, source): packages from
-// a registry or git; the project itself and other local sources
-// (editable, virtual, directory, path) are not PyPI releases.
+// uvLock reads uv.lock ([[package]] name, version). Every package with a
+// version is kept, the locked project and its workspace members (source
+// editable, virtual, directory) included: their code at that version is
+// what a record of that name and version describes. A virtual workspace
+// root has no version and is passed over.
 type uvLock struct{}
 
 func (uvLock) Name() string { return "python/uvlock" }
@@ -374,7 +373,6 @@ func (uvLock) Extract(_ context.Context, in *input) ([]Package, error) {
 		Version *int
 		Package []struct {
 			Name, Version string
-			Source        map[string]any
 		}
 	}
 	if err := toml.Unmarshal(b, &lock); err != nil {
@@ -388,17 +386,8 @@ func (uvLock) Extract(_ context.Context, in *input) ([]Package, error) {
 		if p.Name == "" {
 			return nil, fmt.Errorf("package %d: no name", i+1)
 		}
-		local := false
-		for _, k := range []string{"editable", "virtual", "directory", "path"} {
-			if _, ok := p.Source[k]; ok {
-				local = true
-			}
-		}
-		if local {
-			continue
-		}
 		if p.Version == "" {
-			return nil, fmt.Errorf("package %q: no version", p.Name)
+			continue
 		}
 		out = append(out, pypiPackage(p.Name, p.Version, nil))
 	}
@@ -467,9 +456,11 @@ func (requirements) Extract(_ context.Context, in *input) ([]Package, error) {
 
 // ---- Cargo.lock ----
 
-// cargoLock reads Cargo.lock ([[package]] name, version, source): crates
-// from a registry or git; workspace members and path crates, which have
-// no source, are not crates.io releases.
+// cargoLock reads Cargo.lock ([[package]] name, version): every crate,
+// the workspace's own (no source) included — a workspace that publishes a
+// crate holds its code at the locked version, which is what a RustSec
+// record of that crate and version describes (osv-scanner reads them
+// alike).
 type cargoLock struct{}
 
 func (cargoLock) Name() string { return "rust/cargolock" }
@@ -484,7 +475,7 @@ func (cargoLock) Extract(_ context.Context, in *input) ([]Package, error) {
 		return nil, err
 	}
 	var lock struct {
-		Package []struct{ Name, Version, Source string }
+		Package []struct{ Name, Version string }
 	}
 	if err := toml.Unmarshal(b, &lock); err != nil {
 		return nil, err
@@ -493,9 +484,6 @@ func (cargoLock) Extract(_ context.Context, in *input) ([]Package, error) {
 	for i, p := range lock.Package {
 		if p.Name == "" || p.Version == "" {
 			return nil, fmt.Errorf("package %d: no name or version", i+1)
-		}
-		if p.Source == "" {
-			continue
 		}
 		out = append(out, Package{Ecosystem: "crates.io", Name: p.Name, Version: p.Version, PURL: purl("cargo", "", p.Name, p.Version, nil)})
 	}

@@ -104,8 +104,8 @@ func TestPythonLockfiles(t *testing.T) {
 		t.Errorf("poetry.lock (-want +got):\n%s", d)
 	}
 	uv := inventoryOf(t, "file:testdata/python-lock/uv/uv.lock")
-	// built-by-uv itself (source editable) is the project, not a release.
-	want = []string{"anyio@4.6.2.post1", "colorama@0.4.6", "idna@3.15", "iniconfig@2.0.0", "packaging@24.2", "pluggy@1.5.0", "pytest@8.3.3", "sniffio@1.3.1"}
+	// built-by-uv itself (source editable) is kept: its code is at 0.1.0.
+	want = []string{"anyio@4.6.2.post1", "built-by-uv@0.1.0", "colorama@0.4.6", "idna@3.15", "iniconfig@2.0.0", "packaging@24.2", "pluggy@1.5.0", "pytest@8.3.3", "sniffio@1.3.1"}
 	if d := cmp.Diff(want, nameVersions(uv.Packages)); d != "" {
 		t.Errorf("uv.lock (-want +got):\n%s", d)
 	}
@@ -140,12 +140,12 @@ func TestRequirementsLines(t *testing.T) {
 	}
 }
 
-// TestCargoLock reads ripgrep's Cargo.lock (v4): the 52 crates from
-// crates.io; ripgrep's own 11 workspace crates have no source.
+// TestCargoLock reads ripgrep's Cargo.lock (v4): 52 crates from crates.io
+// and ripgrep's own 11 workspace crates (no source), which it publishes.
 func TestCargoLock(t *testing.T) {
 	inv := inventoryOf(t, "file:testdata/cargo/Cargo.lock")
 	got := nameVersions(inv.Packages)
-	if len(got) != 52 || !slices.Contains(got, "regex@1.13.1") || !slices.Contains(got, "syn@2.0.119") || !slices.Contains(got, "syn@3.0.3") || slices.Contains(got, "ripgrep@15.1.0") {
+	if len(got) != 63 || !slices.Contains(got, "regex@1.13.1") || !slices.Contains(got, "syn@2.0.119") || !slices.Contains(got, "syn@3.0.3") || !slices.Contains(got, "grep-cli@0.1.12") {
 		t.Errorf("%d crates: %v", len(got), got)
 	}
 	for _, p := range inv.Packages {
