@@ -29,7 +29,7 @@ conformance:
 	bash scripts/conformance.sh
 
 # Fuzz the kit reader, the metadata parser and the verifier, the kit.yaml
-# and issuers parsers and the SBOM readers ($(FUZZTIME) each), then the
+# and issuers parsers, the SBOM readers and the lockfile readers ($(FUZZTIME) each), then the
 # mutation bar: $(MUTATIONS) seeded random mutations of a kit, none of which
 # may verify with changed entries.
 MUTATIONS ?= 20000
@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) ./kit/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseIssuers$$' -fuzztime $(FUZZTIME) ./kit/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadSBOM$$' -fuzztime $(FUZZTIME) ./scan/
+	$(GO) test -run '^$$' -fuzz '^FuzzLockfiles$$' -fuzztime $(FUZZTIME) ./scan/
 	$(GO) test -count=1 -timeout 60m -run '^TestMutation$$' ./verify/ -mutations $(MUTATIONS) -v
 
 vet:

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"debug/buildinfo"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -69,7 +67,8 @@ func needFile(exs []extractor, cand []int) bool {
 // extractors returns one of each extractor; the Go binary extractor
 // reads symbol tables into syms when it is not nil.
 func extractors(syms symbolTables) []extractor {
-	return []extractor{goBinary{symbols: syms}, dpkg{}, apk{}, rpm{}, npm{}, pypi{}, maven{}}
+	return []extractor{goBinary{symbols: syms}, dpkg{}, apk{}, rpm{}, npm{}, pypi{}, maven{},
+		yarnLock{}, pnpmLock{}, poetryLock{}, uvLock{}, requirements{}, cargoLock{}, goMod{}}
 }
 
 const goBinaryName = "go/binary"
@@ -107,7 +106,7 @@ func runExtractors(ctx context.Context, root string, exs []extractor, cands []ca
 			ps, err := extractOne(ctx, root, exs[i], c, osr)
 			if err != nil {
 				notEval = append(notEval, NotEvaluated{Location: Location{Layer: c.layer, Path: c.path},
-					Reason: fmt.Sprintf("%s could not read the file: %v", exs[i].Name(), err)})
+					Reason: fmt.Sprintf("%s could not read the file: %v", exs[i].Name(), err), Unreadable: true})
 				continue
 			}
 			pkgs = append(pkgs, ps...)
@@ -353,10 +352,16 @@ func distroEcosystemOf(osr map[string]string) string {
 		return "Chainguard"
 	case "rhel":
 		return "Red Hat"
-	case "rocky":
-		return "Rocky Linux"
-	case "almalinux":
-		return "AlmaLinux"
+	case "rocky", "almalinux":
+		// OSV names their releases by major version ("AlmaLinux:9",
+		// "Rocky Linux:8"), as osv-scanner does: AlmaLinux 8 records
+		// must not match AlmaLinux 9 packages, nor be missed.
+		name := map[string]string{"rocky": "Rocky Linux", "almalinux": "AlmaLinux"}[id]
+		if ver == "" {
+			return name
+		}
+		major, _, _ := strings.Cut(ver, ".")
+		return name + ":" + major
 	case "sles":
 		return "SUSE"
 	}
@@ -550,93 +555,6 @@ func (rpm) Extract(ctx context.Context, in *input) ([]Package, error) {
 		}
 		out = append(out, q2)
 	}
-	return out, nil
-}
-
-// ---- npm ----
-
-// npm reads package-lock.json (lockfile v1, v2, v3), the hidden lockfile
-// node_modules/.package-lock.json and installed node_modules/*/package.json.
-type npm struct{}
-
-func (npm) Name() string { return "javascript/npm" }
-
-func (npm) Required(p string, info fs.FileInfo) bool {
-	if !info.Mode().IsRegular() {
-		return false
-	}
-	dir, base := path.Split(p)
-	switch base {
-	case "package-lock.json":
-		return !strings.Contains(dir, "node_modules/")
-	case ".package-lock.json":
-		return strings.HasSuffix(dir, "node_modules/")
-	case "package.json":
-		parent := path.Dir(strings.TrimSuffix(dir, "/"))
-		return path.Base(parent) == "node_modules" || (strings.HasPrefix(path.Base(parent), "@") && path.Base(path.Dir(parent)) == "node_modules")
-	}
-	return false
-}
-
-func (npm) Extract(_ context.Context, in *input) ([]Package, error) {
-	dec := json.NewDecoder(io.LimitReader(in.f, 256<<20))
-	mk := func(name, ver string) Package {
-		ns, n := "", name
-		if strings.HasPrefix(name, "@") {
-			ns, n, _ = strings.Cut(name, "/")
-		}
-		return Package{Ecosystem: "npm", Name: name, Version: ver, PURL: purl("npm", ns, n, ver, nil)}
-	}
-	if path.Base(in.path) == "package.json" {
-		var pj struct{ Name, Version string }
-		if err := dec.Decode(&pj); err != nil {
-			return nil, err
-		}
-		if pj.Name == "" || pj.Version == "" {
-			return nil, nil
-		}
-		return []Package{mk(pj.Name, pj.Version)}, nil
-	}
-	type dep struct {
-		Version      string          `json:"version"`
-		Name         string          `json:"name"`
-		Link         bool            `json:"link"`
-		Dependencies map[string]*dep `json:"dependencies"`
-	}
-	var lock struct {
-		Packages     map[string]*dep `json:"packages"`
-		Dependencies map[string]*dep `json:"dependencies"`
-	}
-	if err := dec.Decode(&lock); err != nil {
-		return nil, err
-	}
-	var out []Package
-	if len(lock.Packages) > 0 {
-		for _, k := range slices.Sorted(mapsKeys(lock.Packages)) {
-			d := lock.Packages[k]
-			i := strings.LastIndex(k, "node_modules/")
-			if i < 0 || d.Link || d.Version == "" {
-				continue // the root project, or a link to a workspace
-			}
-			name := d.Name
-			if name == "" {
-				name = k[i+len("node_modules/"):]
-			}
-			out = append(out, mk(name, d.Version))
-		}
-		return out, nil
-	}
-	var walk func(map[string]*dep)
-	walk = func(m map[string]*dep) {
-		for _, k := range slices.Sorted(mapsKeys(m)) {
-			d := m[k]
-			if d.Version != "" && !strings.HasPrefix(d.Version, "file:") {
-				out = append(out, mk(k, d.Version))
-			}
-			walk(d.Dependencies)
-		}
-	}
-	walk(lock.Dependencies)
 	return out, nil
 }
 

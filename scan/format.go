@@ -71,6 +71,8 @@ func writeTable(out io.Writer, r *Report) error {
 	fmt.Fprintln(w)
 	if r.Summary.NothingEvaluated {
 		fmt.Fprintf(w, "%s: no package of the target could be matched against advisories (%d not evaluated, see --format json); the absence of findings means nothing.\n", StatusNothingEvaluated, len(r.NotEvaluated))
+	} else if len(r.Findings) == 0 && r.Summary.Unreadable > 0 {
+		fmt.Fprintf(w, "No findings in what could be read: %d file(s) could not be read (%s, below).\n", r.Summary.Unreadable, StatusUnreadable)
 	} else if len(r.Findings) == 0 {
 		fmt.Fprintln(w, "No findings.")
 	} else {
@@ -141,6 +143,11 @@ func writeTable(out io.Writer, r *Report) error {
 	}
 	if len(r.NotEvaluated) > 0 {
 		fmt.Fprintf(w, "%d package(s) or range(s) not evaluated (see --format json).\n", len(r.NotEvaluated))
+	}
+	for _, n := range r.NotEvaluated {
+		if n.Unreadable {
+			fmt.Fprintf(w, "%s: %s — the packages it lists were not scanned.\n", StatusUnreadable, unreadableText(n))
+		}
 	}
 	for _, e := range s.NoAdvisoryData {
 		fmt.Fprintf(w, "%s: %s — the target has %s packages but there is no advisory data for them; no findings there means nothing.\n", StatusNoAdvisoryData, e, e)
@@ -308,6 +315,9 @@ func sarifLog(r *Report) any {
 			"target": r.Target, "ecosystems": r.Ecosystems, "no_advisory_data": r.Summary.NoAdvisoryData,
 			"nothing_evaluated": r.Summary.NothingEvaluated,
 		},
+	}
+	if r.Summary.Unreadable > 0 {
+		run["properties"].(map[string]any)["unreadable"] = r.Summary.Unreadable
 	}
 	if r.Time != nil {
 		// The evaluation time (SARIF 2.1.0 §3.20.8): when the advisories

@@ -464,7 +464,7 @@ func fileInventory(ctx context.Context, t Target, syms symbolTables) ([]Package,
 		cand = append([]int{0}, cand...) // exs[0] is the Go binary extractor
 	}
 	if len(cand) == 0 {
-		return nil, nil, &TargetError{Target: t.Ref, Reason: "not a file scan reads: want a Go binary, a package-lock.json, a .jar/.war/.ear, an SBOM (CycloneDX or SPDX JSON), a docker save tarball, an OCI layout or a directory"}
+		return nil, nil, &TargetError{Target: t.Ref, Reason: "not a file scan reads: want a Go binary, a lockfile (package-lock.json, npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, poetry.lock, uv.lock, requirements*.txt, Cargo.lock, go.mod), a .jar/.war/.ear, an SBOM (CycloneDX or SPDX JSON), a docker save tarball, an OCI layout or a directory"}
 	}
 	pkgs, ne, err := runExtractors(ctx, cmp.Or(dir, "."), exs, []candidate{{path: base, exs: cand}})
 	if err != nil {

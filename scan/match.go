@@ -214,13 +214,16 @@ func (m *Matcher) matchAffected(p Package, id string, a *osvschema.Affected) ([]
 			break
 		}
 	}
-	hasGit := false
+	// A GIT range is listed as not evaluated only when nothing else of the
+	// entry was: a versions list or a SEMVER/ECOSYSTEM range decides it.
+	hasGit, evaluated := false, len(a.GetVersions()) > 0
 	for _, r := range a.GetRanges() {
 		switch r.GetType() {
 		case osvschema.Range_GIT:
 			hasGit = true
 			continue
 		case osvschema.Range_SEMVER, osvschema.Range_ECOSYSTEM:
+			evaluated = true
 		default:
 			continue
 		}
@@ -233,7 +236,7 @@ func (m *Matcher) matchAffected(p Package, id string, a *osvschema.Affected) ([]
 			out = append(out, Match{Advisory: id, Package: name, Range: desc, Fixed: fixed})
 		}
 	}
-	if hasGit && len(out) == 0 {
+	if hasGit && !evaluated {
 		ne = append(ne, NotEvaluated{Advisory: id, Package: p.ref(), Location: p.Location, Reason: "GIT range: commit ranges are not evaluated"})
 	}
 	return out, ne

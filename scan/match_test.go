@@ -40,10 +40,16 @@ const (
  "affected":[{"package":{"ecosystem":"PyPI","name":"Some_Pkg"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"1.0"},{"last_affected":"1.4"}]}],"versions":["0.9"]}]}`
 	gitRec = `{"id":"OSV-1","modified":"2021-01-01T00:00:00Z","summary":"git",
  "affected":[{"package":{"ecosystem":"npm","name":"left-pad"},"ranges":[{"type":"GIT","repo":"https://example.com/r","events":[{"introduced":"abc"}]}]}]}`
+	// The shape of PYSEC records with both kinds of range: the ECOSYSTEM
+	// range decides, the GIT range is not noise.
+	gitEcoRec = `{"id":"PYSEC-2","modified":"2021-01-01T00:00:00Z","summary":"git and ecosystem",
+ "affected":[{"package":{"ecosystem":"PyPI","name":"both"},"ranges":[{"type":"GIT","repo":"https://example.com/r","events":[{"introduced":"0"},{"fixed":"abc"}]},
+  {"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0"}]}]},
+  {"package":{"ecosystem":"PyPI","name":"listed"},"ranges":[{"type":"GIT","repo":"https://example.com/r","events":[{"introduced":"0"},{"fixed":"abc"}]}],"versions":["1.0"]}]}`
 )
 
 func testAdvisories(t testing.TB) *Memory {
-	return NewMemory(rec(t, goRec), rec(t, ghsaRec), rec(t, winRec), rec(t, anyRec), rec(t, withdrawnRec), rec(t, debRec), rec(t, lastRec), rec(t, gitRec))
+	return NewMemory(rec(t, goRec), rec(t, ghsaRec), rec(t, winRec), rec(t, anyRec), rec(t, withdrawnRec), rec(t, debRec), rec(t, lastRec), rec(t, gitRec), rec(t, gitEcoRec))
 }
 
 func ids(fs []Finding) []string {
@@ -78,6 +84,9 @@ func TestMatchPackage(t *testing.T) {
 		{"after last_affected", Package{Ecosystem: "PyPI", Name: "some-pkg", Version: "1.4.1"}, nil, 0},
 		{"versions list", Package{Ecosystem: "PyPI", Name: "some_pkg", Version: "0.9"}, []string{"PYSEC-1=PYSEC-1"}, 0},
 		{"GIT range not evaluated", Package{Ecosystem: "npm", Name: "left-pad", Version: "1.0.0"}, nil, 1},
+		{"GIT and ECOSYSTEM ranges: affected by the latter", Package{Ecosystem: "PyPI", Name: "both", Version: "1.0"}, []string{"PYSEC-2=PYSEC-2"}, 0},
+		{"GIT and ECOSYSTEM ranges: fixed by the latter, no GIT noise", Package{Ecosystem: "PyPI", Name: "both", Version: "2.0"}, nil, 0},
+		{"GIT range and versions list: not listed, no GIT noise", Package{Ecosystem: "PyPI", Name: "listed", Version: "1.1"}, nil, 0},
 		{"devel version not evaluated", linux("golang.org/x/text", "(devel)"), nil, 1},
 	}
 	for _, tt := range tests {

@@ -18,6 +18,10 @@ const (
 	// StatusNothingEvaluated says no package of the target could be
 	// matched at all. --fail-on fails on it.
 	StatusNothingEvaluated = "NOTHING_EVALUATED"
+	// StatusUnreadable says a file an extractor wants (a lockfile, a
+	// package database) could not be read: the packages it lists are
+	// unknown. --fail-on fails on it.
+	StatusUnreadable = "UNREADABLE"
 )
 
 // Severity ratings, highest first; RatingUnknown sorts below LOW but
@@ -42,6 +46,10 @@ type Package struct {
 	GOARCH     string   `json:"goarch,omitempty"`
 	Location   Location `json:"location"`
 	Extractor  string   `json:"extractor,omitempty"`
+	// DepGroups holds the dependency groups a lockfile puts the package
+	// in (DepGroupDev, DepGroupOptional, DepGroupPeer); none for a
+	// production dependency or where the file does not say.
+	DepGroups []string `json:"dep_groups,omitempty"`
 }
 
 // Location is where a package was found: a file in a layer of an image
@@ -195,6 +203,9 @@ type NotEvaluated struct {
 	Package  PackageRef `json:"package"`
 	Location Location   `json:"location"`
 	Reason   string     `json:"reason"`
+	// Unreadable is set for a file an extractor could not read
+	// (StatusUnreadable): --fail-on fails on it.
+	Unreadable bool `json:"unreadable,omitempty"`
 }
 
 // TargetInfo describes what was scanned.
@@ -219,6 +230,9 @@ type Summary struct {
 	// image without a package database): "no findings" would mean
 	// nothing. --fail-on fails on it.
 	NothingEvaluated bool `json:"nothing_evaluated,omitempty"`
+	// Unreadable counts the files an extractor could not read (the
+	// not_evaluated entries marked unreadable). --fail-on fails on them.
+	Unreadable int `json:"unreadable,omitempty"`
 	// VEX counts findings per VEX consensus status, when one was
 	// computed.
 	VEX map[string]int `json:"vex,omitempty"`

@@ -212,6 +212,11 @@ func summarize(r *Report) Summary {
 		}
 	}
 	s.NothingEvaluated = len(r.Packages) == 0
+	for _, n := range r.NotEvaluated {
+		if n.Unreadable {
+			s.Unreadable++
+		}
+	}
 	return s
 }
 
@@ -233,10 +238,25 @@ func (r *Report) Fails(threshold string) []string {
 	for _, e := range r.Summary.NoAdvisoryData {
 		why = append(why, fmt.Sprintf("%s: %s", StatusNoAdvisoryData, e))
 	}
+	for _, n := range r.NotEvaluated {
+		if n.Unreadable {
+			why = append(why, fmt.Sprintf("%s: %s", StatusUnreadable, unreadableText(n)))
+		}
+	}
 	if r.Summary.NothingEvaluated {
 		why = append(why, fmt.Sprintf("%s: no package of the target could be matched (%d not evaluated)", StatusNothingEvaluated, len(r.NotEvaluated)))
 	}
 	return why
+}
+
+// unreadableText names an unreadable file and why: "layer sha256:… path:
+// reason" or "path: reason".
+func unreadableText(n NotEvaluated) string {
+	where := n.Location.Path
+	if n.Location.Layer != "" {
+		where = "layer " + n.Location.Layer + " " + where
+	}
+	return where + ": " + n.Reason
 }
 
 func locKey(l Location) string { return l.Layer + "\x00" + l.Path + "\x00" + l.SBOMRef }

@@ -12,6 +12,7 @@
 #   BENCH_FILE_MIB   size of each file in MiB (default 32): 64 x 32 = 2 GiB
 #   BENCH_RUNS       timed runs per command, median taken (default 3)
 #   BENCH_STRICT=1   exit 1 when a target fails (default: report only)
+#   BENCH_ECO=0      skip the per-ecosystem scan comparison
 #
 # Needs go, zstd, openssl, tar and GNU time (/usr/bin/time; Debian package
 # "time").
@@ -441,6 +442,92 @@ PY
 		echo "  6.  go test ./scan -run '^\$' -bench Match10kPackages50kRecords -benchtime ${runs}x"
 	else
 		log "bench: the scan matching benchmark failed:"; cat "$mb" >&2; fails=$((fails + 1))
+	fi
+	if ((fails > 0)) && [[ ${BENCH_STRICT:-0} == 1 ]]; then echo "$fails target(s) missed"; exit 1; fi
+fi
+
+# ---------------------------------------------------------------------------
+# Scanning per ecosystem: ferry scan vs osv-scanner v2 --offline on the
+# conformance targets of scan/testdata (an npm project's lockfiles, a
+# Debian 12 site-packages tree, Debian 12's Maven jars, an AlmaLinux 9 rpm
+# database as a one-layer docker archive) and the corpus's records of each
+# ecosystem: for ferry imported from one kit into a store (untimed, as at a
+# site), for osv-scanner its local zip databases. Target: ferry --store
+# >= 3x faster (wall) on each; ferry --advisories DIR (every record file
+# skimmed on each run) and the CPU ratio as info.
+#   BENCH_ECO=0   skip this part
+if [[ ${BENCH_ECO:-1} != 0 ]]; then
+	corpus=${CORPUS:-$(cd "$repo/.." && pwd)/shared/corpus}
+	peers=${FERRY_PEERS:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry/peers}
+	td=$repo/scan/testdata
+	ew=$work/eco; mkdir -p "$ew/db/osv-scalibr" "$ew/kit"
+	if [[ ! -x $peers/osv-scanner ]]; then
+		echo "9. scan per ecosystem: SKIPPED (osv-scanner not installed; the scan part installs it)"
+	elif [[ ! -d $corpus/osv/npm ]]; then
+		echo "9. scan per ecosystem: SKIPPED (no $corpus/osv/npm)"
+	else
+		python3 - "$corpus/osv" "$ew/db/osv-scalibr" "$td/ecosystems/rpm" "$ew/alma.tar" <<'PY'
+import hashlib, io, json, os, sys, tarfile, zipfile
+osv, db, rpmroot, out = sys.argv[1:5]
+for src, eco in [("npm", "npm"), ("PyPI", "PyPI"), ("Maven", "Maven"), ("AlmaLinux", "AlmaLinux")]:
+    os.makedirs(os.path.join(db, eco), exist_ok=True)
+    with zipfile.ZipFile(os.path.join(db, eco, "all.zip"), "w", zipfile.ZIP_DEFLATED) as z:
+        for d, _, fs in sorted(os.walk(os.path.join(osv, src))):
+            for f in sorted(fs):
+                if f.endswith(".json"):
+                    p = os.path.join(d, f)
+                    z.write(p, os.path.relpath(p, os.path.join(osv, src)).replace(os.sep, "_"))
+layer = io.BytesIO()
+with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as t:
+    for name in ["etc/os-release", "var/lib/rpm/rpmdb.sqlite"]:
+        data = open(os.path.join(rpmroot, name), "rb").read()
+        ti = tarfile.TarInfo(name); ti.size = len(data); ti.mode = 0o644
+        t.addfile(ti, io.BytesIO(data))
+lb = layer.getvalue(); ld = hashlib.sha256(lb).hexdigest()
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                  "rootfs": {"type": "layers", "diff_ids": ["sha256:" + ld]}}).encode()
+cd = hashlib.sha256(cfg).hexdigest()
+with tarfile.open(out, "w") as t:
+    def add(name, data):
+        ti = tarfile.TarInfo(name); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+    add(ld + "/layer.tar", lb); add(cd + ".json", cfg)
+    add("manifest.json", json.dumps([{"Config": cd + ".json", "RepoTags": ["bench/alma:9"], "Layers": [ld + "/layer.tar"]}]).encode())
+PY
+		{
+			printf 'name: bench-eco\nchannel: bench\nversion: 1\ncreated: %s\nexpires: 30d\nroot: %s\nadvisories:\n' "$created" "$work/trust/root.json"
+			for e in npm PyPI Maven AlmaLinux; do
+				printf '  - name: %s\n    osv: {dir: %s}\n    skip-invalid: true\n' "$(echo "$e" | tr A-Z a-z)" "$corpus/osv/$e"
+			done
+		} >"$ew/kit/kit.yaml"
+		"$ferry" mirror -f "$ew/kit/kit.yaml" -o "$ew/eco.kit.tar.zst" --key "$work/keys/signer.key" --no-progress >/dev/null
+		"$ferry" import "$ew/eco.kit.tar.zst" --store "$ew/store" --root "$work/trust/root.json" --at "$at" >/dev/null
+		osvs="'$peers/osv-scanner' scan"
+		odb="--offline --local-db-path '$ew/db' --format json"
+		echo
+		row "9. scan per ecosystem, wall s" ferry osv-scan ratio target result
+		for e in npm PyPI Maven AlmaLinux; do
+			case $e in
+			npm) ft="dir:$td/npm/v3" adv=$corpus/osv/npm oc="$osvs source $odb -r '$td/npm/v3'" ;;
+			PyPI) ft="dir:$td/ecosystems/python" adv=$corpus/osv/PyPI oc="$osvs source $odb --experimental-plugins python/wheelegg -r '$td/ecosystems/python'" ;;
+			Maven) ft="dir:$td/ecosystems/maven" adv=$corpus/osv/Maven oc="$osvs source $odb --experimental-plugins java/archive -r '$td/ecosystems/maven'" ;;
+			AlmaLinux) ft="docker-archive:$ew/alma.tar" adv=$corpus/osv/AlmaLinux oc="$osvs image $odb --archive '$ew/alma.tar'" ;;
+			esac
+			fc="'$ferry' scan '$ft' --store '$ew/store' --format json; test \$? -le 1"
+			fa="'$ferry' scan '$ft' --advisories '$adv' --format json; test \$? -le 1"
+			oc="$oc; test \$? -le 1"
+			log "bench: 9. scanning the $e target: ferry scan vs osv-scanner --offline"
+			pair "eco_f_$e" "$fc" "eco_o_$e" "$oc"
+			: >"$work/m/eco_a_$e"
+			for ((i = 0; i < runs; i++)); do measure "eco_a_$e" "$fa"; done
+			f_w=$(median "eco_f_$e" 1) o_w=$(median "eco_o_$e" 1) a_w=$(median "eco_a_$e" 1)
+			r=$(ratio "$o_w" "$f_w")
+			ev=PASS
+			if ! awk -v r="$r" 'BEGIN {exit !(r >= 3)}'; then ev=FAIL; fails=$((fails + 1)); fi
+			row "   $e --store" "$f_w" "$o_w" "${r}x" ">= 3x faster" "$ev"
+			row "   $e --advisories DIR (info)" "$a_w" "$o_w" "$(ratio "$o_w" "$a_w")x" "" info
+			row "   $e CPU s, --store (info)" "$(median "eco_f_$e" 3)" "$(median "eco_o_$e" 3)" "$(ratio "$(median "eco_o_$e" 3)" "$(median "eco_f_$e" 3)")x" "" info
+		done
+		echo "  9.  ferry scan TARGET --store S --format json   vs   osv-scanner scan source|image --offline --local-db-path DB --format json"
 	fi
 	if ((fails > 0)) && [[ ${BENCH_STRICT:-0} == 1 ]]; then echo "$fails target(s) missed"; exit 1; fi
 fi

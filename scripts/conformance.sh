@@ -13,7 +13,14 @@
 #      govulncheck's, explaining every difference from osv-scanner, and
 #      TestConformanceEvidence (scan/conformance_evidence_test.go), which
 #      compares ferry's --evidence levels with govulncheck's finding levels
-#      on each program and on a stripped build of gin.
+#      on each program and on a stripped build of gin, and
+#      TestConformanceEcosystems (scan/conformance_ecosystems_test.go), which
+#      scans an npm project (lockfile v3), a Python site-packages tree, Maven
+#      jars, an AlmaLinux 9 rpm database and yarn, pnpm, poetry, uv,
+#      requirements and Cargo lockfiles (all in scan/testdata) with ferry and
+#      osv-scanner on the corpus's npm, PyPI, Maven, AlmaLinux and crates.io records
+#      and checks ferry's findings against a hand-written version-ordering
+#      check (SemVer, PEP 440, Maven ComparableVersion, rpmvercmp).
 # Whatever it cannot do it says LOUDLY and the test skips that peer.
 #
 # Environment: CONFORMANCE_DIR (work dir, kept; default a temp dir removed at
@@ -44,18 +51,25 @@ if [[ ! -x $bin/osv-scanner ]]; then
 		|| loud "SKIPPED: osv-scanner did not install"
 fi
 
-# osv-scanner's offline database: <dir>/osv-scalibr/Go/all.zip.
-if [[ ! -f $work/osvdb/osv-scalibr/Go/all.zip ]]; then
-	mkdir -p "$work/osvdb/osv-scalibr/Go"
-	python3 - "$corpus/osv/go" "$work/osvdb/osv-scalibr/Go/all.zip" <<'PY'
+# osv-scanner's offline database: <dir>/osv-scalibr/<ecosystem>/all.zip, one
+# zip of OSV files per ecosystem (AlmaLinux's records lie in one directory
+# per release).
+for pair in go:Go npm:npm PyPI:PyPI Maven:Maven AlmaLinux:AlmaLinux crates.io:crates.io; do
+	src=$corpus/osv/${pair%%:*} dst=$work/osvdb/osv-scalibr/${pair##*:}/all.zip
+	[[ -f $dst ]] && continue
+	[[ -d $src ]] || { loud "SKIPPED osv-scanner database ${pair##*:}: no $src"; continue; }
+	mkdir -p "$(dirname "$dst")"
+	python3 - "$src" "$dst" <<'PY'
 import os, sys, zipfile
 src, dst = sys.argv[1], sys.argv[2]
 with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
-    for n in sorted(os.listdir(src)):
-        if n.endswith(".json"):
-            z.write(os.path.join(src, n), n)
+    for d, _, files in sorted(os.walk(src)):
+        for n in sorted(files):
+            if n.endswith(".json"):
+                p = os.path.join(d, n)
+                z.write(p, os.path.relpath(p, src).replace(os.sep, "_"))
 PY
-fi
+done
 
 # prog NAME GOTOOLCHAIN REQUIRE... -- main.go body from stdin
 build() {
@@ -161,5 +175,5 @@ cd "$repo"
 log "corpus tests of kit, osv, vex, store and verify"
 FERRY_CORPUS=$corpus go test -tags conformance -count=1 ./kit/ ./osv/ ./vex/ ./store/ ./verify/ || loud "CORPUS TESTS FAILED"
 FERRY_CONFORMANCE_BIN=$work/bin FERRY_CONFORMANCE_PEERS=$bin FERRY_CONFORMANCE_OSVDB=$work/osvdb \
-	FERRY_CORPUS=$corpus go test -tags conformance -count=1 -run 'TestConformance' -v ./scan/ 2>&1 | tee "$work/conformance.log"
+	FERRY_CORPUS=$corpus go test -tags conformance -count=1 -run 'TestConformance|TestHandOrderings' -v ./scan/ 2>&1 | tee "$work/conformance.log"
 exit "${PIPESTATUS[0]}"

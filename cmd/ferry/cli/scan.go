@@ -38,7 +38,7 @@ func (o *scanOptions) AddFlags(c *cobra.Command) {
 	c.Flags().StringVar(&o.advisories, "advisories", "", "OSV records instead of a store: a .json/.jsonl file or a directory of them")
 	c.Flags().StringVar(&o.format, "format", "table", "output: "+strings.Join(scan.Formats, "|"))
 	c.Flags().BoolVar(&o.json, "json", false, "print the report as JSON (the same as --format json)")
-	c.Flags().StringVar(&o.failOn, "fail-on", "", "exit 1 on a finding at or above this severity (critical|high|medium|low), of unknown severity, on NO_ADVISORY_DATA or on NOTHING_EVALUATED; findings whose VEX consensus is not_affected or fixed do not count")
+	c.Flags().StringVar(&o.failOn, "fail-on", "", "exit 1 on a finding at or above this severity (critical|high|medium|low), of unknown severity, on NO_ADVISORY_DATA, NOTHING_EVALUATED or UNREADABLE; findings whose VEX consensus is not_affected or fixed do not count")
 	c.Flags().StringVar(&o.vex, "vex", "", "with --store: a directory of the site's own OpenVEX files (issuer local, tier self) for the VEX consensus")
 	c.Flags().StringVar(&o.at, "at", "", "evaluation time (RFC 3339), recorded in the report and stamped on its OpenVEX, CycloneDX and SARIF output; default SOURCE_DATE_EPOCH, else now")
 	c.Flags().BoolVar(&o.evidence, "evidence", false, "read each Go binary's function names and say whether a finding's vulnerable symbols are in it (symbol, package or module level)")
@@ -70,8 +70,9 @@ vulnerable_code_not_present) that decides only where no other tier does.
 
 Scanning fails closed: an ecosystem present in the target with no advisory data
 is reported as NO_ADVISORY_DATA, a target none of whose packages could be
-matched (an SBOM of pkg:generic components) as NOTHING_EVALUATED, and --fail-on
-fails on both. Findings of unknown severity meet every --fail-on threshold.
+matched (an SBOM of pkg:generic components) as NOTHING_EVALUATED, a lockfile
+or package database that cannot be read as UNREADABLE (naming the file and the
+reason), and --fail-on fails on each. Findings of unknown severity meet every --fail-on threshold.
 
 Output is a table, JSON (schema ` + scan.SchemaVersion + `, docs/scan.md), SARIF 2.1.0,
 CycloneDX 1.6 VEX or OpenVEX. The report records its evaluation time (--at, else
