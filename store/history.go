@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 
+	"github.com/ferry-dev/ferry/internal/atomicfile"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -337,10 +340,22 @@ func dropHistory(tx *bolt.Tx, keep int) ([]HistoricKit, error) {
 	return drop, nil
 }
 
+// GCResultHistory is what GCHistory dropped and the size of ferry.db
+// before and after.
+type GCResultHistory struct {
+	Dropped []HistoricKit `json:"dropped"`
+	// DBBytes and DBBytesAfter are the sizes of ferry.db: when kits were
+	// dropped the database is rewritten without its free pages.
+	DBBytes      int64 `json:"dbBytes"`
+	DBBytesAfter int64 `json:"dbBytesAfter"`
+}
+
 // GCHistory drops all but the newest keep historic kits of every channel
-// in one write transaction, and returns what it dropped. The blobs only
-// they referenced stay until GC removes them. It takes the import lock.
-func (s *Store) GCHistory(ctx context.Context, keep int) ([]HistoricKit, error) {
+// in one write transaction and, when it dropped any, rewrites ferry.db
+// without the pages they used (bbolt never shrinks its file). The blobs
+// only they referenced stay until GC removes them. It takes the import
+// lock.
+func (s *Store) GCHistory(ctx context.Context, keep int) (*GCResultHistory, error) {
 	if keep < 0 {
 		return nil, fmt.Errorf("history: keep %d: not a count", keep)
 	}
@@ -367,5 +382,72 @@ func (s *Store) GCHistory(ctx context.Context, keep int) ([]HistoricKit, error) 
 	for _, d := range dropped {
 		s.log.Info("dropped historic kit", "channel", d.Channel, "version", d.Version)
 	}
-	return dropped, nil
+	res := &GCResultHistory{Dropped: dropped}
+	if res.Dropped == nil {
+		res.Dropped = []HistoricKit{}
+	}
+	if fi, err := os.Stat(dbPath(s.dir)); err == nil {
+		res.DBBytes, res.DBBytesAfter = fi.Size(), fi.Size()
+	}
+	if len(dropped) == 0 {
+		return res, nil
+	}
+	if err := s.compact(ctx); err != nil {
+		return nil, fmt.Errorf("the old kits were dropped, but rewriting %s failed (the store is intact): %w", dbName, err)
+	}
+	if fi, err := os.Stat(dbPath(s.dir)); err == nil {
+		res.DBBytesAfter = fi.Size()
+	}
+	return res, nil
+}
+
+// compact rewrites ferry.db without its free pages: a copy is built
+// under tmp/ from the database held exclusively (no read is in a
+// transaction meanwhile; new reads wait for the commit marker), synced,
+// and renamed over ferry.db. A crash leaves the old file or the new one,
+// never a mix. The caller holds the import lock.
+func (s *Store) compact(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	pending := filepath.Join(s.dir, pendingName)
+	if err := os.WriteFile(pending, nil, 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(pending)
+	src, err := s.openDB(false)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tmp := filepath.Join(s.dir, tmpDir, dbName+".compact")
+	os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o644, &bolt.Options{Timeout: s.opts.LockTimeout, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return err
+	}
+	err = s.guarded(dbName, func() error { return bolt.Compact(dst, src, 64<<20) })
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncFile(tmp)
+	}
+	if err == nil {
+		err = os.Rename(tmp, dbPath(s.dir))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return atomicfile.SyncDir(s.dir)
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }

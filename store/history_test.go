@@ -83,9 +83,12 @@ func TestHistoryKeepsReplacedKits(t *testing.T) {
 
 	// Version 3 archives version 2; keep 1 drops version 1 only.
 	mustImport(t, s, fixtures.Kit(c, kitFiles(3), fixtures.KitOptions{Version: 3}), ImportOptions{})
-	dropped, err := s.GCHistory(context.Background(), 1)
-	if err != nil || len(dropped) != 1 || dropped[0].Version != 1 {
-		t.Fatalf("gc --keep 1: %+v %v", dropped, err)
+	gh, err := s.GCHistory(context.Background(), 1)
+	if err != nil || len(gh.Dropped) != 1 || gh.Dropped[0].Version != 1 {
+		t.Fatalf("gc --keep 1: %+v %v", gh, err)
+	}
+	if gh.DBBytesAfter <= 0 || gh.DBBytesAfter > gh.DBBytes {
+		t.Errorf("ferry.db %d bytes before the rewrite, %d after", gh.DBBytes, gh.DBBytesAfter)
 	}
 	if _, err := infoAt(t, s, map[string]Pin{"acme": v1}); !errors.Is(err, ErrVersionGone) {
 		t.Errorf("v1 after gc --keep 1: %v", err)

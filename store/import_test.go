@@ -380,12 +380,12 @@ func TestGC(t *testing.T) {
 	if res.Removed != 1 || res.TempRemoved != 1 || res.Referenced != 7 {
 		t.Errorf("gc with history: %+v", res)
 	}
-	dropped, err := s.GCHistory(context.Background(), 0)
+	gh, err := s.GCHistory(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dropped) != 1 || dropped[0].Channel != "acme" || dropped[0].Version != 1 {
-		t.Errorf("gc --keep 0 dropped %+v, want acme v1", dropped)
+	if len(gh.Dropped) != 1 || gh.Dropped[0].Channel != "acme" || gh.Dropped[0].Version != 1 {
+		t.Errorf("gc --keep 0 dropped %+v, want acme v1", gh.Dropped)
 	}
 	res, err = s.GC(context.Background())
 	if err != nil {

@@ -58,7 +58,7 @@ func TestGateReplayAfterNewerImport(t *testing.T) {
 
 	// gc --keep 1 keeps v2 and drops v1: the record's version is gone.
 	out = mustFerry(t, dir, "store", "gc", "--store", st, "--keep", "1").stdout
-	if !strings.Contains(out, "dropped 1 old kit version(s), keeping the newest 1 per channel: feeds v1") {
+	if !strings.Contains(out, "dropped 1 old kit version(s), keeping the newest 1 per channel: feeds v1") || !strings.Contains(out, "rewrote ferry.db") {
 		t.Errorf("gc --keep 1:\n%s", out)
 	}
 	out, errOut, code = runFerry(t, "gate", "replay", rec, "--store", st)

@@ -284,7 +284,8 @@ file an interrupted or failed import left behind. An import keeps the kit
 it replaces (its files and indexes), so that 'ferry gate replay' can
 re-evaluate a decision at the versions it recorded; --keep N first drops
 all but the newest N of those older versions of each channel (--keep 0:
-all of them), in one transaction, and then the blobs only they used. A
+all of them), in one transaction, rewrites ferry.db without the pages
+they used, and then removes the blobs only they used. A
 decision taken on a dropped version no longer replays identical: replay
 says the version is gone (exit 1). Without --keep every version is kept.
 gc takes the import lock: it waits for a running import (up to
@@ -302,12 +303,11 @@ gc takes the import lock: it waits for a running import (up to
 			}
 			out := gcOutcome{Dropped: []store.HistoricKit{}}
 			if keep >= 0 {
-				if out.Dropped, err = s.GCHistory(cmd.Context(), keep); err != nil {
+				gh, err := s.GCHistory(cmd.Context(), keep)
+				if err != nil {
 					return err
 				}
-				if out.Dropped == nil {
-					out.Dropped = []store.HistoricKit{}
-				}
+				out.Dropped, out.DBBytes, out.DBBytesAfter = gh.Dropped, gh.DBBytes, gh.DBBytesAfter
 			}
 			res, err := s.GC(cmd.Context())
 			if err != nil {
@@ -327,6 +327,9 @@ gc takes the import lock: it waits for a running import (up to
 					names = []string{"none"}
 				}
 				fmt.Fprintf(w, "dropped %d old kit version(s), keeping the newest %d per channel: %s\n", len(out.Dropped), keep, strings.Join(names, ", "))
+				if len(out.Dropped) > 0 {
+					fmt.Fprintf(w, "rewrote ferry.db: %d bytes, was %d\n", out.DBBytesAfter, out.DBBytes)
+				}
 			}
 			fmt.Fprintf(w, "removed %d unreferenced blob(s), %d bytes, and %d staging file(s); %d blob(s) referenced\n",
 				res.Removed, res.RemovedBytes, res.TempRemoved, res.Referenced)
@@ -344,6 +347,10 @@ gc takes the import lock: it waits for a running import (up to
 type gcOutcome struct {
 	store.GCResult
 	Dropped []store.HistoricKit `json:"dropped"`
+	// DBBytes and DBBytesAfter are the sizes of ferry.db before and after
+	// --keep (0 without it).
+	DBBytes      int64 `json:"dbBytes"`
+	DBBytesAfter int64 `json:"dbBytesAfter"`
 }
 
 func newStoreCheckCmd() *cobra.Command {
