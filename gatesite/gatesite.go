@@ -36,6 +36,10 @@ type Options struct {
 	VEXDir string
 	// IssuersFile overrides the kits' issuer tiers; "" for none.
 	IssuersFile string
+
+	// parsed shares parsed advisory records between the decisions of a
+	// release.
+	parsed *storescan.Parsed
 }
 
 // Decide gates target (sha256:… of an image in the store, oci:DIR,
@@ -63,7 +67,7 @@ func Decide(ctx context.Context, st *store.Store, target string, pol *gate.Polic
 		channels = gateChannels(info)
 		return vexsite.ApplyToScan(ctx, r, rep, vexsite.Options{LocalDir: o.VEXDir, IssuersFile: o.IssuersFile, At: o.At, Analysis: vexsite.SymbolStatements(rep)})
 	}
-	rep, err := storescan.Scan(ctx, st, target, scan.Options{Time: o.At, Tool: "ferry " + o.FerryVersion, Evidence: true}, then)
+	rep, err := storescan.ScanShared(ctx, st, target, scan.Options{Time: o.At, Tool: "ferry " + o.FerryVersion, Evidence: true}, o.parsed, then)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 
@@ -42,9 +43,18 @@ type Replay struct {
 	// recorded one.
 	Identical bool
 	// InputsChanged lists the inputs that are not what the record used
-	// (a newer kit imported since, another ferry version, changed site
-	// files): the decision cannot be reproduced, which is not tampering.
+	// (a kit version the store no longer holds, another ferry version,
+	// changed site files): the decision cannot be reproduced, which is not
+	// tampering.
 	InputsChanged []string
+	// Since lists the kits imported since the decision ("channel X v41 →
+	// v42"). The replay reads the recorded versions, which the store keeps
+	// until store gc --keep drops them, so this is information, not a
+	// difference.
+	Since []string
+	// Gone is set when a recorded kit version is no longer in the store;
+	// the replay then ran against the active kits.
+	Gone *store.VersionGoneError
 	// Pointers are the JSON pointers at which the records differ.
 	Pointers []string
 	// Record and Canonical are the recomputed decision.
@@ -57,8 +67,10 @@ type Replay struct {
 func (r *Replay) Tampered() bool { return !r.Identical && len(r.InputsChanged) == 0 }
 
 // ReplayRecord re-evaluates rec (parsed from canonical) against the store
-// with the recorded subject, policy, environment, site files and
-// evaluation time, and says whether it gives the same bytes.
+// at the record's kit versions, with the recorded subject, policy,
+// environment, site files and evaluation time, and says whether it gives
+// the same bytes. When the store no longer holds a recorded version the
+// replay runs against the active kits and reports the change.
 func ReplayRecord(ctx context.Context, st *store.Store, rec *gate.Record, canonical []byte, ferryVersion string) (*Replay, error) {
 	in := rec.Inputs
 	pol, err := gate.ParsePolicy(in.Policy.Name, []byte(in.Policy.Source))
@@ -75,19 +87,39 @@ func ReplayRecord(ctx context.Context, st *store.Store, rec *gate.Record, canoni
 	if in.Issuers != nil {
 		o.IssuersFile = in.Issuers.Path
 	}
-	again, err := Decide(ctx, st, in.Subject.Ref, pol, o)
+	r := &Replay{}
+	pins := make(map[string]store.Pin, len(in.Channels))
+	for _, c := range in.Channels {
+		pins[c.Name] = store.Pin{Version: c.Version, TargetsSHA256: c.TargetsSHA256}
+	}
+	again, err := Decide(ctx, st.AtVersions(pins), in.Subject.Ref, pol, o)
+	if errors.As(err, &r.Gone) {
+		again, err = Decide(ctx, st, in.Subject.Ref, pol, o)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if r.Gone == nil {
+		info, err := st.Info(ctx, in.EvaluatedAt)
+		if err != nil {
+			return nil, err
+		}
+		now := in
+		now.Channels = gateChannels(info)
+		r.Since = gate.InputChanges(in, now)
 	}
 	canon, err := again.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	r := &Replay{Record: again, Canonical: canon, Identical: bytes.Equal(canon, canonical)}
+	r.Record, r.Canonical, r.Identical = again, canon, bytes.Equal(canon, canonical)
 	if r.Identical {
 		return r, nil
 	}
 	r.InputsChanged = gate.InputChanges(in, again.Inputs)
+	if r.Gone != nil {
+		r.InputsChanged = append(r.InputsChanged, fmt.Sprintf("channel %s v%d is no longer in the store (store gc --keep drops old versions): replayed against the active kits", r.Gone.Channel, r.Gone.Version))
+	}
 	if r.Pointers, err = gate.Pointers(canonical, canon); err != nil {
 		return nil, err
 	}

@@ -258,7 +258,8 @@ type GCResult struct {
 	TempRemoved  int   `json:"tempRemoved"`
 }
 
-// GC removes every blob that no channel's active kit references and every
+// GC removes every blob that no channel's active or historic kit references
+// (GCHistory drops historic kits) and every
 // leftover staging file (from an import that failed or was killed). It
 // takes the import lock, so it never removes what a running import staged.
 func (s *Store) GC(ctx context.Context) (*GCResult, error) {
@@ -275,10 +276,14 @@ func (s *Store) GC(ctx context.Context) (*GCResult, error) {
 	defer l.unlock()
 	ref := map[string]bool{}
 	err = s.view(ctx, func(tx *bolt.Tx) error {
-		return forEachFile(tx, func(_, _ string, f fileRec) error {
+		mark := func(_, _ string, f fileRec) error {
 			ref[f.SHA256] = true
 			return nil
-		})
+		}
+		if err := forEachFile(tx, mark); err != nil {
+			return err
+		}
+		return forEachHistoricFile(tx, mark) // kept for replay until GCHistory drops them
 	})
 	if err != nil {
 		return nil, err

@@ -220,12 +220,16 @@ func (s *Store) checkDB(ctx context.Context, rep *CheckReport) (map[string]blobR
 			if tx.Bucket(bucketFiles) == nil {
 				return nil
 			}
-			err = forEachFile(tx, func(ch, p string, f fileRec) error {
+			ref := func(ch, p string, f fileRec) error {
 				if _, ok := refs[f.SHA256]; !ok {
 					refs[f.SHA256] = blobRef{length: f.Length, channel: ch, path: p}
 				}
 				return nil
-			})
+			}
+			err = forEachFile(tx, ref)
+			if err == nil {
+				err = forEachHistoricFile(tx, ref)
+			}
 			if err != nil {
 				rep.add(CheckProblem{Kind: ProblemSchema, Path: dbName, Detail: "the file map: " + err.Error()})
 			}

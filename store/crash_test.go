@@ -130,6 +130,9 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatalf("kill %d after %s: version %d with other files:\n%s", i, delay, ch.Version, d)
 		}
 		states[ch.Version]++
+		if _, err := s.GCHistory(context.Background(), 0); err != nil {
+			t.Fatalf("kill %d: gc --keep 0: %v", i, err)
+		}
 		if _, err := s.GC(context.Background()); err != nil {
 			t.Fatalf("kill %d: gc: %v", i, err)
 		}

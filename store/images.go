@@ -223,13 +223,18 @@ func (e *AmbiguousImageError) Error() string {
 func (s *Store) Images(ctx context.Context) ([]Image, error) {
 	byDigest := map[string]*Image{}
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		root := tx.Bucket(bucketIndex).Bucket([]byte(ImagesIndexer{}.Name()))
-		if root == nil {
-			return nil
+		roots, err := s.kitRoots(tx)
+		if err != nil {
+			return err
 		}
-		return root.ForEachBucket(func(ch []byte) error {
-			return imagesOfChannel(root.Bucket(ch), string(ch), byDigest)
-		})
+		for _, k := range roots {
+			if b := k.indexBucket(ImagesIndexer{}.Name()); b != nil {
+				if err := imagesOfChannel(b, k.channel, byDigest); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -452,13 +457,23 @@ type StoredFile struct {
 func (s *Store) SigstoreTrustedRoots(ctx context.Context) ([]StoredFile, error) {
 	var out []StoredFile
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return forEachFile(tx, func(ch, p string, f fileRec) error {
-			parts := strings.Split(p, "/")
-			if len(parts) >= 4 && parts[0] == "trust" && parts[2] == "targets" && strings.HasSuffix(p, "trusted_root.json") {
-				out = append(out, StoredFile{Channel: ch, Path: p, SHA256: f.SHA256, Length: f.Length})
+		roots, err := s.kitRoots(tx)
+		if err != nil {
+			return err
+		}
+		for _, k := range roots {
+			err := k.eachFile(func(p string, f fileRec) error {
+				parts := strings.Split(p, "/")
+				if len(parts) >= 4 && parts[0] == "trust" && parts[2] == "targets" && strings.HasSuffix(p, "trusted_root.json") {
+					out = append(out, StoredFile{Channel: k.channel, Path: p, SHA256: f.SHA256, Length: f.Length})
+				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 	slices.SortFunc(out, func(a, b StoredFile) int {
 		return cmp.Or(strings.Compare(a.Channel, b.Channel), strings.Compare(a.Path, b.Path))

@@ -546,6 +546,9 @@ func (im *importer) commit(tx *bolt.Tx, rep *verify.Report, st *channelState, bu
 		return nil
 	}
 	st.Receipt = seq
+	if err := archiveActive(tx, rep.Channel); err != nil { // store/history.go
+		return err
+	}
 	md := rep.Metadata()
 	if err := replaceBucket(tx.Bucket(bucketTrust), ch, func(b *bolt.Bucket) error { return putTrust(b, md) }); err != nil {
 		return err

@@ -376,8 +376,23 @@ func TestGC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Unreferenced: version 1's docs/version.txt and trust key, the orphan.
-	if res.Removed != 3 || res.TempRemoved != 1 || res.Referenced != 5 {
+	// Version 1 is kept for replay: only the orphan goes.
+	if res.Removed != 1 || res.TempRemoved != 1 || res.Referenced != 7 {
+		t.Errorf("gc with history: %+v", res)
+	}
+	gh, err := s.GCHistory(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gh.Dropped) != 1 || gh.Dropped[0].Channel != "acme" || gh.Dropped[0].Version != 1 {
+		t.Errorf("gc --keep 0 dropped %+v, want acme v1", gh.Dropped)
+	}
+	res, err = s.GC(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Unreferenced now: version 1's docs/version.txt and trust key.
+	if res.Removed != 2 || res.TempRemoved != 0 || res.Referenced != 5 {
 		t.Errorf("gc: %+v", res)
 	}
 	if got := listDir(t, filepath.Join(s.Dir(), blobsDir)); len(got) != 5 {

@@ -110,25 +110,21 @@ func (s *Store) Info(ctx context.Context, at time.Time) (*Info, error) {
 func (r *Reader) Info(at time.Time) (*Info, error) {
 	in := &Info{Schema: InfoSchema, Dir: r.s.dir, SchemaVersion: SchemaVersion, At: at.UTC(), Channels: []ChannelInfo{}}
 	in.Imports = r.tx.Bucket(bucketLog).Stats().KeyN
-	err := r.tx.Bucket(bucketChannels).ForEach(func(k, _ []byte) error {
-		st, err := getChannel(r.tx, string(k))
+	for _, k := range r.roots {
+		st, err := k.channelState()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		ci, err := channelInfo(r.tx, st, at)
+		ci, err := channelInfo(k, st, at)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		in.Channels = append(in.Channels, ci)
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	return in, nil
 }
 
-func channelInfo(tx *bolt.Tx, st *channelState, at time.Time) (ChannelInfo, error) {
+func channelInfo(k kitRoot, st *channelState, at time.Time) (ChannelInfo, error) {
 	ci := ChannelInfo{
 		Channel: st.Channel, Name: st.Name, Version: st.Version, Created: st.Created, Expires: st.Expires,
 		Expired: at.After(st.Expires), ImportedAt: st.ImportedAt, RootVersion: st.RootVersion,
@@ -136,7 +132,7 @@ func channelInfo(tx *bolt.Tx, st *channelState, at time.Time) (ChannelInfo, erro
 		TargetsSHA256: st.TargetsSHA256, KitSHA256: st.KitSHA256, Types: []TypeInfo{}, Sources: []SourceCounts{},
 		TUF: []TUFInfo{},
 	}
-	tufs, err := channelTUF(tx, st.Channel)
+	tufs, err := channelTUF(k)
 	if err != nil {
 		return ci, err
 	}
@@ -144,17 +140,15 @@ func channelInfo(tx *bolt.Tx, st *channelState, at time.Time) (ChannelInfo, erro
 		t.Channel = ""
 		ci.TUF = append(ci.TUF, TUFInfo{TUFStatus: t, ExpiredNow: !t.Expires.IsZero() && at.After(t.Expires)})
 	}
-	if ib := tx.Bucket(bucketIndex).Bucket([]byte(sourcesIndex)); ib != nil {
-		if b := ib.Bucket([]byte(st.Channel)); b != nil {
-			ss, err := channelSources(chanBucket{st.Channel, b})
-			if err != nil {
-				return ci, err
-			}
-			ci.Sources = ss
+	if b := k.indexBucket(sourcesIndex); b != nil {
+		ss, err := channelSources(chanBucket{st.Channel, b})
+		if err != nil {
+			return ci, err
 		}
+		ci.Sources = ss
 	}
 	counts := map[string]verify.TypeCount{}
-	err = channelFiles(tx, st.Channel, func(p string, f fileRec) error {
+	err = k.eachFile(func(p string, f fileRec) error {
 		t := targetOf(p, f).Type
 		c := counts[t]
 		c.Files++

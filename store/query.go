@@ -38,6 +38,8 @@ type Reader struct {
 	blobs map[string][]byte
 	// The channels' buckets of each typed index, sorted by channel.
 	adv, enrich, vex, sources []chanBucket
+	// roots are the kits read, by channel (Store.kitRoots).
+	roots []kitRoot
 }
 
 // chanBucket is one channel's bucket of an index.
@@ -56,29 +58,26 @@ type chanBucket struct {
 // one query, never to a wait for something else.
 func (s *Store) View(ctx context.Context, fn func(r *Reader) error) error {
 	return s.view(ctx, func(tx *bolt.Tx) error {
-		r := newReader(ctx, tx, s)
+		r, err := newReader(ctx, tx, s)
+		if err != nil {
+			return err
+		}
 		defer r.close()
 		return fn(r)
 	})
 }
 
-func newReader(ctx context.Context, tx *bolt.Tx, s *Store) *Reader {
+func newReader(ctx context.Context, tx *bolt.Tx, s *Store) (*Reader, error) {
 	r := &Reader{tx: tx, ctx: ctx, s: s, blobs: map[string][]byte{}}
-	var channels []string
-	tx.Bucket(bucketChannels).ForEach(func(k, _ []byte) error {
-		channels = append(channels, string(k))
-		return nil
-	})
-	root := tx.Bucket(bucketIndex)
+	var err error
+	if r.roots, err = s.kitRoots(tx); err != nil {
+		return nil, err
+	}
 	pick := func(name string) []chanBucket {
-		ib := root.Bucket([]byte(name))
-		if ib == nil {
-			return nil
-		}
 		var out []chanBucket
-		for _, ch := range channels {
-			if b := ib.Bucket([]byte(ch)); b != nil {
-				out = append(out, chanBucket{ch, b})
+		for _, k := range r.roots {
+			if b := k.indexBucket(name); b != nil {
+				out = append(out, chanBucket{k.channel, b})
 			}
 		}
 		return out
@@ -87,20 +86,20 @@ func newReader(ctx context.Context, tx *bolt.Tx, s *Store) *Reader {
 	r.enrich = pick(enrichIndex)
 	r.vex = pick(vexIndex)
 	r.sources = pick(sourcesIndex)
-	return r
+	return r, nil
 }
 
-// Channels lists the channels that have an active kit, sorted.
+// Channels lists the channels that have an active kit (or, in a view
+// AtVersions, a pinned one), sorted.
 func (r *Reader) Channels() ([]string, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
 	var out []string
-	err := r.tx.Bucket(bucketChannels).ForEach(func(k, _ []byte) error {
-		out = append(out, string(k))
-		return nil
-	})
-	return out, err
+	for _, k := range r.roots {
+		out = append(out, k.channel)
+	}
+	return out, nil
 }
 
 func (r *Reader) close() {

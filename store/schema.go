@@ -16,7 +16,7 @@ import (
 
 // SchemaVersion is the layout of ferry.db this build reads and writes.
 //
-// Schema 3 (current):
+// Schema 4 (current):
 //
 //	meta      "schema" -> decimal schema version
 //	channels  channel -> channelState (JSON): the active kit
@@ -29,12 +29,18 @@ import (
 //	index     indexer name -> channel -> bucket of the indexer's entries:
 //	          files, advisories, enrich, vex, sources (see each indexer)
 //	log       8-byte big-endian sequence -> Receipt (JSON)
+//	history   channel -> 8-byte big-endian version -> the kits an import
+//	          replaced, kept for replay until gc drops them
+//	          (store/history.go)
 //
+// Schema 3 had no history, and its VEX index was built without the
+// version ranges of CSAF products (product_version_range), so a statement
+// about a range matched nothing: migrating to 4 rebuilds every index.
 // Schema 2 had the same buckets, but only the files index was built; its
 // stores hold no typed indexes for the kits they imported. Schema 1 kept
 // files in one flat bucket, "channel\x00path" -> hex sha256, and had no
 // index bucket.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 var (
 	bucketMeta     = []byte("meta")
@@ -55,7 +61,7 @@ var (
 )
 
 func initSchema(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bucketMeta, bucketChannels, bucketTrust, bucketFiles, bucketIndex, bucketLog} {
+	for _, b := range [][]byte{bucketMeta, bucketChannels, bucketTrust, bucketFiles, bucketIndex, bucketLog, bucketHistory} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
@@ -127,6 +133,7 @@ type migration struct {
 var migrations = []migration{
 	{From: 1, Name: "nest the file map per channel, add indexes", Run: migrate1to2},
 	{From: 2, Name: "build the typed indexes of every active kit", Run: migrate2to3},
+	{From: 3, Name: "add the kit history, rebuild the indexes (CSAF version ranges)", Run: migrate3to4},
 }
 
 // migrate brings the store to SchemaVersion.
@@ -233,6 +240,15 @@ func migrate2to3(s *Store, tx *bolt.Tx) error {
 	return s.reindex(tx, perChannel)
 }
 
+// migrate3to4 adds the history bucket and rebuilds every index of every
+// active kit: schema 3 indexed CSAF products without their version ranges.
+func migrate3to4(s *Store, tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketHistory); err != nil {
+		return err
+	}
+	return migrate2to3(s, tx)
+}
+
 // reindex builds and writes every indexer's entries for the given active
 // kits, reading their blobs.
 func (s *Store) reindex(tx *bolt.Tx, perChannel map[string][]verify.Target) error {
@@ -321,7 +337,16 @@ func forEachFile(tx *bolt.Tx, fn func(channel, path string, f fileRec) error) er
 // channelFiles calls fn for every file of the channel's active kit, in
 // path order.
 func channelFiles(tx *bolt.Tx, channel string, fn func(path string, f fileRec) error) error {
-	b := tx.Bucket(bucketFiles).Bucket([]byte(channel))
+	return channelFilesIn(tx.Bucket(bucketFiles), channel, fn)
+}
+
+// channelFilesIn calls fn for every file of the channel's bucket in files
+// (the top-level files bucket, or a historic kit's), in path order.
+func channelFilesIn(files *bolt.Bucket, channel string, fn func(path string, f fileRec) error) error {
+	if files == nil {
+		return nil
+	}
+	b := files.Bucket([]byte(channel))
 	if b == nil {
 		return nil
 	}

@@ -51,6 +51,8 @@ type Store struct {
 	opts     Options
 	indexers []Indexer
 	log      *slog.Logger
+	// pins, when set, are the kits the reads see (AtVersions).
+	pins map[string]Pin
 
 	// createTemp creates a staging file; tests replace it to inject
 	// failures such as a full disk.

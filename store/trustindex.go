@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/ferry-dev/ferry/verify"
-	bolt "go.etcd.io/bbolt"
 )
 
 // tufIndex names the index of carried TUF repositories.
@@ -77,12 +76,8 @@ func (r *Reader) TUFRepositories() ([]TUFStatus, error) {
 		return nil, err
 	}
 	out := []TUFStatus{}
-	chs, err := r.Channels()
-	if err != nil {
-		return nil, err
-	}
-	for _, ch := range chs {
-		sts, err := channelTUF(r.tx, ch)
+	for _, k := range r.roots {
+		sts, err := channelTUF(k)
 		if err != nil {
 			return nil, err
 		}
@@ -92,13 +87,10 @@ func (r *Reader) TUFRepositories() ([]TUFStatus, error) {
 }
 
 // channelTUF reads a channel's "tuf" index, by folder.
-func channelTUF(tx *bolt.Tx, channel string) ([]TUFStatus, error) {
+func channelTUF(k kitRoot) ([]TUFStatus, error) {
 	out := []TUFStatus{}
-	ib := tx.Bucket(bucketIndex).Bucket([]byte(tufIndex))
-	if ib == nil {
-		return out, nil
-	}
-	b := ib.Bucket([]byte(channel))
+	channel := k.channel
+	b := k.indexBucket(tufIndex)
 	if b == nil {
 		return out, nil
 	}

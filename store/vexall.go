@@ -48,13 +48,10 @@ func (r *Reader) TrustFiles() ([]TrustFile, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
-	channels, err := r.Channels()
-	if err != nil {
-		return nil, err
-	}
 	var out []TrustFile
-	for _, ch := range channels {
-		err := channelFiles(r.tx, ch, func(p string, f fileRec) error {
+	for _, k := range r.roots {
+		ch := k.channel
+		err := k.eachFile(func(p string, f fileRec) error {
 			keyFile := strings.HasPrefix(p, "trust/keys/") && strings.HasSuffix(p, ".pub") && strings.Count(p, "/") == 2
 			if p != "trust/issuers.json" && !keyFile {
 				return nil

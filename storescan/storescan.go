@@ -2,6 +2,7 @@ package storescan
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"runtime"
 	"sync"
@@ -22,6 +23,13 @@ import (
 // reads of the store about the report (its VEX consensus) sees the same
 // state.
 func Scan(ctx context.Context, s *store.Store, target string, opts scan.Options, then Then) (*scan.Report, error) {
+	return ScanShared(ctx, s, target, opts, nil, then)
+}
+
+// ScanShared is Scan with the advisory records parsed by earlier scans
+// (the other images of a release) taken from, and added to, shared; nil
+// shares nothing.
+func ScanShared(ctx context.Context, s *store.Store, target string, opts scan.Options, shared *Parsed, then Then) (*scan.Report, error) {
 	t, err := scan.ParseTarget(target)
 	if err != nil {
 		return nil, err
@@ -34,7 +42,9 @@ func Scan(ctx context.Context, s *store.Store, target string, opts scan.Options,
 	var rep *scan.Report
 	err = s.View(ctx, func(r *store.Reader) error {
 		var err error
-		rep, err = scan.MatchInventory(ctx, inv, NewAdvisories(r), opts)
+		adv := NewAdvisories(r)
+		adv.shared = shared
+		rep, err = scan.MatchInventory(ctx, inv, adv, opts)
 		if err != nil || then == nil {
 			return err
 		}
@@ -78,6 +88,34 @@ type Advisories struct {
 	mu     sync.Mutex
 	r      *store.Reader
 	parsed map[string]*osvschema.Vulnerability
+	shared *Parsed
+}
+
+// Parsed holds advisory records parsed by one scan for the next ones, by
+// the sha256 of the record's bytes (so a record that changed in between
+// is parsed again). The parsed records are only read. It is safe for
+// concurrent use.
+type Parsed struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]*osvschema.Vulnerability
+}
+
+// NewParsed returns an empty Parsed.
+func NewParsed() *Parsed {
+	return &Parsed{m: map[[sha256.Size]byte]*osvschema.Vulnerability{}}
+}
+
+func (p *Parsed) get(k [sha256.Size]byte) (*osvschema.Vulnerability, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.m[k]
+	return v, ok
+}
+
+func (p *Parsed) put(k [sha256.Size]byte, v *osvschema.Vulnerability) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.m[k] = v
 }
 
 var (
@@ -107,13 +145,25 @@ func (a *Advisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerabil
 	out := make([]*osvschema.Vulnerability, len(advs))
 	keys := make([]string, len(advs))
 	var todo []int
+	var sums [][sha256.Size]byte
+	if a.shared != nil {
+		sums = make([][sha256.Size]byte, len(advs))
+	}
 	for i := range advs {
 		keys[i] = advs[i].Channel + "\x00" + advs[i].Source + "\x00" + advs[i].ID
 		if v, ok := a.parsed[keys[i]]; ok {
 			out[i] = v
-		} else {
-			todo = append(todo, i)
+			continue
 		}
+		if a.shared != nil {
+			sums[i] = sha256.Sum256(advs[i].Record)
+			if v, ok := a.shared.get(sums[i]); ok {
+				out[i] = v
+				a.parsed[keys[i]] = v
+				continue
+			}
+		}
+		todo = append(todo, i)
 	}
 	// Parsing (protojson) is nearly all of a scan's matching time, and a
 	// few packages (stdlib, x/net) carry most records: parse them on every
@@ -133,6 +183,9 @@ func (a *Advisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerabil
 	for j, i := range todo {
 		out[i] = vs[j]
 		a.parsed[keys[i]] = vs[j]
+		if a.shared != nil {
+			a.shared.put(sums[i], vs[j])
+		}
 	}
 	return out, nil
 }

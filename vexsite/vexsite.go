@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferry-dev/ferry/osv"
 	"github.com/ferry-dev/ferry/store"
 	"github.com/ferry-dev/ferry/vex"
 	"github.com/ferry-dev/ferry/vex/consensus"
@@ -121,10 +122,23 @@ func Load(ctx context.Context, st Store, tr Trust, adv Advisories, opts Options)
 		})
 		return nil
 	}
+	// Each id's aliases are looked up once: the ids asked for come back
+	// as statement vulnerabilities below.
+	known := map[string][]string{}
+	aliases := func(id string) ([]string, error) {
+		if a, ok := known[id]; ok {
+			return a, nil
+		}
+		a, err := aliasesOf(adv, id)
+		if err == nil {
+			known[id] = a
+		}
+		return a, err
+	}
 	ids := slices.Clone(opts.IDs)
 	if len(opts.IDs) > 0 {
 		for _, id := range opts.IDs {
-			more, err := aliasesOf(adv, id)
+			more, err := aliases(id)
 			if err != nil {
 				return nil, err
 			}
@@ -163,7 +177,7 @@ func Load(ctx context.Context, st Store, tr Trust, adv Advisories, opts Options)
 		seen[in.Statement.Vulnerability] = true
 	}
 	for _, id := range sortedKeys(seen) {
-		group, err := aliasesOf(adv, id)
+		group, err := aliases(id)
 		if err != nil {
 			return nil, err
 		}
@@ -186,11 +200,8 @@ func aliasesOf(adv Advisories, id string) ([]string, error) {
 	}
 	var out []string
 	for _, a := range recs {
-		var head struct {
-			ID      string   `json:"id"`
-			Aliases []string `json:"aliases"`
-		}
-		if json.Unmarshal(a.Record, &head) != nil {
+		head, err := osv.ParseHead(a.Record)
+		if err != nil {
 			continue
 		}
 		out = append(out, head.ID)

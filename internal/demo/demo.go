@@ -1,6 +1,8 @@
 // Package demo runs the whole ferry journey on built-in data, in a
 // directory of its own: keys, a channel root, a kit built from the demo
-// documents, its verification, and the refusal of a tampered copy. It drives
+// documents, its verification, the refusal of a tampered copy, import,
+// scan, and the release gate's story (blocked, a vendor VEX, a waiver and
+// its expiry, a tampered record, an unsigned image, replay). It drives
 // the real commands through a Runner so that what it shows is what a user
 // types. It never opens a network connection.
 package demo
@@ -15,8 +17,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ferry-dev/ferry/fixtures"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -57,9 +66,51 @@ const WaiverYAML = `waivers:
     approver: security@acme.example
 `
 
-// ServiceSBOM is a Go-only service that uses the vulnerable archive module.
+// ServiceSBOM is a Go-only service that uses the vulnerable archive module
+// and a vulnerable httpx.
 const ServiceSBOM = `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[
- {"type":"library","bom-ref":"archive","name":"example.com/acme/archive","version":"v1.4.0","purl":"pkg:golang/example.com/acme/archive@v1.4.0"}]}
+ {"type":"library","bom-ref":"archive","name":"example.com/acme/archive","version":"v1.4.0","purl":"pkg:golang/example.com/acme/archive@v1.4.0"},
+ {"type":"library","bom-ref":"httpx","name":"example.com/acme/httpx","version":"v2.3.0","purl":"pkg:golang/example.com/acme/httpx@v2.3.0"}]}
+`
+
+// KitVEXYAML is what version 3 of the demo kit adds: the vendor's VEX
+// documents and the issuers file that makes the vendor a vendor.
+const KitVEXYAML = `vex:
+  - name: acme-psirt
+    openvex: {dir: ./vex}
+issuers: issuers.yaml
+`
+
+// IssuersYAML lists the demo's VEX issuer and its tier.
+const IssuersYAML = `issuers:
+  - id: https://acme.example/psirt
+    name: Acme PSIRT
+    tier: vendor
+`
+
+// VendorVEX is the vendor's statement: httpx v2.3.0 is not affected by
+// CVE-2026-99002 (the header parser is not on any path the module runs).
+const VendorVEX = `{
+  "@context": "https://openvex.dev/ns/v0.2.0",
+  "@id": "https://acme.example/psirt/vex/2026-0002",
+  "author": "https://acme.example/psirt",
+  "timestamp": "2026-11-29T00:00:00Z",
+  "version": 1,
+  "statements": [
+    {
+      "vulnerability": {"name": "CVE-2026-99002"},
+      "products": [{"@id": "pkg:golang/example.com/acme/httpx@v2.3.0"}],
+      "status": "not_affected",
+      "justification": "vulnerable_code_not_in_execute_path",
+      "impact_statement": "the unbounded header parser is only reachable through ServeRaw, which v2.3.0 no longer exports"
+    }
+  ]
+}
+`
+
+// SignedPolicyYAML requires a signature by the release key.
+const SignedPolicyYAML = PolicyYAML + `  signatures:
+    - key: keys/release.pub
 `
 
 type step struct {
@@ -81,13 +132,22 @@ func Run(ctx context.Context, dir string, w io.Writer, run Runner) error {
 		return err
 	}
 	v2 := strings.Replace(strings.Replace(KitYAML, "version: 1", "version: 2", 1), "2026-11-28T00:00:00Z", "2026-11-29T00:00:00Z", 1)
-	if err := os.WriteFile(filepath.Join(dir, "kit-2.yaml"), []byte(v2), 0o644); err != nil {
-		return err
+	v3 := strings.Replace(strings.Replace(KitYAML, "version: 1", "version: 3", 1), "2026-11-28T00:00:00Z", "2026-11-30T00:00:00Z", 1) + KitVEXYAML
+	files := []struct{ name, text string }{
+		{"kit-2.yaml", v2}, {"kit-3.yaml", v3}, {"issuers.yaml", IssuersYAML}, {"vex/httpx.openvex.json", VendorVEX},
+		{"policy.yaml", PolicyYAML}, {"policy-waiver.yaml", PolicyYAML + WaiverYAML}, {"policy-signed.yaml", SignedPolicyYAML},
+		{"sbom/service.cdx.json", ServiceSBOM},
 	}
-	for name, text := range map[string]string{"policy.yaml": PolicyYAML, "policy-waiver.yaml": PolicyYAML + WaiverYAML, "sbom/service.cdx.json": ServiceSBOM} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+	for _, f := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f.name)), 0o755); err != nil {
 			return err
 		}
+		if err := os.WriteFile(filepath.Join(dir, f.name), []byte(f.text), 0o644); err != nil {
+			return err
+		}
+	}
+	if err := writeImage(filepath.Join(dir, "image")); err != nil {
+		return err
 	}
 	fmt.Fprintf(w, "ferry demo in %s\n", dir)
 	steps := []step{
@@ -133,20 +193,27 @@ func Run(ctx context.Context, dir string, w io.Writer, run Runner) error {
 		{say: "The release gate under policy.yaml: blocked (exit 1), each blocking advisory and rule named; the decision record is written.", args: []string{"gate", "sbom:sbom/app.cdx.json", "--store", "store", "--policy", "policy.yaml", "--at", "2026-12-01T00:00:00Z", "-o", "decision.json"}, want: 1},
 		{say: "Why, from the record alone.", args: []string{"gate", "explain", "decision.json"}},
 		{say: "Replay it from the store: identical.", args: []string{"gate", "replay", "decision.json", "--store", "store"}},
-		{say: "A Go-only service: only the critical advisory blocks.", args: []string{"gate", "sbom:sbom/service.cdx.json", "--store", "store", "--policy", "policy.yaml", "--at", "2026-12-01T00:00:00Z", "-o", "service-1.json"}, want: 1},
-		{say: "A waiver with a reason, an approver and an expiry: it passes, and the record is signed.", args: []string{"keys", "generate", "--out", "keys", "--name", "gate"}},
-		{args: []string{"gate", "sbom:sbom/service.cdx.json", "--store", "store", "--policy", "policy-waiver.yaml", "--at", "2026-12-01T00:00:00Z", "-o", "service-2.json", "--sign", "keys/gate.key"}},
-		{say: "The signature and the record check out.", args: []string{"gate", "verify", filepath.Join(dir, "service-2.intoto.jsonl"), "--key", "keys/gate.pub", "--record", "service-2.json"}},
+		{say: "A Go-only service: two advisories block, the critical one and the one without a severity (fail closed).", args: []string{"gate", "sbom:sbom/service.cdx.json", "--store", "store", "--policy", "policy.yaml", "--at", "2026-12-01T00:00:00Z", "-o", "service-1.json"}, want: 1},
+		{say: "Kit version 3 brings the vendor's VEX: httpx v2.3.0 is not_affected by CVE-2026-99002.", args: []string{"mirror", "-f", "kit-3.yaml", "-o", "acme-3.kit.tar.zst", "--key", "keys/signer.key"}},
+		{args: []string{"import", "acme-3.kit.tar.zst", "--store", "store", "--at", "2026-12-01T00:00:00Z", "--operator", "demo"}},
+		{say: "The same gate again: still blocked, by the critical advisory alone.", args: []string{"gate", "sbom:sbom/service.cdx.json", "--store", "store", "--policy", "policy.yaml", "--at", "2026-12-01T00:00:00Z", "-o", "service-2.json"}, want: 1},
+		{say: "What changed between the two decisions: exactly that one finding, on the vendor's word.", args: []string{"gate", "diff", "service-1.json", "service-2.json"}},
+		{say: "The first decision still replays identical: the store kept kit version 2 (ferry store gc --keep N drops old versions).", args: []string{"gate", "replay", "decision.json", "--store", "store"}},
+		{say: "A waiver for the rest, with a reason, an approver and an expiry: it passes, and the record is signed.", args: []string{"keys", "generate", "--out", "keys", "--name", "gate"}},
+		{args: []string{"gate", "sbom:sbom/service.cdx.json", "--store", "store", "--policy", "policy-waiver.yaml", "--at", "2026-12-01T00:00:00Z", "-o", "service-3.json", "--sign", "keys/gate.key"}},
+		{say: "The signature and the record check out.", args: []string{"gate", "verify", "service-3.intoto.jsonl", "--key", "keys/gate.pub", "--record", "service-3.json"}},
+		{say: "Past the waiver's expiry the same service is blocked again; the record lists the waiver as expired.", args: []string{"gate", "sbom:sbom/service.cdx.json", "--store", "store", "--policy", "policy-waiver.yaml", "--at", "2026-12-20T00:00:00Z", "-o", "service-4.json"}, want: 1},
 	}
 	if err := play(ctx, dir, w, run, steps); err != nil {
 		return err
 	}
-	if err := changeByte(filepath.Join(dir, "service-2.json"), filepath.Join(dir, "service-2.edited.json")); err != nil {
+	if err := changeByte(filepath.Join(dir, "service-3.json"), filepath.Join(dir, "service-3.edited.json")); err != nil {
 		return err
 	}
 	steps = []step{
-		{say: "A copy of the record with one byte changed: refused, exit 3.", args: []string{"gate", "verify", filepath.Join(dir, "service-2.intoto.jsonl"), "--key", "keys/gate.pub", "--record", "service-2.edited.json"}, want: 3},
-		{say: "Past the waiver's expiry the same service is blocked again.", args: []string{"gate", "sbom:sbom/service.cdx.json", "--store", "store", "--policy", "policy-waiver.yaml", "--at", "2026-12-20T00:00:00Z", "-o", "service-3.json"}, want: 1},
+		{say: "A copy of the signed record with one byte changed: refused, exit 3.", args: []string{"gate", "verify", "service-3.intoto.jsonl", "--key", "keys/gate.pub", "--record", "service-3.edited.json"}, want: 3},
+		{say: "An image nobody signed, under a policy that requires the release key's signature: blocked, exit 3.", args: []string{"keys", "generate", "--out", "keys", "--name", "release"}},
+		{args: []string{"gate", "oci:image", "--store", "store", "--policy", "policy-signed.yaml", "--at", "2026-12-01T00:00:00Z", "-o", "image.json"}, want: 3},
 	}
 	if err := play(ctx, dir, w, run, steps); err != nil {
 		return err
@@ -236,4 +303,42 @@ func tamper(in, out, name string) error {
 		return err
 	}
 	return os.WriteFile(out, buf.Bytes(), 0o644)
+}
+
+// writeImage writes a small OCI image layout at dir: one layer holding a
+// README, no signature anywhere. The same bytes every time.
+func writeImage(dir string) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	body := []byte("acme-api, built without a signature\n")
+	h := &tar.Header{Name: "app/README.txt", Mode: 0o644, Size: int64(len(body)), ModTime: time.Unix(0, 0).UTC(), Typeflag: tar.TypeReg}
+	if err := tw.WriteHeader(h); err != nil {
+		return err
+	}
+	if _, err := tw.Write(body); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	img, err := mutate.AppendLayers(empty.Image, static.NewLayer(buf.Bytes(), types.OCIUncompressedLayer))
+	if err != nil {
+		return err
+	}
+	img = mutate.MediaType(img, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return err
+	}
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	return p.AppendImage(img, layout.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
 }

@@ -22,7 +22,13 @@ func newDemoCmd() *cobra.Command {
 		Long: `Run the ferry journey on built-in data: make keys and a channel root, build
 a signed kit from the demo documents (twice, to show it is byte-identical),
 inspect and verify it, then show the refusal of a tampered copy and of an
-expired kit, each with its stable code. Every step is a real ferry command.
+expired kit, each with its stable code; import, scan, and the release gate:
+an SBOM blocked with its reasons, a vendor VEX in the next kit that removes
+exactly one finding, a waiver that lets it pass (signed record), the
+waiver's expiry blocking again, a record with one byte changed refused, an
+unsigned image under a signature-requiring policy blocked (exit 3), and an
+older decision replayed identical at its kit version. Every step is a real
+ferry command.
 
 The demo plays in a new temporary directory, removed at the end, unless
 --dir DIR or --keep DIR names one (kept afterwards; it must be new or
@@ -84,25 +90,42 @@ the files are, or that they were removed.`,
 }
 
 // absArgs makes the demo's relative paths absolute under wd, so the
-// commands run in-process without changing the working directory.
+// commands run in-process without changing the working directory. A path
+// is an argument (or the value of a --flag=value) that names a file kind
+// the demo uses, one of its directories, or a target (sbom:, oci:);
+// absolute paths stay as they are.
 func absArgs(wd string, args []string) []string {
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(wd, p)
+	}
 	out := make([]string, len(args))
 	for i, a := range args {
 		out[i] = a
-		if rest, ok := strings.CutPrefix(a, "sbom:"); ok {
-			out[i] = "sbom:" + filepath.Join(wd, rest)
-		} else if i > 0 && len(a) > 0 && a[0] != '-' && looksLikePath(a) {
-			out[i] = filepath.Join(wd, a)
+		if flag, val, ok := strings.Cut(a, "="); ok && strings.HasPrefix(flag, "--") {
+			if looksLikePath(val) {
+				out[i] = flag + "=" + abs(val)
+			}
+			continue
+		}
+		switch {
+		case strings.HasPrefix(a, "sbom:") || strings.HasPrefix(a, "oci:"):
+			kind, rest, _ := strings.Cut(a, ":")
+			out[i] = kind + ":" + abs(rest)
+		case i > 0 && a != "" && a[0] != '-' && looksLikePath(a):
+			out[i] = abs(a)
 		}
 	}
 	return out
 }
 
 func looksLikePath(a string) bool {
-	for _, suffix := range []string{".yaml", ".zst", ".key", ".pub", ".json"} {
-		if filepath.Ext(a) == suffix || len(a) > len(suffix) && a[len(a)-len(suffix):] == suffix {
-			return true
-		}
+	switch filepath.Ext(a) {
+	case ".yaml", ".zst", ".key", ".pub", ".json", ".jsonl":
+		return true
 	}
-	return a == "keys" || a == "trust" || a == "store"
+	first, _, _ := strings.Cut(a, "/")
+	return first == "keys" || first == "trust" || first == "store" || first == "vex"
 }

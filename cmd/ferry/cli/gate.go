@@ -328,12 +328,16 @@ func newGateReplayCmd() *cobra.Command {
 		Use:   "replay RECORD --store DIR",
 		Short: "Re-evaluate a decision against the store: identical, or exactly what differs",
 		Long: `Replay a decision: the same subject, policy (embedded in the record),
-environment, site files and evaluation time, against the store. Prints
-"identical" (exit 0), or what differs. When the inputs are no longer the
-record's (a newer kit imported since: "channel X v41 → v42", another ferry
-version, changed --vex files) the decision cannot be reproduced: exit 1.
-When the inputs are the record's own and the outcome is not, or the record
-is not in canonical form, the record was edited: exit 3.`,
+environment, site files and evaluation time, against the store at the kit
+versions the record names. An import keeps the kits it replaces until
+'ferry store gc --keep N' drops them, so a decision replays after newer
+kits were imported. Prints "identical" (exit 0), with the kits imported
+since as information ("inputs changed: channel X v41 → v42"), or what
+differs. When the inputs are no longer the record's (a recorded kit
+version gone from the store, another ferry version, changed --vex files)
+the decision cannot be reproduced: exit 1. When the inputs are the
+record's own and the outcome is not, or the record is not in canonical
+form, the record was edited: exit 3.`,
 		Example: `  ferry gate replay decision.json --store /srv/ferry`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -361,6 +365,9 @@ is not in canonical form, the record was edited: exit 3.`,
 				switch {
 				case r.Identical:
 					fmt.Fprintf(w, "identical: %s\n", gate.ID(canon))
+					if len(r.Since) > 0 {
+						fmt.Fprintf(w, "inputs changed: %s (replayed at the recorded versions)\n", strings.Join(r.Since, "; "))
+					}
 				case len(r.InputsChanged) > 0:
 					fmt.Fprintf(w, "inputs changed: %s\n", strings.Join(r.InputsChanged, "; "))
 				default:
@@ -390,12 +397,15 @@ type replayOutcome struct {
 	Replayed      string   `json:"replayed"`
 	Identical     bool     `json:"identical"`
 	InputsChanged []string `json:"inputsChanged"`
-	Pointers      []string `json:"pointers"`
+	// Since lists the kits imported since the decision; the replay read
+	// the recorded versions.
+	Since    []string `json:"since"`
+	Pointers []string `json:"pointers"`
 }
 
 func replayJSON(r *gatesite.Replay, canon []byte) replayOutcome {
 	o := replayOutcome{Schema: "https://ferry.dev/gate/replay/v1", Decision: gate.ID(canon), Identical: r.Identical,
-		InputsChanged: r.InputsChanged, Pointers: r.Pointers}
+		InputsChanged: r.InputsChanged, Since: r.Since, Pointers: r.Pointers}
 	if r.Canonical != nil {
 		o.Replayed = gate.ID(r.Canonical)
 	}
@@ -404,6 +414,9 @@ func replayJSON(r *gatesite.Replay, canon []byte) replayOutcome {
 	}
 	if o.Pointers == nil {
 		o.Pointers = []string{}
+	}
+	if o.Since == nil {
+		o.Since = []string{}
 	}
 	return o
 }

@@ -304,4 +304,11 @@ default:
 	if len(entries) != 3 {
 		t.Errorf("decisions/: %d files", len(entries))
 	}
+	// The images are decided side by side; each record is the one a gate
+	// of that image alone writes.
+	alone, _ := os.ReadFile(filepath.Join(dir, "s.json"))
+	inRelease, _ := os.ReadFile(filepath.Join(dir, "decisions", "1-"+signed.Hex[:12]+".json"))
+	if len(alone) == 0 || !bytes.Equal(alone, inRelease) {
+		t.Errorf("the release's record of the signed image differs from the gate of it alone:\n%s\n%s", alone, inRelease)
+	}
 }

@@ -81,8 +81,13 @@ func TestImportAndStoreCommands(t *testing.T) {
 	if data, err := os.ReadFile(have); err != nil || json.Unmarshal(data, &inv) != nil || inv.Channels[0].Version != 1 {
 		t.Fatalf("have.json: %v %+v", err, inv)
 	}
-	if out, _, code := runFerry(t, "store", "gc", "--store", st); code != ExitOK || !strings.Contains(out, "removed 1 unreferenced blob") {
+	// gc keeps the replaced kit (for gate replay); --keep 0 drops it and
+	// then its blob.
+	if out, _, code := runFerry(t, "store", "gc", "--store", st); code != ExitOK || !strings.Contains(out, "removed 0 unreferenced blob") {
 		t.Fatalf("gc: exit %d\n%s", code, out)
+	}
+	if out, _, code := runFerry(t, "store", "gc", "--store", st, "--keep", "0"); code != ExitOK || !strings.Contains(out, "removed 1 unreferenced blob") {
+		t.Fatalf("gc --keep 0: exit %d\n%s", code, out)
 	}
 
 	// A kit that fails is quarantined with its report.

@@ -280,34 +280,82 @@ ferry store info.`,
 
 func newStoreGCCmd() *cobra.Command {
 	var f storeFlags
+	keep := -1
 	c := &cobra.Command{
-		Use:   "gc --store DIR [--json]",
-		Short: "Remove blobs no channel references and files left by failed imports",
-		Long: `Remove every blob that no channel's active kit references, and every
-staging file an interrupted or failed import left behind. gc takes the
-import lock: it waits for a running import (up to --lock-timeout).`,
-		Example: `  ferry store gc --store /srv/ferry`,
-		Args:    cobra.NoArgs,
+		Use:   "gc --store DIR [--keep N] [--json]",
+		Short: "Remove blobs no kit references, old kit versions (--keep) and files left by failed imports",
+		Long: `Remove every blob that no channel's kit references, and every staging
+file an interrupted or failed import left behind. An import keeps the kit
+it replaces (its files and indexes), so that 'ferry gate replay' can
+re-evaluate a decision at the versions it recorded; --keep N first drops
+all but the newest N of those older versions of each channel (--keep 0:
+all of them), in one transaction, rewrites ferry.db without the pages
+they used, and then removes the blobs only they used. A
+decision taken on a dropped version no longer replays identical: replay
+says the version is gone (exit 1). Without --keep every version is kept.
+gc takes the import lock: it waits for a running import (up to
+--lock-timeout).`,
+		Example: `  ferry store gc --store /srv/ferry
+  ferry store gc --store /srv/ferry --keep 3`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("keep") && keep < 0 {
+				return usagef("--keep %d: give a count, 0 or more", keep)
+			}
 			s, err := f.openWritable(cmd)
 			if err != nil {
 				return err
+			}
+			out := gcOutcome{Dropped: []store.HistoricKit{}}
+			if keep >= 0 {
+				gh, err := s.GCHistory(cmd.Context(), keep)
+				if err != nil {
+					return err
+				}
+				out.Dropped, out.DBBytes, out.DBBytesAfter = gh.Dropped, gh.DBBytes, gh.DBBytesAfter
 			}
 			res, err := s.GC(cmd.Context())
 			if err != nil {
 				return err
 			}
+			out.GCResult = *res
 			if f.json {
-				return writeJSON(cmd.OutOrStdout(), res)
+				return writeJSON(cmd.OutOrStdout(), out)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %d unreferenced blob(s), %d bytes, and %d staging file(s); %d blob(s) referenced\n",
+			w := cmd.OutOrStdout()
+			if keep >= 0 {
+				var names []string
+				for _, d := range out.Dropped {
+					names = append(names, fmt.Sprintf("%s v%d", d.Channel, d.Version))
+				}
+				if len(names) == 0 {
+					names = []string{"none"}
+				}
+				fmt.Fprintf(w, "dropped %d old kit version(s), keeping the newest %d per channel: %s\n", len(out.Dropped), keep, strings.Join(names, ", "))
+				if len(out.Dropped) > 0 {
+					fmt.Fprintf(w, "rewrote ferry.db: %d bytes, was %d\n", out.DBBytesAfter, out.DBBytes)
+				}
+			}
+			fmt.Fprintf(w, "removed %d unreferenced blob(s), %d bytes, and %d staging file(s); %d blob(s) referenced\n",
 				res.Removed, res.RemovedBytes, res.TempRemoved, res.Referenced)
 			return nil
 		},
 	}
 	f.add(c, "")
 	c.Flags().BoolVar(&f.json, "json", false, "print the result as JSON")
+	c.Flags().IntVar(&keep, "keep", -1, "drop all but the newest N older kit versions of each channel (default: keep all)")
 	return c
+}
+
+// gcOutcome is what store gc prints with --json: the GC result and the
+// old kit versions --keep dropped.
+type gcOutcome struct {
+	store.GCResult
+	Dropped []store.HistoricKit `json:"dropped"`
+	// DBBytes and DBBytesAfter are the sizes of ferry.db before and after
+	// --keep (0 without it).
+	DBBytes      int64 `json:"dbBytes"`
+	DBBytesAfter int64 `json:"dbBytesAfter"`
 }
 
 func newStoreCheckCmd() *cobra.Command {
