@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/ferry-dev/ferry/internal/attestverify"
 	"github.com/ferry-dev/ferry/kit"
@@ -61,7 +62,9 @@ refused with KIT_ROLLBACK. Nothing is written to the store. With both
 				return err
 			}
 			defer f.Close()
-			rep, err := verify.Kit(cmd.Context(), f, src, verify.Options{At: at, Attestations: attestverify.Verifier{}})
+			r, endProgress := kitReadProgress(cmd.ErrOrStderr(), f, "verifying "+filepath.Base(args[0]))
+			rep, err := verify.Kit(cmd.Context(), r, src, verify.Options{At: at, Attestations: attestverify.Verifier{}})
+			endProgress()
 			if err != nil {
 				return err
 			}
