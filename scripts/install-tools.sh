@@ -7,6 +7,7 @@
 #   crane     go-containerregistry's CLI (benchmark baseline)
 #   registry  the distribution registry (real-registry tests, make e2e)
 #   cosign    the cosign CLI (signs images; verifies gate decisions)
+#   strace    traces make e2e's offline commands (no socket leaves loopback)
 #
 # A tool already in the cache is kept. Otherwise each tool is tried with
 # its methods in order until one works:
@@ -38,8 +39,9 @@ declare -A methods=(
 	[crane]="go:github.com/google/go-containerregistry/cmd/crane@v0.22.1"
 	[registry]="apt:docker-registry:/usr/bin/docker-registry go:github.com/distribution/distribution/v3/cmd/registry@v3.1.2"
 	[cosign]="go:github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5"
+	[strace]="apt:strace:/usr/bin/strace"
 )
-order=(crane registry cosign)
+order=(crane registry cosign strace)
 
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 
