@@ -12,6 +12,8 @@
 #   BENCH_FILE_MIB   size of each file in MiB (default 32): 64 x 32 = 2 GiB
 #   BENCH_RUNS       timed runs per command, median taken (default 3)
 #   BENCH_STRICT=1   exit 1 when a target fails (default: report only)
+#   BENCH_ONLY=oci   only step 9, import oci:// (scripts/bench_oci.sh)
+#   BENCH_OCI_MIB    size of step 9's kit in MiB (default 1024)
 #
 # Needs go, zstd, openssl, tar and GNU time (/usr/bin/time; Debian package
 # "time").
@@ -64,14 +66,12 @@ gen() { # dir count
 
 created=$(date -u +%Y-%m-%dT00:00:00Z)
 at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-log "bench: writing $((files * mib)) MiB and $((small * mib)) MiB of random files under $work"
-gen "$work/big" "$files"
-gen "$work/small" "$small"
 "$ferry" keys generate --out "$work/keys" --name root >/dev/null
 "$ferry" keys generate --out "$work/keys" --name signer >/dev/null
 "$ferry" trust init --channel bench --root-key "$work/keys/root.key" --signing-key "$work/keys/signer.key" \
 	--out "$work/trust/root.json" >/dev/null
 for d in big small; do
+	mkdir -p "$work/$d"
 	cat >"$work/$d/kit.yaml" <<EOF
 name: bench
 channel: bench
@@ -117,6 +117,17 @@ pair() {
 		bash -c "$prep"; measure "$b" "$cb"
 	done
 }
+
+# BENCH_ONLY=oci runs step 9 alone.
+source "$repo/scripts/bench_oci.sh"
+if [[ ${BENCH_ONLY:-} == oci ]]; then
+	bench_oci
+	exit 0
+fi
+
+log "bench: writing $((files * mib)) MiB and $((small * mib)) MiB of random files under $work"
+gen "$work/big" "$files"
+gen "$work/small" "$small"
 
 kit=$work/out/mirror.kit.tar.zst
 base=$work/out/tar.tar.zst
@@ -470,4 +481,11 @@ if [[ ${BENCH_VEX:-1} != 0 ]]; then
 		log "bench: the consensus benchmark failed:"; cat "$vb" >&2; fails=$((fails + 1))
 	fi
 	if ((fails > 0)) && [[ ${BENCH_STRICT:-0} == 1 ]]; then echo "$fails target(s) missed"; exit 1; fi
+fi
+
+# 9. ferry import oci:// against crane pull + ferry import (bench_oci.sh).
+#   BENCH_OCI=0   skip this part
+if [[ ${BENCH_OCI:-1} != 0 ]]; then
+	bench_oci
+	if ((${fails:-0} > 0)) && [[ ${BENCH_STRICT:-0} == 1 ]]; then echo "$fails target(s) missed"; exit 1; fi
 fi
