@@ -179,14 +179,20 @@ type readProgress struct {
 // kitReadProgress returns r, wrapped to show progress on w when w is a
 // terminal, and a func that ends the progress line.
 func kitReadProgress(w io.Writer, r io.Reader, what string) (io.Reader, func()) {
-	if !terminal(w) {
-		return r, func() {}
-	}
 	var total int64
 	if f, ok := r.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 			total = fi.Size()
 		}
+	}
+	return kitReadProgressSize(w, r, what, total)
+}
+
+// kitReadProgressSize is kitReadProgress for a kit of a known size (0:
+// unknown), such as a blob in a registry.
+func kitReadProgressSize(w io.Writer, r io.Reader, what string, total int64) (io.Reader, func()) {
+	if !terminal(w) {
+		return r, func() {}
 	}
 	p := newReadProgress(w, r, what, total, time.Now)
 	return p, p.done
