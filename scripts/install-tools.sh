@@ -55,12 +55,12 @@ install_apt() { # tool pkg:bin
 }
 
 install_go() { # tool module@version
-	local tmp
+	local tmp rc=0
 	tmp=$(mktemp -d)
-	# shellcheck disable=SC2064
-	trap "rm -rf '$tmp'" RETURN
-	(cd / && GOBIN=$tmp GOTOOLCHAIN=$toolchain GOFLAGS= go install "$2") || return 1
-	mv "$tmp/$(basename "${2%@*}")" "$cache/$1"
+	(cd / && GOBIN=$tmp GOTOOLCHAIN=$toolchain GOFLAGS= go install "$2") &&
+		mv "$tmp/$(basename "${2%@*}")" "$cache/$1" || rc=1
+	rm -rf "$tmp"
+	return "$rc"
 }
 
 if [[ ${1:-} == --path ]]; then
