@@ -18,7 +18,8 @@ test:
 # The journey across a network namespace: the connected side with the real
 # distribution registry and HTTPS feeds builds a kit; the offline side
 # (unshare -rn, or unshare -n as root) verifies, imports, pushes, scans,
-# gates and checks the decision with the real cosign. Needs the tools of
+# gates and checks the decision with the real cosign, then runs the offline
+# commands again with GODEBUG=fips140=only. Needs the tools of
 # scripts/install-tools.sh (registry, cosign) and strace for the socket
 # check. Every command's output is kept in $(E2E_OUT).
 E2E_OUT ?= $(CURDIR)/e2e-out

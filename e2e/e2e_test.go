@@ -7,7 +7,8 @@
 // runs in a network namespace whose only interface is loopback (unshare -rn,
 // or unshare -n as root): verify, import, push the images into a registry
 // started inside the namespace, scan, VEX consensus, a signed gate, replay,
-// explain, and the real cosign verifying the decision. Every command's
+// explain, and the real cosign verifying the decision; then the offline
+// commands once more in Go's FIPS 140-3 mode. Every command's
 // output is kept in the artefact directory (FERRY_E2E_OUT, printed at the
 // end); every offline ferry command runs under strace, when installed, and
 // the test fails if one of them opens a socket to a non-loopback address.
@@ -498,6 +499,32 @@ func TestE2EOffline(t *testing.T) {
 	// parts here, re-run the image's gate at the new time and show what
 	// changed with `ferry gate diff decision.json decision-2.json`.
 
+	fipsPass(t, cfg)
+}
+
+// fipsPass runs the offline commands once more in Go's FIPS 140-3 mode
+// (GODEBUG=fips140=only), on a store of their own: verify, import, scan,
+// consensus, a gate signed with an ECDSA P-256 key, replay, explain and
+// gate verify. Their outputs are kept as offline-fips-*.
+func fipsPass(t *testing.T, cfg config) {
+	dir := filepath.Join(cfg.Dir, "fips")
+	for _, f := range []string{"e2e-1.kit.tar.zst", "pinned-root.json", "policy.yaml", "app.cdx.json"} {
+		copyFile(t, filepath.Join(cfg.Dir, f), filepath.Join(dir, f))
+	}
+	s := &steps{t: t, out: cfg.Artefacts, prefix: "offline-fips", env: []string{"NO_COLOR=1", "GODEBUG=fips140=only"}, strace: cfg.Strace}
+	ferry, at := cfg.Ferry, "--at="+cfg.At
+	s.run("verify", dir, 0, ferry, "verify", "e2e-1.kit.tar.zst", "--root", "pinned-root.json", at)
+	s.run("import", dir, 0, ferry, "import", "e2e-1.kit.tar.zst", "--store", "store", "--root", "pinned-root.json", at)
+	s.run("scan-sbom", dir, 1, ferry, "scan", "sbom:app.cdx.json", "--store", "store", "--fail-on", "high", at)
+	s.run("vex-consensus", dir, 0, ferry, "vex", "consensus", "--store", "store", at)
+	s.run("keys-gate", dir, 0, ferry, "keys", "generate", "--out", "gk", "--name", "gate", "--algorithm", "ecdsa-p256")
+	s.run("gate-image", dir, 0, ferry, "gate", cfg.Image, "--store", "store", "--policy", "policy.yaml", at,
+		"--sign", "gk/gate.key", "-o", "decision.json")
+	if r := s.run("gate-replay", dir, 0, ferry, "gate", "replay", "decision.json", "--store", "store"); !strings.Contains(r, "identical") {
+		t.Errorf("replay in FIPS mode: %s", r)
+	}
+	s.run("gate-explain", dir, 0, ferry, "gate", "explain", "decision.json")
+	s.run("gate-verify", dir, 0, ferry, "gate", "verify", "decision.intoto.jsonl", "--key", "gk/gate.pub")
 }
 
 func mustRef(t *testing.T, s string) name.Reference {
