@@ -4,7 +4,7 @@ BIN     ?= bin/ferry
 PKGS    := ./...
 FUZZTIME ?= 60s
 
-.PHONY: all build test race demo bench fuzz lint vet fmt clean conformance
+.PHONY: all build test race demo bench fuzz lint vet fmt clean conformance e2e
 
 all: build
 
@@ -14,6 +14,17 @@ build:
 # The test suite: unit, attack and end-to-end tests, with the race detector.
 test:
 	bash scripts/test.sh $(PKGS)
+
+# The journey across a network namespace: the connected side with the real
+# distribution registry and HTTPS feeds builds a kit; the offline side
+# (unshare -rn, or unshare -n as root) verifies, imports, pushes, scans,
+# gates and checks the decision with the real cosign, then runs the offline
+# commands again with GODEBUG=fips140=only. Needs the tools of
+# scripts/install-tools.sh (registry, cosign) and strace for the socket
+# check. Every command's output is kept in $(E2E_OUT).
+E2E_OUT ?= $(CURDIR)/e2e-out
+e2e:
+	FERRY_E2E_OUT=$(E2E_OUT) $(GO) test -tags e2e -count=1 -v -timeout 20m ./e2e/
 
 # The whole journey on built-in data, in a temp dir.
 demo:

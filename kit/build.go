@@ -134,6 +134,7 @@ func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*Bu
 		Custom: json.RawMessage(`{"mediaType":"` + format.MediaKit + `"}`),
 		Open:   func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(manJSON)), nil },
 	})
+	files = packProgress(files, logger)
 	written, err := bundle.Write(ctx, w, bundle.WriteOptions{
 		Info:    bundle.Info{Name: spec.Name, Channel: spec.Channel, Version: spec.Version, Created: created, Expires: expires},
 		Roots:   opts.Roots,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/ferry-dev/ferry/store"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -49,7 +50,11 @@ func Import(ctx context.Context, s *store.Store, ref name.Reference, opts store.
 	if opts.Source == "" {
 		opts.Source = ref.String()
 	}
-	out.Result, err = s.Import(ctx, rc, opts)
+	var r io.Reader = rc
+	if o.Read != nil {
+		r = o.Read(rc, a.Layer.Size)
+	}
+	out.Result, err = s.Import(ctx, r, opts)
 	if err != nil {
 		return out, err
 	}

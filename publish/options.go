@@ -3,6 +3,7 @@ package publish
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -24,6 +25,10 @@ type Options struct {
 	Auth authn.Authenticator
 	// Transport (default remote.DefaultTransport).
 	Transport http.RoundTripper
+	// Read, if set, wraps the reader of the kit blob that Import streams
+	// into the store (size: the blob's size in the manifest), e.g. to show
+	// progress. It must return what it reads unchanged.
+	Read func(r io.Reader, size int64) io.Reader
 }
 
 // repository parses repo ("registry.site:5000/ferry/kits") and refuses

@@ -227,12 +227,22 @@ func TestImportFromRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := mustRef(t, "oci://"+repo+":acme")
-	im, err := Import(ctx, st, ref, importOpts(k.root), insecure)
+	// Read sees the kit blob as the store reads it, with its size.
+	withRead := insecure
+	var read countingReader
+	withRead.Read = func(r io.Reader, size int64) io.Reader {
+		read.r, read.size = r, size
+		return &read
+	}
+	im, err := Import(ctx, st, ref, importOpts(k.root), withRead)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if im.Current || im.Result.Outcome != store.OutcomeActivated || im.Result.Receipt.Source != ref.String() {
 		t.Fatalf("first import: %+v", im.Result)
+	}
+	if fi, err := os.Stat(k.paths[1]); err != nil || read.size != fi.Size() || read.n != fi.Size() {
+		t.Errorf("Read saw a blob of %d bytes and %d read, want the kit's %d", read.size, read.n, fi.Size())
 	}
 	// Again: already current, nothing downloaded.
 	im, err = Import(ctx, st, ref, importOpts(nil), insecure)
@@ -397,4 +407,16 @@ func attestations(t testing.TB, repo string, dig v1.Hash) found {
 	im, _ := idx.IndexManifest()
 	out.referrers = im.Manifests
 	return out
+}
+
+type countingReader struct {
+	r    io.Reader
+	size int64
+	n    int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }

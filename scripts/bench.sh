@@ -13,6 +13,8 @@
 #   BENCH_RUNS       timed runs per command, median taken (default 3)
 #   BENCH_STRICT=1   exit 1 when a target fails (default: report only)
 #   BENCH_ECO=0      skip the per-ecosystem scan comparison
+#   BENCH_ONLY=oci   only step 11, import oci:// (scripts/bench_oci.sh)
+#   BENCH_OCI_MIB    size of step 11's kit in MiB (default 1024)
 #
 # Needs go, zstd, openssl, tar and GNU time (/usr/bin/time; Debian package
 # "time").
@@ -65,14 +67,12 @@ gen() { # dir count
 
 created=$(date -u +%Y-%m-%dT00:00:00Z)
 at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-log "bench: writing $((files * mib)) MiB and $((small * mib)) MiB of random files under $work"
-gen "$work/big" "$files"
-gen "$work/small" "$small"
 "$ferry" keys generate --out "$work/keys" --name root >/dev/null
 "$ferry" keys generate --out "$work/keys" --name signer >/dev/null
 "$ferry" trust init --channel bench --root-key "$work/keys/root.key" --signing-key "$work/keys/signer.key" \
 	--out "$work/trust/root.json" >/dev/null
 for d in big small; do
+	mkdir -p "$work/$d"
 	cat >"$work/$d/kit.yaml" <<EOF
 name: bench
 channel: bench
@@ -118,6 +118,17 @@ pair() {
 		bash -c "$prep"; measure "$b" "$cb"
 	done
 }
+
+# BENCH_ONLY=oci runs step 11 alone.
+source "$repo/scripts/bench_oci.sh"
+if [[ ${BENCH_ONLY:-} == oci ]]; then
+	bench_oci
+	exit 0
+fi
+
+log "bench: writing $((files * mib)) MiB and $((small * mib)) MiB of random files under $work"
+gen "$work/big" "$files"
+gen "$work/small" "$small"
 
 kit=$work/out/mirror.kit.tar.zst
 base=$work/out/tar.tar.zst
@@ -568,9 +579,16 @@ fi
 # alone.
 #   BENCH_GATE=0   skip this part
 if [[ ${BENCH_GATE:-1} != 0 ]]; then
-	log "bench: 9. the release gate (scripts/bench-gate.sh)"
+	log "bench: 10. the release gate (scripts/bench-gate.sh)"
 	if ! FERRY_BIN=$ferry BENCH_DIR=$work bash "$repo/scripts/bench-gate.sh"; then
 		fails=$((fails + 1))
 		if [[ ${BENCH_STRICT:-0} == 1 ]]; then echo "the gate target(s) missed"; exit 1; fi
 	fi
+fi
+
+# 11. ferry import oci:// against crane pull + ferry import (bench_oci.sh).
+#   BENCH_OCI=0   skip this part
+if [[ ${BENCH_OCI:-1} != 0 ]]; then
+	bench_oci
+	if ((${fails:-0} > 0)) && [[ ${BENCH_STRICT:-0} == 1 ]]; then echo "$fails target(s) missed"; exit 1; fi
 fi

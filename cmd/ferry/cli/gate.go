@@ -194,9 +194,12 @@ func (o *gateOptions) runRelease(cmd *cobra.Command, st *store.Store, pol *gate.
 }
 
 // writeDecision writes the record and, with a key, its signed envelope
-// beside it: decision.json → decision.intoto.jsonl.
+// beside it: decision.json → decision.intoto.jsonl. The file holds exactly
+// the canonical bytes (no newline), so that its sha256 is the decision id
+// and the envelope's "decision" subject: cosign verify-blob-attestation
+// checks the file against it.
 func writeDecision(path string, rec *gate.Record, canon []byte, key crypto.Signer) error {
-	if err := atomicfile.WriteFile(path, append(canon, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, canon, 0o644); err != nil {
 		return err
 	}
 	if key == nil {

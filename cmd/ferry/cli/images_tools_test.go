@@ -21,29 +21,23 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// needTool returns the path of an external tool, or skips the test saying
-// loudly why and how to install it.
-func needTool(t *testing.T, tool string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		t.Skipf("SKIPPED: %q is not on PATH, so this test against the real tool did not run. "+
-			"Install it with: bash scripts/install-tools.sh %s (and put $(go env GOPATH)/bin on PATH)", tool, tool)
-	}
-	return p
-}
-
 // distribution starts the real distribution registry on 127.0.0.1 with a
-// temporary config and htpasswd basic auth; it returns host:port.
+// temporary config and htpasswd basic auth (none when user is ""); it
+// returns host:port.
 func distribution(t *testing.T, user, pass string) string {
 	t.Helper()
 	bin := needTool(t, "registry")
 	dir := t.TempDir()
-	hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
+	auth, ready := "", http.StatusOK
+	if user != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(dir, "htpasswd"), user+":"+string(hash)+"\n")
+		auth = fmt.Sprintf("auth: {htpasswd: {realm: ferry-test, path: %s}}\n", filepath.Join(dir, "htpasswd"))
+		ready = http.StatusUnauthorized
 	}
-	write(t, filepath.Join(dir, "htpasswd"), user+":"+string(hash)+"\n")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -54,21 +48,34 @@ func distribution(t *testing.T, user, pass string) string {
 log: {level: error, accesslog: {disabled: true}}
 storage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}
 http: {addr: %s}
-auth: {htpasswd: {realm: ferry-test, path: %s}}
-`, filepath.Join(dir, "data"), addr, filepath.Join(dir, "htpasswd")))
+%s`, filepath.Join(dir, "data"), addr, auth))
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "serve", filepath.Join(dir, "config.yml"))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			if b, err := os.ReadFile(logf.Name()); err == nil {
+				t.Logf("distribution registry log:\n%s", b)
+			}
+		}
+	})
 	for i := 0; ; i++ {
 		resp, err := http.Get("http://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
+			if resp.StatusCode == ready {
 				return addr
 			}
 		}

@@ -137,10 +137,12 @@ Exit 3 when the kit fails verification or is refused.`,
 			// A read blocked on a pipe or a device does not see the
 			// context; closing the file on SIGINT/SIGTERM ends it.
 			stopRead := context.AfterFunc(cmd.Context(), func() { f.Close() })
-			res, ierr := s.Import(cmd.Context(), f, store.ImportOptions{
+			r, endProgress := kitReadProgress(cmd.ErrOrStderr(), f, "importing "+filepath.Base(kitPath))
+			res, ierr := s.Import(cmd.Context(), r, store.ImportOptions{
 				At: at, Now: realTime, Root: rootData, DryRun: o.dryRun, ForceActivate: o.force, Reason: o.reason,
 				Operator: operator, Source: filepath.Base(kitPath), Clock: wallClock{},
 			})
+			endProgress()
 			stopRead()
 			f.Close()
 			if cerr := cmd.Context().Err(); cerr != nil && ierr != nil {

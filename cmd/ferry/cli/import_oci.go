@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -62,7 +63,14 @@ func (o *ociImportFlags) importOCI(cmd *cobra.Command, ref string, s *store.Stor
 			opts.At = now()
 			opts.Now = opts.At
 		}
+		end := func() {}
+		ro.Read = func(kit io.Reader, size int64) io.Reader {
+			var w io.Reader
+			w, end = kitReadProgressSize(cmd.ErrOrStderr(), kit, "importing "+ref, size)
+			return w
+		}
 		im, err := publish.Import(cmd.Context(), s, r, opts, ro)
+		end()
 		if err != nil {
 			if im != nil && im.Result != nil && im.Result.Report != nil && !im.Result.Report.OK {
 				return verificationErr{importAdvice(err)}

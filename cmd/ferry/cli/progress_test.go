@@ -2,29 +2,139 @@ package cli
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 )
 
+// fakeTerminal is a buffer that says it is a terminal.
+type fakeTerminal struct{ bytes.Buffer }
+
+func (*fakeTerminal) IsTerminal() bool { return true }
+
+// clock is a fake time that a test moves.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
 func TestProgressOffWhenNotATerminal(t *testing.T) {
 	if l, _ := progressLogger(&bytes.Buffer{}, false); l != nil {
 		t.Error("progress on a non-terminal writer")
 	}
+	if l, _ := progressLogger(&fakeTerminal{}, true); l != nil {
+		t.Error("progress with --no-progress")
+	}
+	t.Setenv("TERM", "dumb")
+	if l, _ := progressLogger(&fakeTerminal{}, false); l != nil {
+		t.Error("progress on TERM=dumb")
+	}
+	r := strings.NewReader("kit")
+	if got, _ := kitReadProgress(&bytes.Buffer{}, r, "verifying k"); got != io.Reader(r) {
+		t.Error("read progress on a non-terminal writer")
+	}
 }
 
 func TestProgressCountsImagesAndBytes(t *testing.T) {
-	var buf bytes.Buffer
-	p := &progress{w: &buf}
-	l := slog.New(p)
+	t.Setenv("TERM", "xterm")
+	var term fakeTerminal
+	l, done := progressLogger(&term, false)
+	if l == nil {
+		t.Fatal("no progress on a terminal")
+	}
 	l.Info("fetching source", "source", "images")
 	l.Info("resolving image", "ref", "r/a:1")
-	p.last = time.Time{}
 	l.Info("downloading blob", "ref", "r/a", "size", int64(3<<20))
+	done()
+	if !strings.Contains(term.String(), "images 1 · blobs 1 (3.0 MiB)") {
+		t.Errorf("progress line %q", term.String())
+	}
+}
+
+// While packing, the line shows files and bytes of both passes, not the
+// download counters frozen at their last value.
+func TestProgressPacking(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	c := &clock{t: time.Unix(0, 0)}
+	var term fakeTerminal
+	p := newProgress(&term, c.now)
+	l := slog.New(p)
+	l.Info("packing", "files", 3)
+	for range 3 {
+		l.Info("packing bytes", "phase", "hash", "n", int64(1<<20))
+		l.Info("packed file", "phase", "hash")
+	}
+	c.t = c.t.Add(time.Second)
+	l.Info("packing bytes", "phase", "write", "n", int64(2<<20))
+	l.Info("packed file", "phase", "write")
+	c.t = c.t.Add(time.Second)
+	l.Info("packing bytes", "phase", "write", "n", int64(512<<10))
 	p.done()
-	if !strings.Contains(buf.String(), "images 1 · blobs 1 (3.0 MiB)") {
-		t.Errorf("progress line %q", buf.String())
+	out := term.String()
+	for _, want := range []string{
+		"\r\033[Kpacking: hashed 0/3 files (0.0 MiB) · written 0/3 files (0.0 MiB)",
+		"\r\033[Kpacking: hashed 3/3 files (3.0 MiB) · written 0/3 files (2.0 MiB)",
+		"\r\033[Kpacking: hashed 3/3 files (3.0 MiB) · written 1/3 files (2.5 MiB)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress lacks %q:\n%q", want, out)
+		}
+	}
+	if strings.Count(out, "\r") != 4 { // rate-limited: one draw per 100 ms, and the last
+		t.Errorf("%d draws, want 4:\n%q", strings.Count(out, "\r"), out)
+	}
+}
+
+// With NO_COLOR the line is redrawn with a carriage return and blanks
+// over a longer previous line, never an escape sequence.
+func TestProgressNoColor(t *testing.T) {
+	t.Setenv("NO_COLOR", "1")
+	var term fakeTerminal
+	s := newStatusLine(&term)
+	s.draw("verifying k: 10.0 MiB read")
+	s.draw("done")
+	s.end()
+	if got, want := term.String(), "\rverifying k: 10.0 MiB read\rdone                      \n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// Reading a kit shows nothing for the first second, then bytes read of
+// the kit's size, and the final count when it ends.
+func TestReadProgress(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	c := &clock{t: time.Unix(0, 0)}
+	var term fakeTerminal
+	data := bytes.Repeat([]byte{7}, 4<<20)
+	p := newReadProgress(&term, bytes.NewReader(data), "verifying acme.kit.tar.zst", int64(len(data)), c.now)
+	buf := make([]byte, 1<<20)
+	if _, err := p.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	if term.Len() != 0 {
+		t.Fatalf("progress before a second: %q", term.String())
+	}
+	c.t = c.t.Add(1500 * time.Millisecond)
+	if _, err := p.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, p); err != nil {
+		t.Fatal(err)
+	}
+	p.done()
+	want := "\r\033[Kverifying acme.kit.tar.zst: 2.0 MiB of 4.0 MiB read (50%)\r\033[Kverifying acme.kit.tar.zst: 4.0 MiB of 4.0 MiB read (100%)\n"
+	if got := term.String(); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+
+	// A quick read shows nothing at all.
+	var quiet fakeTerminal
+	q := newReadProgress(&quiet, bytes.NewReader(data), "verifying k", 0, c.now)
+	io.Copy(io.Discard, q)
+	q.done()
+	if quiet.Len() != 0 {
+		t.Errorf("a read under a second drew %q", quiet.String())
 	}
 }
 
@@ -36,7 +146,7 @@ func TestProgressPlainUnderNoColor(t *testing.T) {
 		t.Fatal("NO_COLOR=1 is not honoured")
 	}
 	var buf bytes.Buffer
-	p := &progress{w: &buf, plain: plainTerminal()}
+	p := newProgress(&buf, time.Now)
 	p.source = "a-long-source-name"
 	p.draw()
 	p.source = "s"

@@ -148,27 +148,6 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// cosignBinary finds the real cosign on PATH or in ~/.cache/ferry/bin;
-// it skips the test loudly when there is none, and fails under
-// FERRY_REQUIRE_TOOLS=1.
-func cosignBinary(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("cosign"); err == nil {
-		return p
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "ferry", "bin", "cosign")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("FERRY_REQUIRE_TOOLS") == "1" {
-		t.Fatal("cosign is not on PATH nor in ~/.cache/ferry/bin (FERRY_REQUIRE_TOOLS=1): install it with scripts/install-tools.sh cosign")
-	}
-	t.Skip("SKIPPED: cosign is not on PATH nor in ~/.cache/ferry/bin: install it with bash scripts/install-tools.sh cosign")
-	return ""
-}
-
 func TestGateAttach(t *testing.T) {
 	src := newTestRegistry(t, "", "")
 	img := pushTo(t, src.host+"/app/api:1", seeded(t, 7))
@@ -242,7 +221,7 @@ func TestGateAttach(t *testing.T) {
 	}
 
 	// The real cosign accepts it.
-	bin := cosignBinary(t)
+	bin := needTool(t, "cosign")
 	cmd := exec.Command(bin, "verify-attestation", "--key", filepath.Join(dir, "gk", "gate.pub"), "--type", gate.RecordSchema,
 		"--insecure-ignore-tlog=true", "--allow-http-registry=true", repo+"@"+img.String())
 	cmd.Env = append(os.Environ(), "COSIGN_EXPERIMENTAL=0", "HOME="+dir)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ferry-dev/ferry/htmlreport"
@@ -75,7 +76,9 @@ version. It is written whether the kit passes or fails.`,
 				return err
 			}
 			defer f.Close()
-			rep, err := verify.Kit(cmd.Context(), f, src, verify.Options{At: at, Attestations: attestverify.Verifier{}})
+			r, endProgress := kitReadProgress(cmd.ErrOrStderr(), f, "verifying "+filepath.Base(args[0]))
+			rep, err := verify.Kit(cmd.Context(), r, src, verify.Options{At: at, Attestations: attestverify.Verifier{}})
+			endProgress()
 			if errors.Is(err, store.ErrRootMismatch) {
 				return verificationErr{fmt.Errorf("--root %s: %w", o.root, err)}
 			}
