@@ -14,7 +14,7 @@ import (
 func newVerifyCmd() *cobra.Command {
 	var o struct {
 		root, store, at string
-		json            bool
+		json, partOnly  bool
 	}
 	c := &cobra.Command{
 		Use:   "verify KIT --root root.json | --store DIR [--at TIME] [--json]",
@@ -28,11 +28,22 @@ the kit fails.
 With --store the trust comes from the site's store (the channel's last
 trusted root, timestamp and snapshot): a kit older than the one imported is
 refused with KIT_ROLLBACK. Nothing is written to the store. With both
---store and --root, the root is used for a channel the store does not know.`,
+--store and --root, the root is used for a channel the store does not know.
+
+A kit written in parts (mirror --split) is verified from any of its parts,
+KIT.001: the signed part index beside them (KIT.parts.json) is checked
+first, then the parts are read in order as one stream, each hashed as it
+goes. A missing or corrupt part is named by its file (KIT_PART_MISSING,
+KIT_PART_INVALID, with the expected and the actual sha256), and every other
+bad part is named too, so that only those are sent again. --part-only
+checks the one part given against the signed index, e.g. at a diode before
+the others arrive.`,
 		Example: `  ferry verify acme-1.kit.tar.zst --root trust/root.json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --at 2026-12-20T00:00:00Z
-  ferry verify acme-2.kit.tar.zst --store /srv/ferry`,
+  ferry verify acme-2.kit.tar.zst --store /srv/ferry
+  ferry verify acme-2.kit.tar.zst.001 --root trust/root.json
+  ferry verify acme-2.kit.tar.zst.003 --part-only --root trust/root.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.root == "" && o.store == "" {
@@ -56,12 +67,20 @@ refused with KIT_ROLLBACK. Nothing is written to the store. With both
 				}
 				src = st.TrustSource(cmd.Context(), rootData)
 			}
-			f, err := os.Open(args[0])
-			if err != nil {
-				return err
+			var rep *verify.Report
+			if set, n := partSet(args[0]); set != nil || o.partOnly {
+				if err := partOnlyUsage(args[0], set); o.partOnly && err != nil {
+					return err
+				}
+				rep, err = verifyParts(cmd.Context(), set, n, o.partOnly, src, verify.Options{At: at})
+			} else {
+				f, ferr := os.Open(args[0])
+				if ferr != nil {
+					return ferr
+				}
+				defer f.Close()
+				rep, err = verify.Kit(cmd.Context(), f, src, verify.Options{At: at, Attestations: attestverify.Verifier{}})
 			}
-			defer f.Close()
-			rep, err := verify.Kit(cmd.Context(), f, src, verify.Options{At: at, Attestations: attestverify.Verifier{}})
 			if err != nil {
 				return err
 			}
@@ -83,6 +102,7 @@ refused with KIT_ROLLBACK. Nothing is written to the store. With both
 	c.Flags().StringVar(&o.store, "store", "", "verify against the trust state of this offline store (read only)")
 	c.Flags().StringVar(&o.at, "at", "", "verify as of this time (RFC 3339) instead of now")
 	c.Flags().BoolVar(&o.json, "json", false, "print the report as JSON (schema "+verify.ReportSchema+")")
+	c.Flags().BoolVar(&o.partOnly, "part-only", false, "check only the part given (KIT.NNN) against the signed part index")
 	return c
 }
 

@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/ferry-dev/ferry/bundle"
+	"github.com/ferry-dev/ferry/internal/attestverify"
+	"github.com/ferry-dev/ferry/kit"
+	"github.com/ferry-dev/ferry/verify"
+)
+
+// partSet returns the kit in parts that path names (NAME.NNN with
+// NAME.parts.json beside it) and the part's number, or nil.
+func partSet(path string) (*bundle.PartSet, int) {
+	if !bundle.IsPart(path) {
+		return nil, 0
+	}
+	k, n, _ := bundle.SplitPartPath(path)
+	return &bundle.PartSet{Kit: k}, n
+}
+
+// verifyParts verifies a kit in parts (all of them, or part n alone).
+func verifyParts(ctx context.Context, set *bundle.PartSet, n int, partOnly bool, src verify.TrustSource, opts verify.Options) (*verify.Report, error) {
+	if partOnly {
+		return verify.Part(set, n, src, opts)
+	}
+	opts.Attestations = attestverify.Verifier{}
+	return verify.Parts(ctx, set, src, opts)
+}
+
+// writeSplitResult prints what mirror --split wrote.
+func writeSplitResult(w io.Writer, jsonOut bool, res *kit.PartsResult) error {
+	if jsonOut {
+		return writeJSON(w, map[string]any{
+			"kit": res.Index.Kit, "name": res.Info.Name, "channel": res.Info.Channel, "version": res.Info.Version,
+			"created": res.Info.Created, "expires": res.Info.Expires, "targets": res.Targets,
+			"contentBytes": res.ContentBytes, "targetsSha256": res.TargetsSHA256, "signerKeyIds": res.SignerKeyIDs,
+			"parts": res.Paths, "partIndex": res.IndexPath, "partSize": res.Index.PartSize,
+			"size": res.Index.Size, "sha256": res.Index.SHA256,
+		})
+	}
+	for i, p := range res.Paths {
+		fmt.Fprintf(w, "wrote %s (%d bytes, sha256 %s)\n", p, res.Index.Parts[i].Size, res.Index.Parts[i].SHA256)
+	}
+	fmt.Fprintf(w, "wrote %s (signed part index)\nchannel   %s\nversion   %d\ncreated   %s\nexpires   %s\nfiles     %d (%d bytes)\nkit       %d bytes in %d part(s), sha256:%s\ntargets   sha256:%s\n",
+		res.IndexPath, res.Info.Channel, res.Info.Version, res.Info.Created.Format("2006-01-02T15:04:05Z"),
+		res.Info.Expires.Format("2006-01-02T15:04:05Z"), res.Targets, res.ContentBytes,
+		res.Index.Size, len(res.Paths), res.Index.SHA256, res.TargetsSHA256)
+	return nil
+}
+
+// partOnlyUsage checks --part-only against the kit argument.
+func partOnlyUsage(path string, set *bundle.PartSet) error {
+	if set == nil {
+		return usagef("--part-only needs a part of a kit written in parts (NAME.NNN with NAME%s beside it), not %s", bundle.PartIndexSuffix, path)
+	}
+	return nil
+}
+
+// openPartsForImport checks a kit in parts before the import reads it: the
+// signed index and that every part is there with its size. A failure is a
+// verification failure (exit 3) listing every bad part on w.
+func openPartsForImport(w io.Writer, set *bundle.PartSet, src verify.TrustSource) (*bundle.PartReader, error) {
+	if _, err := verify.OpenPartIndex(set, src); err != nil {
+		if bundle.CodeOf(err) != "" {
+			return nil, verificationErr{importAdvice(err)}
+		}
+		return nil, err
+	}
+	if errs := set.Check(); len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintln(w, e)
+		}
+		return nil, verificationErr{fmt.Errorf("%d part(s) missing or invalid, first: %w; nothing was imported", len(errs), errs[0])}
+	}
+	return set.Reader(), nil
+}
+
+// reportPartFailures lists the parts that stopped an import.
+func reportPartFailures(w io.Writer, r *bundle.PartReader) {
+	for _, e := range r.Failures() {
+		fmt.Fprintln(w, e)
+	}
+}
