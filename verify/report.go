@@ -137,6 +137,8 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 		fmt.Fprintf(tw, "name\t%s\n", r.Name)
 		fmt.Fprintf(tw, "channel\t%s\n", r.Channel)
 		fmt.Fprintf(tw, "version\t%d\n", r.Version)
+	}
+	if r.Created != nil && r.Expires != nil {
 		fmt.Fprintf(tw, "created\t%s\n", r.Created.Format(time.RFC3339))
 		fmt.Fprintf(tw, "expires\t%s (%s)\n", r.Expires.Format(time.RFC3339), until(r.CheckedAt, *r.Expires))
 	}
