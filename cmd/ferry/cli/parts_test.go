@@ -114,3 +114,39 @@ func TestMirrorSplitVerifyImport(t *testing.T) {
 		}
 	})
 }
+
+func TestKitDiff(t *testing.T) {
+	dir := site(t)
+	mustFerry(t, dir, "mirror", "-f", "kit.yaml", "-o", "acme-1.kit.tar.zst", "--key", "keys/signer.key")
+	write(t, filepath.Join(dir, "docs", "README.md"), "# Runbook, second edition\n")
+	write(t, filepath.Join(dir, "kit.yaml"), strings.Replace(kitYAML, "version: 1", "version: 2", 1))
+	mustFerry(t, dir, "mirror", "-f", "kit.yaml", "-o", "acme-2.kit.tar.zst", "--key", "keys/signer.key", "--split", "1000")
+
+	r := mustFerry(t, dir, "kit", "diff", "acme-1.kit.tar.zst", "acme-2.kit.tar.zst.001")
+	if !strings.Contains(r.stdout, "NOT VERIFIED") || !strings.Contains(r.stdout, "~ docs/README.md") {
+		t.Errorf("output:\n%s", r.stdout)
+	}
+	r = mustFerry(t, dir, "kit", "diff", "acme-1.kit.tar.zst", "acme-2.kit.tar.zst.001", "--root", "trust/root.json", "--at", verifyAt, "--json")
+	var d struct {
+		Verified bool `json:"verified"`
+		Old      struct {
+			Version int `json:"version"`
+		} `json:"old"`
+		New struct {
+			Version int `json:"version"`
+		} `json:"new"`
+		Other struct {
+			Changed []string `json:"changed"`
+		} `json:"other"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil || !d.Verified || d.Old.Version != 1 || d.New.Version != 2 ||
+		len(d.Other.Changed) != 1 || d.Other.Changed[0] != "docs/README.md" {
+		t.Errorf("--json (%v):\n%s", err, r.stdout)
+	}
+	if r := ferry(t, dir, "kit", "diff", "acme-1.kit.tar.zst", "acme-2.kit.tar.zst.001", "--root", "trust/root.json", "--at", "2027-06-01T00:00:00Z"); r.code != cli.ExitVerification || !strings.Contains(r.stderr, "KIT_EXPIRED") {
+		t.Errorf("expired: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := ferry(t, dir, "kit", "diff", "acme-1.kit.tar.zst"); r.code != cli.ExitUsage {
+		t.Errorf("one kit: exit %d", r.code)
+	}
+}
