@@ -445,16 +445,21 @@ func (s *PartSet) judge(n int, size int64, sum string) *Error {
 }
 
 // Reader returns the parts in order as one stream, without a reassembled
-// copy. Each part is hashed as it is read; at its end a part that is not
-// the one the index lists stops the stream with a *Error (KIT_PART_INVALID
-// or KIT_PART_MISSING), which Failures also returns. Close closes the
-// part that is open. Memory is one part's file handle and a hash.
-func (s *PartSet) Reader() *PartReader { return &PartReader{set: s} }
+// copy. Every part must have the size the index lists: at its end a part
+// that does not stops the stream with a *Error (KIT_PART_INVALID, or
+// KIT_PART_MISSING when it cannot be opened), which Failures also returns.
+// With hash, each part is also hashed as it is read and one that is not
+// the part the index lists stops the stream at its end. Without, the
+// stream costs no more than one file; a caller that verifies what it reads
+// (the kit's own signed digests) calls Failures when that fails, to name
+// the parts to send again. Memory is one open file and a hash.
+func (s *PartSet) Reader(hash bool) *PartReader { return &PartReader{set: s, hash: hash} }
 
 // PartReader reads a PartSet as one stream (PartSet.Reader).
 type PartReader struct {
 	mu   sync.Mutex // Close may come from another goroutine (a signal)
 	set  *PartSet
+	hash bool
 	n    int // the part open (1-based), 0 before the first
 	f    *os.File
 	h    hash.Hash
@@ -484,7 +489,10 @@ func (r *PartReader) Read(p []byte) (int, error) {
 				r.err = Errorf(CodePartMissing, r.set.PartEntry(r.n), "part %d of %d cannot be opened: %v", r.n, len(r.set.Index.Parts), err)
 				return 0, r.err
 			}
-			r.f, r.h, r.got = f, sha256.New(), 0
+			r.f, r.h, r.got = f, nil, 0
+			if r.hash {
+				r.h = sha256.New()
+			}
 		}
 		// Read one byte beyond the part's size, to see a part that is
 		// too long, but hand out no more than the size.
@@ -493,7 +501,9 @@ func (r *PartReader) Read(p []byte) (int, error) {
 			q = q[:want]
 		}
 		n, err := r.f.Read(q)
-		r.h.Write(q[:n])
+		if r.h != nil {
+			r.h.Write(q[:n])
+		}
 		r.got += int64(n)
 		if err == nil && n > 0 {
 			return n, nil
@@ -508,14 +518,21 @@ func (r *PartReader) Read(p []byte) (int, error) {
 		// End of the part's bytes (len(p) == 0 when the size is reached,
 		// or EOF): is there more, and is it the part the index lists?
 		extra, _ := io.CopyN(io.Discard, r.f, 1<<20)
-		if e := r.set.judge(r.n, r.got+extra, hex.EncodeToString(r.h.Sum(nil))); e != nil {
-			if extra > 0 {
-				e = Errorf(CodePartInvalid, r.set.PartEntry(r.n), "part %d is longer than the %d bytes the signed index says", r.n, r.set.Index.Parts[r.n-1].Size)
-			}
+		size := r.set.Index.Parts[r.n-1].Size
+		var e *Error
+		switch {
+		case extra > 0:
+			e = Errorf(CodePartInvalid, r.set.PartEntry(r.n), "part %d is longer than the %d bytes the signed index says", r.n, size)
+		case r.got != size:
+			e = Errorf(CodePartInvalid, r.set.PartEntry(r.n), "part %d has %d bytes, the signed index says %d (truncated?)", r.n, r.got, size)
+		case r.h != nil:
+			e = r.set.judge(r.n, r.got, hex.EncodeToString(r.h.Sum(nil)))
+		}
+		if e != nil {
 			r.err = e
 			return n, e
 		}
-		r.done[r.n-1] = true
+		r.done[r.n-1] = r.h != nil
 		r.f.Close()
 		r.f = nil
 		if n > 0 {
@@ -525,7 +542,7 @@ func (r *PartReader) Read(p []byte) (int, error) {
 }
 
 // Failures checks, after the stream stopped (at its end or early), every
-// part that was not read to its end alone, and returns the failures of all
+// part that was not hashed to its end alone, and returns the failures of all
 // parts in order: the one that stopped the stream and every other missing
 // or corrupt part, so that each can be sent again.
 func (r *PartReader) Failures() []*Error {

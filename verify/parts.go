@@ -139,7 +139,7 @@ func shortID(id string) string {
 // Parts verifies a kit written in parts, reading them in order as one
 // stream (no reassembled copy): the signed part index first
 // (OpenPartIndex), then that every part is present with its size, then the
-// kit as Kit does while each part is hashed as it goes. A part that is
+// kit as Kit does. A part that is
 // missing or not the one the index lists is reported by its file name
 // (KIT_PART_MISSING, KIT_PART_INVALID with the expected and actual
 // sha256), and when one stops the stream the others are still checked
@@ -173,7 +173,11 @@ func Parts(ctx context.Context, set *bundle.PartSet, src TrustSource, opts Optio
 		rep.finish()
 		return rep, nil
 	}
-	pr := set.Reader()
+	// The parts are not hashed on the way: the kit's own verification
+	// checks every byte it decodes against signed digests, and hashing
+	// the stream a second time would cost as much again. Only when it
+	// fails is every part hashed alone, to name the ones to send again.
+	pr := set.Reader(false)
 	defer pr.Close()
 	rep, err := Kit(ctx, pr, src, opts)
 	if err != nil {
@@ -181,7 +185,10 @@ func Parts(ctx context.Context, set *bundle.PartSet, src TrustSource, opts Optio
 	}
 	pr.Close()
 	rep.Parts = info
-	partErrs := pr.Failures()
+	var partErrs []*bundle.Error
+	if len(rep.Failures) > 0 {
+		partErrs = pr.Failures()
+	}
 	if len(partErrs) > 0 {
 		// The parts are the cause; what the kit reader made of their
 		// bytes follows.

@@ -18,7 +18,7 @@ import (
 
 // splitKit writes kit in dir as name.001 … (count parts of equal size but
 // the last) with a part index signed by signers, and returns the set.
-func splitKit(t *testing.T, dir, name string, kit []byte, count int, ch *fixtures.Channel, signers []signature.Signer) *bundle.PartSet {
+func splitKit(t testing.TB, dir, name string, kit []byte, count int, ch *fixtures.Channel, signers []signature.Signer) *bundle.PartSet {
 	t.Helper()
 	rep, err := verify.Kit(context.Background(), bytes.NewReader(kit), pinned(ch.Root()), verify.Options{At: at})
 	if err != nil || !rep.OK {

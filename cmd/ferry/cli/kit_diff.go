@@ -127,7 +127,7 @@ func readKitForDiff(ctx context.Context, path string, src verify.TrustSource, op
 				return nil, err
 			}
 		}
-		r = set.Reader()
+		r = set.Reader(false)
 	} else {
 		f, err := os.Open(path)
 		if err != nil {

@@ -75,7 +75,7 @@ func openPartsForImport(w io.Writer, set *bundle.PartSet, src verify.TrustSource
 		}
 		return nil, verificationErr{fmt.Errorf("%d part(s) missing or invalid, first: %w; nothing was imported", len(errs), errs[0])}
 	}
-	return set.Reader(), nil
+	return set.Reader(true), nil
 }
 
 // reportPartFailures lists the parts that stopped an import.
