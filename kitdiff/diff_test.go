@@ -107,9 +107,9 @@ func TestCompare(t *testing.T) {
 			t.Errorf("verified %v, want %v", d.Verified, verified)
 		}
 		wantImages := kitdiff.Images{
-			Added:   []kitdiff.Image{{Digest: dgApp2, Names: []string{"registry.example/app:1"}}, {Digest: dgNew, Names: []string{"registry.example/cache:1"}}},
-			Removed: []kitdiff.Image{{Digest: dgApp, Names: []string{"registry.example/app:1"}}},
-			Moved:   []kitdiff.NameMove{{Name: "registry.example/app:1", From: dgApp, To: dgApp2}},
+			Added:     []kitdiff.Image{{Digest: dgApp2, Names: []string{"registry.example/app:1"}}, {Digest: dgNew, Names: []string{"registry.example/cache:1"}}},
+			Removed:   []kitdiff.Image{{Digest: dgApp, Names: []string{"registry.example/app:1"}}},
+			Moved:     []kitdiff.NameMove{{Name: "registry.example/app:1", From: dgApp, To: dgApp2}},
 			Unchanged: 1, BlobsAdded: 1, BlobsRemoved: 1,
 		}
 		if diff := cmp.Diff(wantImages, d.Images); diff != "" {
