@@ -26,8 +26,10 @@ type PartsResult struct {
 // partSize bytes, path.001, path.002 …, with the part index signed by
 // opts.Signers at path.parts.json (docs/kit-format.md, "Parts"). The kit
 // is streamed into the parts: nothing of its size is held in memory or
-// written whole. On any error no part and no index is left behind (earlier
-// files at those paths stay as they were); on success, parts of an
+// written whole. The parts are temporary files until the kit is written
+// and the index signed: a build that fails before leaves no part and no
+// index behind (earlier files at those paths stay as they were). Then the
+// parts are renamed into place and the index is written last; parts of an
 // earlier, longer build at path are removed.
 func BuildParts(ctx context.Context, path string, partSize int64, spec *Spec, opts BuildOptions) (*PartsResult, error) {
 	if partSize < 1 {
@@ -71,6 +73,12 @@ func BuildParts(ctx context.Context, path string, partSize int64, spec *Spec, op
 		return nil, err
 	}
 	out := &PartsResult{BuildResult: res, Index: idx, IndexPath: path + bundle.PartIndexSuffix}
+	// An index of an earlier build goes first: parts without an index are
+	// refused as such, new parts under an old index would be named
+	// corrupt one by one.
+	if err := os.Remove(out.IndexPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
 	for i, f := range files {
 		name := bundle.PartName(path, i+1)
 		if err := f.Commit(); err != nil {

@@ -270,3 +270,27 @@ func TestPartOnlyAfterRotation(t *testing.T) {
 		t.Errorf("failures: %v", rep.Failures)
 	}
 }
+
+// An index signed by the channel's key for another kit (another targets
+// sha256) over parts that are this kit's: the signer's mistake, refused.
+func TestAttackPartIndexOfAnotherKit(t *testing.T) {
+	ch, set := partKit(t)
+	data, err := os.ReadFile(set.IndexPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, idx, err := bundle.ParsePartIndex("x", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx.TargetsSHA256 = strings.Repeat("e", 64)
+	signed, err := bundle.SignPartIndex(idx, ch.SigningKeys())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(set.IndexPath(), signed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep := runParts(t, set, ch)
+	wantFailures(t, rep, failure{bundle.CodePartInvalid, "acme-1.kit.tar.zst.parts.json"})
+}
