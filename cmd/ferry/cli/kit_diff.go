@@ -112,20 +112,18 @@ JSON (RFC 8785, schema ` + kitdiff.Schema + `); the text fits 100 columns.`,
 // readKitForDiff reads a whole kit or a kit in parts, verified when src
 // is set.
 func readKitForDiff(ctx context.Context, path string, src verify.TrustSource, opts verify.Options) (*kitdiff.Kit, error) {
+	if src == nil {
+		r, err := openUnverified(path)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return kitdiff.Read(r)
+	}
 	var r io.ReadCloser
 	if set, _ := partSet(path); set != nil {
-		if src != nil {
-			if _, err := verify.OpenPartIndex(set, src); err != nil {
-				return nil, err
-			}
-		} else {
-			data, err := os.ReadFile(set.IndexPath())
-			if err != nil {
-				return nil, err
-			}
-			if _, set.Index, err = bundle.ParsePartIndex(set.IndexPath(), data); err != nil {
-				return nil, err
-			}
+		if _, err := verify.OpenPartIndex(set, src); err != nil {
+			return nil, err
 		}
 		r = set.Reader(false)
 	} else {
@@ -136,8 +134,5 @@ func readKitForDiff(ctx context.Context, path string, src verify.TrustSource, op
 		r = f
 	}
 	defer r.Close()
-	if src == nil {
-		return kitdiff.Read(r)
-	}
 	return kitdiff.ReadVerified(ctx, r, src, opts)
 }

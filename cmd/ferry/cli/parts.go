@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/internal/attestverify"
@@ -83,4 +85,22 @@ func reportPartFailures(w io.Writer, r *bundle.PartReader) {
 	for _, e := range r.Failures() {
 		fmt.Fprintln(w, e)
 	}
+}
+
+// openUnverified opens a whole kit, or a kit in parts through its part
+// index read without checking its signature, for commands that read a kit
+// as it claims to be (inspect, kit diff without --root).
+func openUnverified(path string) (io.ReadCloser, error) {
+	set, _ := partSet(path)
+	if set == nil {
+		return os.Open(path)
+	}
+	data, err := os.ReadFile(set.IndexPath())
+	if err != nil {
+		return nil, err
+	}
+	if _, set.Index, err = bundle.ParsePartIndex(filepath.Base(set.IndexPath()), data); err != nil {
+		return nil, err
+	}
+	return set.Reader(false), nil
 }

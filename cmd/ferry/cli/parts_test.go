@@ -63,6 +63,10 @@ func TestMirrorSplitVerifyImport(t *testing.T) {
 		if !strings.Contains(r.stdout, "part      2 of") && !strings.Contains(r.stdout, "2 of") {
 			t.Errorf("output:\n%s", r.stdout)
 		}
+		r = mustFerry(t, dir, "inspect", "acme-1.kit.tar.zst.002")
+		if !strings.Contains(r.stdout, "acme-feeds") {
+			t.Errorf("inspect of a part:\n%s", r.stdout)
+		}
 		if r := ferry(t, dir, "verify", "whole.kit.tar.zst", "--part-only", "--root", "trust/root.json"); r.code != cli.ExitUsage {
 			t.Errorf("--part-only of a whole kit: exit %d", r.code)
 		}

@@ -113,12 +113,12 @@ func newInspectCmd() *cobra.Command {
 		Short: "Show what a kit holds, without verifying it",
 		Long: `Show a kit's content by type, sizes, provenance, signer key ids and expiry,
 as the kit claims them. inspect verifies NOTHING: use 'ferry verify' before
-trusting a kit.`,
+trusting a kit. A kit in parts is read from any of its parts (KIT.001).`,
 		Example: `  ferry inspect acme-1.kit.tar.zst
   ferry inspect acme-1.kit.tar.zst --json | jq '.counts'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := os.Open(args[0])
+			f, err := openUnverified(args[0])
 			if err != nil {
 				return err
 			}
