@@ -14,13 +14,24 @@ import (
 )
 
 // partSet returns the kit in parts that path names (NAME.NNN with
-// NAME.parts.json beside it) and the part's number, or nil.
+// NAME.parts.json beside it) and the part's number, or nil. NAME.NNN
+// beside other parts but without the index is a kit in parts too, so that
+// the missing index is reported as such (KIT_PART_MISSING), not the part
+// as a truncated kit.
 func partSet(path string) (*bundle.PartSet, int) {
-	if !bundle.IsPart(path) {
+	k, n, ok := bundle.SplitPartPath(path)
+	if !ok {
 		return nil, 0
 	}
-	k, n, _ := bundle.SplitPartPath(path)
+	if !bundle.IsPart(path) && !(exists(bundle.PartName(k, 1)) && exists(bundle.PartName(k, 2))) {
+		return nil, 0
+	}
 	return &bundle.PartSet{Kit: k}, n
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // verifyParts verifies a kit in parts (all of them, or part n alone).

@@ -109,6 +109,12 @@ func TestMirrorSplitVerifyImport(t *testing.T) {
 		if r.code != cli.ExitVerification || !strings.Contains(r.stderr+r.stdout, "KIT_PART_INVALID") {
 			t.Errorf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
+		os.Rename(filepath.Join(dir, "acme-1.kit.tar.zst.parts.json"), filepath.Join(dir, "index.json"))
+		r = ferry(t, dir, "verify", "acme-1.kit.tar.zst.001", "--root", "trust/root.json", "--at", verifyAt)
+		if r.code != cli.ExitVerification || !strings.Contains(r.stdout, "KIT_PART_MISSING") || !strings.Contains(r.stdout, "parts.json") {
+			t.Errorf("index missing: exit %d\n%s", r.code, r.stdout)
+		}
+		os.Rename(filepath.Join(dir, "index.json"), filepath.Join(dir, "acme-1.kit.tar.zst.parts.json"))
 		os.Remove(p)
 		r = ferry(t, dir, "import", "acme-1.kit.tar.zst.001", "--store", "store3", "--root", "trust/root.json", "--at", verifyAt)
 		if r.code != cli.ExitVerification || !strings.Contains(r.stderr, "KIT_PART_MISSING: acme-1.kit.tar.zst.002") {
