@@ -186,7 +186,7 @@ func Parts(ctx context.Context, set *bundle.PartSet, src TrustSource, opts Optio
 	pr.Close()
 	rep.Parts = info
 	var partErrs []*bundle.Error
-	if len(rep.Failures) > 0 {
+	if slices.ContainsFunc(rep.Failures, func(f Failure) bool { return !trustOnly[f.Code] }) {
 		partErrs = pr.Failures()
 	}
 	if len(partErrs) > 0 {
@@ -209,6 +209,13 @@ func Parts(ctx context.Context, set *bundle.PartSet, src TrustSource, opts Optio
 	}
 	rep.finish()
 	return rep, nil
+}
+
+// trustOnly are the failures that bad bytes in transit cannot cause: an
+// intact kit that is too old, expired or of an unknown channel. For them
+// the parts are not read a second time.
+var trustOnly = map[bundle.Code]bool{
+	bundle.CodeExpired: true, bundle.CodeRollback: true, bundle.CodeUnknownChannel: true, bundle.CodeBaseMismatch: true,
 }
 
 // Part checks part n of a kit alone against the signed part index, e.g. at
