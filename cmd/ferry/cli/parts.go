@@ -14,13 +14,18 @@ import (
 )
 
 // partSet returns the kit in parts that path names (NAME.NNN with
-// NAME.parts.json beside it) and the part's number, or nil. NAME.NNN
+// NAME.parts.json beside it) and the part's number, or nil; NAME itself
+// names its parts when only they are there. NAME.NNN
 // beside other parts but without the index is a kit in parts too, so that
 // the missing index is reported as such (KIT_PART_MISSING), not the part
 // as a truncated kit.
 func partSet(path string) (*bundle.PartSet, int) {
 	k, n, ok := bundle.SplitPartPath(path)
 	if !ok {
+		// The kit's own name, when only its parts are there.
+		if !exists(path) && exists(path+bundle.PartIndexSuffix) {
+			return &bundle.PartSet{Kit: path}, 1
+		}
 		return nil, 0
 	}
 	if !bundle.IsPart(path) && !(exists(bundle.PartName(k, 1)) && exists(bundle.PartName(k, 2))) {

@@ -63,6 +63,8 @@ func TestMirrorSplitVerifyImport(t *testing.T) {
 		if !strings.Contains(r.stdout, "part      2 of") && !strings.Contains(r.stdout, "2 of") {
 			t.Errorf("output:\n%s", r.stdout)
 		}
+		// The kit's own name finds its parts.
+		mustFerry(t, dir, "verify", "acme-1.kit.tar.zst", "--root", "trust/root.json", "--at", verifyAt)
 		r = mustFerry(t, dir, "inspect", "acme-1.kit.tar.zst.002")
 		if !strings.Contains(r.stdout, "acme-feeds") {
 			t.Errorf("inspect of a part:\n%s", r.stdout)
