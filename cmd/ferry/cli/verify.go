@@ -30,8 +30,9 @@ trusted root, timestamp and snapshot): a kit older than the one imported is
 refused with KIT_ROLLBACK. Nothing is written to the store. With both
 --store and --root, the root is used for a channel the store does not know.
 
-A kit written in parts (mirror --split) is verified from any of its parts,
-KIT.001: the signed part index beside them (KIT.parts.json) is checked
+A kit written in parts (mirror --split) is verified from any of its parts
+(KIT.001), or from KIT when only the parts are there: the signed part
+index beside them (KIT.parts.json) is checked
 first, then the parts are read in order as one stream, each hashed as it
 goes. A missing or corrupt part is named by its file (KIT_PART_MISSING,
 KIT_PART_INVALID, with the expected and the actual sha256), and every other
