@@ -31,14 +31,14 @@ refused with KIT_ROLLBACK. Nothing is written to the store. With both
 --store and --root, the root is used for a channel the store does not know.
 
 A kit written in parts (mirror --split) is verified from any of its parts
-(KIT.001), or from KIT when only the parts are there: the signed part
-index beside them (KIT.parts.json) is checked
-first, then the parts are read in order as one stream, each hashed as it
-goes. A missing or corrupt part is named by its file (KIT_PART_MISSING,
-KIT_PART_INVALID, with the expected and the actual sha256), and every other
-bad part is named too, so that only those are sent again. --part-only
-checks the one part given against the signed index, e.g. at a diode before
-the others arrive.`,
+(KIT.001), or from KIT when only the parts are there: the signed part index
+beside them (KIT.parts.json) is checked first, then that every part is there
+with its size, then the parts are read in order as one stream, with no
+reassembled copy. A missing or corrupt part is named by its file
+(KIT_PART_MISSING, KIT_PART_INVALID, with the expected and the actual
+sha256), and every other bad part is named too, so that only those are sent
+again. --part-only checks the one part given against the signed index, e.g.
+at a diode before the others arrive.`,
 		Example: `  ferry verify acme-1.kit.tar.zst --root trust/root.json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --at 2026-12-20T00:00:00Z
