@@ -130,6 +130,8 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 	verdict := "VERIFIED"
 	if !r.OK {
 		verdict = "FAILED"
+	} else if r.Parts != nil && r.Parts.Only > 0 {
+		verdict = "PART VERIFIED (this part only)"
 	}
 	fmt.Fprintf(tw, "kit\t%s\n", source)
 	fmt.Fprintf(tw, "result\t%s\n", verdict)
