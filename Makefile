@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyMetadata$$' -fuzztime $(FUZZTIME) ./verify/
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./bundle/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseMetadata$$' -fuzztime $(FUZZTIME) ./bundle/
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePartIndex$$' -fuzztime $(FUZZTIME) ./bundle/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) ./kit/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseIssuers$$' -fuzztime $(FUZZTIME) ./kit/
 	$(GO) test -run '^$$' -fuzz '^FuzzReadSBOM$$' -fuzztime $(FUZZTIME) ./scan/

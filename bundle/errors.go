@@ -28,6 +28,9 @@ const (
 	CodeBaseMismatch     Code = "KIT_BASE_MISMATCH"
 	CodeTooLarge         Code = "KIT_TOO_LARGE"
 	CodeUnknownChannel   Code = "KIT_UNKNOWN_CHANNEL"
+	// Kits written in parts (parts.go).
+	CodePartMissing Code = "KIT_PART_MISSING"
+	CodePartInvalid Code = "KIT_PART_INVALID"
 )
 
 // Codes lists every failure code, for documentation and tests.
@@ -36,6 +39,7 @@ var Codes = []Code{
 	CodeDigestMismatch, CodeSizeMismatch, CodeMissingTarget, CodeUnexpectedEntry,
 	CodeUnsafePath, CodeUnsafeEntryType, CodeDuplicateEntry, CodeTruncated,
 	CodeMalformed, CodeBaseMismatch, CodeTooLarge, CodeUnknownChannel,
+	CodePartMissing, CodePartInvalid,
 }
 
 // Error is one verification failure: a stable code, the entry it concerns

@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"time"
 
+	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/kit"
 	"github.com/ferry-dev/ferry/store"
 
@@ -58,6 +58,9 @@ type Kit struct {
 	Version int64
 	// SHA256 is the kit file's digest (hex), when known.
 	SHA256 string
+	// Parts, when set, is the kit in parts (Path is its first part): it
+	// is published as the one kit file the parts make, streamed from them.
+	Parts *bundle.PartSet
 }
 
 // Published is what Publish did with one kit.
@@ -80,7 +83,7 @@ type Published struct {
 
 // fileLayer is the kit file as a layer: its bytes are sent as they are.
 type fileLayer struct {
-	path   string
+	kit    Kit
 	digest v1.Hash
 	size   int64
 }
@@ -89,13 +92,14 @@ func (l *fileLayer) Digest() (v1.Hash, error)             { return l.digest, nil
 func (l *fileLayer) DiffID() (v1.Hash, error)             { return l.digest, nil }
 func (l *fileLayer) Size() (int64, error)                 { return l.size, nil }
 func (l *fileLayer) MediaType() (types.MediaType, error)  { return MediaKitLayer, nil }
-func (l *fileLayer) Compressed() (io.ReadCloser, error)   { return os.Open(l.path) }
-func (l *fileLayer) Uncompressed() (io.ReadCloser, error) { return os.Open(l.path) }
+func (l *fileLayer) Compressed() (io.ReadCloser, error)   { return openKit(l.kit) }
+func (l *fileLayer) Uncompressed() (io.ReadCloser, error) { return openKit(l.kit) }
 
 var _ v1.Layer = (*fileLayer)(nil)
 
-func hashFile(path string) (v1.Hash, int64, error) {
-	f, err := os.Open(path)
+func hashFile(k Kit) (v1.Hash, int64, error) {
+	path := k.Path
+	f, err := openKit(k)
 	if err != nil {
 		return v1.Hash{}, 0, err
 	}
@@ -157,11 +161,11 @@ func Publish(ctx context.Context, repo string, k Kit, o Options) (*Published, er
 		return nil, err
 	}
 	ro := o.remote(ctx)
-	digest, size, err := hashFile(k.Path)
+	digest, size, err := hashFile(k)
 	if err != nil {
 		return nil, err
 	}
-	layer := &fileLayer{path: k.Path, digest: digest, size: size}
+	layer := &fileLayer{kit: k, digest: digest, size: size}
 	raw, err := kitManifest(k, v1.Descriptor{MediaType: MediaKitLayer, Size: size, Digest: digest,
 		Annotations: map[string]string{AnnotationTitle: VersionTag(k.Channel, k.Version) + ".kit.tar.zst"}})
 	if err != nil {
@@ -242,9 +246,18 @@ func versionAt(ref name.Reference, ro []remote.Option) (int64, error) {
 
 // ReadKit describes the kit file at path for Publish: its channel and
 // version as its metadata claims them (kit.Inspect, unverified) and its
-// sha256.
+// sha256. A part of a kit in parts (NAME.001 with NAME.parts.json beside
+// it) stands for the whole kit the parts make.
 func ReadKit(path string) (Kit, error) {
-	f, err := os.Open(path)
+	k := Kit{Path: path}
+	if bundle.IsPart(path) {
+		set, err := readPartIndex(path)
+		if err != nil {
+			return Kit{}, err
+		}
+		k.Parts = set
+	}
+	f, err := openKit(k)
 	if err != nil {
 		return Kit{}, err
 	}
@@ -253,11 +266,12 @@ func ReadKit(path string) (Kit, error) {
 	if err != nil {
 		return Kit{}, fmt.Errorf("%s: %w", path, err)
 	}
-	d, _, err := hashFile(path)
+	d, _, err := hashFile(k)
 	if err != nil {
 		return Kit{}, err
 	}
-	return Kit{Path: path, Channel: in.Info.Channel, Version: in.Info.Version, SHA256: d.Hex}, nil
+	k.Channel, k.Version, k.SHA256 = in.Info.Channel, in.Info.Version, d.Hex
+	return k, nil
 }
 
 // CheckActive returns an error unless k is the active kit of its channel

@@ -592,3 +592,32 @@ if [[ ${BENCH_OCI:-1} != 0 ]]; then
 	bench_oci
 	if ((${fails:-0} > 0)) && [[ ${BENCH_STRICT:-0} == 1 ]]; then echo "$fails target(s) missed"; exit 1; fi
 fi
+
+# ---------------------------------------------------------------------------
+# Parts: verifying the big kit written in 8 parts (mirror --split) against
+# verifying it as one file; target <= 1.05x (wall). The parts are read in
+# order as one stream, each hashed as it goes.
+#   BENCH_PARTS=0   skip this part
+#   BENCH_PARTS_N   parts (default 8)
+if [[ ${BENCH_PARTS:-1} != 0 ]]; then
+	np=${BENCH_PARTS_N:-8}
+	ksize=$(stat -c %s "$kit")
+	psize=$(( (ksize + np - 1) / np ))
+	pkit=$work/out/parts.kit.tar.zst
+	log "bench: 12. verifying the $((files * mib)) MiB kit in $np parts of $psize bytes vs as one file"
+	"$ferry" mirror -f "$work/big/kit.yaml" -o "$pkit" --key "$work/keys/signer.key" --split "$psize" --no-progress >/dev/null
+	if ! cat "$pkit".[0-9][0-9][0-9] | cmp -s - "$kit"; then
+		echo "bench: the parts are not the kit cut in pieces" >&2
+		fails=$((fails + 1))
+	fi
+	cmd_vparts="'$ferry' verify '$pkit.001' --root '$work/trust/root.json' --at $at"
+	pair vparts "$cmd_vparts" vwhole "$cmd_verify"
+	vp_w=$(median vparts 1) vw_w=$(median vwhole 1)
+	r_parts=$(ratio "$vp_w" "$vw_w")
+	verdict "$r_parts" 1.05
+	echo
+	row "12. verify $big in $np parts, wall s" "$vp_w" "$vw_w" "$r_parts" "<= 1.05x" "$v"
+	row "   verify in parts, peak RSS MiB (info)" "$(mibs "$(median vparts 2)")" "$(mibs "$(median vwhole 2)")" "" "" info
+	echo "  12. ${cmd_vparts//$work/\$W}   vs   ${cmd_verify//$work/\$W}"
+	if ((fails > 0)) && [[ ${BENCH_STRICT:-0} == 1 ]]; then echo "$fails target(s) missed"; exit 1; fi
+fi

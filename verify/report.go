@@ -48,8 +48,11 @@ type Report struct {
 	SameAsTrusted bool                 `json:"sameAsTrusted,omitempty"`
 	// Carried is what the carried trust check verified (TUF repositories
 	// and VEX attestations the kit carries), when there was any.
-	Carried  *Carried  `json:"carried,omitempty"`
-	Failures []Failure `json:"failures"`
+	Carried *Carried `json:"carried,omitempty"`
+	// Parts describes the parts the kit was read from, when it was
+	// written in parts (parts.go).
+	Parts    *PartsInfo `json:"parts,omitempty"`
+	Failures []Failure  `json:"failures"`
 
 	// Targets lists the verified content entries in kit order.
 	Targets []Target `json:"-"`
@@ -127,6 +130,8 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 	verdict := "VERIFIED"
 	if !r.OK {
 		verdict = "FAILED"
+	} else if r.Parts != nil && r.Parts.Only > 0 {
+		verdict = "PART VERIFIED (this part only)"
 	}
 	fmt.Fprintf(tw, "kit\t%s\n", source)
 	fmt.Fprintf(tw, "result\t%s\n", verdict)
@@ -134,6 +139,8 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 		fmt.Fprintf(tw, "name\t%s\n", r.Name)
 		fmt.Fprintf(tw, "channel\t%s\n", r.Channel)
 		fmt.Fprintf(tw, "version\t%d\n", r.Version)
+	}
+	if r.Created != nil && r.Expires != nil {
 		fmt.Fprintf(tw, "created\t%s\n", r.Created.Format(time.RFC3339))
 		fmt.Fprintf(tw, "expires\t%s (%s)\n", r.Expires.Format(time.RFC3339), until(r.CheckedAt, *r.Expires))
 	}
@@ -157,6 +164,14 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 		for _, a := range r.Carried.Attestations {
 			fmt.Fprintf(tw, "attestation\t%s: signs %s, signer %s\n", a.Path, a.Predicate, a.Signer)
 		}
+	}
+	if p := r.Parts; p != nil {
+		if p.Only > 0 {
+			fmt.Fprintf(tw, "part\t%d of %d, checked alone against the signed index %s (content, expiry and rollback not checked)\n", p.Only, p.Count, p.Index)
+		} else {
+			fmt.Fprintf(tw, "parts\t%d of %d bytes, %d bytes in all; signed index %s\n", p.Count, p.PartSize, p.Size, p.Index)
+		}
+		fmt.Fprintf(tw, "index signed by\t%s\n", strings.Join(p.SignerKeyIDs, ", "))
 	}
 	fmt.Fprintf(tw, "checked at\t%s\n", r.CheckedAt.Format(time.RFC3339))
 	if err := tw.Flush(); err != nil {

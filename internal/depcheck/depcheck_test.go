@@ -14,7 +14,7 @@ const module = "github.com/ferry-dev/ferry"
 
 // offline packages never open a network connection: they may not even
 // link the HTTP client or go-containerregistry's remote package.
-var offline = []string{"bundle", "verify", "store", "scan", "vex", "gate", "keys", "trust", "manifest", "osv", "enrich", "vexsite", "htmlreport"}
+var offline = []string{"bundle", "verify", "store", "scan", "vex", "gate", "keys", "trust", "manifest", "osv", "enrich", "vexsite", "htmlreport", "kitdiff"}
 
 var forbiddenOffline = []string{"net/http", "github.com/google/go-containerregistry/pkg/v1/remote"}
 

@@ -70,6 +70,12 @@ staged. A kit that is already the channel's active kit is not downloaded.
 --follow INTERVAL checks the tag again every INTERVAL (verifying as of
 each check), imports new versions, reports refusals on stderr and goes
 on until SIGINT or SIGTERM. Credentials as for 'ferry publish'.
+KIT may be the first part of a kit written in parts (KIT.001, with
+KIT.parts.json beside it): the signed part index is checked and every part
+must be present before anything is staged; the parts are then read in
+order as one stream (no reassembled copy), each hashed as it goes, and a
+part that is not the one the index lists stops the import with
+KIT_PART_INVALID naming it.
 Exit 3 when the kit fails verification or is refused.`,
 		Example: `  ferry import acme-1.kit.tar.zst --store /srv/ferry --root trust/root.json
   ferry import acme-2.kit.tar.zst --store /srv/ferry
@@ -77,7 +83,8 @@ Exit 3 when the kit fails verification or is refused.`,
   ferry import acme-2.kit.tar.zst --store /srv/ferry --quarantine /srv/quarantine --json
   ferry import acme-1.kit.tar.zst --store /srv/ferry --force-activate --reason "roll back broken feed, ticket 123"
   ferry import acme-7.kit.tar.zst --store /srv/ferry --at 2026-12-01T00:00:00Z --reason "kit expired in transit, INC-9"
-  ferry import oci://registry.site:5000/ferry/kits:acme --store /srv/ferry --follow 10m`,
+  ferry import oci://registry.site:5000/ferry/kits:acme --store /srv/ferry --follow 10m
+  ferry import acme-2.kit.tar.zst.001 --store /srv/ferry`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.store == "" {
@@ -130,8 +137,17 @@ Exit 3 when the kit fails verification or is refused.`,
 					Operator: operator, Clock: wallClock{},
 				}, o.json)
 			}
-			f, err := os.Open(kitPath)
-			if err != nil {
+			var f io.ReadCloser
+			var parts *bundle.PartReader
+			if set, _ := partSet(kitPath); set != nil {
+				if o.quarantine != "" {
+					return usagef("--quarantine moves one kit file; a kit in parts is not moved")
+				}
+				if parts, err = openPartsForImport(cmd.ErrOrStderr(), set, s.TrustSource(cmd.Context(), rootData)); err != nil {
+					return err
+				}
+				f = parts
+			} else if f, err = os.Open(kitPath); err != nil {
 				return err
 			}
 			// A read blocked on a pipe or a device does not see the
@@ -145,6 +161,9 @@ Exit 3 when the kit fails verification or is refused.`,
 			endProgress()
 			stopRead()
 			f.Close()
+			if parts != nil && ierr != nil {
+				reportPartFailures(cmd.ErrOrStderr(), parts)
+			}
 			if cerr := cmd.Context().Err(); cerr != nil && ierr != nil {
 				return fmt.Errorf("import of %s stopped: %w; the store is unchanged", kitPath, cerr)
 			}

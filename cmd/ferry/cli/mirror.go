@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 
+	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/keys"
 	"github.com/ferry-dev/ferry/kit"
 	"github.com/ferry-dev/ferry/trust"
@@ -13,6 +14,7 @@ import (
 func newMirrorCmd() *cobra.Command {
 	var o struct {
 		spec, out, root     string
+		split               string
 		cache               string
 		keys                []string
 		check, json, noProg bool
@@ -35,10 +37,17 @@ the local files it names, without the network: a file that holds a private
 key (SPEC_PRIVATE_KEY_GIVEN) or a files source outside the directory of
 kit.yaml without allowOutside: true (SPEC_OUTSIDE_SPEC_DIR) is refused. It
 builds nothing. A kit whose targets.json would be larger than a verifier
-reads (64 MiB) is refused before anything is written.`,
+reads (64 MiB) is refused before anything is written.
+
+--split SIZE writes the kit in parts of SIZE bytes for removable media
+(700MiB, 4GiB, 4.7GB; a part may end anywhere in the stream): OUT.001,
+OUT.002 … and OUT.parts.json, the part index (each part's size and sha256,
+the kit's targets sha256) signed with the signing keys, so that one part
+can be checked alone and a corrupt part sent again alone.`,
 		Example: `  ferry mirror -f kit.yaml -o acme-1.kit.tar.zst --key keys/signer.key
   ferry mirror -f kit.yaml -o acme-2.kit.tar.zst --key keys/signer.key --cache ~/.cache/ferry
   ferry mirror -f kit.yaml --check
+  ferry mirror -f kit.yaml -o acme-2.kit.tar.zst --key keys/signer.key --split 4GiB
   FERRY_SIGNING_KEY="$(cat signer.key)" ferry mirror -f kit.yaml -o acme-2.kit.tar.zst --key env:FERRY_SIGNING_KEY`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -68,6 +77,12 @@ reads (64 MiB) is refused before anything is written.`,
 			if o.out == "" || len(o.keys) == 0 {
 				return usagef("-o and --key are required (or --check to only validate)")
 			}
+			var partSize int64
+			if o.split != "" {
+				if partSize, err = bundle.ParseSize(o.split); err != nil {
+					return usagef("--split: %v", err)
+				}
+			}
 			chain, err := trust.LoadChain(spec.RootFile(o.root))
 			if err != nil {
 				return fmt.Errorf("channel root: %w", err)
@@ -89,7 +104,16 @@ reads (64 MiB) is refused before anything is written.`,
 				return err
 			}
 			logger, done := progressLogger(cmd.ErrOrStderr(), o.noProg)
-			res, err := kit.BuildFile(cmd.Context(), o.out, spec, kit.BuildOptions{Roots: chain, Signers: signers, Now: created, Clock: clock, AllowExpired: o.allowExpired, Cache: o.cache, Logger: logger})
+			bo := kit.BuildOptions{Roots: chain, Signers: signers, Now: created, Clock: clock, AllowExpired: o.allowExpired, Cache: o.cache, Logger: logger}
+			if partSize > 0 {
+				res, err := kit.BuildParts(cmd.Context(), o.out, partSize, spec, bo)
+				done()
+				if err != nil {
+					return err
+				}
+				return writeSplitResult(cmd.OutOrStdout(), o.json, res)
+			}
+			res, err := kit.BuildFile(cmd.Context(), o.out, spec, bo)
 			done()
 			if err != nil {
 				return err
@@ -116,6 +140,7 @@ reads (64 MiB) is refused before anything is written.`,
 	c.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
 	c.Flags().BoolVar(&o.allowExpired, "allow-expired", false, "build (or pass --check) even if the kit would already be expired now (for tests of expiry handling)")
 	c.Flags().BoolVar(&o.noProg, "no-progress", false, "no progress output")
+	c.Flags().StringVar(&o.split, "split", "", "write the kit in parts of this size (700MiB, 4GiB, 4.7GB): OUT.001 … and the signed OUT.parts.json")
 	return c
 }
 

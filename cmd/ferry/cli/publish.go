@@ -59,7 +59,9 @@ CHANNEL-VERSION and CHANNEL. Runners then 'ferry import oci://REGISTRY/REPO:CHAN
 with the same verification as a file.
 
 The store keeps a kit's content, not the kit file: publish takes the kit
-files. With --store, each must be the active kit of its channel in that
+files. A kit in parts (KIT.001, with KIT.parts.json beside it) is published
+as the one kit file its parts make, streamed from them: the same artifact
+as the whole file. With --store, each must be the active kit of its channel in that
 store (same sha256): only what this site imported and verified goes out.
 
 Publishing a kit the registry already has under both tags writes nothing.

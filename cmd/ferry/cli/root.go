@@ -48,6 +48,7 @@ Exit codes: 0 ok, 1 gate blocked, 2 usage or invalid spec, 3 verification failed
 	root.AddCommand(newScanCmd())
 	root.AddCommand(newVEXCmd(), newGateCmd())
 	root.AddCommand(newPublishCmd())
+	root.AddCommand(newKitCmd())
 	markUsageErrors(root)
 	return root
 }

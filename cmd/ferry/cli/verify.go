@@ -21,7 +21,7 @@ import (
 func newVerifyCmd() *cobra.Command {
 	var o struct {
 		root, store, at, html string
-		json                  bool
+		json, partOnly        bool
 	}
 	c := &cobra.Command{
 		Use:   "verify KIT --root root.json | --store DIR [--at TIME] [--json]",
@@ -42,12 +42,24 @@ version is refused (exit 3), never ignored.
 With --html FILE the report is also written as one self-contained HTML page
 to read on screen or print on A4: what the kit holds, who signed it, every
 check and its result, and with --store what changed since the store's
-version. It is written whether the kit passes or fails.`,
+version. It is written whether the kit passes or fails.
+
+A kit written in parts (mirror --split) is verified from any of its parts
+(KIT.001), or from KIT when only the parts are there: the signed part index
+beside them (KIT.parts.json) is checked first, then that every part is there
+with its size, then the parts are read in order as one stream, with no
+reassembled copy. A missing or corrupt part is named by its file
+(KIT_PART_MISSING, KIT_PART_INVALID, with the expected and the actual
+sha256), and every other bad part is named too, so that only those are sent
+again. --part-only checks the one part given against the signed index, e.g.
+at a diode before the others arrive.`,
 		Example: `  ferry verify acme-1.kit.tar.zst --root trust/root.json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --at 2026-12-20T00:00:00Z
   ferry verify acme-2.kit.tar.zst --store /srv/ferry
-  ferry verify acme-2.kit.tar.zst --store /srv/ferry --html verify-report.html`,
+  ferry verify acme-2.kit.tar.zst --store /srv/ferry --html verify-report.html
+  ferry verify acme-2.kit.tar.zst.001 --root trust/root.json
+  ferry verify acme-2.kit.tar.zst.003 --part-only --root trust/root.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.root == "" && o.store == "" {
@@ -71,14 +83,22 @@ version. It is written whether the kit passes or fails.`,
 				}
 				src = st.TrustSource(cmd.Context(), rootData)
 			}
-			f, err := os.Open(args[0])
-			if err != nil {
-				return err
+			var rep *verify.Report
+			if set, n := partSet(args[0]); set != nil || o.partOnly {
+				if err := partOnlyUsage(args[0], set); o.partOnly && err != nil {
+					return err
+				}
+				rep, err = verifyParts(cmd.Context(), set, n, o.partOnly, src, verify.Options{At: at})
+			} else {
+				f, ferr := os.Open(args[0])
+				if ferr != nil {
+					return ferr
+				}
+				defer f.Close()
+				r, endProgress := kitReadProgress(cmd.ErrOrStderr(), f, "verifying "+filepath.Base(args[0]))
+				rep, err = verify.Kit(cmd.Context(), r, src, verify.Options{At: at, Attestations: attestverify.Verifier{}})
+				endProgress()
 			}
-			defer f.Close()
-			r, endProgress := kitReadProgress(cmd.ErrOrStderr(), f, "verifying "+filepath.Base(args[0]))
-			rep, err := verify.Kit(cmd.Context(), r, src, verify.Options{At: at, Attestations: attestverify.Verifier{}})
-			endProgress()
 			if errors.Is(err, store.ErrRootMismatch) {
 				return verificationErr{fmt.Errorf("--root %s: %w", o.root, err)}
 			}
@@ -109,6 +129,7 @@ version. It is written whether the kit passes or fails.`,
 	c.Flags().StringVar(&o.at, "at", "", "verify as of this time (RFC 3339) instead of now")
 	c.Flags().BoolVar(&o.json, "json", false, "print the report as JSON (schema "+verify.ReportSchema+")")
 	c.Flags().StringVar(&o.html, "html", "", "also write the report as a self-contained HTML page (screen and A4 print) to this file")
+	c.Flags().BoolVar(&o.partOnly, "part-only", false, "check only the part given (KIT.NNN) against the signed part index")
 	return c
 }
 
@@ -155,12 +176,12 @@ func newInspectCmd() *cobra.Command {
 		Short: "Show what a kit holds, without verifying it",
 		Long: `Show a kit's content by type, sizes, provenance, signer key ids and expiry,
 as the kit claims them. inspect verifies NOTHING: use 'ferry verify' before
-trusting a kit.`,
+trusting a kit. A kit in parts is read from any of its parts (KIT.001).`,
 		Example: `  ferry inspect acme-1.kit.tar.zst
   ferry inspect acme-1.kit.tar.zst --json | jq '.counts'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := os.Open(args[0])
+			f, err := openUnverified(args[0])
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,234 @@
+// Package kitdiff compares two kits of one channel: the images they carry
+// (by digest, and the names that moved), the advisories (ids added,
+// removed, modified), the VEX documents and the trust material (root
+// version, keys, carried trust files). It reads kits as streams, verified
+// (verify.Kit) or not; it never writes, never reads the clock and never
+// opens a network connection.
+package kitdiff
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/ferry-dev/ferry/bundle"
+	"github.com/ferry-dev/ferry/format"
+	"github.com/ferry-dev/ferry/verify"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// Paths of the kit's content that the diff reads.
+const (
+	imagesIndexPath = "images/index.json"
+	advisoriesDir   = "advisories/"
+	vexDir          = "vex/"
+	trustDir        = "trust/"
+)
+
+// maxIndex caps what is read of images/index.json; maxLine an OSV record.
+const (
+	maxIndex = 64 << 20
+	maxLine  = 64 << 20
+)
+
+// Kit is what the diff needs of one kit: its description, its final root,
+// every content file's sha256, its images and its advisories. Memory grows
+// with the number of files, images and advisory ids, not with their sizes.
+type Kit struct {
+	Info bundle.Info
+	// Verified is true when the kit was read with ReadVerified and passed.
+	Verified bool
+	// Root is the kit's last root (of the chain it carries).
+	Root *metadata.Metadata[metadata.RootType]
+	// Files maps every content path to its sha256 (hex).
+	Files map[string]string
+	// Images maps an image's digest to the names it carries in the kit.
+	Images map[string][]string
+	// Advisories maps "source/id" to the sha256 of its OSV record line.
+	Advisories map[string]string
+	// AdvisoryFiles lists the advisories/<source>/osv.jsonl files read.
+	AdvisoryFiles []string
+}
+
+func newKit() *Kit {
+	return &Kit{Files: map[string]string{}, Images: map[string][]string{}, Advisories: map[string]string{}}
+}
+
+// IsDelta reports whether the kit is a delta kit: it carries only what
+// changed on its base.
+func (k *Kit) IsDelta() bool { return k.Info.Base != nil }
+
+// Read reads a kit without verifying anything: what it says about itself
+// is taken as it is. A kit that is not readable as a kit is an error.
+func Read(r io.Reader) (*Kit, error) {
+	br, err := bundle.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	k := newKit()
+	var lastRoot []byte
+	var targets *metadata.Metadata[metadata.TargetsType]
+	for {
+		e, err := br.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(e.Name, bundle.MetaDir) {
+			data, err := br.ReadAll(bundle.MaxMetadataSize)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case strings.HasSuffix(e.Name, ".root.json"):
+				lastRoot = data
+			case e.Name == bundle.TargetsPath:
+				if targets, err = metadata.Targets().FromBytes(data); err != nil {
+					return nil, fmt.Errorf("%s: %w", e.Name, err)
+				}
+				var budget int64
+				for p, t := range targets.Signed.Targets {
+					if t != nil && t.Length >= 0 && t.Length < 1<<50 {
+						budget += bundle.EntryBudget(p, t.Length)
+					}
+				}
+				br.SetBudget(min(budget, 1<<50))
+			}
+			continue
+		}
+		if err := k.collect(e.Name, br); err != nil {
+			return nil, err
+		}
+	}
+	if targets == nil || lastRoot == nil {
+		return nil, errors.New("the kit has no TUF metadata (tuf/targets.json, roots)")
+	}
+	if raw, ok := targets.Signed.UnrecognizedFields[bundle.KitField]; ok {
+		b, err := json.Marshal(raw)
+		if err == nil {
+			err = json.Unmarshal(b, &k.Info)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("kit description in targets.json: %w", err)
+		}
+	}
+	if k.Root, err = metadata.Root().FromBytes(lastRoot); err != nil {
+		return nil, fmt.Errorf("last root: %w", err)
+	}
+	return k, nil
+}
+
+// ReadVerified reads a kit through verify.Kit against src with opts (At,
+// Attestations; its Content is the diff's): the diff then rests on
+// verified bytes only. A kit that fails is an error that wraps the
+// report's first failure (a *bundle.Error).
+func ReadVerified(ctx context.Context, r io.Reader, src verify.TrustSource, opts verify.Options) (*Kit, error) {
+	k := newKit()
+	opts.Content = func(t verify.Target, r io.Reader) error { return k.collect(t.Path, r) }
+	rep, err := verify.Kit(ctx, r, src, opts)
+	if err != nil {
+		return nil, err
+	}
+	if !rep.OK {
+		return nil, rep.Err()
+	}
+	k.Verified = true
+	k.Info = bundle.Info{Name: rep.Name, Channel: rep.Channel, Version: rep.Version, Created: *rep.Created, Expires: *rep.Expires, Base: rep.Base}
+	if k.Root, err = metadata.Root().FromBytes(rep.Metadata().Root); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// collect records one content file: its sha256, and what images/index.json
+// and advisories/<source>/osv.jsonl hold. r yields the file's bytes.
+func (k *Kit) collect(path string, r io.Reader) error {
+	h := sha256.New()
+	tr := io.TeeReader(r, h)
+	var err error
+	switch {
+	case path == imagesIndexPath:
+		err = k.readImages(tr)
+	case strings.HasPrefix(path, advisoriesDir) && strings.HasSuffix(path, "/osv.jsonl"):
+		source := strings.TrimSuffix(strings.TrimPrefix(path, advisoriesDir), "/osv.jsonl")
+		k.AdvisoryFiles = append(k.AdvisoryFiles, path)
+		err = k.readAdvisories(source, tr)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err := io.Copy(h, r); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	k.Files[path] = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+type ociIndex struct {
+	Manifests []struct {
+		Digest      string            `json:"digest"`
+		Annotations map[string]string `json:"annotations"`
+	} `json:"manifests"`
+}
+
+func (k *Kit) readImages(r io.Reader) error {
+	data, err := io.ReadAll(io.LimitReader(r, maxIndex+1))
+	if err != nil {
+		return err
+	}
+	if len(data) > maxIndex {
+		return fmt.Errorf("larger than %d bytes", maxIndex)
+	}
+	var idx ociIndex
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return err
+	}
+	for _, d := range idx.Manifests {
+		if _, att := d.Annotations[format.AnnotationSubject]; att {
+			continue // a signature or attestation of an image
+		}
+		names := k.Images[d.Digest]
+		if names == nil {
+			names = []string{}
+		}
+		if n := d.Annotations[format.AnnotationRefName]; n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+			slices.Sort(names)
+		}
+		k.Images[d.Digest] = names
+	}
+	return nil
+}
+
+func (k *Kit) readAdvisories(source string, r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var rec struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(b, &rec); err != nil || rec.ID == "" {
+			return fmt.Errorf("line %d: not an OSV record with an id", line)
+		}
+		sum := sha256.Sum256(b)
+		k.Advisories[source+"/"+rec.ID] = hex.EncodeToString(sum[:])
+	}
+	return sc.Err()
+}
