@@ -449,7 +449,7 @@ func TestE2EOffline(t *testing.T) {
 	write(t, filepath.Join(dir, "app.cdx.json"), appSBOM)
 
 	s.run("verify", dir, 0, ferry, "verify", "e2e-1.kit.tar.zst", "--root", "pinned-root.json", at)
-	s.run("import", dir, 0, ferry, "import", "e2e-1.kit.tar.zst", "--store", "store", "--root", "pinned-root.json", at)
+	s.run("import", dir, 0, ferry, "import", "e2e-1.kit.tar.zst", "--store", "store", "--root", "pinned-root.json", at, "--reason", "e2e clock")
 	s.run("store-info", dir, 0, ferry, "store", "info", "--store", "store")
 
 	// The site registry, inside the namespace.
@@ -514,7 +514,7 @@ func fipsPass(t *testing.T, cfg config) {
 	s := &steps{t: t, out: cfg.Artefacts, prefix: "offline-fips", env: []string{"NO_COLOR=1", "GODEBUG=fips140=only"}, strace: cfg.Strace}
 	ferry, at := cfg.Ferry, "--at="+cfg.At
 	s.run("verify", dir, 0, ferry, "verify", "e2e-1.kit.tar.zst", "--root", "pinned-root.json", at)
-	s.run("import", dir, 0, ferry, "import", "e2e-1.kit.tar.zst", "--store", "store", "--root", "pinned-root.json", at)
+	s.run("import", dir, 0, ferry, "import", "e2e-1.kit.tar.zst", "--store", "store", "--root", "pinned-root.json", at, "--reason", "e2e clock")
 	s.run("scan-sbom", dir, 1, ferry, "scan", "sbom:app.cdx.json", "--store", "store", "--fail-on", "high", at)
 	s.run("vex-consensus", dir, 0, ferry, "vex", "consensus", "--store", "store", at)
 	s.run("keys-gate", dir, 0, ferry, "keys", "generate", "--out", "gk", "--name", "gate", "--algorithm", "ecdsa-p256")

@@ -195,7 +195,7 @@ func Run(ctx context.Context, dir string, w io.Writer, run Runner) error {
 		{say: "Replay it from the store: identical.", args: []string{"gate", "replay", "decision.json", "--store", "store"}},
 		{say: "A Go-only service: two advisories block, the critical one and the one without a severity (fail closed).", args: []string{"gate", "sbom:sbom/service.cdx.json", "--store", "store", "--policy", "policy.yaml", "--at", "2026-12-01T00:00:00Z", "-o", "service-1.json"}, want: 1},
 		{say: "Kit version 3 brings the vendor's VEX: httpx v2.3.0 is not_affected by CVE-2026-99002.", args: []string{"mirror", "-f", "kit-3.yaml", "-o", "acme-3.kit.tar.zst", "--key", "keys/signer.key"}},
-		{args: []string{"import", "acme-3.kit.tar.zst", "--store", "store", "--at", "2026-12-01T00:00:00Z", "--operator", "demo"}},
+		{args: []string{"import", "acme-3.kit.tar.zst", "--store", "store", "--at", "2026-12-01T00:00:00Z", "--reason", "demo: the kits are made for a fixed date", "--operator", "demo"}},
 		{say: "The same gate again: still blocked, by the critical advisory alone.", args: []string{"gate", "sbom:sbom/service.cdx.json", "--store", "store", "--policy", "policy.yaml", "--at", "2026-12-01T00:00:00Z", "-o", "service-2.json"}, want: 1},
 		{say: "What changed between the two decisions: exactly that one finding, on the vendor's word.", args: []string{"gate", "diff", "service-1.json", "service-2.json"}},
 		{say: "The first decision still replays identical: the store kept kit version 2 (ferry store gc --keep N drops old versions).", args: []string{"gate", "replay", "decision.json", "--store", "store"}},

@@ -59,14 +59,14 @@ func TestCompletion(t *testing.T) {
 // A failed kit names its entry and code and says what to do next.
 func TestKitFailureSuggestsNextStep(t *testing.T) {
 	dir, st, _, kit2 := htmlReportKits(t)
-	mustFerry(t, dir, "import", kit2, "--store", st, "--at=2026-12-01T00:00:00Z")
+	mustFerry(t, dir, "import", kit2, "--store", st, "--at=2026-12-01T00:00:00Z", "--reason", "test clock")
 	kit1 := filepath.Join(dir, "feeds-1.kit.tar.zst")
 	r := ferry(t, dir, "verify", kit1, "--store", st, "--at=2026-12-01T00:00:00Z")
 	if r.code != cli.ExitVerification || !strings.Contains(r.stderr, "KIT_ROLLBACK: tuf/timestamp.json") ||
 		!strings.Contains(r.stderr, "next: the store holds a newer kit of the channel (ferry store info --store DIR)") {
 		t.Errorf("verify of an older kit: exit %d\n%s", r.code, r.stderr)
 	}
-	r = ferry(t, dir, "import", kit1, "--store", st, "--at=2026-12-01T00:00:00Z")
+	r = ferry(t, dir, "import", kit1, "--store", st, "--at=2026-12-01T00:00:00Z", "--reason", "test clock")
 	if r.code != cli.ExitVerification || !strings.Contains(r.stderr, "next: use --force-activate --reason TEXT") {
 		t.Errorf("import of an older kit: exit %d\n%s", r.code, r.stderr)
 	}

@@ -105,7 +105,7 @@ func TestFIPSOfflineChild(t *testing.T) {
 		return r
 	}
 	step(cli.ExitOK, "verify", "fips.kit.tar.zst", "--root", "trust/root.json", at)
-	step(cli.ExitOK, "import", "fips.kit.tar.zst", "--store", st, "--root", "trust/root.json", at)
+	step(cli.ExitOK, "import", "fips.kit.tar.zst", "--store", st, "--root", "trust/root.json", at, "--reason", "test clock")
 	step(cli.ExitOK, "verify", "fips.kit.tar.zst", "--store", st, at, "--html", "verify.html")
 	step(cli.ExitOK, "images", "list", "--store", st)
 	if r := step(cli.ExitOK, "images", "verify", app, "--store", st, "--key", "cosign.pub"); !strings.Contains(r.stdout, "VERIFIED") {

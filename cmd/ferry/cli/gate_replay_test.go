@@ -29,7 +29,7 @@ func TestGateReplayAfterNewerImport(t *testing.T) {
 		t.Helper()
 		kit := filepath.Join(dir, "feeds.kit.tar.zst")
 		write(t, kit, string(fixtures.Kit(c, map[string][]byte{"advisories/govulndb/osv.jsonl": []byte(advisories)}, fixtures.KitOptions{Version: v})))
-		if out, errOut, code := runFerry(t, "import", kit, "--store", st, "--root", filepath.Join(dir, "root.json"), "--at=2026-11-28T01:00:00Z"); code != cli.ExitOK {
+		if out, errOut, code := runFerry(t, "import", kit, "--store", st, "--root", filepath.Join(dir, "root.json"), "--at=2026-11-28T01:00:00Z", "--reason", "test clock"); code != cli.ExitOK {
 			t.Fatalf("import v%d: exit %d\n%s%s", v, code, out, errOut)
 		}
 	}

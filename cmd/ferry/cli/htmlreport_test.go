@@ -46,7 +46,7 @@ func htmlReportKits(t *testing.T) (dir, st, root, kit2 string) {
 	write(t, kit2, string(fixtures.Kit(c, v2, fixtures.KitOptions{Version: 2, Created: fixtures.Created.Add(time.Hour)})))
 	write(t, filepath.Join(dir, "app.cdx.json"), gateSBOM)
 	st = filepath.Join(dir, "store")
-	mustFerry(t, dir, "import", kit1, "--store", st, "--root", root, "--at=2026-11-28T01:00:00Z")
+	mustFerry(t, dir, "import", kit1, "--store", st, "--root", root, "--at=2026-11-28T01:00:00Z", "--reason", "test clock")
 	return dir, st, root, kit2
 }
 

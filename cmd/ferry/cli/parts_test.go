@@ -82,12 +82,12 @@ func TestMirrorSplitVerifyImport(t *testing.T) {
 	})
 
 	t.Run("import", func(t *testing.T) {
-		r := mustFerry(t, dir, "import", "acme-1.kit.tar.zst.001", "--store", "store", "--root", "trust/root.json", "--at", verifyAt)
+		r := mustFerry(t, dir, "import", "acme-1.kit.tar.zst.001", "--store", "store", "--root", "trust/root.json", "--at", verifyAt, "--reason", "test clock")
 		if !strings.Contains(r.stdout, "activated channel acme-feeds") {
 			t.Errorf("output:\n%s", r.stdout)
 		}
 		inv := mustFerry(t, dir, "store", "inventory", "--store", "store", "--json").stdout
-		mustFerry(t, dir, "import", "whole.kit.tar.zst", "--store", "store2", "--root", "trust/root.json", "--at", verifyAt)
+		mustFerry(t, dir, "import", "whole.kit.tar.zst", "--store", "store2", "--root", "trust/root.json", "--at", verifyAt, "--reason", "test clock")
 		if inv2 := mustFerry(t, dir, "store", "inventory", "--store", "store2", "--json").stdout; inv != inv2 {
 			t.Errorf("inventory after importing the parts:\n%s\nafter importing the whole kit:\n%s", inv, inv2)
 		}
@@ -107,7 +107,7 @@ func TestMirrorSplitVerifyImport(t *testing.T) {
 		if r.code != cli.ExitVerification || !regexp.MustCompile(`KIT_PART_INVALID +acme-1\.kit\.tar\.zst\.002`).MatchString(r.stdout) {
 			t.Errorf("exit %d\n%s", r.code, r.stdout)
 		}
-		r = ferry(t, dir, "import", "acme-1.kit.tar.zst.001", "--store", "store3", "--root", "trust/root.json", "--at", verifyAt)
+		r = ferry(t, dir, "import", "acme-1.kit.tar.zst.001", "--store", "store3", "--root", "trust/root.json", "--at", verifyAt, "--reason", "test clock")
 		if r.code != cli.ExitVerification || !strings.Contains(r.stderr+r.stdout, "KIT_PART_INVALID") {
 			t.Errorf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
@@ -118,7 +118,7 @@ func TestMirrorSplitVerifyImport(t *testing.T) {
 		}
 		os.Rename(filepath.Join(dir, "index.json"), filepath.Join(dir, "acme-1.kit.tar.zst.parts.json"))
 		os.Remove(p)
-		r = ferry(t, dir, "import", "acme-1.kit.tar.zst.001", "--store", "store3", "--root", "trust/root.json", "--at", verifyAt)
+		r = ferry(t, dir, "import", "acme-1.kit.tar.zst.001", "--store", "store3", "--root", "trust/root.json", "--at", verifyAt, "--reason", "test clock")
 		if r.code != cli.ExitVerification || !strings.Contains(r.stderr, "KIT_PART_MISSING: acme-1.kit.tar.zst.002") {
 			t.Errorf("import: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}
