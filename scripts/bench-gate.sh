@@ -177,7 +177,7 @@ vex:
 issuers: issuers.yaml
 EOF
 "$ferry" mirror -f "$work/kit/kit.yaml" -o "$work/gate.kit.tar.zst" --key "$work/keys/signer.key" --no-progress >/dev/null
-"$ferry" import "$work/gate.kit.tar.zst" --store "$work/store" --root "$work/trust/root.json" --at "$at" >/dev/null
+"$ferry" import "$work/gate.kit.tar.zst" --store "$work/store" --root "$work/trust/root.json" --at "$at" --reason "bench clock" >/dev/null
 cat >"$work/policy.yaml" <<'EOF'
 apiVersion: ferry.dev/policy/v1
 default:

@@ -511,7 +511,7 @@ PY
 			done
 		} >"$ew/kit/kit.yaml"
 		"$ferry" mirror -f "$ew/kit/kit.yaml" -o "$ew/eco.kit.tar.zst" --key "$work/keys/signer.key" --no-progress >/dev/null
-		"$ferry" import "$ew/eco.kit.tar.zst" --store "$ew/store" --root "$work/trust/root.json" --at "$at" >/dev/null
+		"$ferry" import "$ew/eco.kit.tar.zst" --store "$ew/store" --root "$work/trust/root.json" --at "$at" --reason "bench clock" >/dev/null
 		osvs="'$peers/osv-scanner' scan"
 		odb="--offline --local-db-path '$ew/db' --format json"
 		echo

@@ -50,8 +50,8 @@ bench_oci() {
 	rm -f "$ow/bench.kit.tar.zst" # what is measured starts from the registry
 
 	local root=$work/trust/root.json
-	local cmd_oci="'$ferry' import oci://$repo:bench --insecure --store '$ow/s1' --root '$root' --at $at"
-	local cmd_crane="'$crane' pull --insecure --format=oci $repo:bench '$ow/pulled' && '$ferry' import '$ow/pulled/blobs/sha256/$layer' --store '$ow/s2' --root '$root' --at $at"
+	local cmd_oci="'$ferry' import oci://$repo:bench --insecure --store '$ow/s1' --root '$root' --at $at --reason bench-clock"
+	local cmd_crane="'$crane' pull --insecure --format=oci $repo:bench '$ow/pulled' && '$ferry' import '$ow/pulled/blobs/sha256/$layer' --store '$ow/s2' --root '$root' --at $at --reason bench-clock"
 	pair oci "$cmd_oci" crane "$cmd_crane" "rm -rf '$ow/s1' '$ow/s2' '$ow/pulled'"
 	local o_w c_w r
 	o_w=$(median oci 1) c_w=$(median crane 1)
