@@ -28,6 +28,10 @@ const (
 	CodeBaseMismatch     Code = "KIT_BASE_MISMATCH"
 	CodeTooLarge         Code = "KIT_TOO_LARGE"
 	CodeUnknownChannel   Code = "KIT_UNKNOWN_CHANNEL"
+	// CodeBlobMissing: a delta leaves out a file whose content the store
+	// it is checked against or imported into does not hold (a have-list
+	// that claimed a blob the store lacks).
+	CodeBlobMissing Code = "KIT_BLOB_MISSING"
 )
 
 // Codes lists every failure code, for documentation and tests.
@@ -36,6 +40,7 @@ var Codes = []Code{
 	CodeDigestMismatch, CodeSizeMismatch, CodeMissingTarget, CodeUnexpectedEntry,
 	CodeUnsafePath, CodeUnsafeEntryType, CodeDuplicateEntry, CodeTruncated,
 	CodeMalformed, CodeBaseMismatch, CodeTooLarge, CodeUnknownChannel,
+	CodeBlobMissing,
 }
 
 // Error is one verification failure: a stable code, the entry it concerns

@@ -213,7 +213,7 @@ func (im *importer) now() time.Time {
 
 func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, err error) {
 	res = &ImportResult{Schema: ImportResultSchema, DryRun: im.opts.DryRun}
-	vopts := verify.Options{At: im.opts.At, Attestations: im.s.attestations()}
+	vopts := verify.Options{At: im.opts.At, Attestations: im.s.attestations(), Store: im}
 	if !im.opts.DryRun {
 		im.st = newStager(im.s, im.clock)
 		vopts.Content = im.st.stage
@@ -266,6 +266,7 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	if !rep.OK {
 		return res, rep.Err()
 	}
+	rep = fullKit(rep)
 	outcome, err := im.outcome(rep)
 	if err != nil {
 		return res, err
@@ -549,6 +550,10 @@ func orUnnamed(source string) string {
 // carriedOf returns what verify re-verified of the kit's carried trust,
 // never nil for a verified kit (nil would make buildIndexes check again).
 func carriedOf(rep *verify.Report) *verify.Carried {
+	if rep.Delta != nil {
+		// A delta's trust material is checked with the base's files.
+		return nil
+	}
 	if rep.Carried == nil {
 		return &verify.Carried{}
 	}
