@@ -34,7 +34,7 @@ type fakeStore struct {
 	blobs   map[string]bool
 }
 
-func (f fakeStore) Active(string) (int64, string, bool)  { return f.version, f.targets, f.ok }
+func (f fakeStore) Active(string) (int64, string, bool) { return f.version, f.targets, f.ok }
 func (f fakeStore) HasBlob(sha256 string, _ int64) bool { return f.blobs[sha256] }
 
 // runStore is run with Options.Store set.
