@@ -1,9 +1,11 @@
 package store
 
 import (
+	"context"
 	"os"
 
 	"github.com/ferry-dev/ferry/verify"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Active implements verify.DeltaStore: the channel's active kit as the
@@ -50,4 +52,41 @@ func fullKit(rep *verify.Report) *verify.Report {
 		full.Counts[t.Type] = c
 	}
 	return &full
+}
+
+// DeltaStore returns the store as a verify.DeltaStore, for checking a
+// delta kit against the site without importing it (`ferry verify
+// --store`): its active kits and its blobs. It reads the store in one read
+// transaction per call and never writes.
+func (s *Store) DeltaStore(ctx context.Context) verify.DeltaStore {
+	return storeDelta{ctx: ctx, s: s}
+}
+
+type storeDelta struct {
+	ctx context.Context
+	s   *Store
+}
+
+func (d storeDelta) Active(channel string) (int64, string, bool) {
+	if !d.s.exists() {
+		return 0, "", false
+	}
+	var st *channelState
+	err := d.s.view(d.ctx, func(tx *bolt.Tx) error {
+		var err error
+		st, err = getChannel(tx, channel)
+		return err
+	})
+	if err != nil || st == nil {
+		return 0, "", false
+	}
+	return st.Version, st.TargetsSHA256, true
+}
+
+func (d storeDelta) HasBlob(sha256 string, length int64) bool {
+	if !isHexDigest(sha256) {
+		return false
+	}
+	fi, err := os.Stat(d.s.blobPath(sha256))
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == length
 }

@@ -139,6 +139,10 @@ func TestDeltaKitEndToEnd(t *testing.T) {
 		if r := imp(st, "v1.kit.tar.zst", true); r.code != cli.ExitOK {
 			t.Fatalf("import 1: %s", r.stderr)
 		}
+		mustFerry(t, dir, "verify", "v2.delta.kit.tar.zst", "--store", st, "--at", verifyAt)
+		if r := ferry(t, dir, "verify", "v2.delta.kit.tar.zst", "--store", full, "--at", verifyAt); r.code != cli.ExitVerification {
+			t.Errorf("verify of delta 2 against a store at 2: exit %d", r.code)
+		}
 		if r := imp(st, "v2.delta.kit.tar.zst", false); r.code != cli.ExitOK {
 			t.Fatalf("import delta 2: %s", r.stderr)
 		}

@@ -28,7 +28,14 @@ the kit fails.
 With --store the trust comes from the site's store (the channel's last
 trusted root, timestamp and snapshot): a kit older than the one imported is
 refused with KIT_ROLLBACK. Nothing is written to the store. With both
---store and --root, the root is used for a channel the store does not know.`,
+--store and --root, the root is used for a channel the store does not know.
+
+A delta kit (ferry mirror --base or --have) is checked on its own:
+everything it carries, and the full kit's targets it stands for, signed by
+the channel's keys; the report says which base it needs. With --store it
+is also checked against the site: the store must hold exactly that base
+(KIT_BASE_MISMATCH names the version it holds and the one needed) and
+every content the delta leaves out (KIT_BLOB_MISSING names the digest).`,
 		Example: `  ferry verify acme-1.kit.tar.zst --root trust/root.json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --at 2026-12-20T00:00:00Z
@@ -49,19 +56,21 @@ refused with KIT_ROLLBACK. Nothing is written to the store. With both
 				}
 			}
 			src := verify.Static(verify.Trust{Root: rootData})
+			vopts := verify.Options{At: at, Attestations: attestverify.Verifier{}}
 			if o.store != "" {
 				st, err := store.Open(cmd.Context(), o.store, storeOptions(store.Options{ReadOnly: true}))
 				if err != nil {
 					return err
 				}
 				src = st.TrustSource(cmd.Context(), rootData)
+				vopts.Store = st.DeltaStore(cmd.Context())
 			}
 			f, err := os.Open(args[0])
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			rep, err := verify.Kit(cmd.Context(), f, src, verify.Options{At: at, Attestations: attestverify.Verifier{}})
+			rep, err := verify.Kit(cmd.Context(), f, src, vopts)
 			if err != nil {
 				return err
 			}
