@@ -33,12 +33,8 @@ var _ verify.DeltaStore = (*importer)(nil)
 // it stands for: every file of the full kit (those the delta carried are
 // staged, the others are the store's blobs, which verify found), its
 // targets digest and counts. The store then imports it as it would the
-// full kit, so that both leave the same state. For a full kit it returns
-// rep.
+// full kit, so that both leave the same state.
 func fullKit(rep *verify.Report) *verify.Report {
-	if rep.Delta == nil {
-		return rep
-	}
 	full := *rep
 	full.Targets = rep.Delta.Full
 	full.TargetsSHA256 = rep.Delta.TargetsSHA256
@@ -89,4 +85,23 @@ func (d storeDelta) HasBlob(sha256 string, length int64) bool {
 	}
 	fi, err := os.Stat(d.s.blobPath(sha256))
 	return err == nil && fi.Mode().IsRegular() && fi.Size() == length
+}
+
+// dropUnreferenced removes, before they are placed, the staged blobs that
+// no target of the kit being imported references: a delta's own
+// description, which is not a file of the full kit it stands for.
+func (st *stager) dropUnreferenced(targets []verify.Target) {
+	keep := make(map[string]bool, len(targets))
+	for _, t := range targets {
+		keep[t.SHA256] = true
+	}
+	for sha, b := range st.staged {
+		if keep[sha] {
+			continue
+		}
+		if b.tmp != "" {
+			os.Remove(b.tmp)
+		}
+		delete(st.staged, sha)
+	}
 }

@@ -71,6 +71,19 @@ func state(t *testing.T, s *Store) string {
 	return b.String()
 }
 
+func blobNames(t *testing.T, s *Store) string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(s.dir, blobsDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return strings.Join(names, "\n")
+}
+
 func importErr(t *testing.T, s *Store, kit []byte, opts ImportOptions) (*ImportResult, error) {
 	t.Helper()
 	if opts.At.IsZero() {
@@ -98,6 +111,12 @@ func TestDeltaChainEqualsFull(t *testing.T) {
 		if res.Outcome != OutcomeActivated || res.Report.Delta == nil {
 			t.Fatalf("delta %d: outcome %q, delta %+v", v, res.Outcome, res.Report.Delta)
 		}
+		for _, e := range fixtures.Entries(delta[v]) {
+			sum := sha256.Sum256(e.Content)
+			if _, err := os.Stat(chain.blobPath(hex.EncodeToString(sum[:]))); e.Name == bundle.DeltaPath && err == nil {
+				t.Errorf("delta %d: its %s was stored as a blob", v, bundle.DeltaPath)
+			}
+		}
 		if v == 3 && res.Changes.Removed != 2 {
 			t.Errorf("delta 3 removed %d files, want 2 (docs/old.txt, docs/moved-2.txt)", res.Changes.Removed)
 		}
@@ -106,6 +125,16 @@ func TestDeltaChainEqualsFull(t *testing.T) {
 	mustImport(t, direct, full[3], ImportOptions{Root: ch.Root()})
 	if got, want := state(t, chain), state(t, direct); got != want {
 		t.Errorf("store after 1 + deltas:\n%s\nstore after the full kit 3:\n%s", got, want)
+	}
+	// After a gc (the chain's store still holds blobs of kits 1 and 2),
+	// the same blobs: nothing of the deltas themselves is left.
+	for _, st := range []*Store{chain, direct} {
+		if _, err := st.GC(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := blobNames(t, chain), blobNames(t, direct); got != want {
+		t.Errorf("blobs after 1 + deltas:\n%s\nafter the full kit 3:\n%s", got, want)
 	}
 
 	// The same delta again changes nothing.

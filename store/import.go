@@ -266,7 +266,12 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	if !rep.OK {
 		return res, rep.Err()
 	}
-	rep = fullKit(rep)
+	if rep.Delta != nil {
+		rep = fullKit(rep)
+		if im.st != nil {
+			im.st.dropUnreferenced(rep.Targets)
+		}
+	}
 	outcome, err := im.outcome(rep)
 	if err != nil {
 		return res, err
