@@ -83,6 +83,12 @@ func TestDeltaKitEndToEnd(t *testing.T) {
 	write(t, filepath.Join(osvDir, "A-3.json"), deltaAdvisory("DELTA-2026-0003", "2026-11-29T00:00:00Z", "3.0.14-1"))
 	mirror(2, "v2.kit.tar.zst")
 	mirror(2, "v2.delta.kit.tar.zst", "--base", "v1.kit.tar.zst")
+	mirror(2, "v2.delta-again.kit.tar.zst", "--base", "v1.kit.tar.zst")
+	a, _ := os.ReadFile(filepath.Join(dir, "v2.delta.kit.tar.zst"))
+	b, _ := os.ReadFile(filepath.Join(dir, "v2.delta-again.kit.tar.zst"))
+	if len(a) == 0 || string(a) != string(b) {
+		t.Errorf("two deltas of the same inputs differ (%d and %d bytes)", len(a), len(b))
+	}
 
 	size := func(name string) int64 {
 		fi, err := os.Stat(filepath.Join(dir, name))
