@@ -59,6 +59,21 @@ func TestDeltaFromKit(t *testing.T) {
 	if from.Base != want.Base || len(from.Files) != len(files) {
 		t.Errorf("from %+v, want %+v", from.Base, want.Base)
 	}
+	// A delta as the base: its full kit's files and targets digest.
+	v5 := fixtures.SampleFiles()
+	v5["docs/README.md"] = []byte("five\n")
+	dpath := filepath.Join(dir, "5.delta.kit.tar.zst")
+	if err := os.WriteFile(dpath, fixtures.DeltaKit(ch, v5, fixtures.KitOptions{Version: 5}, *from), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dfrom, err := DeltaFromKit(context.Background(), dpath, ch.Chain, "acme", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full5 := fixtures.BaseOf(fixtures.Kit(ch, v5, fixtures.KitOptions{Version: 5}), v5)
+	if dfrom.Base != full5.Base || len(dfrom.Files) != len(v5) || dfrom.Files["docs/README.md"] != full5.Files["docs/README.md"] {
+		t.Errorf("delta as base: %+v, want %+v", dfrom.Base, full5.Base)
+	}
 	if _, err := DeltaFromKit(context.Background(), path, ch.Chain, "other", nil); err == nil {
 		t.Errorf("a base of another channel accepted")
 	}
