@@ -102,7 +102,11 @@ type WrittenDelta struct {
 	FullTargetsSHA256 string
 	FullTargets       int
 	FullContentBytes  int64
-	Removed           []string
+	// Carried and CarriedBytes count the full kit's files the delta
+	// carries (not DeltaPath).
+	Carried      int
+	CarriedBytes int64
+	Removed      []string
 }
 
 // WriteDelta writes to w the delta kit that takes a site holding from to
@@ -157,7 +161,7 @@ func WriteDelta(ctx context.Context, w io.Writer, opts WriteOptions, files []Fil
 	}
 	inFull := make(map[string]bool, len(files))
 	var carried []File
-	var fullBytes int64
+	var fullBytes, carriedBytes int64
 	for i, f := range files {
 		inFull[f.Path] = true
 		fullBytes += sizes[i]
@@ -166,6 +170,7 @@ func WriteDelta(ctx context.Context, w io.Writer, opts WriteOptions, files []Fil
 		}
 		f.Digest, f.Size = digests[i], sizes[i]
 		carried = append(carried, f)
+		carriedBytes += sizes[i]
 	}
 	removed := []string{}
 	for p := range from.Files {
@@ -197,7 +202,8 @@ func WriteDelta(ctx context.Context, w io.Writer, opts WriteOptions, files []Fil
 		return nil, err
 	}
 	return &WrittenDelta{
-		Written: written, FullTargetsSHA256: d.TargetsSHA256, FullTargets: len(files), FullContentBytes: fullBytes, Removed: removed,
+		Written: written, FullTargetsSHA256: d.TargetsSHA256, FullTargets: len(files), FullContentBytes: fullBytes,
+		Carried: d.Carried, CarriedBytes: carriedBytes, Removed: removed,
 	}, nil
 }
 

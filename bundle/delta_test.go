@@ -50,6 +50,9 @@ func TestWriteDeltaDeterministic(t *testing.T) {
 	if wa.FullTargetsSHA256 != wf.TargetsSHA256 || wa.Info.Base == nil || *wa.Info.Base != from.Base {
 		t.Errorf("full targets %s, want %s; base %+v", wa.FullTargetsSHA256, wf.TargetsSHA256, wa.Info.Base)
 	}
+	if wa.Carried != 1 || wa.CarriedBytes != int64(len("changed\n")) || wa.FullTargets != len(v2) {
+		t.Errorf("written: carried %d (%d bytes) of %d", wa.Carried, wa.CarriedBytes, wa.FullTargets)
+	}
 	var names []string
 	var desc *bundle.Delta
 	for _, e := range fixtures.Entries(a.Bytes()) {

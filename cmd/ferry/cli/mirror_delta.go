@@ -32,7 +32,7 @@ func deltaJSON(res *kit.BuildResult) map[string]any {
 	d := res.Delta
 	return map[string]any{
 		"base": res.Info.Base, "fullTargetsSha256": d.FullTargetsSHA256, "fullTargets": d.FullTargets,
-		"fullContentBytes": d.FullContentBytes, "carried": res.Targets - 1, "removed": d.Removed,
+		"fullContentBytes": d.FullContentBytes, "carried": d.Carried, "carriedBytes": d.CarriedBytes, "removed": d.Removed,
 	}
 }
 
@@ -44,6 +44,6 @@ func printDelta(w io.Writer, res *kit.BuildResult) {
 	} else {
 		fmt.Fprintf(w, "delta of  %s v%d (targets sha256:%s)\n", b.Channel, b.Version, b.TargetsSHA256)
 	}
-	fmt.Fprintf(w, "carries   %d of %d files (%d of %d bytes), %d removed\nfull kit  targets sha256:%s\n",
-		res.Targets-1, d.FullTargets, res.ContentBytes, d.FullContentBytes, len(d.Removed), d.FullTargetsSHA256)
+	fmt.Fprintf(w, "carries   %d of %d files (%d of %d bytes) and %s, %d removed\nfull kit  targets sha256:%s\n",
+		d.Carried, d.FullTargets, d.CarriedBytes, d.FullContentBytes, bundle.DeltaPath, len(d.Removed), d.FullTargetsSHA256)
 }
