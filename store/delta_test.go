@@ -111,6 +111,9 @@ func TestDeltaChainEqualsFull(t *testing.T) {
 		if res.Outcome != OutcomeActivated || res.Report.Delta == nil {
 			t.Fatalf("delta %d: outcome %q, delta %+v", v, res.Outcome, res.Report.Delta)
 		}
+		if res.Receipt.DeltaOf == nil || res.Receipt.DeltaOf.Version != int64(v-1) || res.Receipt.TargetsSHA256 != res.Report.Delta.TargetsSHA256 {
+			t.Errorf("delta %d: receipt %+v", v, res.Receipt)
+		}
 		for _, e := range fixtures.Entries(delta[v]) {
 			sum := sha256.Sum256(e.Content)
 			if _, err := os.Stat(chain.blobPath(hex.EncodeToString(sum[:]))); e.Name == bundle.DeltaPath && err == nil {

@@ -479,6 +479,10 @@ func (im *importer) receipt(rep *verify.Report, res *ImportResult, outcome strin
 	if rc.SignerKeyIDs == nil {
 		rc.SignerKeyIDs = []string{}
 	}
+	if rep.Delta != nil {
+		base := rep.Delta.Base
+		rc.DeltaOf = &base
+	}
 	if im.prev != nil {
 		rc.PreviousVersion = im.prev.Version
 	}
