@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/verify"
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // DeltaFromKit verifies the kit at path as the base of a delta of channel:
@@ -28,20 +30,20 @@ func DeltaFromKit(ctx context.Context, path string, roots [][]byte, channel stri
 	if err != nil {
 		return nil, fmt.Errorf("base kit: %w", err)
 	}
-	in, err := Inspect(f)
+	info, err := peekInfo(f)
 	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("base kit %s: %w", path, err)
 	}
-	if in.Info.Channel != channel {
-		return nil, fmt.Errorf("base kit %s is of channel %q, the kit of channel %q", path, in.Info.Channel, channel)
+	if info.Channel != channel {
+		return nil, fmt.Errorf("base kit %s is of channel %q, the kit of channel %q", path, info.Channel, channel)
 	}
 	f, err = os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("base kit: %w", err)
 	}
 	defer f.Close()
-	rep, err := verify.Kit(ctx, f, verify.Static(verify.Trust{Root: roots[0]}), verify.Options{At: in.Info.Created, Attestations: attestations})
+	rep, err := verify.Kit(ctx, f, verify.Static(verify.Trust{Root: roots[0]}), verify.Options{At: info.Created, Attestations: attestations})
 	if err != nil {
 		return nil, fmt.Errorf("base kit %s: %w", path, err)
 	}
@@ -131,4 +133,39 @@ func DeltaFromHave(r io.Reader, name, channel string) (*bundle.DeltaFrom, error)
 func isHex256(s string) bool {
 	b, err := hex.DecodeString(s)
 	return err == nil && len(b) == 32 && s == strings.ToLower(s)
+}
+
+// peekInfo reads the kit description from the (not yet verified) signed
+// targets of a kit, which come before any content: only the time to
+// verify the base at is taken from it.
+func peekInfo(r io.Reader) (bundle.Info, error) {
+	br, err := bundle.NewReader(r)
+	if err != nil {
+		return bundle.Info{}, err
+	}
+	defer br.Close()
+	for {
+		e, err := br.Next()
+		if err == io.EOF {
+			return bundle.Info{}, errors.New("no tuf/targets.json")
+		}
+		if err != nil {
+			return bundle.Info{}, err
+		}
+		if !strings.HasPrefix(e.Name, bundle.MetaDir) {
+			return bundle.Info{}, errors.New("no tuf/targets.json before the content")
+		}
+		if e.Name != bundle.TargetsPath {
+			continue
+		}
+		data, err := br.ReadAll(bundle.MaxMetadataSize)
+		if err != nil {
+			return bundle.Info{}, err
+		}
+		t, err := metadata.Targets().FromBytes(data)
+		if err != nil {
+			return bundle.Info{}, fmt.Errorf("%s: %w", e.Name, err)
+		}
+		return bundle.KitInfo(t)
+	}
 }
