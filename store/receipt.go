@@ -43,28 +43,29 @@ const ReceiptSchema = "ferry.dev/store-receipt/v1"
 
 // Receipt records one import in the store's log.
 type Receipt struct {
-	Schema          string    `json:"schema"`
-	Seq             uint64    `json:"seq"`
-	Time            time.Time `json:"time"`
-	Operator        string    `json:"operator"`
-	Source          string    `json:"source,omitempty"`
-	Outcome         string    `json:"outcome"`
-	Reason          string    `json:"reason,omitempty"`
-	Channel         string    `json:"channel"`
-	Name            string    `json:"name"`
-	Version         int64     `json:"version"`
-	PreviousVersion int64     `json:"previousVersion,omitempty"`
-	PinnedRoot      bool      `json:"pinnedRoot,omitempty"`
-	RootVersion     int64     `json:"rootVersion"`
-	KitSHA256       string    `json:"kitSha256"`
-	KitBytes        int64     `json:"kitBytes"`
-	TargetsSHA256   string    `json:"targetsSha256"`
+	Schema          string                      `json:"schema"`
+	Seq             uint64                      `json:"seq"`
+	Time            time.Time                   `json:"time"`
+	Operator        string                      `json:"operator"`
+	Source          string                      `json:"source,omitempty"`
+	Outcome         string                      `json:"outcome"`
+	Reason          string                      `json:"reason,omitempty"`
+	Channel         string                      `json:"channel"`
+	Name            string                      `json:"name"`
+	Version         int64                       `json:"version"`
+	PreviousVersion int64                       `json:"previousVersion,omitempty"`
+	PinnedRoot      bool                        `json:"pinnedRoot,omitempty"`
+	RootVersion     int64                       `json:"rootVersion"`
+	KitSHA256       string                      `json:"kitSha256"`
+	KitBytes        int64                       `json:"kitBytes"`
+	TargetsSHA256   string                      `json:"targetsSha256"`
+	SignerKeyIDs    []string                    `json:"signerKeyIds"`
+	Checks          []string                    `json:"checks"`
+	Counts          map[string]verify.TypeCount `json:"counts"`
+
 	// DeltaOf is the base of a delta kit (KitSHA256 is then the delta's,
 	// TargetsSHA256 the full kit's it stood for); nil for a full kit.
-	DeltaOf      *bundle.Base                `json:"deltaOf,omitempty"`
-	SignerKeyIDs []string                    `json:"signerKeyIds"`
-	Checks       []string                    `json:"checks"`
-	Counts       map[string]verify.TypeCount `json:"counts"`
+	DeltaOf *bundle.Base `json:"deltaOf,omitempty"`
 }
 
 // Log returns every import receipt, oldest first.
