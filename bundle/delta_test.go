@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,15 @@ func TestWriteDeltaRefuses(t *testing.T) {
 		if _, err := bundle.WriteDelta(context.Background(), &bytes.Buffer{}, deltaOpts(c, tc.version), fixtures.Files(tc.files), tc.from); err == nil {
 			t.Errorf("%s: written", name)
 		}
+	}
+}
+
+// TestWriteReservesDeltaPath: only a delta kit holds delta.json.
+func TestWriteReservesDeltaPath(t *testing.T) {
+	c := fixtures.NewChannel("acme")
+	_, err := bundle.Write(context.Background(), &bytes.Buffer{}, deltaOpts(c, 1), fixtures.Files(map[string][]byte{bundle.DeltaPath: []byte("{}")}))
+	if !errors.Is(err, bundle.ErrInvalidPath) {
+		t.Errorf("a full kit with %s: %v", bundle.DeltaPath, err)
 	}
 }
 

@@ -105,6 +105,9 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 	if err != nil {
 		return nil, err
 	}
+	if info.Base == nil && slices.ContainsFunc(files, func(f File) bool { return f.Path == DeltaPath }) {
+		return nil, fmt.Errorf("%w: %q: reserved for a delta kit's description", ErrInvalidPath, DeltaPath)
+	}
 
 	// Pass 1: hash every file.
 	digests, sizes, err := hashFiles(ctx, files)
