@@ -31,6 +31,10 @@ const (
 	// Kits written in parts (parts.go).
 	CodePartMissing Code = "KIT_PART_MISSING"
 	CodePartInvalid Code = "KIT_PART_INVALID"
+	// CodeBlobMissing: a delta leaves out a file whose content the store
+	// it is checked against or imported into does not hold (a have-list
+	// that claimed a blob the store lacks).
+	CodeBlobMissing Code = "KIT_BLOB_MISSING"
 )
 
 // Codes lists every failure code, for documentation and tests.
@@ -39,7 +43,7 @@ var Codes = []Code{
 	CodeDigestMismatch, CodeSizeMismatch, CodeMissingTarget, CodeUnexpectedEntry,
 	CodeUnsafePath, CodeUnsafeEntryType, CodeDuplicateEntry, CodeTruncated,
 	CodeMalformed, CodeBaseMismatch, CodeTooLarge, CodeUnknownChannel,
-	CodePartMissing, CodePartInvalid,
+	CodePartMissing, CodePartInvalid, CodeBlobMissing,
 }
 
 // Error is one verification failure: a stable code, the entry it concerns

@@ -106,6 +106,9 @@ func ContentType(path string) string {
 	if path == "kit.json" {
 		return "kit"
 	}
+	if path == DeltaPath {
+		return "delta"
+	}
 	top, _, ok := strings.Cut(path, "/")
 	if !ok {
 		return "files"

@@ -46,11 +46,16 @@ type File struct {
 	Size   int64
 }
 
-// Base names the kit a delta kit applies on top of.
+// Base names the kit a delta kit applies on top of: a version of the
+// channel, named by the sha256 of its full targets.json. With Have set the
+// delta was made against a site's have-list instead: it applies onto any
+// store that holds the blobs it leaves out, and Version and TargetsSHA256
+// record what the have-list said the site had (0 and "" for nothing).
 type Base struct {
 	Channel       string `json:"channel"`
 	Version       int64  `json:"version"`
 	TargetsSHA256 string `json:"targetsSha256"`
+	Have          bool   `json:"have,omitempty"`
 }
 
 // Info describes a kit. It is signed, in targets.json, so a verifier can read
@@ -96,58 +101,27 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 	if len(opts.Signers) == 0 {
 		return nil, errors.New("no signing key given")
 	}
-	info := opts.Info
-	info.Format = FormatVersion
-	info.Created = info.Created.UTC().Truncate(time.Second)
-	info.Expires = info.Expires.UTC().Truncate(time.Second)
-	if info.Version < 1 {
-		return nil, fmt.Errorf("kit version %d: must be at least 1", info.Version)
-	}
-	if !info.Expires.After(info.Created) {
-		return nil, fmt.Errorf("kit expiry %s is not after its creation %s", info.Expires.Format(time.RFC3339), info.Created.Format(time.RFC3339))
-	}
-	files = slices.Clone(files)
-	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
-	for i, f := range files {
-		if p := CheckPath(f.Path); p != "" {
-			return nil, fmt.Errorf("%w: %q: %s", ErrInvalidPath, f.Path, p)
-		}
-		if strings.HasPrefix(f.Path, MetaDir) {
-			return nil, fmt.Errorf("%w: %q: %s is reserved for TUF metadata", ErrInvalidPath, f.Path, MetaDir)
-		}
-		if i > 0 && files[i-1].Path == f.Path {
-			return nil, fmt.Errorf("%w: %q: duplicate path", ErrInvalidPath, f.Path)
-		}
-		if f.Digest != nil && (len(f.Digest) != sha256.Size || f.Size < 0) {
-			return nil, fmt.Errorf("%q: known digest of %d bytes and size %d: want a sha256 and a size >= 0", f.Path, len(f.Digest), f.Size)
-		}
-	}
-	if err := checkTargetsSize(files); err != nil {
+	info, files, err := prepare(opts, files)
+	if err != nil {
 		return nil, err
+	}
+	if info.Base == nil && slices.ContainsFunc(files, func(f File) bool { return f.Path == DeltaPath }) {
+		return nil, fmt.Errorf("%w: %q: reserved for a delta kit's description", ErrInvalidPath, DeltaPath)
 	}
 
 	// Pass 1: hash every file.
-	targets := metadata.Targets(info.Expires)
-	targets.Signed.Version = info.Version
 	digests, sizes, err := hashFiles(ctx, files)
 	if err != nil {
 		return nil, err
 	}
 	var total int64
-	for i, f := range files {
-		total += sizes[i]
-		tf := &metadata.TargetFiles{Length: sizes[i], Hashes: metadata.Hashes{"sha256": digests[i]}, Path: f.Path}
-		if len(f.Custom) > 0 {
-			c := json.RawMessage(slices.Clone(f.Custom))
-			tf.Custom = &c
-		}
-		targets.Signed.Targets[f.Path] = tf
+	for _, n := range sizes {
+		total += n
 	}
-	infoMap, err := toMap(info)
+	targets, err := targetsOf(info, files, digests, sizes)
 	if err != nil {
 		return nil, err
 	}
-	targets.Signed.UnrecognizedFields = map[string]any{KitField: infoMap}
 	targetsJSON, keyIDs, err := signMeta(targets, opts.Signers)
 	if err != nil {
 		return nil, fmt.Errorf("signing targets: %w", err)
@@ -247,6 +221,62 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 		ContentBytes:  total,
 		SignerKeyIDs:  keyIDs,
 	}, nil
+}
+
+// prepare checks the options and files of a kit and returns its
+// normalised Info and the files sorted by path.
+func prepare(opts WriteOptions, files []File) (Info, []File, error) {
+	info := opts.Info
+	info.Format = FormatVersion
+	info.Created = info.Created.UTC().Truncate(time.Second)
+	info.Expires = info.Expires.UTC().Truncate(time.Second)
+	if info.Version < 1 {
+		return Info{}, nil, fmt.Errorf("kit version %d: must be at least 1", info.Version)
+	}
+	if !info.Expires.After(info.Created) {
+		return Info{}, nil, fmt.Errorf("kit expiry %s is not after its creation %s", info.Expires.Format(time.RFC3339), info.Created.Format(time.RFC3339))
+	}
+	files = slices.Clone(files)
+	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	for i, f := range files {
+		if p := CheckPath(f.Path); p != "" {
+			return Info{}, nil, fmt.Errorf("%w: %q: %s", ErrInvalidPath, f.Path, p)
+		}
+		if strings.HasPrefix(f.Path, MetaDir) {
+			return Info{}, nil, fmt.Errorf("%w: %q: %s is reserved for TUF metadata", ErrInvalidPath, f.Path, MetaDir)
+		}
+		if i > 0 && files[i-1].Path == f.Path {
+			return Info{}, nil, fmt.Errorf("%w: %q: duplicate path", ErrInvalidPath, f.Path)
+		}
+		if f.Digest != nil && (len(f.Digest) != sha256.Size || f.Size < 0) {
+			return Info{}, nil, fmt.Errorf("%q: known digest of %d bytes and size %d: want a sha256 and a size >= 0", f.Path, len(f.Digest), f.Size)
+		}
+	}
+	if err := checkTargetsSize(files); err != nil {
+		return Info{}, nil, err
+	}
+	return info, files, nil
+}
+
+// targetsOf returns the unsigned targets metadata of a kit: info in its
+// kit field, every file with its length, sha256 and custom object.
+func targetsOf(info Info, files []File, digests [][]byte, sizes []int64) (*metadata.Metadata[metadata.TargetsType], error) {
+	targets := metadata.Targets(info.Expires)
+	targets.Signed.Version = info.Version
+	for i, f := range files {
+		tf := &metadata.TargetFiles{Length: sizes[i], Hashes: metadata.Hashes{"sha256": digests[i]}, Path: f.Path}
+		if len(f.Custom) > 0 {
+			c := json.RawMessage(slices.Clone(f.Custom))
+			tf.Custom = &c
+		}
+		targets.Signed.Targets[f.Path] = tf
+	}
+	infoMap, err := toMap(info)
+	if err != nil {
+		return nil, err
+	}
+	targets.Signed.UnrecognizedFields = map[string]any{KitField: infoMap}
+	return targets, nil
 }
 
 // checkTargetsSize refuses files whose targets.json would be larger than a

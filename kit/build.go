@@ -51,12 +51,17 @@ type BuildOptions struct {
 	Cache string
 	// HTTPClient, if set, is used for every download.
 	HTTPClient *http.Client
+	// Delta, if set, makes Build write a delta kit against it (see
+	// DeltaFromKit, DeltaFromHave) instead of the full kit.
+	Delta *bundle.DeltaFrom
 }
 
 // BuildResult describes a built kit.
 type BuildResult struct {
 	*bundle.Written
 	Manifest Manifest
+	// Delta describes the full kit a delta stands for; nil for a full kit.
+	Delta *bundle.WrittenDelta
 }
 
 // Build fetches every source of spec and writes the signed kit to w.
@@ -135,11 +140,19 @@ func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*Bu
 		Open:   func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(manJSON)), nil },
 	})
 	files = packProgress(files, logger)
-	written, err := bundle.Write(ctx, w, bundle.WriteOptions{
+	wopts := bundle.WriteOptions{
 		Info:    bundle.Info{Name: spec.Name, Channel: spec.Channel, Version: spec.Version, Created: created, Expires: expires},
 		Roots:   opts.Roots,
 		Signers: opts.Signers,
-	}, files)
+	}
+	if opts.Delta != nil {
+		d, err := bundle.WriteDelta(ctx, w, wopts, files, *opts.Delta)
+		if err != nil {
+			return nil, err
+		}
+		return &BuildResult{Written: d.Written, Manifest: man, Delta: d}, nil
+	}
+	written, err := bundle.Write(ctx, w, wopts, files)
 	if err != nil {
 		return nil, err
 	}

@@ -619,5 +619,33 @@ if [[ ${BENCH_PARTS:-1} != 0 ]]; then
 	row "12. verify $big in $np parts, wall s" "$vp_w" "$vw_w" "$r_parts" "<= 1.05x" "$v"
 	row "   verify in parts, peak RSS MiB (info)" "$(mibs "$(median vparts 2)")" "$(mibs "$(median vwhole 2)")" "" "" info
 	echo "  12. ${cmd_vparts//$work/\$W}   vs   ${cmd_verify//$work/\$W}"
+fi
+
+# ---------------------------------------------------------------------------
+# Delta kits: a typical day (1 of 20 images rebuilt on shared base layers,
+# 1 % of the advisories modified — the Go OSV corpus when FERRY_CORPUS has
+# it, else 4291 generated records —, 2 of 10 VEX documents updated), built
+# from generated data (store BenchmarkDeltaDay): the delta's size against
+# the full kit's (target <= 5 %) and importing the base and then the delta
+# against importing the full kit (target <= 1.1x).
+#   BENCH_DELTA=0   skip this part
+if [[ ${BENCH_DELTA:-1} != 0 ]]; then
+	db=$work/m/delta.txt
+	log "bench: 13. delta kit of a typical day (go test -bench DeltaDay)"
+	if (cd "$repo" && go test ./store -run '^$' -bench '^BenchmarkDeltaDay$' -benchtime "${runs}x" -count 1) >"$db" 2>&1; then
+		metric() { awk -v m="$1" '$1 ~ /^BenchmarkDeltaDay/ {for (i = 3; i < NF; i++) if ($(i + 1) == m) print $i}' "$db"; }
+		d_full=$(metric full-bytes); d_delta=$(metric delta-bytes); d_pct=$(metric delta-%)
+		d_tf=$(metric import-full-s); d_tb=$(metric import-base-s); d_td=$(metric import-delta-s); d_r=$(metric base+delta/full)
+		echo
+		row "delta kits (typical day)" ferry full ratio target result
+		verdict "$d_pct" 5
+		row "13. delta / full kit, bytes" "$d_delta" "$d_full" "$(printf '%.2f%%' "$d_pct")" "<= 5%" "$v"
+		verdict "$d_r" 1.10
+		row "   import base + delta / full, s" "$(awk -v a="$d_tb" -v b="$d_td" 'BEGIN {printf "%.2f", a + b}')" "$d_tf" "${d_r}x" "<= 1.10x" "$v"
+		row "   import of the delta alone, s" "$d_td" "$d_tf" "$(ratio "$d_td" "$d_tf")" "" info
+		echo "  13. go test ./store -run '^\$' -bench '^BenchmarkDeltaDay\$' -benchtime ${runs}x"
+	else
+		log "bench: the delta benchmark failed:"; cat "$db" >&2; fails=$((fails + 1))
+	fi
 	if ((fails > 0)) && [[ ${BENCH_STRICT:-0} == 1 ]]; then echo "$fails target(s) missed"; exit 1; fi
 fi

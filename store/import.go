@@ -239,7 +239,7 @@ func (im *importer) now() time.Time {
 
 func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, err error) {
 	res = &ImportResult{Schema: ImportResultSchema, DryRun: im.opts.DryRun}
-	vopts := verify.Options{At: im.opts.At, Attestations: im.s.attestations()}
+	vopts := verify.Options{At: im.opts.At, Attestations: im.s.attestations(), Store: im}
 	if !im.opts.DryRun {
 		im.st = newStager(im.s, im.clock)
 		vopts.Content = im.st.stage
@@ -291,6 +291,12 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	}
 	if !rep.OK {
 		return res, rep.Err()
+	}
+	if rep.Delta != nil {
+		rep = fullKit(rep)
+		if im.st != nil {
+			im.st.dropUnreferenced(rep.Targets)
+		}
 	}
 	outcome, err := im.outcome(rep)
 	if err != nil {
@@ -516,6 +522,10 @@ func (im *importer) receipt(rep *verify.Report, res *ImportResult, outcome strin
 	if rc.SignerKeyIDs == nil {
 		rc.SignerKeyIDs = []string{}
 	}
+	if rep.Delta != nil {
+		base := rep.Delta.Base
+		rc.DeltaOf = &base
+	}
 	if im.prev != nil {
 		rc.PreviousVersion = im.prev.Version
 	}
@@ -595,6 +605,10 @@ func orUnnamed(source string) string {
 // carriedOf returns what verify re-verified of the kit's carried trust,
 // never nil for a verified kit (nil would make buildIndexes check again).
 func carriedOf(rep *verify.Report) *verify.Carried {
+	if rep.Delta != nil {
+		// A delta's trust material is checked with the base's files.
+		return nil
+	}
 	if rep.Carried == nil {
 		return &verify.Carried{}
 	}

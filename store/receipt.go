@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/verify"
 	bolt "go.etcd.io/bbolt"
 )
@@ -69,6 +70,10 @@ type Receipt struct {
 	SignerKeyIDs    []string                    `json:"signerKeyIds"`
 	Checks          []string                    `json:"checks"`
 	Counts          map[string]verify.TypeCount `json:"counts"`
+
+	// DeltaOf is the base of a delta kit (KitSHA256 is then the delta's,
+	// TargetsSHA256 the full kit's it stood for); nil for a full kit.
+	DeltaOf *bundle.Base `json:"deltaOf,omitempty"`
 }
 
 // Log returns every import receipt in the order the imports were committed

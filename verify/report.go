@@ -52,7 +52,10 @@ type Report struct {
 	// Parts describes the parts the kit was read from, when it was
 	// written in parts (parts.go).
 	Parts    *PartsInfo `json:"parts,omitempty"`
-	Failures []Failure  `json:"failures"`
+	// Delta describes a delta kit whose description verified: what it
+	// needs and the full kit it stands for.
+	Delta    *Delta    `json:"delta,omitempty"`
+	Failures []Failure `json:"failures"`
 
 	// Targets lists the verified content entries in kit order.
 	Targets []Target `json:"-"`
@@ -146,7 +149,15 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 	}
 	if r.Base != nil {
 		// A delta kit is only importable onto exactly this base: say so.
-		fmt.Fprintf(tw, "delta of	%s v%d (targets sha256 %s)\n", r.Base.Channel, r.Base.Version, r.Base.TargetsSHA256)
+		if r.Base.Have {
+			fmt.Fprintf(tw, "delta of\ta have-list of channel %s (v%d)\n", r.Base.Channel, r.Base.Version)
+		} else {
+			fmt.Fprintf(tw, "delta of\t%s v%d (targets sha256 %s)\n", r.Base.Channel, r.Base.Version, r.Base.TargetsSHA256)
+		}
+		fmt.Fprintf(tw, "needs\t%s\n", Needs(*r.Base))
+	}
+	if r.Delta != nil {
+		fmt.Fprintf(tw, "full kit\t%d files, %d carried, %d removed; targets sha256 %s\n", r.Delta.Files, r.Delta.Carried, len(r.Delta.Removed), r.Delta.TargetsSHA256)
 	}
 	if r.RootVersion > 0 {
 		fmt.Fprintf(tw, "root version\t%d\n", r.RootVersion)

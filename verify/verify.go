@@ -62,6 +62,9 @@ type Options struct {
 	// (CheckCarried). When nil, a kit that carries one makes Kit return
 	// ErrNoAttestationVerifier.
 	Attestations AttestationVerifier
+	// Store, if set, is the site a delta kit is checked against: its base
+	// (KIT_BASE_MISMATCH) and the content it leaves out (KIT_BLOB_MISSING).
+	Store DeltaStore
 }
 
 // Metadata is the verified TUF metadata of a kit, as bytes, for the store.
@@ -128,6 +131,8 @@ type verifier struct {
 	rep   *Report
 
 	targets map[string]*metadata.TargetFiles
+	// delta is the bytes of a delta kit's delta.json, once read.
+	delta []byte
 }
 
 // rawMeta is the kit's TUF metadata as read, not yet trusted, and as
@@ -695,6 +700,13 @@ func (v *verifier) contentPhase() error {
 				hr.tee = bytes.NewBuffer(make([]byte, 0, t.Length))
 			}
 		}
+		if e.Name == bundle.DeltaPath && v.rep.Base != nil {
+			if t.Length > bundle.MaxDeltaSize {
+				v.fail(bundle.CodeTooLarge, e.Name, "%d bytes, more than the %d a delta's description may hold", t.Length, bundle.MaxDeltaSize)
+			} else {
+				hr.tee = bytes.NewBuffer(make([]byte, 0, t.Length))
+			}
+		}
 		if v.opts.Content != nil {
 			if err := v.opts.Content(tgt, hr); err != nil {
 				if v.br.Err() != nil {
@@ -713,7 +725,9 @@ func (v *verifier) contentPhase() error {
 			continue
 		}
 		v.rep.count(tgt)
-		if hr.tee != nil {
+		if hr.tee != nil && e.Name == bundle.DeltaPath && v.rep.Base != nil {
+			v.delta = hr.tee.Bytes()
+		} else if hr.tee != nil {
 			carried.files[e.Name] = &fstest.MapFile{Data: hr.tee.Bytes(), Mode: 0o444}
 		}
 	}
@@ -731,6 +745,12 @@ func (v *verifier) contentPhase() error {
 		v.fail(bundle.CodeMissingTarget, p, "listed in targets.json but not in the kit")
 	}
 	if len(v.rep.Failures) > 0 {
+		return nil
+	}
+	if v.rep.Base != nil {
+		// A delta: its trust material is checked with the base's, when
+		// the store applies it (the files it leaves out are not here).
+		v.checkDelta()
 		return nil
 	}
 	// The content verified: now the trust material it carries.

@@ -48,6 +48,13 @@ in that order), the clock used, the reason and the operator; 'ferry
 store log' and 'ferry store info' show them. --dry-run --at needs no
 reason (nothing is written).
 
+A delta kit (ferry mirror --base or --have) applies only onto exactly its
+base: otherwise KIT_BASE_MISMATCH, naming the version the store holds and
+the one the delta needs (a chain 41, 42, 43 imports in order; a gap is
+refused). Every file it leaves out must be a blob of the store, else
+KIT_BLOB_MISSING names the digest. Either failure changes nothing. The
+store then holds exactly what the full kit of that version gives.
+
 --dry-run verifies and says what would change, writing nothing.
 --quarantine DIR moves a kit that fails verification into DIR, with its
 report beside it. When KIT is a symbolic link, the file it points to is

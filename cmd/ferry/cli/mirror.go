@@ -19,6 +19,7 @@ func newMirrorCmd() *cobra.Command {
 		keys                []string
 		check, json, noProg bool
 		allowExpired        bool
+		base, have          string
 	}
 	c := &cobra.Command{
 		Use:   "mirror -f kit.yaml -o OUT.kit.tar.zst --key SIGNING_KEY",
@@ -43,11 +44,21 @@ reads (64 MiB) is refused before anything is written.
 (700MiB, 4GiB, 4.7GB; a part may end anywhere in the stream): OUT.001,
 OUT.002 … and OUT.parts.json, the part index (each part's size and sha256,
 the kit's targets sha256) signed with the signing keys, so that one part
-can be checked alone and a corrupt part sent again alone.`,
+can be checked alone and a corrupt part sent again alone.
+
+--base OLD.kit.tar.zst writes a delta kit instead: OLD (a full kit or a
+delta of the same channel) is verified under the channel root first, then
+the delta carries only the files whose content OLD lacks, the paths it no
+longer has, and the full kit's signed targets; it imports only onto a
+store whose active kit is exactly OLD's version. --have have.json (ferry
+store inventory --have at the site) writes a delta that leaves out every
+content the site listed, whatever version it has. See docs/kit-format.md.`,
 		Example: `  ferry mirror -f kit.yaml -o acme-1.kit.tar.zst --key keys/signer.key
   ferry mirror -f kit.yaml -o acme-2.kit.tar.zst --key keys/signer.key --cache ~/.cache/ferry
   ferry mirror -f kit.yaml --check
   ferry mirror -f kit.yaml -o acme-2.kit.tar.zst --key keys/signer.key --split 4GiB
+  ferry mirror -f kit.yaml --base acme-41.kit.tar.zst -o acme-42.delta.kit.tar.zst --key keys/signer.key
+  ferry mirror -f kit.yaml --have have.json -o acme-42.delta.kit.tar.zst --key keys/signer.key
   FERRY_SIGNING_KEY="$(cat signer.key)" ferry mirror -f kit.yaml -o acme-2.kit.tar.zst --key env:FERRY_SIGNING_KEY`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -103,8 +114,12 @@ can be checked alone and a corrupt part sent again alone.`,
 			if err != nil {
 				return err
 			}
+			delta, err := deltaFrom(cmd.Context(), o.base, o.have, chain, spec.Channel)
+			if err != nil {
+				return err
+			}
 			logger, done := progressLogger(cmd.ErrOrStderr(), o.noProg)
-			bo := kit.BuildOptions{Roots: chain, Signers: signers, Now: created, Clock: clock, AllowExpired: o.allowExpired, Cache: o.cache, Logger: logger}
+			bo := kit.BuildOptions{Roots: chain, Signers: signers, Now: created, Clock: clock, AllowExpired: o.allowExpired, Cache: o.cache, Logger: logger, Delta: delta}
 			if partSize > 0 {
 				res, err := kit.BuildParts(cmd.Context(), o.out, partSize, spec, bo)
 				done()
@@ -119,15 +134,22 @@ can be checked alone and a corrupt part sent again alone.`,
 				return err
 			}
 			if o.json {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{
+				out := map[string]any{
 					"kit": o.out, "name": res.Info.Name, "channel": res.Info.Channel, "version": res.Info.Version,
 					"created": res.Info.Created, "expires": res.Info.Expires, "targets": res.Targets,
 					"contentBytes": res.ContentBytes, "targetsSha256": res.TargetsSHA256, "signerKeyIds": res.SignerKeyIDs,
-				})
+				}
+				if res.Delta != nil {
+					out["delta"] = deltaJSON(res)
+				}
+				return writeJSON(cmd.OutOrStdout(), out)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\nchannel   %s\nversion   %d\ncreated   %s\nexpires   %s\nfiles     %d (%d bytes)\ntargets   sha256:%s\n",
 				o.out, res.Info.Channel, res.Info.Version, res.Info.Created.Format("2006-01-02T15:04:05Z"),
 				res.Info.Expires.Format("2006-01-02T15:04:05Z"), res.Targets, res.ContentBytes, res.TargetsSHA256)
+			if res.Delta != nil {
+				printDelta(cmd.OutOrStdout(), res)
+			}
 			return nil
 		},
 	}
@@ -141,6 +163,9 @@ can be checked alone and a corrupt part sent again alone.`,
 	c.Flags().BoolVar(&o.allowExpired, "allow-expired", false, "build (or pass --check) even if the kit would already be expired now (for tests of expiry handling)")
 	c.Flags().BoolVar(&o.noProg, "no-progress", false, "no progress output")
 	c.Flags().StringVar(&o.split, "split", "", "write the kit in parts of this size (700MiB, 4GiB, 4.7GB): OUT.001 … and the signed OUT.parts.json")
+	c.Flags().StringVar(&o.base, "base", "", "write a delta kit against this kit of the channel (verified first): only what it lacks")
+	c.Flags().StringVar(&o.have, "have", "", "write a delta kit against a site's have-list (ferry store inventory --have): only what the site lacks")
+	c.MarkFlagsMutuallyExclusive("base", "have")
 	return c
 }
 

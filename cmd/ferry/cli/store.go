@@ -244,7 +244,7 @@ func newStoreInventoryCmd() *cobra.Command {
 	var f storeFlags
 	var out string
 	c := &cobra.Command{
-		Use:   "inventory --store DIR [-o have.json] [--json]",
+		Use:   "inventory --store DIR [--have] [-o have.json] [--json]",
 		Short: "What the site has, as JSON, for the connected side to build a minimal delta",
 		Long: `Write what the store holds as JSON: channels with their active version,
 targets digest, root version, sources with digests and every content
@@ -253,8 +253,12 @@ gives the same bytes. Carry it to the connected side for a minimal delta.
 
 The inventory is a machine document (ferry mirror --have reads it), so it
 is JSON whether or not --json is given; for a summary to read, use
-ferry store info.`,
-		Example: `  ferry store inventory --store /srv/ferry -o have.json
+ferry store info. --have says what it is for: the inventory is the site's
+have-list, and a delta made from it (ferry mirror --have) carries what the
+site lacks. The have-list is signed by nobody: the delta still verifies
+against the site's trust, and an import finds any content it left out
+that the store lacks (KIT_BLOB_MISSING).`,
+		Example: `  ferry store inventory --store /srv/ferry --have -o have.json
   ferry store inventory --store /srv/ferry | jq '.images | length'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -275,6 +279,7 @@ ferry store info.`,
 	f.add(c, "")
 	c.Flags().StringVarP(&out, "output", "o", "", "write the inventory (schema "+store.InventorySchema+") to this file instead of stdout")
 	c.Flags().Bool("json", true, "JSON output (the only form of the inventory; accepted for uniformity with the other store commands)")
+	c.Flags().Bool("have", true, "write it as the have-list for ferry mirror --have (the inventory is the have-list; accepted to say so)")
 	return c
 }
 

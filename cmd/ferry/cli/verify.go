@@ -52,7 +52,14 @@ reassembled copy. A missing or corrupt part is named by its file
 (KIT_PART_MISSING, KIT_PART_INVALID, with the expected and the actual
 sha256), and every other bad part is named too, so that only those are sent
 again. --part-only checks the one part given against the signed index, e.g.
-at a diode before the others arrive.`,
+at a diode before the others arrive.
+
+A delta kit (ferry mirror --base or --have) is checked on its own:
+everything it carries, and the full kit's targets it stands for, signed by
+the channel's keys; the report says which base it needs. With --store it
+is also checked against the site: the store must hold exactly that base
+(KIT_BASE_MISMATCH names the version it holds and the one needed) and
+every content the delta leaves out (KIT_BLOB_MISSING names the digest).`,
 		Example: `  ferry verify acme-1.kit.tar.zst --root trust/root.json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --json
   ferry verify acme-1.kit.tar.zst --root trust/root.json --at 2026-12-20T00:00:00Z
@@ -77,18 +84,20 @@ at a diode before the others arrive.`,
 			}
 			src := verify.Static(verify.Trust{Root: rootData})
 			var st *store.Store
+			vopts := verify.Options{At: at, Attestations: attestverify.Verifier{}}
 			if o.store != "" {
 				if st, err = store.Open(cmd.Context(), o.store, storeOptions(store.Options{ReadOnly: true})); err != nil {
 					return err
 				}
 				src = st.TrustSource(cmd.Context(), rootData)
+				vopts.Store = st.DeltaStore(cmd.Context())
 			}
 			var rep *verify.Report
 			if set, n := partSet(args[0]); set != nil || o.partOnly {
 				if err := partOnlyUsage(args[0], set); o.partOnly && err != nil {
 					return err
 				}
-				rep, err = verifyParts(cmd.Context(), set, n, o.partOnly, src, verify.Options{At: at})
+				rep, err = verifyParts(cmd.Context(), set, n, o.partOnly, src, vopts)
 			} else {
 				f, ferr := os.Open(args[0])
 				if ferr != nil {
@@ -96,7 +105,7 @@ at a diode before the others arrive.`,
 				}
 				defer f.Close()
 				r, endProgress := kitReadProgress(cmd.ErrOrStderr(), f, "verifying "+filepath.Base(args[0]))
-				rep, err = verify.Kit(cmd.Context(), r, src, verify.Options{At: at, Attestations: attestverify.Verifier{}})
+				rep, err = verify.Kit(cmd.Context(), r, src, vopts)
 				endProgress()
 			}
 			if errors.Is(err, store.ErrRootMismatch) {

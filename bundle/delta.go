@@ -1,0 +1,245 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
+)
+
+// DeltaPath is the content file of a delta kit that says how it applies:
+// its base, the full kit's signed targets.json and the removed paths.
+const DeltaPath = "delta.json"
+
+// DeltaSchema names the JSON schema of DeltaPath.
+const DeltaSchema = "ferry.dev/delta/v1"
+
+// MediaDelta is the media type of DeltaPath.
+const MediaDelta = "application/vnd.ferry.delta+json"
+
+// MaxDeltaSize caps DeltaPath when it is read: it holds a targets.json,
+// which a verifier reads up to DefaultMetadataBudget.
+const MaxDeltaSize = 2 * MaxMetadataSize
+
+// Delta is DeltaPath. A delta kit is a kit whose signed Info names a Base
+// and which carries, beside DeltaPath, only the files of the full kit
+// whose content the base lacks. The full kit is Targets: the signed
+// targets.json that the full kit of the same version has, byte for byte,
+// so a store that applies the delta holds exactly what the full kit gives
+// (the same files, the same targets digest).
+type Delta struct {
+	Schema string `json:"schema"`
+	// Base is the same as the delta's signed Info.Base.
+	Base Base `json:"base"`
+	// TargetsSHA256 is the sha256 of Targets, the full kit's targets digest.
+	TargetsSHA256 string `json:"targetsSha256"`
+	// Targets is the full kit's targets.json, its canonical bytes as a
+	// string, signed by the channel's targets keys.
+	Targets string `json:"targets"`
+	// Removed are the base's paths that the full kit no longer has, sorted.
+	Removed []string `json:"removed"`
+	// Carried and Files count the content files the delta carries (not
+	// DeltaPath) and the full kit has.
+	Carried int `json:"carried"`
+	Files   int `json:"files"`
+}
+
+// ParseDelta decodes DeltaPath and checks its own consistency: schema,
+// digest of Targets, sorted unique removed paths. It does not check the
+// signatures of Targets (see verify).
+func ParseDelta(data []byte) (*Delta, error) {
+	if len(data) > MaxDeltaSize {
+		return nil, fmt.Errorf("%s: %d bytes, more than the %d a delta's description may hold", DeltaPath, len(data), MaxDeltaSize)
+	}
+	var d Delta
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("%s: %w", DeltaPath, err)
+	}
+	if d.Schema != DeltaSchema {
+		return nil, fmt.Errorf("%s: schema %q is not %q", DeltaPath, d.Schema, DeltaSchema)
+	}
+	sum := sha256.Sum256([]byte(d.Targets))
+	if got := hex.EncodeToString(sum[:]); got != d.TargetsSHA256 {
+		return nil, fmt.Errorf("%s: the full targets have sha256 %s, targetsSha256 says %s", DeltaPath, got, d.TargetsSHA256)
+	}
+	for i, p := range d.Removed {
+		if i > 0 && d.Removed[i-1] >= p {
+			return nil, fmt.Errorf("%s: removed paths not sorted and unique at %q", DeltaPath, p)
+		}
+		if msg := CheckPath(p); msg != "" {
+			return nil, fmt.Errorf("%s: removed path %q: %s", DeltaPath, p, msg)
+		}
+	}
+	return &d, nil
+}
+
+// DeltaFrom is what a delta is made against: the files of its base kit,
+// or those of a site's have-list.
+type DeltaFrom struct {
+	Base Base
+	// Files maps each path of the base (or of the have-list's channel) to
+	// its hex sha256: the paths that are not in the new kit are the removed
+	// ones, and content with one of these digests is left out.
+	Files map[string]string
+	// Have holds further hex sha256 digests the site holds (any channel's
+	// files, image blobs of a have-list): content with one is left out.
+	Have map[string]bool
+}
+
+// WrittenDelta describes a delta kit that WriteDelta produced.
+type WrittenDelta struct {
+	*Written
+	// Full describes the full kit the delta stands for.
+	FullTargetsSHA256 string
+	FullTargets       int
+	FullContentBytes  int64
+	// Carried and CarriedBytes count the full kit's files the delta
+	// carries (not DeltaPath).
+	Carried      int
+	CarriedBytes int64
+	Removed      []string
+}
+
+// WriteDelta writes to w the delta kit that takes a site holding from to
+// the kit that Write(ctx, w, opts, files) would write. opts.Info.Base must
+// be nil: it is set from from.Base. The same files, options, base and
+// ed25519 keys give the same bytes.
+func WriteDelta(ctx context.Context, w io.Writer, opts WriteOptions, files []File, from DeltaFrom) (*WrittenDelta, error) {
+	if len(opts.Roots) == 0 {
+		return nil, errors.New("no root metadata given")
+	}
+	if len(opts.Signers) == 0 {
+		return nil, errors.New("no signing key given")
+	}
+	if opts.Info.Base != nil {
+		return nil, errors.New("delta: the full kit's info names a base")
+	}
+	if from.Base.Channel != opts.Info.Channel {
+		return nil, fmt.Errorf("delta: the base is of channel %q, the kit of channel %q", from.Base.Channel, opts.Info.Channel)
+	}
+	if !from.Base.Have && from.Base.Version >= opts.Info.Version {
+		return nil, fmt.Errorf("delta: the base has version %d, not older than the kit's version %d", from.Base.Version, opts.Info.Version)
+	}
+	info, files, err := prepare(opts, files)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if f.Path == DeltaPath {
+			return nil, fmt.Errorf("%w: %q is reserved for a delta's description", ErrInvalidPath, DeltaPath)
+		}
+	}
+	digests, sizes, err := hashFiles(ctx, files)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := targetsOf(info, files, digests, sizes)
+	if err != nil {
+		return nil, err
+	}
+	fullJSON, _, err := signMeta(targets, opts.Signers)
+	if err != nil {
+		return nil, fmt.Errorf("signing the full targets: %w", err)
+	}
+	fullSum := sha256.Sum256(fullJSON)
+
+	baseDigests := make(map[string]bool, len(from.Files)+len(from.Have))
+	for _, d := range from.Files {
+		baseDigests[d] = true
+	}
+	for d := range from.Have {
+		baseDigests[d] = true
+	}
+	inFull := make(map[string]bool, len(files))
+	var carried []File
+	var fullBytes, carriedBytes int64
+	for i, f := range files {
+		inFull[f.Path] = true
+		fullBytes += sizes[i]
+		if baseDigests[hex.EncodeToString(digests[i])] {
+			continue
+		}
+		f.Digest, f.Size = digests[i], sizes[i]
+		carried = append(carried, f)
+		carriedBytes += sizes[i]
+	}
+	removed := []string{}
+	for p := range from.Files {
+		if !inFull[p] {
+			removed = append(removed, p)
+		}
+	}
+	slices.Sort(removed)
+	base := from.Base
+	d := Delta{
+		Schema: DeltaSchema, Base: base, TargetsSHA256: hex.EncodeToString(fullSum[:]), Targets: string(fullJSON),
+		Removed: removed, Carried: len(carried), Files: len(files),
+	}
+	dj, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	dj = append(dj, '\n')
+	carried = append(carried, File{
+		Path:   DeltaPath,
+		Custom: json.RawMessage(`{"mediaType":"` + MediaDelta + `"}`),
+		Open:   func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(dj)), nil },
+	})
+	dopts := opts
+	dopts.Info = info
+	dopts.Info.Base = &base
+	written, err := Write(ctx, w, dopts, carried)
+	if err != nil {
+		return nil, err
+	}
+	return &WrittenDelta{
+		Written: written, FullTargetsSHA256: d.TargetsSHA256, FullTargets: len(files), FullContentBytes: fullBytes,
+		Carried: d.Carried, CarriedBytes: carriedBytes, Removed: removed,
+	}, nil
+}
+
+// FullTargets parses the full kit's targets of d (canonical form checked,
+// signatures not) and returns them with the kit's signed Info.
+func (d *Delta) FullTargets() (*metadata.Metadata[metadata.TargetsType], Info, error) {
+	t, err := ParseMetadata[metadata.TargetsType]([]byte(d.Targets))
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("%s: the full targets: %w", DeltaPath, err)
+	}
+	info, err := KitInfo(t)
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("%s: the full targets: %w", DeltaPath, err)
+	}
+	return t, info, nil
+}
+
+// KitInfo reads the kit description from the signed part of a kit's
+// targets, refusing unknown fields and another format.
+func KitInfo(t *metadata.Metadata[metadata.TargetsType]) (Info, error) {
+	var info Info
+	raw, ok := t.Signed.UnrecognizedFields[KitField]
+	if !ok {
+		return info, errors.New("the signed targets carry no kit description")
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return info, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&info); err != nil {
+		return info, fmt.Errorf("kit description: %w", err)
+	}
+	if info.Format != FormatVersion {
+		return info, fmt.Errorf("kit format %d is not supported (this ferry reads format %d)", info.Format, FormatVersion)
+	}
+	return info, nil
+}

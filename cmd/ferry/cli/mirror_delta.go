@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/ferry-dev/ferry/bundle"
+	"github.com/ferry-dev/ferry/internal/attestverify"
+	"github.com/ferry-dev/ferry/kit"
+)
+
+// deltaFrom reads what a delta is made against: the base kit (--base) or
+// the site's have-list (--have); nil when neither is given.
+func deltaFrom(ctx context.Context, base, have string, chain [][]byte, channel string) (*bundle.DeltaFrom, error) {
+	switch {
+	case base != "":
+		return kit.DeltaFromKit(ctx, base, chain, channel, attestverify.Verifier{})
+	case have != "":
+		f, err := os.Open(have)
+		if err != nil {
+			return nil, fmt.Errorf("have-list: %w", err)
+		}
+		defer f.Close()
+		return kit.DeltaFromHave(f, have, channel)
+	}
+	return nil, nil
+}
+
+func deltaJSON(res *kit.BuildResult) map[string]any {
+	d := res.Delta
+	return map[string]any{
+		"base": res.Info.Base, "fullTargetsSha256": d.FullTargetsSHA256, "fullTargets": d.FullTargets,
+		"fullContentBytes": d.FullContentBytes, "carried": d.Carried, "carriedBytes": d.CarriedBytes, "removed": d.Removed,
+	}
+}
+
+func printDelta(w io.Writer, res *kit.BuildResult) {
+	d := res.Delta
+	b := res.Info.Base
+	if b.Have {
+		fmt.Fprintf(w, "delta of  the have-list (channel %s v%d)\n", b.Channel, b.Version)
+	} else {
+		fmt.Fprintf(w, "delta of  %s v%d (targets sha256:%s)\n", b.Channel, b.Version, b.TargetsSHA256)
+	}
+	fmt.Fprintf(w, "carries   %d of %d files (%d of %d bytes) and %s, %d removed\nfull kit  targets sha256:%s\n",
+		d.Carried, d.FullTargets, d.CarriedBytes, d.FullContentBytes, bundle.DeltaPath, len(d.Removed), d.FullTargetsSHA256)
+}
