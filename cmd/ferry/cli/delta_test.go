@@ -109,7 +109,7 @@ func TestDeltaKitEndToEnd(t *testing.T) {
 
 	imp := func(st, kit string, pin bool) result {
 		t.Helper()
-		args := []string{"import", kit, "--store", st, "--at", verifyAt}
+		args := []string{"import", kit, "--store", st, "--at", verifyAt, "--reason", "test clock"}
 		if pin {
 			args = append(args, "--root", "trust/root.json")
 		}
