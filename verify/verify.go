@@ -445,7 +445,7 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 	v.rep.SignerKeyIDs = validSigners(tm.Root, metadata.TARGETS, targets)
 
 	// 4. The kit description inside the signed targets.
-	info, err := kitInfo(targets)
+	info, err := bundle.KitInfo(targets)
 	if err != nil {
 		v.fail(bundle.CodeMalformed, bundle.TargetsPath, "%v", err)
 		return false
@@ -826,25 +826,4 @@ func sameSigned[T metadata.Roles](a, b []byte) bool {
 	ja, err1 := json.Marshal(ma.Signed)
 	jb, err2 := json.Marshal(mb.Signed)
 	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
-}
-
-func kitInfo(t *metadata.Metadata[metadata.TargetsType]) (bundle.Info, error) {
-	var info bundle.Info
-	raw, ok := t.Signed.UnrecognizedFields[bundle.KitField]
-	if !ok {
-		return info, errors.New("the signed targets carry no kit description")
-	}
-	b, err := json.Marshal(raw)
-	if err != nil {
-		return info, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&info); err != nil {
-		return info, fmt.Errorf("kit description: %w", err)
-	}
-	if info.Format != bundle.FormatVersion {
-		return info, fmt.Errorf("kit format %d is not supported (this ferry reads format %d)", info.Format, bundle.FormatVersion)
-	}
-	return info, nil
 }
