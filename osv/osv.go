@@ -41,13 +41,31 @@ func Parse(data []byte) (*Vulnerability, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, ErrNotJSON
 	}
+	v, err := decode(trimmed)
+	if err != nil {
+		return nil, err
+	}
+	if err := Validate(v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// decode builds the record's message: the fast decoder for records as OSV
+// databases write them, protojson (the reference) for everything else, so
+// that what is accepted and every error are protojson's.
+func decode(trimmed []byte) (*Vulnerability, error) {
+	if v, ok := decodeFast(trimmed); ok {
+		return v, nil
+	}
+	return decodeProto(trimmed)
+}
+
+func decodeProto(trimmed []byte) (*Vulnerability, error) {
 	v := &Vulnerability{}
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(trimmed, v); err != nil {
 		id := peekID(trimmed)
 		return nil, &InvalidError{ID: id, Reasons: []string{"does not match the OSV schema: " + cleanProtoErr(err)}}
-	}
-	if err := Validate(v); err != nil {
-		return nil, err
 	}
 	return v, nil
 }
