@@ -298,10 +298,13 @@ func (c *collector) put(r checked) error {
 		return c.invalid(*r.invalid)
 	}
 	v, file := r.v, r.file
-	if prev, dup := c.seen[v.GetId()]; dup {
-		return c.invalid(InvalidRecord{File: file, ID: v.GetId(), Reason: "the same id is also in " + prev})
+	// A parsed record's strings share one copy of the record: keep a copy
+	// of the id only, not the record.
+	id := strings.Clone(v.GetId())
+	if prev, dup := c.seen[id]; dup {
+		return c.invalid(InvalidRecord{File: file, ID: id, Reason: "the same id is also in " + prev})
 	}
-	c.seen[v.GetId()] = file
+	c.seen[id] = file
 	if !c.o.At.IsZero() && osv.Withdrawn(v, c.o.At) || c.o.At.IsZero() && v.GetWithdrawn() != nil {
 		c.res.Withdrawn++
 		return nil
@@ -309,7 +312,7 @@ func (c *collector) put(r checked) error {
 	if _, err := c.w.Write(r.compact); err != nil {
 		return err
 	}
-	c.refs = append(c.refs, recordRef{id: v.GetId(), off: c.off, len: int64(len(r.compact))})
+	c.refs = append(c.refs, recordRef{id: id, off: c.off, len: int64(len(r.compact))})
 	c.off += int64(len(r.compact))
 	return nil
 }

@@ -36,6 +36,8 @@ var ErrNotJSON = errors.New("not a JSON object")
 
 // Parse decodes and validates one OSV record. Unknown fields are refused.
 // It returns an *InvalidError for a record that parses but breaks the rules.
+// The strings of the result may share one copy of data: whoever keeps one
+// string of a record (an id in a map) should keep a strings.Clone of it.
 func Parse(data []byte) (*Vulnerability, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
