@@ -111,7 +111,8 @@ measure() {
 	rss=$(awk -v k="$rss" 'BEGIN {printf "%.0f", k / 1024}')
 }
 
-rows=()
+: >"$work/rows"
+row() { echo "$*" >>"$work/rows"; } # N step wall cpu rss note
 for n in $ns; do
 	d=$work/n$n
 	mkdir -p "$d/kit"
@@ -122,51 +123,43 @@ for n in $ns; do
 
 	log "bench-scale: N=$n: ferry mirror"
 	measure "mirror$n" "'$ferry' mirror -f '$d/kit/kit.yaml' -o '$d/scale.kit.tar.zst' --key '$work/keys/signer.key' --no-progress"
-	b_w=$wall b_c=$cpu b_r=$rss
+	row "$n mirror $wall $cpu $rss $(awk -v n="$n" -v w="$wall" -v c="$cpu" 'BEGIN {printf "%.0f_rec/s_(%.0f/CPU-s)", n / w, n / c}')"
 	rm -f "$d/osv.zip"
 	log "bench-scale: N=$n: ferry verify"
 	measure "verify$n" "'$ferry' verify '$d/scale.kit.tar.zst' --root '$work/trust/root.json' --at '$at'"
-	v_w=$wall v_c=$cpu v_r=$rss
+	row "$n verify $wall $cpu $rss kit_$(du -m "$d/scale.kit.tar.zst" | cut -f1)_MiB"
 	log "bench-scale: N=$n: ferry import"
 	measure "import$n" "'$ferry' import '$d/scale.kit.tar.zst' --store '$d/store' --root '$work/trust/root.json' --at '$at'"
-	i_w=$wall i_c=$cpu i_r=$rss
-	commit=$(sed -n 's/.*commit \([0-9.]*m*s\).*/\1/p' "$work/m/import$n.out" | tail -n1)
-	storemib=$(du -sm "$d/store" | cut -f1)
-	s_ratio=$(awk -v s="$(du -sb "$d/store" | cut -f1)" -v j="$jsonbytes" 'BEGIN {printf "%.2f", s / j}')
-	scans=""
-	srss=0
+	phases=$(sed -n 's/^time: //p' "$work/m/import$n.out" | tail -n1 | sed 's/ /_/g')
+	row "$n import $wall $cpu $rss $(awk -v n="$n" -v w="$wall" -v c="$cpu" 'BEGIN {printf "%.0f_rec/s_(%.0f/CPU-s)", n / w, n / c}');_$phases"
+	row "$n store - - - $(du -sm "$d/store" | cut -f1)_MiB,_$(awk -v s="$(du -sb "$d/store" | cut -f1)" -v j="$jsonbytes" 'BEGIN {printf "%.2f", s / j}')x_the_records'_JSON_($((jsonbytes >> 20))_MiB)"
 	for target in "file:$t/bin/app" "$t/npm/package-lock.json" "dir:$t/rootfs"; do
 		log "bench-scale: N=$n: ferry scan $target"
 		measure "scan$n" "'$ferry' scan '$target' --store '$d/store' --format json --at '$at'"
-		scans="$scans $wall"
-		((rss > srss)) && srss=$rss
 		findings=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(len(r.get("findings") or []))' "$work/m/scan$n.out" 2>/dev/null || echo "?")
-		scans="$scans/$findings"
+		case $target in file:*) name=scan-gobin ;; *.json) name=scan-npm ;; *) name=scan-rootfs ;; esac
+		row "$n $name $wall $cpu $rss ${findings}_findings"
 	done
-	rows+=("$n $((jsonbytes >> 20)) $b_w $b_c $b_r $v_w $v_r $i_w $i_c $i_r $commit $storemib $s_ratio $scans $srss")
 	rm -rf "$d"
 done
 
 echo
-echo "ferry scale bench: $(nproc) cores, records from $corpus/osv, targets: ${binmib} MB Go binary, npm lockfile, rootfs (700 dpkg + fedora35 rpmdb)"
+echo "ferry scale bench: $(nproc) cores; records made from $corpus/osv; scan targets: a ${binmib} MB Go binary,"
+echo "an npm lockfile, a rootfs with 700 dpkg packages and an rpm database (go-rpmdb's fedora35)"
 echo
-printf '| %8s | %7s | %-22s | %-8s | %-22s | %7s | %-17s | %-26s | %8s |\n' \
-	N "JSON MiB" "mirror s (rec/s), RSS" "verify s" "import s (rec/s), RSS" commit "store MiB (×JSON)" "scan s/findings bin npm rootfs" "scan RSS"
-printf '|%s|\n' "----------|---------|------------------------|----------|------------------------|---------|-------------------|----------------------------|----------"
-for r in "${rows[@]}"; do
-	read -r n jm bw bc br vw vr iw ic ir cm sm sr s1 s2 s3 srss <<<"$r"
-	printf '| %8s | %7s | %-22s | %-8s | %-22s | %7s | %-17s | %-26s | %8s |\n' "$n" "$jm" \
-		"$bw ($(awk -v n="$n" -v w="$bw" 'BEGIN {printf "%.0f", n / w}')), ${br} MiB" "$vw" \
-		"$iw ($(awk -v n="$n" -v w="$iw" 'BEGIN {printf "%.0f", n / w}')), ${ir} MiB" "$cm" "$sm ($sr)" "$s1 $s2 $s3" "$srss MiB"
-done
-if ((${#rows[@]} > 1)); then
-	read -r n0 _ bw0 _ _ vw0 _ iw0 _ _ _ sm0 _ a0 b0 c0 _ <<<"${rows[0]}"
-	read -r n1 _ bw1 _ _ vw1 _ iw1 _ _ _ sm1 _ a1 b1 c1 _ <<<"${rows[-1]}"
-	g() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", ((a + 0) > 0 ? (b + 0) / (a + 0) : 0)}'; }
+echo "|        N | step        | wall s | CPU s | peak RSS MiB | |"
+echo "|---------:|-------------|-------:|------:|-------------:|---|"
+awk '{note = $6; for (i = 7; i <= NF; i++) note = note " " $i; gsub(/_/, " ", note)
+	printf "| %8s | %-11s | %6s | %5s | %12s | %s |\n", $1, $2, $3, $4, $5, note}' "$work/rows"
+first=$(awk 'NR == 1 {print $1}' "$work/rows")
+last=$(awk 'END {print $1}' "$work/rows")
+if [[ $first != "$last" ]]; then
 	echo
-	echo "growth from N=$n0 to N=$n1 (records ×$(g "$n0" "$n1")): mirror ×$(g "$bw0" "$bw1"), verify ×$(g "$vw0" "$vw1"), import ×$(g "$iw0" "$iw1"), store ×$(g "$sm0" "$sm1"), scan bin ×$(g "${a0%/*}" "${a1%/*}") npm ×$(g "${b0%/*}" "${b1%/*}") rootfs ×$(g "${c0%/*}" "${c1%/*}")"
+	echo "growth from N=$first to N=$last (records ×$(awk -v a="$first" -v b="$last" 'BEGIN {printf "%.1f", b / a}')), wall (CPU):"
+	awk -v a="$first" -v b="$last" '$1 == a && $3 != "-" {w[$2] = $3; c[$2] = $4} $1 == b && $3 != "-" {order[++n] = $2; w2[$2] = $3; c2[$2] = $4}
+		END {for (i = 1; i <= n; i++) {s = order[i]; if (w[s] > 0 && c[s] > 0) printf "  %-11s ×%.2f (×%.2f)\n", s, w2[s] / w[s], c2[s] / c[s]}}' "$work/rows"
 fi
-echo "wall s from GNU time; the machine's other load counts too. CPU s: $work/m/*.time (removed)."
+echo "wall time is GNU time's elapsed time: on a shared machine it counts the others' load and disk too; CPU s is user+sys."
 
 # Verify on many cores: a kit of 10,000 files of 100 KiB, ferry verify vs
 # one sha256 pass over the decompressed tar (zstd -dc | sha256sum).
