@@ -3,12 +3,14 @@
 // N .json files, as an OSV ecosystem's all.zip.
 //
 // Record i is a copy of corpus record i mod M (M records in the corpus,
-// every ecosystem, in sorted path order). Copy 0 is the record as it is;
-// copy k > 0 gets the id "<id>-s<k>" and package names "<name>-s<k>" (its
-// purl dropped), so that every id and every (ecosystem, name) of a copy is
-// distinct while each record keeps its real shape and size. A store of any
-// N therefore holds the corpus's real records, and the same scan targets
-// find the same vulnerabilities in every store.
+// every ecosystem, in sorted path order, one per id). Copy 0 is the record
+// as it is, but for its packages' purls, which are dropped; copy k > 0 also
+// gets the id "<id>-s<k>", package names "<name>-s<k>" and its aliases,
+// related and upstream ids suffixed alike, so that every id, alias and
+// (ecosystem, name) of a copy is distinct while each record keeps its real
+// shape and size. A store of any N therefore holds the corpus's real
+// records, and the same scan targets find the same vulnerabilities in
+// every store.
 //
 //	go run ./scripts/scalegen -corpus ../shared/corpus/osv -n 50000 -o osv-50000.zip
 //
@@ -130,6 +132,16 @@ func template(p string) (string, []byte, error) {
 		return "", nil, nil
 	}
 	rec["id"] = id + marker
+	// Aliases, related and upstream ids get the suffix too: in a real
+	// database an alias links a handful of records, not one per copy.
+	for _, k := range []string{"aliases", "related", "upstream"} {
+		ids, _ := rec[k].([]any)
+		for i, a := range ids {
+			if a, ok := a.(string); ok {
+				ids[i] = a + marker
+			}
+		}
+	}
 	affected, _ := rec["affected"].([]any)
 	for _, a := range affected {
 		a, _ := a.(map[string]any)
