@@ -4,7 +4,7 @@ BIN     ?= bin/ferry
 PKGS    := ./...
 FUZZTIME ?= 60s
 
-.PHONY: all build test race demo bench fuzz lint vet fmt clean conformance e2e
+.PHONY: all build test race demo bench bench-scale fuzz lint vet fmt clean conformance e2e build-fips
 
 all: build
 
@@ -33,6 +33,12 @@ demo:
 # Performance targets, side by side with the plain tools (zstd, openssl, tar).
 bench:
 	bash scripts/bench.sh
+
+# How mirror, verify, import and scan grow with the advisory data: N OSV
+# records made from the corpus's real ones, for each N of N (default
+# "50000 200000 500000"); see scripts/bench-scale.sh for the knobs.
+bench-scale:
+	bash scripts/bench-scale.sh
 
 # ferry scan against govulncheck and osv-scanner on real Go programs and the
 # shared Go vulnerability database (installs the peers; says what it skipped).

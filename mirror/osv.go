@@ -14,10 +14,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/parallel"
 	"github.com/ferry-dev/ferry/osv"
 )
 
@@ -89,20 +91,15 @@ func CollectOSVDir(ctx context.Context, dir string, o OSVOptions) (*OSVResult, e
 	}
 	defer c.close()
 	list := sha256.New()
-	for _, p := range files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		data, err := readCapped(p)
-		if err != nil {
-			return nil, err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		sum := sha256.Sum256(data)
-		fmt.Fprintf(list, "%s\x00%x\n", filepath.ToSlash(rel), sum)
-		if err := c.add(filepath.ToSlash(rel), data); err != nil {
-			return nil, err
-		}
+	err = c.addAll(ctx, len(files), func(i int) (string, []byte, error) {
+		data, err := readCapped(files[i])
+		rel, _ := filepath.Rel(dir, files[i])
+		return filepath.ToSlash(rel), data, err
+	}, func(r checked) {
+		fmt.Fprintf(list, "%s\x00%x\n", r.file, sha256.Sum256(r.data))
+	})
+	if err != nil {
+		return nil, err
 	}
 	return c.finish(hex.EncodeToString(list.Sum(nil)))
 }
@@ -119,40 +116,59 @@ func CollectOSVZip(ctx context.Context, path string, o OSVOptions) (*OSVResult, 
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	defer zr.Close()
-	entries := slices.Clone(zr.File)
+	var entries []*zip.File
+	for _, zf := range zr.File {
+		if strings.HasSuffix(zf.Name, ".json") && !zf.FileInfo().IsDir() {
+			entries = append(entries, zf)
+		}
+	}
 	slices.SortFunc(entries, func(a, b *zip.File) int { return strings.Compare(a.Name, b.Name) })
 	c, err := newCollector(o)
 	if err != nil {
 		return nil, err
 	}
 	defer c.close()
-	for _, zf := range entries {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if !strings.HasSuffix(zf.Name, ".json") || zf.FileInfo().IsDir() {
-			continue
-		}
+	err = c.addAll(ctx, len(entries), func(i int) (string, []byte, error) {
+		zf := entries[i]
 		if zf.UncompressedSize64 > MaxOSVRecord {
-			return nil, fmt.Errorf("%s: %s is larger than %d bytes", path, zf.Name, MaxOSVRecord)
+			return zf.Name, nil, fmt.Errorf("%s: %s is larger than %d bytes", path, zf.Name, MaxOSVRecord)
 		}
 		rc, err := zf.Open()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", path, zf.Name, err)
+			return zf.Name, nil, fmt.Errorf("%s: %s: %w", path, zf.Name, err)
 		}
-		data, err := io.ReadAll(io.LimitReader(rc, MaxOSVRecord+1))
+		data := make([]byte, 0, zf.UncompressedSize64+1)
+		data, err = readAllInto(data, io.LimitReader(rc, MaxOSVRecord+1))
 		rc.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", path, zf.Name, err)
+			return zf.Name, nil, fmt.Errorf("%s: %s: %w", path, zf.Name, err)
 		}
 		if len(data) > MaxOSVRecord {
-			return nil, fmt.Errorf("%s: %s is larger than %d bytes", path, zf.Name, MaxOSVRecord)
+			return zf.Name, nil, fmt.Errorf("%s: %s is larger than %d bytes", path, zf.Name, MaxOSVRecord)
 		}
-		if err := c.add(zf.Name, data); err != nil {
-			return nil, err
-		}
+		return zf.Name, data, nil
+	}, nil)
+	if err != nil {
+		return nil, err
 	}
 	return c.finish(digest)
+}
+
+// readAllInto reads r to the end, appending to buf.
+func readAllInto(buf []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 func readCapped(p string) ([]byte, error) {
@@ -201,7 +217,20 @@ func (c *collector) close() {
 	os.Remove(c.spool.Name())
 }
 
-func (c *collector) add(file string, data []byte) error {
+// checked is one record read and checked, not yet collected.
+type checked struct {
+	file    string
+	data    []byte // the record as read
+	err     error  // reading it failed: fails the source
+	v       *osv.Vulnerability
+	invalid *InvalidRecord
+	compact []byte // the record's compact JSON and a newline
+}
+
+// check parses, validates and compacts one record: the CPU-bound part of
+// collecting, safe to run concurrently.
+func check(file string, data []byte) checked {
+	r := checked{file: file, data: data}
 	v, err := osv.Parse(data)
 	if err != nil {
 		rec := InvalidRecord{File: file, Reason: err.Error()}
@@ -209,26 +238,82 @@ func (c *collector) add(file string, data []byte) error {
 		if errors.As(err, &inv) {
 			rec.ID, rec.Reason = inv.ID, strings.Join(inv.Reasons, "; ")
 		}
-		return c.invalid(rec)
+		r.invalid = &rec
+		return r
 	}
-	if prev, dup := c.seen[v.GetId()]; dup {
-		return c.invalid(InvalidRecord{File: file, ID: v.GetId(), Reason: "the same id is also in " + prev})
+	r.v = v
+	var buf bytes.Buffer
+	buf.Grow(len(data) + 1)
+	if err := json.Compact(&buf, data); err != nil {
+		r.invalid = &InvalidRecord{File: file, ID: v.GetId(), Reason: err.Error()}
+		return r
 	}
-	c.seen[v.GetId()] = file
+	buf.WriteByte('\n')
+	r.compact = buf.Bytes()
+	return r
+}
+
+// collectBatch is how many records are read and checked at a time, on
+// every core, before they are collected in order.
+const collectBatch = 256
+
+// addAll reads (read), checks and collects n records in order, reading and
+// checking a batch at a time on every core: the outcome, the first error
+// included, is that of a serial loop. seen, if not nil, sees every record
+// read, in order.
+func (c *collector) addAll(ctx context.Context, n int, read func(i int) (string, []byte, error), seen func(checked)) error {
+	idx := make([]int, 0, collectBatch)
+	for start := 0; start < n; start += collectBatch {
+		idx = idx[:0]
+		for i := start; i < min(n, start+collectBatch); i++ {
+			idx = append(idx, i)
+		}
+		batch, err := parallel.Map(ctx, runtime.GOMAXPROCS(0), idx, func(_ context.Context, i int) (checked, error) {
+			file, data, err := read(i)
+			if err != nil {
+				return checked{file: file, err: err}, nil
+			}
+			return check(file, data), nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range batch {
+			if r.err != nil {
+				return r.err
+			}
+			if seen != nil {
+				seen(r)
+			}
+			if err := c.put(r); err != nil {
+				return err
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+func (c *collector) put(r checked) error {
+	if r.invalid != nil {
+		return c.invalid(*r.invalid)
+	}
+	v, file := r.v, r.file
+	// A parsed record's strings share one copy of the record: keep a copy
+	// of the id only, not the record.
+	id := strings.Clone(v.GetId())
+	if prev, dup := c.seen[id]; dup {
+		return c.invalid(InvalidRecord{File: file, ID: id, Reason: "the same id is also in " + prev})
+	}
+	c.seen[id] = file
 	if !c.o.At.IsZero() && osv.Withdrawn(v, c.o.At) || c.o.At.IsZero() && v.GetWithdrawn() != nil {
 		c.res.Withdrawn++
 		return nil
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, data); err != nil {
-		return c.invalid(InvalidRecord{File: file, ID: v.GetId(), Reason: err.Error()})
-	}
-	buf.WriteByte('\n')
-	if _, err := c.w.Write(buf.Bytes()); err != nil {
+	if _, err := c.w.Write(r.compact); err != nil {
 		return err
 	}
-	c.refs = append(c.refs, recordRef{id: v.GetId(), off: c.off, len: int64(buf.Len())})
-	c.off += int64(buf.Len())
+	c.refs = append(c.refs, recordRef{id: id, off: c.off, len: int64(len(r.compact))})
+	c.off += int64(len(r.compact))
 	return nil
 }
 
@@ -251,13 +336,21 @@ func (c *collector) finish(digest string) (*OSVResult, error) {
 	}
 	var size int64
 	bw := bufio.NewWriterSize(out, 1<<20)
+	var buf []byte
 	for _, r := range c.refs {
-		n, err := io.Copy(bw, io.NewSectionReader(c.spool, r.off, r.len))
-		if err != nil {
+		if int64(cap(buf)) < r.len {
+			buf = make([]byte, r.len)
+		}
+		b := buf[:r.len]
+		if _, err := c.spool.ReadAt(b, r.off); err != nil {
 			out.Close()
 			return nil, err
 		}
-		size += n
+		if _, err := bw.Write(b); err != nil {
+			out.Close()
+			return nil, err
+		}
+		size += r.len
 	}
 	err = bw.Flush()
 	if cerr := out.Close(); err == nil {

@@ -7,6 +7,7 @@
 package osv
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -52,5 +53,39 @@ func TestCorpusGo(t *testing.T) {
 	}
 	if len(files) != 4291 || withdrawn != 17 {
 		t.Errorf("%d records, %d withdrawn; want 4291 and 17", len(files), withdrawn)
+	}
+}
+
+// TestCorpusDecode decodes every OSV record of the corpus (every
+// ecosystem) with the fast decoder and with protojson: the messages, or
+// the errors, must be the same, and no record of a real database may need
+// the slow path.
+func TestCorpusDecode(t *testing.T) {
+	root := filepath.Join(corpusRoot(), "osv")
+	var files []string
+	err := filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && filepath.Ext(p) == ".json" {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil || len(files) == 0 {
+		t.Skipf("corpus not found at %s: %v", root, err)
+	}
+	slow := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameAsProtojson(t, f, data)
+		if _, ok := decodeFast(bytes.TrimSpace(data)); !ok {
+			slow++
+			t.Logf("%s: slow path", f)
+		}
+	}
+	t.Logf("%d records, %d on the slow path", len(files), slow)
+	if slow > 0 {
+		t.Errorf("%d records needed protojson", slow)
 	}
 }

@@ -9,6 +9,13 @@
 // no fixed and last_affected in one range, valid SEMVER versions in
 // ascending order.
 //
+// Parse decodes with a hand-written decoder that builds the schema's
+// messages without reflection, for records as OSV databases write them,
+// and hands anything else (camelCase names, nulls, enum numbers, malformed
+// input) to protojson, the reference: what is accepted, the messages built
+// and every error are protojson's (a test compares the two on every record
+// of a real corpus, and a fuzz target on any input).
+//
 // ParseHead is the index's fast path: it reads only the id, aliases,
 // withdrawn and affected packages of a record that was validated before
 // (a verified kit's), skipping the rest without decoding it.

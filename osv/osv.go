@@ -36,18 +36,38 @@ var ErrNotJSON = errors.New("not a JSON object")
 
 // Parse decodes and validates one OSV record. Unknown fields are refused.
 // It returns an *InvalidError for a record that parses but breaks the rules.
+// The strings of the result may share one copy of data: whoever keeps one
+// string of a record (an id in a map) should keep a strings.Clone of it.
 func Parse(data []byte) (*Vulnerability, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, ErrNotJSON
 	}
+	v, err := decode(trimmed)
+	if err != nil {
+		return nil, err
+	}
+	if err := Validate(v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// decode builds the record's message: the fast decoder for records as OSV
+// databases write them, protojson (the reference) for everything else, so
+// that what is accepted and every error are protojson's.
+func decode(trimmed []byte) (*Vulnerability, error) {
+	if v, ok := decodeFast(trimmed); ok {
+		return v, nil
+	}
+	return decodeProto(trimmed)
+}
+
+func decodeProto(trimmed []byte) (*Vulnerability, error) {
 	v := &Vulnerability{}
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(trimmed, v); err != nil {
 		id := peekID(trimmed)
 		return nil, &InvalidError{ID: id, Reasons: []string{"does not match the OSV schema: " + cleanProtoErr(err)}}
-	}
-	if err := Validate(v); err != nil {
-		return nil, err
 	}
 	return v, nil
 }

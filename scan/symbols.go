@@ -333,27 +333,23 @@ func produceKeys(r io.Reader, mainPath string, out chan<- *keyBatch) error {
 	kb := newKeyBatch()
 	var long []byte
 	add := func(name []byte) {
-		for {
-			start := len(kb.buf)
-			keys, ok := appendKey(kb.buf, name, mainPath)
-			if !ok {
-				return
-			}
-			if len(keys) >= keyChunk { // does not fit (with its NUL)
-				if start == 0 {
-					return
-				}
-				out <- kb
-				kb = newKeyBatch()
-				continue
-			}
-			k := keys[start:]
-			sp := bytes.IndexByte(k, ' ')
-			ph := fnv(fnvOffset, k[:sp])
-			kb.ents = append(kb.ents, batchEnt{fnv(ph, k[sp:]), ph, uint32(start), uint32(len(k)), uint32(sp)})
-			kb.buf = append(keys, 0)
+		// A key is at most the name, the main path, a space and its NUL
+		// long: start a new chunk before one could overflow, so that
+		// appending never grows (copies) a chunk.
+		if len(kb.buf) > 0 && len(kb.buf)+len(name)+len(mainPath)+2 >= keyChunk {
+			out <- kb
+			kb = newKeyBatch()
+		}
+		start := len(kb.buf)
+		keys, ok := appendKey(kb.buf, name, mainPath)
+		if !ok || len(keys) >= keyChunk { // longer than a chunk (with its NUL)
 			return
 		}
+		k := keys[start:]
+		sp := bytes.IndexByte(k, ' ')
+		ph := fnv(fnvOffset, k[:sp])
+		kb.ents = append(kb.ents, batchEnt{fnv(ph, k[sp:]), ph, uint32(start), uint32(len(k)), uint32(sp)})
+		kb.buf = append(keys, 0)
 	}
 	for {
 		line, err := br.ReadSlice(0)

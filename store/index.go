@@ -66,9 +66,17 @@ type IndexKit struct {
 // safe for concurrent use.
 type IndexWriter struct {
 	entries []kv
+	// arena is the free tail of the chunk keys and values are copied
+	// into: an index of a million entries is a few hundred allocations,
+	// not two million.
+	arena []byte
 }
 
 type kv struct{ k, v []byte }
+
+// arenaChunk is the size of an IndexWriter's arena chunks; an entry of
+// more than a quarter of it gets an allocation of its own.
+const arenaChunk = 1 << 20
 
 // Put adds an entry; a later Put of the same key replaces it. Put copies
 // key and value.
@@ -79,7 +87,24 @@ func (w *IndexWriter) Put(key, value []byte) error {
 	if len(key) > bolt.MaxKeySize {
 		return fmt.Errorf("index: key of %d bytes is too long", len(key))
 	}
-	w.entries = append(w.entries, kv{bytes.Clone(key), bytes.Clone(value)})
+	n := len(key) + len(value)
+	var buf []byte
+	start := 0
+	if n > arenaChunk/4 {
+		buf = append(append(make([]byte, 0, n), key...), value...)
+	} else {
+		if n > cap(w.arena)-len(w.arena) {
+			w.arena = make([]byte, 0, arenaChunk)
+		}
+		start = len(w.arena)
+		w.arena = append(append(w.arena, key...), value...)
+		buf = w.arena
+	}
+	e := kv{k: buf[start : start+len(key) : start+len(key)]}
+	if value != nil {
+		e.v = buf[start+len(key) : start+n : start+n]
+	}
+	w.entries = append(w.entries, e)
 	return nil
 }
 

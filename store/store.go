@@ -193,6 +193,10 @@ func (s *Store) openDBWith(readOnly, preloadFreelist bool) (*bolt.DB, error) {
 			Timeout:         s.opts.LockTimeout,
 			FreelistType:    bolt.FreelistMapType,
 			PreLoadFreelist: preloadFreelist,
+			// Map address space for a large index up front: a commit
+			// that grows the file past the mapping remaps it, copying
+			// every node of the transaction out of the old mapping.
+			InitialMmapSize: initialMmapSize,
 			OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 				f, err := os.OpenFile(name, flag, perm)
 				file = f
@@ -324,6 +328,10 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 // transaction rolls it back (bbolt's Update does on a panic); a fault or
 // a panic of bbolt comes back as a *DamagedError, any other panic
 // propagates (guarded).
+// initialMmapSize is address space, not memory or disk: 1 GiB where
+// pointers are 64 bits wide.
+const initialMmapSize = 1 << 30 * (strconv.IntSize / 64)
+
 func (s *Store) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err

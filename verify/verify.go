@@ -188,13 +188,21 @@ func (v *verifier) failErr(err error) {
 
 // next returns the next entry, recording entry-level failures and going on.
 // It returns nil at the end or when the stream is broken.
-func (v *verifier) next() *bundle.Entry {
+func (v *verifier) next() *bundle.Entry { return v.nextAfter(nil) }
+
+// nextAfter is next that calls before, if not nil, before it reports a
+// failure: the content phase applies the outcomes of the entries still
+// being hashed first, to keep the report in kit order.
+func (v *verifier) nextAfter(before func()) *bundle.Entry {
 	for {
 		e, err := v.br.Next()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
+			if before != nil {
+				before()
+			}
 			v.failErr(err)
 			if v.br.Err() != nil {
 				return nil
@@ -663,25 +671,33 @@ func (v *verifier) contentPhase() error {
 	}
 	slices.Sort(paths)
 	carried := newCarriedFiles(paths)
+	// Small entries are hashed on every core while this goroutine goes on
+	// decompressing; their outcomes are applied in kit order, and every
+	// other outcome waits for them, so the report is that of a serial pass.
+	hp := newHashPool()
+	defer hp.drain()
 	for {
 		if err := v.ctx.Err(); err != nil {
 			return err
 		}
-		e := v.next()
+		e := v.nextAfter(hp.drain)
 		if e == nil {
 			break
 		}
 		if strings.HasPrefix(e.Name, bundle.MetaDir) {
+			hp.drain()
 			v.fail(bundle.CodeUnexpectedEntry, e.Name, "unexpected TUF metadata entry")
 			continue
 		}
 		t, ok := v.targets[e.Name]
 		if !ok {
+			hp.drain()
 			v.fail(bundle.CodeUnexpectedEntry, e.Name, "entry is not listed in the signed targets")
 			continue
 		}
 		seen[e.Name] = true
 		if e.Size != t.Length {
+			hp.drain()
 			v.fail(bundle.CodeSizeMismatch, e.Name, "entry holds %d bytes, targets.json says %d", e.Size, t.Length)
 			continue
 		}
@@ -690,6 +706,25 @@ func (v *verifier) contentPhase() error {
 		if t.Custom != nil {
 			tgt.Custom = *t.Custom
 		}
+		if v.opts.Content == nil && !carried.wants(e.Name) && t.Length <= maxPooledEntry && hp.workers > 1 {
+			data := hp.buffer(t.Length)
+			n, err := io.ReadFull(v.br, data)
+			if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+				hp.drain()
+				v.failErr(err)
+				break
+			}
+			name := e.Name
+			hp.add(data[:n], func(got [sha256.Size]byte) {
+				if !bytes.Equal(got[:], want) {
+					v.fail(bundle.CodeDigestMismatch, name, "sha256 is %x, targets.json says %x", got, want)
+					return
+				}
+				v.rep.count(tgt)
+			})
+			continue
+		}
+		hp.drain()
 		h := sha256.New()
 		hr := &hashingReader{r: v.br, h: h}
 		if carried.wants(e.Name) {
@@ -731,6 +766,7 @@ func (v *verifier) contentPhase() error {
 			carried.files[e.Name] = &fstest.MapFile{Data: hr.tee.Bytes(), Mode: 0o444}
 		}
 	}
+	hp.drain()
 	if v.br.Err() != nil {
 		return nil
 	}
