@@ -706,7 +706,8 @@ func (v *verifier) contentPhase() error {
 		if t.Custom != nil {
 			tgt.Custom = *t.Custom
 		}
-		if v.opts.Content == nil && !carried.wants(e.Name) && t.Length <= maxPooledEntry && hp.workers > 1 {
+		isDelta := e.Name == bundle.DeltaPath && v.rep.Base != nil
+		if v.opts.Content == nil && !carried.wants(e.Name) && !isDelta && t.Length <= maxPooledEntry && hp.workers > 1 {
 			data := hp.buffer(t.Length)
 			n, err := io.ReadFull(v.br, data)
 			if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
@@ -735,7 +736,7 @@ func (v *verifier) contentPhase() error {
 				hr.tee = bytes.NewBuffer(make([]byte, 0, t.Length))
 			}
 		}
-		if e.Name == bundle.DeltaPath && v.rep.Base != nil {
+		if isDelta {
 			if t.Length > bundle.MaxDeltaSize {
 				v.fail(bundle.CodeTooLarge, e.Name, "%d bytes, more than the %d a delta's description may hold", t.Length, bundle.MaxDeltaSize)
 			} else {
@@ -760,7 +761,7 @@ func (v *verifier) contentPhase() error {
 			continue
 		}
 		v.rep.count(tgt)
-		if hr.tee != nil && e.Name == bundle.DeltaPath && v.rep.Base != nil {
+		if hr.tee != nil && isDelta {
 			v.delta = hr.tee.Bytes()
 		} else if hr.tee != nil {
 			carried.files[e.Name] = &fstest.MapFile{Data: hr.tee.Bytes(), Mode: 0o444}
