@@ -603,9 +603,31 @@ func nextDayOffline(t *testing.T, s *steps, cfg config) {
 			t.Errorf("gate diff of the SBOM's two records does not show %s:\n%s", want, diff)
 		}
 	}
-	var jd map[string]any
+	// The new advisory blocks; the vendor's update turns CVE-2026-1001
+	// not_affected, so it blocks no more.
+	var jd struct {
+		Inputs  []string `json:"inputs"`
+		Added   []string `json:"added"`
+		Removed []string `json:"removed"`
+		Changed []struct {
+			Key  string                       `json:"key"`
+			What map[string]map[string]string `json:"what"`
+		} `json:"changed"`
+	}
 	if err := json.Unmarshal([]byte(s.run("day2-gate-diff-sbom-json", dir, 0, ferry, "gate", "diff", "sbom-decision.json", "sbom-decision-2.json", "--json")), &jd); err != nil {
 		t.Errorf("gate diff --json: %v", err)
+	}
+	if len(jd.Added) != 1 || !strings.HasPrefix(jd.Added[0], "CVE-2026-1004 ") || len(jd.Removed) != 0 {
+		t.Errorf("gate diff --json: added %q, removed %q; want CVE-2026-1004 added alone", jd.Added, jd.Removed)
+	}
+	found := false
+	for _, c := range jd.Changed {
+		if strings.HasPrefix(c.Key, "CVE-2026-1001 ") {
+			found = c.What["consensus"]["new"] == "not_affected" && c.What["blocking"]["new"] == ""
+		}
+	}
+	if !found || !slices.Contains(jd.Inputs, "channel e2e-feeds v1 → v2") {
+		t.Errorf("gate diff --json does not say CVE-2026-1001 became not_affected on channel v2: %+v", jd)
 	}
 	s.run("day2-gate-diff-image", dir, 0, ferry, "gate", "diff", "decision.json", "decision-2.json")
 
@@ -620,7 +642,8 @@ func nextDayOffline(t *testing.T, s *steps, cfg config) {
 	s.run("day2-kit-diff-json", dir, 0, ferry, "kit", "diff", "e2e-1.kit.tar.zst", first, "--root", "pinned-root.json", at, "--json")
 
 	for _, rec := range []string{"sbom-decision.json", "decision.json"} {
-		if r := s.run("day2-gate-replay-day1", dir, 0, ferry, "gate", "replay", rec, "--store", "store"); !strings.Contains(r, "identical") {
+		if r := s.run("day2-gate-replay-day1", dir, 0, ferry, "gate", "replay", rec, "--store", "store"); !strings.HasPrefix(r, "identical:") ||
+			!strings.Contains(r, "replayed at the recorded versions") {
 			t.Errorf("replay of day 1's %s after the delta: %s", rec, r)
 		}
 	}
