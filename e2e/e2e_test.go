@@ -7,8 +7,13 @@
 // runs in a network namespace whose only interface is loopback (unshare -rn,
 // or unshare -n as root): verify, import, push the images into a registry
 // started inside the namespace, scan, VEX consensus, a signed gate, replay,
-// explain, and the real cosign verifying the decision; then the offline
-// commands once more in Go's FIPS 140-3 mode. Every command's
+// explain, and the real cosign verifying the decision. The next day a new
+// advisory and a VEX update are published: the connected side builds a
+// delta kit against day 1's kit in two parts, and only the parts and their
+// signed index cross; the offline side verifies and imports the delta,
+// re-runs the signed gates, shows what changed (gate diff, kit diff) and
+// replays day 1's records from the store's history. Then the offline
+// commands run once more in Go's FIPS 140-3 mode. Every command's
 // output is kept in the artefact directory (FERRY_E2E_OUT, printed at the
 // end); every offline ferry command runs under strace, when installed, and
 // the test fails if one of them opens a socket to a non-loopback address.
@@ -29,7 +34,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,6 +61,8 @@ type config struct {
 	Artefacts string
 	Image     string // sha256:… of the image the kit carries
 	At        string // evaluation time of the gates, RFC 3339
+	Delta     string // the day-2 delta kit's name (its parts are Delta.001, …)
+	At2       string // the next day's evaluation time, RFC 3339
 }
 
 func required() bool { return os.Getenv("CI") == "true" || os.Getenv("FERRY_REQUIRE_TOOLS") == "1" }
@@ -246,7 +256,9 @@ func copyFile(t *testing.T, from, to string) {
 }
 
 // The feeds: three Go advisories for example.com/lib v1.0.0 (two HIGH, one
-// LOW), and the vendor's not_affected for one of the HIGH ones.
+// LOW), and the vendor's not_affected for one of the HIGH ones. The next
+// day a fourth advisory (HIGH) is published and the vendor's VEX document,
+// version 2, also says not_affected for CVE-2026-1001.
 func osvRecord(id, cve, sev string) string {
 	return `{"id":"` + id + `","modified":"2026-11-01T00:00:00Z","aliases":["` + cve + `"],"database_specific":{"severity":"` + sev +
 		`"},"affected":[{"package":{"ecosystem":"Go","name":"example.com/lib"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.0.1"}]}]}]}`
@@ -267,6 +279,27 @@ const vendorVEX = `{
 }
 `
 
+// vendorVEX2 is the next day's update of the vendor's document.
+const vendorVEX2 = `{
+  "@context": "https://openvex.dev/ns/v0.2.0",
+  "@id": "https://vendor.example/vex/7",
+  "author": "https://vendor.example",
+  "timestamp": "2026-11-02T00:00:00Z",
+  "version": 2,
+  "statements": [{
+    "vulnerability": {"name": "CVE-2026-1002"},
+    "products": [{"@id": "pkg:golang/example.com/lib"}],
+    "status": "not_affected",
+    "justification": "vulnerable_code_not_in_execute_path"
+  }, {
+    "vulnerability": {"name": "CVE-2026-1001"},
+    "products": [{"@id": "pkg:golang/example.com/lib"}],
+    "status": "not_affected",
+    "justification": "vulnerable_code_not_present"
+  }]
+}
+`
+
 const appSBOM = `{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[
  {"type":"library","bom-ref":"lib","name":"example.com/lib","version":"v1.0.0","purl":"pkg:golang/example.com/lib@v1.0.0"}]}
 `
@@ -279,14 +312,11 @@ default:
   unknowns: {max: 10}
 `
 
-// feeds serves the OSV zip and the VEX document over HTTPS; it returns the
-// base URL and the PEM file of the server's certificate, which the mirror
-// trusts through SSL_CERT_FILE.
-func feeds(t *testing.T, dir string) (string, string) {
+func osvZip(t *testing.T, records [][3]string) []byte {
 	t.Helper()
 	var z bytes.Buffer
 	zw := zip.NewWriter(&z)
-	for _, r := range [][3]string{{"GO-2026-1001", "CVE-2026-1001", "HIGH"}, {"GO-2026-1002", "CVE-2026-1002", "HIGH"}, {"GO-2026-1003", "CVE-2026-1003", "LOW"}} {
+	for _, r := range records {
 		w, err := zw.Create(r[0] + ".json")
 		if err != nil {
 			t.Fatal(err)
@@ -296,14 +326,27 @@ func feeds(t *testing.T, dir string) (string, string) {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return z.Bytes()
+}
+
+// feeds serves the OSV zip and the VEX document over HTTPS; it returns the
+// base URL, the PEM file of the server's certificate, which the mirror
+// trusts through SSL_CERT_FILE, and a function that turns the feeds to the
+// next day's.
+func feeds(t *testing.T, dir string) (string, string, func()) {
+	t.Helper()
+	day1 := [][3]string{{"GO-2026-1001", "CVE-2026-1001", "HIGH"}, {"GO-2026-1002", "CVE-2026-1002", "HIGH"}, {"GO-2026-1003", "CVE-2026-1003", "LOW"}}
+	zips := [2][]byte{osvZip(t, day1), osvZip(t, append(day1, [3]string{"GO-2026-1004", "CVE-2026-1004", "HIGH"}))}
+	vexes := [2]string{vendorVEX, vendorVEX2}
+	var day atomic.Int32
 	mux := http.NewServeMux()
-	mux.HandleFunc("/osv/all.zip", func(w http.ResponseWriter, _ *http.Request) { w.Write(z.Bytes()) })
-	mux.HandleFunc("/vex/vendor.openvex.json", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(vendorVEX)) })
+	mux.HandleFunc("/osv/all.zip", func(w http.ResponseWriter, _ *http.Request) { w.Write(zips[day.Load()]) })
+	mux.HandleFunc("/vex/vendor.openvex.json", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(vexes[day.Load()])) })
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
 	ca := filepath.Join(dir, "feeds-ca.pem")
 	write(t, ca, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
-	return srv.URL, ca
+	return srv.URL, ca, func() { day.Store(1) }
 }
 
 // namespace returns the unshare command that gives a network namespace
@@ -364,11 +407,11 @@ func TestE2E(t *testing.T) {
 	}
 	digest, _ := img.Digest()
 	cfg.Image = digest.String()
-	base, ca := feeds(t, conn)
+	base, ca, nextDay := feeds(t, conn)
 	write(t, filepath.Join(conn, "issuers.yaml"), "issuers:\n  - id: https://vendor.example\n    name: Vendor\n    tier: vendor\n")
-	write(t, filepath.Join(conn, "kit.yaml"), fmt.Sprintf(`name: e2e
+	spec := `name: e2e
 channel: e2e-feeds
-version: 1
+version: %[3]d
 expires: 30d
 advisories:
   - name: govulndb
@@ -381,7 +424,8 @@ images:
   - ref: %[2]s/app/api:1
 registries:
   %[2]s: {insecure: true}
-`, base, reg))
+`
+	write(t, filepath.Join(conn, "kit.yaml"), fmt.Sprintf(spec, base, reg, 1))
 	c := &steps{t: t, out: out, prefix: "connected", env: []string{"SSL_CERT_FILE=" + ca, "NO_COLOR=1"}}
 	c.run("keys-root", conn, 0, cfg.Ferry, "keys", "generate", "--out", "keys", "--name", "root")
 	c.run("keys-signer", conn, 0, cfg.Ferry, "keys", "generate", "--out", "keys", "--name", "signer")
@@ -390,9 +434,32 @@ registries:
 	c.run("mirror-check", conn, 0, cfg.Ferry, "mirror", "--check", "-f", "kit.yaml")
 	c.run("mirror", conn, 0, cfg.Ferry, "mirror", "-f", "kit.yaml", "-o", "e2e-1.kit.tar.zst", "--key", "keys/signer.key", "--no-progress")
 	c.run("inspect", conn, 0, cfg.Ferry, "inspect", "e2e-1.kit.tar.zst")
-	// NEXT DAY (delta kits): build the day-2 delta kit in two parts here,
-	// against e2e-1.kit.tar.zst, once ferry mirror makes deltas; it crosses
-	// beside the day-1 kit and the offline half applies it (see below).
+
+	// The next day: a new advisory and the vendor's VEX update. The delta
+	// kit against day 1's kit is built once whole, to learn its size, then
+	// again in two parts of half that size (the same inputs and time give
+	// the same bytes); only the parts and their signed index cross.
+	nextDay()
+	write(t, filepath.Join(conn, "kit.yaml"), fmt.Sprintf(spec, base, reg, 2))
+	d := &steps{t: t, out: out, prefix: "connected-day2", env: append(slices.Clone(c.env), "SOURCE_DATE_EPOCH="+strconv.FormatInt(time.Now().Unix(), 10))}
+	cfg.Delta = "e2e-2.delta.kit.tar.zst"
+	d.run("mirror-delta-whole", conn, 0, cfg.Ferry, "mirror", "-f", "kit.yaml", "--base", "e2e-1.kit.tar.zst", "-o", "whole.delta.kit.tar.zst",
+		"--key", "keys/signer.key", "--no-progress")
+	fi, err := os.Stat(filepath.Join(conn, "whole.delta.kit.tar.zst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := strconv.FormatInt((fi.Size()+1)/2, 10)
+	d.run("mirror-delta-split", conn, 0, cfg.Ferry, "mirror", "-f", "kit.yaml", "--base", "e2e-1.kit.tar.zst", "-o", cfg.Delta,
+		"--key", "keys/signer.key", "--no-progress", "--split", half)
+	parts := []string{cfg.Delta + ".001", cfg.Delta + ".002", cfg.Delta + ".parts.json"}
+	if _, err := os.Stat(filepath.Join(conn, cfg.Delta+".003")); err == nil {
+		t.Fatalf("the delta (%d bytes) in parts of %s bytes has a third part", fi.Size(), half)
+	}
+	if _, err := os.Stat(filepath.Join(conn, cfg.Delta)); err == nil {
+		t.Fatalf("mirror --split wrote the whole delta %s beside its parts", cfg.Delta)
+	}
+	d.run("inspect-delta", conn, 0, cfg.Ferry, "inspect", "whole.delta.kit.tar.zst")
 
 	// What crosses: the kit file. The channel's root was pinned at the
 	// site beforehand, out of band (it is what the site trusts).
@@ -400,7 +467,12 @@ registries:
 	cfg.Dir = off
 	copyFile(t, filepath.Join(conn, "e2e-1.kit.tar.zst"), filepath.Join(off, "e2e-1.kit.tar.zst"))
 	copyFile(t, filepath.Join(conn, "trust", "root.json"), filepath.Join(off, "pinned-root.json"))
-	cfg.At = time.Now().UTC().Add(time.Hour).Truncate(time.Second).Format(time.RFC3339)
+	for _, p := range parts {
+		copyFile(t, filepath.Join(conn, p), filepath.Join(off, p))
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	cfg.At = now.Add(time.Hour).Format(time.RFC3339)
+	cfg.At2 = now.Add(2 * time.Hour).Format(time.RFC3339)
 
 	js, _ := json.Marshal(cfg)
 	cmd := exec.Command(unshare[0], append(unshare[1:], os.Args[0], "-test.run=^TestE2EOffline$", "-test.count=1", "-test.v", "-test.timeout=10m")...)
@@ -495,11 +567,87 @@ func TestE2EOffline(t *testing.T) {
 	alg, hexd, _ := strings.Cut(cfg.Image, ":")
 	cosign.run("verify-blob-attestation-image", dir, 0, append(base, "--digest", hexd, "--digestAlg", alg)...)
 
-	// NEXT DAY (delta kits): verify and import the day-2 delta kit's two
-	// parts here, re-run the image's gate at the new time and show what
-	// changed with `ferry gate diff decision.json decision-2.json`.
+	nextDayOffline(t, s, cfg)
 
 	fipsPass(t, cfg)
+}
+
+// nextDayOffline applies the day-2 delta kit, which crossed in two parts,
+// re-runs the gates and shows what changed: verify from the first part,
+// import (streamed across the parts), a signed gate of the SBOM and of the
+// image, gate diff of day 1's and day 2's records, kit diff of the two
+// kits, and replay of day 1's records, which the store's history still
+// answers identically.
+func nextDayOffline(t *testing.T, s *steps, cfg config) {
+	t.Helper()
+	dir, ferry, at := cfg.Dir, cfg.Ferry, "--at="+cfg.At2
+	first := cfg.Delta + ".001"
+	v := s.run("day2-verify-delta", dir, 0, ferry, "verify", first, "--root", "pinned-root.json", at)
+	if !strings.Contains(v, "delta of") || !strings.Contains(v, "e2e-feeds v1") || !strings.Contains(v, "parts            2 of") {
+		t.Errorf("verify of the delta does not name its base and its two parts:\n%s", v)
+	}
+	s.run("day2-verify-part", dir, 0, ferry, "verify", cfg.Delta+".002", "--part-only", "--root", "pinned-root.json", at)
+	s.run("day2-import-delta", dir, 0, ferry, "import", first, "--store", "store", "--root", "pinned-root.json", at, "--reason", "e2e clock")
+	s.run("day2-store-info", dir, 0, ferry, "store", "info", "--store", "store")
+
+	blocked := s.run("day2-gate-sbom", dir, 1, ferry, "gate", "sbom:app.cdx.json", "--store", "store", "--policy", "policy.yaml", at,
+		"--sign", "gk/gate.key", "-o", "sbom-decision-2.json")
+	if !strings.Contains(blocked, "CVE-2026-1004") {
+		t.Errorf("the next day's gate of the SBOM should block on the new CVE-2026-1004:\n%s", blocked)
+	}
+	s.run("day2-gate-image", dir, 0, ferry, "gate", cfg.Image, "--store", "store", "--policy", "policy.yaml", at,
+		"--sign", "gk/gate.key", "-o", "decision-2.json")
+	diff := s.run("day2-gate-diff-sbom", dir, 0, ferry, "gate", "diff", "sbom-decision.json", "sbom-decision-2.json")
+	for _, want := range []string{"CVE-2026-1004", "CVE-2026-1001"} {
+		if !strings.Contains(diff, want) {
+			t.Errorf("gate diff of the SBOM's two records does not show %s:\n%s", want, diff)
+		}
+	}
+	// The new advisory blocks; the vendor's update turns CVE-2026-1001
+	// not_affected, so it blocks no more.
+	var jd struct {
+		Inputs  []string `json:"inputs"`
+		Added   []string `json:"added"`
+		Removed []string `json:"removed"`
+		Changed []struct {
+			Key  string                       `json:"key"`
+			What map[string]map[string]string `json:"what"`
+		} `json:"changed"`
+	}
+	if err := json.Unmarshal([]byte(s.run("day2-gate-diff-sbom-json", dir, 0, ferry, "gate", "diff", "sbom-decision.json", "sbom-decision-2.json", "--json")), &jd); err != nil {
+		t.Errorf("gate diff --json: %v", err)
+	}
+	if len(jd.Added) != 1 || !strings.HasPrefix(jd.Added[0], "CVE-2026-1004 ") || len(jd.Removed) != 0 {
+		t.Errorf("gate diff --json: added %q, removed %q; want CVE-2026-1004 added alone", jd.Added, jd.Removed)
+	}
+	found := false
+	for _, c := range jd.Changed {
+		if strings.HasPrefix(c.Key, "CVE-2026-1001 ") {
+			found = c.What["consensus"]["new"] == "not_affected" && c.What["blocking"]["new"] == ""
+		}
+	}
+	if !found || !slices.Contains(jd.Inputs, "channel e2e-feeds v1 → v2") {
+		t.Errorf("gate diff --json does not say CVE-2026-1001 became not_affected on channel v2: %+v", jd)
+	}
+	s.run("day2-gate-diff-image", dir, 0, ferry, "gate", "diff", "decision.json", "decision-2.json")
+
+	kd := s.run("day2-kit-diff", dir, 0, ferry, "kit", "diff", "e2e-1.kit.tar.zst", first, "--root", "pinned-root.json", at)
+	// The vendor's document of day 1 is replaced by its version 2: the
+	// delta names it removed.
+	for _, want := range []string{"+ govulndb: GO-2026-1004", "VEX  +1 -1 ~0, 0 unchanged"} {
+		if !strings.Contains(kd, want) {
+			t.Errorf("kit diff of day 1's kit and the delta does not show %s:\n%s", want, kd)
+		}
+	}
+	s.run("day2-kit-diff-json", dir, 0, ferry, "kit", "diff", "e2e-1.kit.tar.zst", first, "--root", "pinned-root.json", at, "--json")
+
+	for _, rec := range []string{"sbom-decision.json", "decision.json"} {
+		if r := s.run("day2-gate-replay-day1", dir, 0, ferry, "gate", "replay", rec, "--store", "store"); !strings.HasPrefix(r, "identical:") ||
+			!strings.Contains(r, "replayed at the recorded versions") {
+			t.Errorf("replay of day 1's %s after the delta: %s", rec, r)
+		}
+	}
+	s.run("day2-gate-explain", dir, 0, ferry, "gate", "explain", "sbom-decision-2.json")
 }
 
 // fipsPass runs the offline commands once more in Go's FIPS 140-3 mode

@@ -116,11 +116,13 @@ type Diff struct {
 // Compare returns what changed from old to new, two kits of one channel
 // (ErrOtherChannel otherwise), in either order of versions.
 //
-// When new is a delta kit, it carries only what changed on its base: a
-// file it does not carry is unchanged, not removed, and so are the
-// advisories of a source whose osv.jsonl it does not carry and the images
-// when it carries no images/index.json. When old is a delta, what it does
-// not carry cannot be told from what new adds; a note says so.
+// When new is a delta kit, it carries only what changed on its base and
+// names the base's paths its full kit no longer has (delta.json): a file
+// it neither carries nor removes is unchanged, and so are the advisories
+// of a source whose osv.jsonl it neither carries nor removes and the
+// images when it neither carries nor removes images/index.json. When old
+// is a delta, what it does not carry cannot be told from what new adds; a
+// note says so. A delta's description itself (delta.json) is not compared.
 func Compare(old, new *Kit) (*Diff, error) {
 	if old.Info.Channel != new.Info.Channel {
 		return nil, fmt.Errorf("%w: %q and %q", ErrOtherChannel, old.Info.Channel, new.Info.Channel)
@@ -130,22 +132,24 @@ func Compare(old, new *Kit) (*Diff, error) {
 		d.Notes = append(d.Notes, "NOT VERIFIED: the kits were read as they claim to be; give --root (or --store) to verify them first")
 	}
 	if new.IsDelta() {
-		d.Notes = append(d.Notes, fmt.Sprintf("new is a delta kit on version %d: what it does not carry is counted as unchanged", new.Info.Base.Version))
+		d.Notes = append(d.Notes, fmt.Sprintf("new is a delta kit on version %d: what it neither carries nor removes is counted as unchanged", new.Info.Base.Version))
 	}
 	if old.IsDelta() {
 		d.Notes = append(d.Notes, fmt.Sprintf("old is a delta kit on version %d: what it does not carry shows as added", old.Info.Base.Version))
 	}
-	keep := !new.IsDelta() // a path new lacks is removed
-	d.Images = diffImages(old, new, keep)
-	d.Advisories = diffAdvisories(old, new, keep)
-	d.VEX = diffFiles(old.Files, new.Files, keep, func(p string) bool { return strings.HasPrefix(p, vexDir) })
+	// gone reports whether a path of old that new lacks is removed: always
+	// for a full kit, when its delta.json says so for a delta.
+	gone := func(p string) bool { return !new.IsDelta() || new.removes(p) }
+	d.Images = diffImages(old, new, gone)
+	d.Advisories = diffAdvisories(old, new, gone)
+	d.VEX = diffFiles(old.Files, new.Files, gone, func(p string) bool { return strings.HasPrefix(p, vexDir) })
 	d.Trust = Trust{
 		RootVersionFrom: old.Root.Signed.Version, RootVersionTo: new.Root.Signed.Version,
 		Roles: diffRoles(old.Root, new.Root),
-		Files: diffFiles(old.Files, new.Files, keep, func(p string) bool { return strings.HasPrefix(p, trustDir) }),
+		Files: diffFiles(old.Files, new.Files, gone, func(p string) bool { return strings.HasPrefix(p, trustDir) }),
 	}
-	d.Other = diffFiles(old.Files, new.Files, keep, func(p string) bool {
-		return p != "kit.json" && !strings.HasPrefix(p, vexDir) && !strings.HasPrefix(p, trustDir) &&
+	d.Other = diffFiles(old.Files, new.Files, gone, func(p string) bool {
+		return p != "kit.json" && p != bundle.DeltaPath && !strings.HasPrefix(p, vexDir) && !strings.HasPrefix(p, trustDir) &&
 			!strings.HasPrefix(p, "images/") && !strings.HasPrefix(p, advisoriesDir)
 	})
 	return d, nil
@@ -156,11 +160,11 @@ func side(k *Kit) Side {
 		Base: k.Info.Base, RootVersion: k.Root.Signed.Version, Verified: k.Verified}
 }
 
-func diffImages(old, new *Kit, keep bool) Images {
+func diffImages(old, new *Kit, gone func(string) bool) Images {
 	out := Images{Added: []Image{}, Removed: []Image{}, Moved: []NameMove{}}
-	blobs := diffFiles(old.Files, new.Files, keep, func(p string) bool { return strings.HasPrefix(p, "images/blobs/") })
+	blobs := diffFiles(old.Files, new.Files, gone, func(p string) bool { return strings.HasPrefix(p, "images/blobs/") })
 	out.BlobsAdded, out.BlobsRemoved = len(blobs.Added), len(blobs.Removed)
-	if _, carried := new.Files[imagesIndexPath]; !carried && !keep {
+	if _, carried := new.Files[imagesIndexPath]; !carried && !gone(imagesIndexPath) {
 		out.Unchanged = len(old.Images)
 		return out
 	}
@@ -197,15 +201,13 @@ func byName(images map[string][]string) map[string]string {
 	return m
 }
 
-func diffAdvisories(old, new *Kit, keep bool) Advisories {
+func diffAdvisories(old, new *Kit, gone func(string) bool) Advisories {
 	out := Advisories{Added: []Advisory{}, Removed: []Advisory{}, Modified: []Advisory{}}
-	// The sources new speaks for: all for a full kit, the carried ones
-	// for a delta.
+	// The sources new speaks for: all for a full kit, the carried and the
+	// removed ones for a delta.
 	speaks := func(source string) bool {
-		if keep {
-			return true
-		}
-		return slices.Contains(new.AdvisoryFiles, advisoriesDir+source+"/osv.jsonl")
+		p := advisoriesDir + source + "/osv.jsonl"
+		return slices.Contains(new.AdvisoryFiles, p) || gone(p)
 	}
 	for _, key := range slices.Sorted(maps.Keys(new.Advisories)) {
 		o, ok := old.Advisories[key]
@@ -236,7 +238,7 @@ func advisory(key string) Advisory {
 	return Advisory{Source: source, ID: id}
 }
 
-func diffFiles(old, new map[string]string, keep bool, in func(string) bool) Files {
+func diffFiles(old, new map[string]string, gone func(string) bool, in func(string) bool) Files {
 	out := Files{Added: []string{}, Removed: []string{}, Changed: []string{}}
 	for _, p := range slices.Sorted(maps.Keys(new)) {
 		if !in(p) {
@@ -256,7 +258,7 @@ func diffFiles(old, new map[string]string, keep bool, in func(string) bool) File
 		if _, ok := new[p]; ok || !in(p) {
 			continue
 		}
-		if keep {
+		if gone(p) {
 			out.Removed = append(out.Removed, p)
 		} else {
 			out.Unchanged++

@@ -221,3 +221,65 @@ func TestReadVerifiedRefusesTampered(t *testing.T) {
 		t.Errorf("err = %v, want KIT_DIGEST_MISMATCH", err)
 	}
 }
+
+// TestCompareDeltaRemoved: a delta kit names the paths its full kit no
+// longer has (delta.json), so the diff against its base says what the diff
+// against the full kit of the same version says: removed files, blobs,
+// VEX documents, images and advisory sources show as removed, what the
+// delta neither carries nor removes as unchanged.
+func TestCompareDeltaRemoved(t *testing.T) {
+	dropped := newFiles()
+	delete(dropped, "images/index.json")
+	delete(dropped, "images/blobs/sha256/aaaa02")
+	delete(dropped, "advisories/osv/osv.jsonl")
+	for name, v2 := range map[string]map[string][]byte{"changed": newFiles(), "images and advisories dropped": dropped} {
+		t.Run(name, func(t *testing.T) {
+			ch := fixtures.NewChannel("acme-feeds")
+			v1 := oldFiles()
+			base := fixtures.Kit(ch, v1, fixtures.KitOptions{Version: 1})
+			full := fixtures.Kit(ch, v2, fixtures.KitOptions{Version: 2})
+			var delta bytes.Buffer
+			_, err := bundle.WriteDelta(context.Background(), &delta, bundle.WriteOptions{
+				Info:  bundle.Info{Name: ch.Name, Channel: ch.Name, Version: 2, Created: fixtures.Created, Expires: fixtures.Created.Add(30 * 24 * time.Hour)},
+				Roots: ch.Chain, Signers: ch.SigningKeys(),
+			}, fixtures.Files(v2), fixtures.BaseOf(base, v1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := func(data []byte) *kitdiff.Kit {
+				t.Helper()
+				k, err := kitdiff.ReadVerified(context.Background(), bytes.NewReader(data), verify.Static(verify.Trust{Root: ch.Chain[0]}), verify.Options{At: at})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return k
+			}
+			want, err := kitdiff.Compare(read(base), read(full))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := kitdiff.Compare(read(base), read(delta.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			type parts struct {
+				Images     kitdiff.Images
+				Advisories kitdiff.Advisories
+				VEX        kitdiff.Files
+				Trust      kitdiff.Trust
+				Other      kitdiff.Files
+			}
+			w := parts{want.Images, want.Advisories, want.VEX, want.Trust, want.Other}
+			g := parts{got.Images, got.Advisories, got.VEX, got.Trust, got.Other}
+			if diff := cmp.Diff(w, g); diff != "" {
+				t.Errorf("the delta's diff differs from the full kit's (-full +delta):\n%s", diff)
+			}
+			if len(got.VEX.Removed) != 1 || got.Images.BlobsRemoved != 1 {
+				t.Errorf("the delta's removals do not show: vex %+v, images %+v", got.VEX, got.Images)
+			}
+			if name != "changed" && (len(got.Images.Removed) != 2 || len(got.Advisories.Removed) != 3) {
+				t.Errorf("the dropped images and advisories do not show as removed: images %+v, advisories %+v", got.Images, got.Advisories)
+			}
+		})
+	}
+}

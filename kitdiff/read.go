@@ -56,6 +56,9 @@ type Kit struct {
 	Advisories map[string]string
 	// AdvisoryFiles lists the advisories/<source>/osv.jsonl files read.
 	AdvisoryFiles []string
+	// Removed are, for a delta kit, the paths of its base that the full
+	// kit it stands for no longer has (its delta.json), sorted.
+	Removed []string
 }
 
 func newKit() *Kit {
@@ -65,6 +68,13 @@ func newKit() *Kit {
 // IsDelta reports whether the kit is a delta kit: it carries only what
 // changed on its base.
 func (k *Kit) IsDelta() bool { return k.Info.Base != nil }
+
+// removes reports whether the delta kit k says that its full kit no
+// longer has path.
+func (k *Kit) removes(path string) bool {
+	_, ok := slices.BinarySearch(k.Removed, path)
+	return ok
+}
 
 // Read reads a kit without verifying anything: what it says about itself
 // is taken as it is. A kit that is not readable as a kit is an error.
@@ -158,6 +168,8 @@ func (k *Kit) collect(path string, r io.Reader) error {
 	tr := io.TeeReader(r, h)
 	var err error
 	switch {
+	case path == bundle.DeltaPath:
+		err = k.readDelta(tr)
 	case path == imagesIndexPath:
 		err = k.readImages(tr)
 	case strings.HasPrefix(path, advisoriesDir) && strings.HasSuffix(path, "/osv.jsonl"):
@@ -172,6 +184,20 @@ func (k *Kit) collect(path string, r io.Reader) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	k.Files[path] = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+// readDelta reads a delta kit's description for the paths it removes.
+func (k *Kit) readDelta(r io.Reader) error {
+	data, err := io.ReadAll(io.LimitReader(r, bundle.MaxDeltaSize+1))
+	if err != nil {
+		return err
+	}
+	d, err := bundle.ParseDelta(data)
+	if err != nil {
+		return err
+	}
+	k.Removed = d.Removed
 	return nil
 }
 

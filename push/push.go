@@ -58,6 +58,11 @@ type Options struct {
 	Jobs int
 	// Logger receives progress; discard when nil.
 	Logger *slog.Logger
+	// Progress, if set, is called as blobs and manifests go out with the
+	// bytes uploaded and the bytes to upload found so far (the total grows
+	// as the upload reaches more blobs; blobs the registry holds already
+	// are not counted). Calls come from one goroutine, all before Push returns.
+	Progress func(uploaded, total int64)
 }
 
 // Result lists what Push pushed.
@@ -162,7 +167,30 @@ func Push(ctx context.Context, b images.Blobs, items []Item, o Options) (*Result
 	pushOpts := append(slices.Clip(ropts), remote.Reuse(pusher))
 	pullOpts := append(slices.Clip(ropts), remote.Reuse(puller))
 	o.Logger.Info("pushing", "registry", reg.Name(), "manifests", len(byDigest))
-	if err := remote.MultiWrite(byDigest, pushOpts...); err != nil {
+	writeOpts := pushOpts
+	var drained chan struct{}
+	if o.Progress != nil {
+		// MultiWrite closes updates when it returns (its options, the
+		// ones NewPusher took, cannot fail to apply). It gets a Pusher of
+		// its own: a reused one keeps the options it was made with, and
+		// the later tags must not send on the closed channel.
+		updates := make(chan v1.Update, 64)
+		drained = make(chan struct{})
+		go func() {
+			defer close(drained)
+			for u := range updates {
+				if u.Error == nil {
+					o.Progress(u.Complete, u.Total)
+				}
+			}
+		}()
+		writeOpts = append(slices.Clip(ropts), remote.WithProgress(updates))
+	}
+	err = remote.MultiWrite(byDigest, writeOpts...)
+	if drained != nil {
+		<-drained
+	}
+	if err != nil {
 		err = fmt.Errorf("registry %s: %w", reg.Name(), err)
 		if refusedContent(err) {
 			// Layers are not re-hashed on the way out; the registry

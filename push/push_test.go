@@ -1,6 +1,7 @@
 package push
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -171,6 +172,51 @@ func TestPush(t *testing.T) {
 	d, err := remote.Head(mustRef(t, host+"/app/api:sha256-x.sig"))
 	if err != nil || d.Digest != descs[0].Digest {
 		t.Errorf("tag: %v %v", d, err)
+	}
+}
+
+// TestPushProgress: the progress func sees the bytes go out (blobs and
+// manifests), ending with all of them uploaded; a second push of the same images uploads
+// nothing (the registry holds every blob) and reports no bytes.
+func TestPushProgress(t *testing.T) {
+	b, descs := storeImages(t, 3)
+	host, _ := newRegistry(t)
+	var calls int
+	var last [2]int64
+	opts := Options{Registry: host, Insecure: true, Jobs: 2, Keychain: authn.NewMultiKeychain(), Progress: func(up, total int64) {
+		calls++
+		if up < last[0] {
+			t.Errorf("uploaded went back from %d to %d", last[0], up)
+		}
+		last = [2]int64{up, total}
+	}}
+	if _, err := Push(context.Background(), b, items(descs), opts); err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for _, d := range descs {
+		m, err := os.ReadFile(filepath.Join(string(b), d.Digest.Hex))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mf, err := v1.ParseManifest(bytes.NewReader(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += int64(len(m)) + mf.Config.Size
+		for _, l := range mf.Layers {
+			want += l.Size
+		}
+	}
+	if calls == 0 || last != [2]int64{want, want} {
+		t.Errorf("%d calls, last (uploaded, total) = %v, want [%d %d]", calls, last, want, want)
+	}
+	calls, last = 0, [2]int64{}
+	if _, err := Push(context.Background(), b, items(descs), opts); err != nil {
+		t.Fatal(err)
+	}
+	if last[0] != 0 {
+		t.Errorf("a second push uploaded %d bytes", last[0])
 	}
 }
 

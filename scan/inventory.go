@@ -94,7 +94,7 @@ func Inventory(ctx context.Context, t Target, opts Options) (*InventoryResult, e
 			inPlace = dockerArchiveLayers(f, len(cfg.RootFS.DiffIDs))
 		}
 	}
-	pkgs, ne, err := imageInventory(ctx, img, opts.TempDir, inPlace, res.symbols)
+	pkgs, ne, err := imageInventory(ctx, img, opts.TempDir, inPlace, res.symbols, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +200,10 @@ var osReleasePaths = []string{"etc/os-release", "usr/lib/os-release"}
 // whiteouts, then runs the extractors there. Files of the layers inPlace
 // serves are not copied: the extractors read them where they lie. Each
 // package's location names the layer that last wrote its file.
-func imageInventory(ctx context.Context, img v1.Image, tmp string, inPlace inPlaceLayers, syms symbolTables) ([]Package, []NotEvaluated, error) {
+func imageInventory(ctx context.Context, img v1.Image, tmp string, inPlace inPlaceLayers, syms symbolTables, progress func(done, layers int)) ([]Package, []NotEvaluated, error) {
+	if progress == nil {
+		progress = func(int, int) {}
+	}
 	exs := extractors(syms)
 	layers, err := img.Layers()
 	if err != nil {
@@ -226,6 +229,7 @@ func imageInventory(ctx context.Context, img v1.Image, tmp string, inPlace inPla
 	var notEval []NotEvaluated
 	goIdx := slices.IndexFunc(exs, func(e extractor) bool { return e.Name() == goBinaryName })
 	for li, l := range layers {
+		progress(li, len(layers))
 		d := cfg.RootFS.DiffIDs[li]
 		layerIDs[li] = d.String()
 		var src *io.SectionReader
@@ -238,6 +242,7 @@ func imageInventory(ctx context.Context, img v1.Image, tmp string, inPlace inPla
 		}
 		notEval = append(notEval, ne...)
 	}
+	progress(len(layers), len(layers))
 	var cands []candidate
 	for p, n := range tree {
 		if len(n.cand) > 0 {

@@ -29,6 +29,12 @@ type Options struct {
 	// finding in a Go binary an Evidence: whether the vulnerable symbols
 	// the record lists are in the binary (docs/scan.md).
 	Evidence bool
+	// Progress, if set, is told how the reading of an image goes: before
+	// each layer with the layers done and their count, and once more when
+	// all are read (done == layers), before the files found are examined.
+	// Calls come from the scanning goroutine. It is not called for other
+	// targets.
+	Progress func(done, layers int)
 }
 
 // Scan takes the inventory of target and matches it against adv.

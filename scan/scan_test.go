@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"github.com/google/go-cmp/cmp"
 	"io"
 	"os"
@@ -164,6 +165,46 @@ func TestImageLayersAndWhiteouts(t *testing.T) {
 	}
 }
 
+// TestImageProgress: a scan of an image tells its progress layer by layer,
+// for an OCI layout and a docker archive alike; other targets tell none.
+func TestImageProgress(t *testing.T) {
+	img, _ := testImage(t)
+	dir := t.TempDir()
+	p, err := layout.Write(filepath.Join(dir, "layout"), empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := name.NewTag("example.com/app:1")
+	if err := tarball.WriteToFile(filepath.Join(dir, "image.tar"), tag, img); err != nil {
+		t.Fatal(err)
+	}
+	adv := NewMemory(rec(t, goRec))
+	for _, target := range []string{"oci:" + filepath.Join(dir, "layout"), "docker-archive:" + filepath.Join(dir, "image.tar")} {
+		var got []string
+		opts := Options{Progress: func(done, layers int) { got = append(got, fmt.Sprintf("%d/%d", done, layers)) }}
+		if _, err := Scan(context.Background(), target, adv, opts); err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		if want := "0/2 1/2 2/2"; strings.Join(got, " ") != want {
+			t.Errorf("%s: progress %q, want %q", target, strings.Join(got, " "), want)
+		}
+	}
+	sbom := filepath.Join(dir, "app.cdx.json")
+	if err := os.WriteFile(sbom, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	if _, err := Scan(context.Background(), "sbom:"+sbom, adv, Options{Progress: func(int, int) { called = true }}); err != nil {
+		t.Fatal(err)
+	}
+	if called {
+		t.Error("progress for an SBOM")
+	}
+}
+
 // TestLayerEntryNames: a layer entry whose name leaves the root refuses
 // the image; names that only look odd are read where they point.
 func TestLayerEntryNames(t *testing.T) {
@@ -186,7 +227,7 @@ func TestLayerEntryNames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, _, err = imageInventory(context.Background(), img, t.TempDir(), nil, nil)
+			_, _, err = imageInventory(context.Background(), img, t.TempDir(), nil, nil, nil)
 			if refused := err != nil && errors.Is(err, ErrUnsafePath); refused != c.unsafe || (err != nil && !c.unsafe) {
 				t.Fatalf("got %v, want unsafe=%v", err, c.unsafe)
 			}

@@ -218,8 +218,10 @@ Credentials come from the Docker config (docker login HOST).`,
 			if err != nil {
 				return err
 			}
+			progress, endProgress := pushProgress(cmd.ErrOrStderr(), to)
 			res, err := push.Push(cmd.Context(), s, items, push.Options{Registry: to, Insecure: insecure, Jobs: jobs,
-				Logger: slog.New(slog.DiscardHandler)})
+				Logger: slog.New(slog.DiscardHandler), Progress: progress})
+			endProgress()
 			if errors.Is(err, push.ErrPlainHTTP) {
 				return usageErr{err}
 			}

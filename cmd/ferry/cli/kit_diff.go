@@ -40,8 +40,9 @@ output says NOT VERIFIED. With --root (or --store, the store's trust state
 for the channel) both kits are verified first, as 'ferry verify' does,
 and the diff rests on verified bytes only; a kit that fails is exit 3.
 
-When NEW is a delta kit, it carries only what changed on its base: what it
-does not carry is counted as unchanged. --json prints the diff as canonical
+When NEW is a delta kit, it carries only what changed on its base and names
+the paths the full kit no longer has (its delta.json): those show as
+removed, what it neither carries nor removes as unchanged. --json prints the diff as canonical
 JSON (RFC 8785, schema ` + kitdiff.Schema + `); the text fits 100 columns.`,
 		Example: `  ferry kit diff acme-41.kit.tar.zst acme-42.kit.tar.zst
   ferry kit diff acme-41.kit.tar.zst acme-42.delta.kit.tar.zst --root trust/root.json

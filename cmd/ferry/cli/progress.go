@@ -180,6 +180,7 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 type readProgress struct {
 	r     io.Reader
 	what  string // "verifying acme.kit.tar.zst"
+	verb  string // what is done to the bytes: "read", "uploaded"
 	total int64  // 0: unknown
 	line  *statusLine
 	now   func() time.Time
@@ -212,26 +213,57 @@ func kitReadProgressSize(w io.Writer, r io.Reader, what string, total int64) (io
 }
 
 func newReadProgress(w io.Writer, r io.Reader, what string, total int64, now func() time.Time) *readProgress {
-	return &readProgress{r: r, what: what, total: total, line: newStatusLine(w), now: now, start: now()}
+	return &readProgress{r: r, what: what, verb: "read", total: total, line: newStatusLine(w), now: now, start: now()}
 }
 
 func (p *readProgress) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	p.n += int64(n)
+	p.tick()
+	return n, err
+}
+
+// tick draws the line once the work has taken a second, at most every
+// tenth of a second.
+func (p *readProgress) tick() {
 	if now := p.now(); now.Sub(p.start) >= time.Second && now.Sub(p.last) >= 100*time.Millisecond {
 		p.last = now
 		p.draw()
 	}
-	return n, err
 }
 
 func (p *readProgress) draw() {
 	if p.total > 0 {
-		p.line.draw(fmt.Sprintf("%s: %s of %s read (%d%%)", p.what, mib(p.n), mib(p.total), p.n*100/p.total))
+		p.line.draw(fmt.Sprintf("%s: %s of %s %s (%d%%)", p.what, mib(p.n), mib(p.total), p.verb, p.n*100/p.total))
 	} else {
-		p.line.draw(fmt.Sprintf("%s: %s read", p.what, mib(p.n)))
+		p.line.draw(fmt.Sprintf("%s: %s %s", p.what, mib(p.n), p.verb))
 	}
 	p.shown = true
+}
+
+// pushProgress returns a push.Options.Progress func that shows on w, when
+// w is a terminal and the push has taken longer than a second, how much
+// was uploaded of what was found to upload, and a func that ends the line.
+// Without a terminal the func is nil.
+func pushProgress(w io.Writer, registry string) (func(uploaded, total int64), func()) {
+	if !terminal(w) {
+		return nil, func() {}
+	}
+	p := newByteProgress(w, "pushing to "+registry, "uploaded", time.Now)
+	return p.set, p.done
+}
+
+// newByteProgress is a progress line of bytes that its caller counts.
+func newByteProgress(w io.Writer, what, verb string, now func() time.Time) *readProgress {
+	p := newReadProgress(w, nil, what, 0, now)
+	p.verb = verb
+	return p
+}
+
+// set records n of total bytes done and draws.
+func (p *readProgress) set(n, total int64) {
+	p.n, p.total = n, total
+	p.tick()
 }
 
 // done draws the final count, if the line was shown at all, and ends it.
@@ -239,5 +271,86 @@ func (p *readProgress) done() {
 	if p.shown {
 		p.draw()
 		p.line.end()
+	}
+}
+
+// layerProgress shows, on a terminal, how the scan of an image goes:
+// which layer is read, then that the files found are examined. It shows
+// nothing until the scan has taken a second; a timer draws then, even in
+// the middle of a long layer.
+type layerProgress struct {
+	mu     sync.Mutex
+	line   *statusLine
+	what   string                             // "scanning oci:./layout"
+	after  func(time.Duration, func()) func() // starts a timer; returns its stop
+	stop   func()
+	done   int
+	layers int
+	shown  bool // the second has passed: every step draws
+	drawn  bool
+}
+
+// scanProgress returns a scan.Options.Progress func that draws on w when
+// w is a terminal (nil otherwise), and a func that ends the line.
+func scanProgress(w io.Writer, target string) (func(done, layers int), func()) {
+	if !terminal(w) {
+		return nil, func() {}
+	}
+	p := newLayerProgress(w, "scanning "+target, func(d time.Duration, f func()) func() {
+		t := time.AfterFunc(d, f)
+		return func() { t.Stop() }
+	})
+	return p.set, p.end
+}
+
+func newLayerProgress(w io.Writer, what string, after func(time.Duration, func()) func()) *layerProgress {
+	return &layerProgress{line: newStatusLine(w), what: what, after: after}
+}
+
+// set records that done of layers are read; the first call starts the
+// second's timer.
+func (p *layerProgress) set(done, layers int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop == nil {
+		p.stop = p.after(time.Second, p.show)
+	}
+	p.done, p.layers = done, layers
+	if p.shown {
+		p.draw()
+	}
+}
+
+// show is the timer's: from now on every step draws.
+func (p *layerProgress) show() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop == nil { // ended
+		return
+	}
+	p.shown = true
+	p.draw()
+}
+
+func (p *layerProgress) draw() {
+	if p.done < p.layers {
+		p.line.draw(fmt.Sprintf("%s: reading layer %d of %d", p.what, p.done+1, p.layers))
+	} else {
+		p.line.draw(fmt.Sprintf("%s: %d layers read, examining the files found", p.what, p.layers))
+	}
+	p.drawn = true
+}
+
+// end stops the timer and ends the line if it was drawn.
+func (p *layerProgress) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop != nil {
+		p.stop()
+		p.stop = nil
+	}
+	if p.drawn {
+		p.line.end()
+		p.drawn = false
 	}
 }

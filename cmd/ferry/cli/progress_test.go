@@ -158,3 +158,86 @@ func TestProgressPlainUnderNoColor(t *testing.T) {
 		t.Errorf("the shorter line does not cover the longer one: %q", buf.String())
 	}
 }
+
+// Pushing shows nothing for the first second, then the bytes uploaded of
+// those found to upload, and the final count when it ends.
+func TestPushProgressLine(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	if f, _ := pushProgress(&bytes.Buffer{}, "reg:5000"); f != nil {
+		t.Error("push progress on a non-terminal writer")
+	}
+	c := &clock{t: time.Unix(0, 0)}
+	var term fakeTerminal
+	p := newByteProgress(&term, "pushing to reg:5000", "uploaded", c.now)
+	p.set(1<<20, 4<<20)
+	if term.Len() != 0 {
+		t.Fatalf("progress before a second: %q", term.String())
+	}
+	c.t = c.t.Add(1500 * time.Millisecond)
+	p.set(2<<20, 4<<20)
+	p.set(3<<20, 4<<20) // within 100 ms: not drawn
+	p.set(6<<20, 6<<20)
+	p.done()
+	want := "\r\033[Kpushing to reg:5000: 2.0 MiB of 4.0 MiB uploaded (50%)\r\033[Kpushing to reg:5000: 6.0 MiB of 6.0 MiB uploaded (100%)\n"
+	if got := term.String(); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+// fakeTimer is a timer that the test fires.
+type fakeTimer struct {
+	fire    func()
+	stopped bool
+}
+
+func (f *fakeTimer) after(_ time.Duration, fn func()) func() {
+	f.fire = fn
+	return func() { f.stopped = true }
+}
+
+// Scanning an image shows nothing for the first second; then the timer
+// draws the layer being read, even in the middle of it, and every step
+// after draws too.
+func TestScanProgressLine(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	if f, _ := scanProgress(&bytes.Buffer{}, "oci:x"); f != nil {
+		t.Error("scan progress on a non-terminal writer")
+	}
+	var term fakeTerminal
+	var timer fakeTimer
+	p := newLayerProgress(&term, "scanning oci:./layout", timer.after)
+	p.set(0, 3)
+	p.set(1, 3)
+	if term.Len() != 0 {
+		t.Fatalf("progress before a second: %q", term.String())
+	}
+	timer.fire()
+	p.set(2, 3)
+	p.set(3, 3)
+	p.end()
+	want := "\r\033[Kscanning oci:./layout: reading layer 2 of 3\r\033[Kscanning oci:./layout: reading layer 3 of 3" +
+		"\r\033[Kscanning oci:./layout: 3 layers read, examining the files found\n"
+	if got := term.String(); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	if !timer.stopped {
+		t.Error("the timer was not stopped")
+	}
+	p.end() // a second end (the deferred one) draws nothing
+	if got := term.String(); got != want {
+		t.Errorf("after a second end: %q", got)
+	}
+
+	// A quick scan shows nothing, and a timer that fires after the end
+	// draws nothing.
+	var quiet fakeTerminal
+	var t2 fakeTimer
+	q := newLayerProgress(&quiet, "scanning k", t2.after)
+	q.set(0, 1)
+	q.set(1, 1)
+	q.end()
+	t2.fire()
+	if quiet.Len() != 0 {
+		t.Errorf("a scan under a second drew %q", quiet.String())
+	}
+}

@@ -152,6 +152,9 @@ func (o *scanOptions) run(cmd *cobra.Command, target string) error {
 		defer debug.SetGCPercent(debug.SetGCPercent(scanGCPercent))
 	}
 	ctx := cmd.Context()
+	progress, endProgress := scanProgress(cmd.ErrOrStderr(), target)
+	defer endProgress()
+	opts.Progress = progress
 	var rep *scan.Report
 	if o.advisories != "" {
 		adv, err := scan.LoadOSV(ctx, o.advisories)
@@ -175,6 +178,7 @@ func (o *scanOptions) run(cmd *cobra.Command, target string) error {
 			return err
 		}
 	}
+	endProgress() // the line ends before the report starts
 	if err := scan.Write(cmd.OutOrStdout(), rep, o.format); err != nil {
 		return err
 	}
