@@ -51,7 +51,7 @@ type Report struct {
 	Carried *Carried `json:"carried,omitempty"`
 	// Parts describes the parts the kit was read from, when it was
 	// written in parts (parts.go).
-	Parts    *PartsInfo `json:"parts,omitempty"`
+	Parts *PartsInfo `json:"parts,omitempty"`
 	// Delta describes a delta kit whose description verified: what it
 	// needs and the full kit it stands for.
 	Delta    *Delta    `json:"delta,omitempty"`
