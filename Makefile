@@ -4,7 +4,7 @@ BIN     ?= bin/ferry
 PKGS    := ./...
 FUZZTIME ?= 60s
 
-.PHONY: all build test race demo bench bench-scale fuzz lint vet fmt clean conformance e2e build-fips
+.PHONY: all build test race demo bench bench-scale fuzz lint vet fmt clean conformance e2e build-fips load
 
 all: build
 
@@ -25,6 +25,13 @@ test:
 E2E_OUT ?= $(CURDIR)/e2e-out
 e2e:
 	FERRY_E2E_OUT=$(E2E_OUT) $(GO) test -tags e2e -count=1 -v -timeout 20m ./e2e/
+
+# The site under load (docs/scale-out.md): runners importing one kit from a
+# registry at once, gates attaching decisions at once. LOAD_ENV may set
+# FERRY_LOAD_RUNNERS, FERRY_LOAD_GATES, FERRY_LOAD_IMAGES.
+LOAD_ENV ?=
+load:
+	$(LOAD_ENV) $(GO) test -tags load -count=1 -v -run '^TestLoad$$' -timeout 20m ./publish/
 
 # The whole journey on built-in data, in a temp dir.
 demo:

@@ -34,11 +34,13 @@ import (
 var at = time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
 
 // testRegistry is ggcr's registry on loopback; tamper, when set, may
-// change a response body (manifests and blobs) on GET.
+// change a response body (manifests and blobs) on GET. requests counts
+// every request, blobGets the GETs of a blob.
 type testRegistry struct {
 	host     string
 	tamper   atomic.Pointer[func(path string, body []byte) []byte]
 	requests atomic.Int64
+	blobGets atomic.Int64
 }
 
 func newRegistry(t testing.TB) *testRegistry {
@@ -47,6 +49,9 @@ func newRegistry(t testing.TB) *testRegistry {
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(true))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tr.requests.Add(1)
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			tr.blobGets.Add(1)
+		}
 		f := tr.tamper.Load()
 		if f == nil || r.Method != http.MethodGet {
 			reg.ServeHTTP(w, r)

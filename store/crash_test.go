@@ -48,6 +48,13 @@ func randomFiles(seed uint64, n, size int) map[string][]byte {
 // of a kit of some MiB. After every kill the store opens, passes bbolt's
 // Tx.Check, and holds exactly the old kit or the new one; gc then leaves
 // no unreferenced blob and no staging file.
+//
+// The kill times are spread over the length of a whole import, measured
+// again every few kills, since that length follows the load of the
+// machine. The kills must land on both sides of the commit; when they do
+// not (the machine slowed down or sped up between the measurements), more
+// kills are sent, each later than every kill that left the old kit or
+// earlier than every kill that left the new one, a bounded number of them.
 func TestCrashSafety(t *testing.T) {
 	kills := 50
 	if testing.Short() {
@@ -83,25 +90,31 @@ func TestCrashSafety(t *testing.T) {
 	importCmd := func(dir string) *exec.Cmd {
 		return exec.Command(bin, "import", kit2, "--store", dir, "--at", at.Format(time.RFC3339), "--reason", "test clock", "--operator", "crash")
 	}
-	// How long a whole import takes, to spread the kills over it.
-	probe := filepath.Join(work, "probe")
-	copyDir(t, base, probe)
-	t0 := time.Now()
-	if out, err := importCmd(probe).CombinedOutput(); err != nil {
-		t.Fatalf("import: %v\n%s", err, out)
+	// probe times a whole import, to spread the kills over it.
+	probe := func() time.Duration {
+		dir := filepath.Join(work, "probe")
+		copyDir(t, base, dir)
+		defer os.RemoveAll(dir)
+		t0 := time.Now()
+		if out, err := importCmd(dir).CombinedOutput(); err != nil {
+			t.Fatalf("import: %v\n%s", err, out)
+		}
+		return time.Since(t0)
 	}
-	full := time.Since(t0)
 
-	rng := rand.New(rand.NewPCG(42, 42))
-	states := map[int64]int{}
-	for i := range kills {
+	// kill starts an import into a copy of the old store, kills it after
+	// delay, checks the store it left and returns the version it holds.
+	n := 0
+	kill := func(delay time.Duration) int64 {
+		i := n
+		n++
 		dir := filepath.Join(work, fmt.Sprintf("kill-%02d", i))
 		copyDir(t, base, dir)
+		defer os.RemoveAll(dir)
 		cmd := importCmd(dir)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		delay := time.Duration(rng.Int64N(int64(full + full/5)))
 		time.Sleep(delay)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
@@ -129,7 +142,6 @@ func TestCrashSafety(t *testing.T) {
 		if d := diff(want[ch.Version], ch.Files); d != "" {
 			t.Fatalf("kill %d after %s: version %d with other files:\n%s", i, delay, ch.Version, d)
 		}
-		states[ch.Version]++
 		if _, err := s.GCHistory(context.Background(), 0); err != nil {
 			t.Fatalf("kill %d: gc --keep 0: %v", i, err)
 		}
@@ -153,9 +165,45 @@ func TestCrashSafety(t *testing.T) {
 		if tmp := listDir(t, filepath.Join(dir, tmpDir)); len(tmp) != 0 {
 			t.Errorf("kill %d: staging files after gc: %v", i, tmp)
 		}
-		os.RemoveAll(dir)
+		return ch.Version
 	}
-	t.Logf("%d kills over a %s import: %d left the old kit, %d the new", kills, full, states[1], states[2])
+
+	rng := rand.New(rand.NewPCG(42, 42))
+	states := map[int64]int{}
+	// The latest kill that left the old kit and the earliest that left
+	// the new one.
+	var lastOld, firstNew time.Duration
+	record := func(delay time.Duration, v int64) {
+		states[v]++
+		if v == 1 {
+			lastOld = max(lastOld, delay)
+		} else if firstNew == 0 || delay < firstNew {
+			firstNew = delay
+		}
+	}
+	full := probe()
+	probes := []time.Duration{full}
+	for i := range kills {
+		if i > 0 && i%10 == 0 {
+			full = probe()
+			probes = append(probes, full)
+		}
+		delay := time.Duration(rng.Int64N(int64(full + full/5)))
+		record(delay, kill(delay))
+	}
+	t.Logf("%d kills over imports of %v: %d left the old kit, %d the new", kills, probes, states[1], states[2])
+	const extra = 20
+	for try := 0; try < extra && (states[1] == 0 || states[2] == 0); try++ {
+		var delay time.Duration
+		if states[2] == 0 {
+			delay = lastOld + lastOld/2 + time.Millisecond
+		} else {
+			delay = firstNew / 2
+		}
+		v := kill(delay)
+		t.Logf("one more kill after %s: version %d", delay, v)
+		record(delay, v)
+	}
 	if states[1] == 0 || states[2] == 0 {
 		t.Errorf("the kills did not cover both sides of the commit: %v", states)
 	}

@@ -163,10 +163,28 @@ func TestReadersDuringImport(t *testing.T) {
 			}
 		})
 	}
-	for _, k := range kits[1:] {
+	// Each import waits until a reader has seen the one before, so that
+	// readers starved on a loaded machine still see every version.
+	waitSeen := func(v int64) {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+			mu.Lock()
+			ok := seen[v]
+			mu.Unlock()
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				cancel()
+				wg.Wait()
+				t.Fatalf("no reader saw version %d in 30s", v)
+			}
+		}
+	}
+	for i, k := range kits[1:] {
+		waitSeen(int64(i + 1))
 		mustImport(t, s, k, ImportOptions{})
 	}
-	time.Sleep(20 * time.Millisecond)
+	waitSeen(int64(n))
 	cancel()
 	wg.Wait()
 	if reads < n || len(seen) < 2 {

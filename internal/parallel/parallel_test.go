@@ -83,11 +83,14 @@ func TestMapFirstErrorStopsTheRest(t *testing.T) {
 					time.Sleep(d)
 					return 0, fmt.Errorf("item %d: %w", v, errBad)
 				}
-				// The others take a while, and give up when cancelled.
+				// The others take a while, and give up when cancelled;
+				// long enough that a failing call held up a few
+				// milliseconds on a loaded machine does not let the
+				// other workers start many more.
 				select {
 				case <-ctx.Done():
 					return 0, ctx.Err()
-				case <-time.After(time.Millisecond):
+				case <-time.After(10 * time.Millisecond):
 				}
 				return v, nil
 			})

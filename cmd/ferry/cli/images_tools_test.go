@@ -71,7 +71,8 @@ http: {addr: %s}
 			}
 		}
 	})
-	for i := 0; ; i++ {
+	// A loaded machine may take a while to start it: wait up to 60s.
+	for deadline := time.Now().Add(60 * time.Second); ; {
 		resp, err := http.Get("http://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
@@ -79,7 +80,7 @@ http: {addr: %s}
 				return addr
 			}
 		}
-		if i > 100 {
+		if time.Now().After(deadline) {
 			t.Fatalf("distribution registry on %s did not come up: %v", addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -125,7 +125,8 @@ func TestPublishAndImportOCI(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return strings.Contains(errOut.String(), "KIT_ROLLBACK") }, "the follower to refuse the rollback")
-	time.Sleep(1500 * time.Millisecond) // one more round: still following
+	// One more round: still following.
+	waitFor(t, func() bool { return strings.Count(errOut.String(), "KIT_ROLLBACK") >= 2 }, "the follower to refuse the rollback again")
 	cancel()
 	if code := <-done; code != cli.ExitOK {
 		t.Fatalf("follow ended with exit %d\n%s%s", code, out.String(), errOut.String())
