@@ -2,7 +2,8 @@
 
 // Package e2e_test is the whole journey across a real network boundary
 // (make e2e). The connected side runs the real distribution registry on
-// loopback and an HTTPS server for the OSV and VEX feeds, and builds a
+// loopback and an HTTPS server for the OSV, CISA KEV, EPSS and VEX feeds and
+// a TUF repository (whose target the kit carries), and builds a
 // signed kit. The kit file is the only thing that crosses. The offline side
 // runs in a network namespace whose only interface is loopback (unshare -rn,
 // or unshare -n as root): verify, import, push the images into a registry
@@ -22,6 +23,7 @@ package e2e_test
 import (
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"encoding/pem"
@@ -41,6 +43,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/tuftest"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -329,6 +332,22 @@ func osvZip(t *testing.T, records [][3]string) []byte {
 	return z.Bytes()
 }
 
+// kevCatalog is a CISA KEV catalog in its published shape.
+const kevCatalog = `{"title":"CISA Catalog of Known Exploited Vulnerabilities","catalogVersion":"2026.11.01","dateReleased":"2026-11-01T12:00:00.000Z","count":1,
+"vulnerabilities":[{"cveID":"CVE-2026-1001","vendorProject":"Example","product":"lib","vulnerabilityName":"Example lib flaw","dateAdded":"2026-10-30","shortDescription":"-","requiredAction":"Apply updates.","dueDate":"2026-11-20","knownRansomwareCampaignUse":"Unknown","notes":"","cwes":[]}]}
+`
+
+func gzipped(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(s))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
 // feeds serves the OSV zip and the VEX document over HTTPS; it returns the
 // base URL, the PEM file of the server's certificate, which the mirror
 // trusts through SSL_CERT_FILE, and a function that turns the feeds to the
@@ -342,6 +361,18 @@ func feeds(t *testing.T, dir string) (string, string, func()) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/osv/all.zip", func(w http.ResponseWriter, _ *http.Request) { w.Write(zips[day.Load()]) })
 	mux.HandleFunc("/vex/vendor.openvex.json", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(vexes[day.Load()])) })
+	// CISA KEV and EPSS, in their published formats: CVE-2026-1001 is
+	// known exploited and likely to be (the gate's record says both).
+	mux.HandleFunc("/kev/known_exploited_vulnerabilities.json", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(kevCatalog)) })
+	epss := gzipped(t, "#model_version:v2025.03.14,score_date:2026-11-01T00:00:00+0000\ncve,epss,percentile\nCVE-2026-1001,0.91000,0.99000\nCVE-2026-1002,0.00100,0.10000\n")
+	mux.HandleFunc("/epss/epss_scores-current.csv.gz", func(w http.ResponseWriter, _ *http.Request) { w.Write(epss) })
+	// A TUF repository (root rotated 1 → 2, consistent snapshots) whose
+	// target the kit carries; the site re-verifies it from the pinned root.
+	repo := tuftest.New(t, time.Now().UTC(), map[string][]byte{
+		"trusted_root.json": []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1","tlogs":[]}` + "\n"),
+	})
+	write(t, filepath.Join(dir, "tuf-root.json"), string(repo.Root1))
+	mux.Handle("/tuf/", http.StripPrefix("/tuf", repo))
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
 	ca := filepath.Join(dir, "feeds-ca.pem")
@@ -416,9 +447,19 @@ expires: 30d
 advisories:
   - name: govulndb
     osv: {url: %[1]s/osv/all.zip}
+  - name: kev
+    kev: {url: %[1]s/kev/known_exploited_vulnerabilities.json}
+  - name: epss
+    epss: {url: %[1]s/epss/epss_scores-current.csv.gz}
 vex:
   - name: vendor
     openvex: {url: %[1]s/vex/vendor.openvex.json}
+trust:
+  - name: sigstore
+    tuf:
+      url: %[1]s/tuf
+      root: tuf-root.json
+      targets: [trusted_root.json]
 issuers: issuers.yaml
 images:
   - ref: %[2]s/app/api:1
@@ -543,6 +584,12 @@ func TestE2EOffline(t *testing.T) {
 		"--sign", "gk/gate.key", "-o", "sbom-decision.json")
 	if !strings.Contains(blocked, "CVE-2026-1001") || strings.Contains(blocked, "CVE-2026-1002 ") {
 		t.Errorf("the SBOM's gate should block on CVE-2026-1001 alone:\n%s", blocked)
+	}
+	// KEV and EPSS crossed in the kit and reached the decision.
+	if rec, err := os.ReadFile(filepath.Join(dir, "sbom-decision.json")); err != nil {
+		t.Error(err)
+	} else if !strings.Contains(string(rec), `"kev":true`) || !strings.Contains(string(rec), `"epss":0.91`) {
+		t.Errorf("the SBOM's decision does not carry KEV and EPSS for CVE-2026-1001:\n%s", rec)
 	}
 	s.run("gate-image", dir, 0, ferry, "gate", cfg.Image, "--store", "store", "--policy", "policy.yaml", at,
 		"--sign", "gk/gate.key", "-o", "decision.json")
