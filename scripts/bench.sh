@@ -255,7 +255,7 @@ if ((fails > 0)); then
 fi
 
 # ---------------------------------------------------------------------------
-# Images (issue 4): ferry mirror vs crane pull --format=oci + tar | zstd, and
+# Images: ferry mirror vs crane pull --format=oci + tar | zstd, and
 # ferry images push vs crane push of the same layout, side by side.
 #   BENCH_IMAGES=0        skip this part
 #   BENCH_IMG_COUNT       images (default 20), one repository, tags 1..N
@@ -340,7 +340,7 @@ PY
 fi
 
 # ---------------------------------------------------------------------------
-# Scanning (issue 6): ferry scan vs osv-scanner v2 `scan image --offline` on
+# Scanning: ferry scan vs osv-scanner v2 `scan image --offline` on
 # one docker-archive image holding a ~30 MB Go binary (ferry itself,
 # stripped) and a dpkg database of 400 packages, same Go advisory database
 # (shared corpus osv/go: for ferry imported from a kit into a store, for
