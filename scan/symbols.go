@@ -509,7 +509,7 @@ func moduleOf(pkg string, modules []string) string {
 	}
 	best := ""
 	for _, m := range modules {
-		if len(m) > len(best) && (pkg == m || strings.HasPrefix(pkg, m+"/")) {
+		if len(m) > len(best) && strings.HasPrefix(pkg, m) && (len(pkg) == len(m) || pkg[len(m)] == '/') {
 			best = m
 		}
 	}
@@ -577,17 +577,46 @@ func appendKey(dst, name []byte, mainPath string) ([]byte, bool) {
 }
 
 // symbolTables holds the symbol tables of one inventory's Go binaries, by
-// path (each path is scanned once).
-type symbolTables map[string]symbolTable
+// path (each path is scanned once). A table is read in the background
+// while the scan goes on (the rest of the inventory, the advisory lookups,
+// the matching), and waited for where evidence is first needed: on two
+// cores that hides most of the read. At most cap(sem) tables are read in
+// the background at once, each holding its file open; when none is free
+// the extractor reads the table itself, so a directory of many binaries
+// holds no more files open than that.
+type symbolTables struct {
+	tabs map[string]*symbolTable
+	sem  chan struct{}
+}
 
-// symbolTable is one binary's table, or why it could not be read.
+// backgroundSymbolReads is how many tables one inventory reads in the
+// background at once (each read uses two goroutines); 0 reads every table
+// in its extractor.
+var backgroundSymbolReads = 1
+
+// newSymbolTables returns an empty set of tables.
+func newSymbolTables() *symbolTables {
+	return &symbolTables{tabs: map[string]*symbolTable{}, sem: make(chan struct{}, backgroundSymbolReads)}
+}
+
+// symbolTable is one binary's table, or why it could not be read, once
+// done is closed.
 type symbolTable struct {
+	done chan struct{}
 	syms *goSymbols
 	err  error
 }
 
-// read reads the table of the binary in, whose build info is bi.
-func (st symbolTables) read(in *input, bi *buildinfo.BuildInfo) {
+// wait waits for the table to be read and returns it.
+func (t *symbolTable) wait() (*goSymbols, error) {
+	<-t.done
+	return t.syms, t.err
+}
+
+// read reads the table of the binary in, whose build info is bi: in the
+// background when a reader is free and in's file can be taken over (its
+// closer passes to the reader, which closes it when done), else now.
+func (st *symbolTables) read(in *input, bi *buildinfo.BuildInfo) {
 	mods := make([]string, 0, len(bi.Deps)+1)
 	if bi.Main.Path != "" {
 		mods = append(mods, bi.Main.Path)
@@ -595,16 +624,46 @@ func (st symbolTables) read(in *input, bi *buildinfo.BuildInfo) {
 	for _, d := range bi.Deps {
 		mods = append(mods, d.Path)
 	}
-	g, err := readGoSymbols(in.at, bi.Path, mods)
-	st[in.path] = symbolTable{g, err}
+	t := &symbolTable{done: make(chan struct{})}
+	st.tabs[in.path] = t
+	r, mainPath := in.at, bi.Path
+	if in.keep != nil {
+		select {
+		case st.sem <- struct{}{}:
+			c := in.keep()
+			go func() {
+				defer func() { <-st.sem }()
+				defer close(t.done)
+				defer c.Close()
+				t.syms, t.err = readGoSymbols(r, mainPath, mods)
+			}()
+			return
+		default:
+		}
+	}
+	t.syms, t.err = readGoSymbols(r, mainPath, mods)
+	close(t.done)
+}
+
+// wait waits for every table to be read. Whoever removes or closes the
+// files the tables are read from (the scratch directory of an image, a
+// docker archive read in place) calls it first.
+func (st *symbolTables) wait() {
+	if st == nil {
+		return
+	}
+	for _, t := range st.tabs {
+		<-t.done
+	}
 }
 
 // of returns the table of the binary p was found in: nil when evidence
-// was not asked for or p is not from a Go binary.
-func (st symbolTables) of(p Package) (symbolTable, bool) {
+// was not asked for or p is not from a Go binary. The table may still be
+// being read: wait for it.
+func (st *symbolTables) of(p Package) (*symbolTable, bool) {
 	if st == nil || baseEcosystem(p.Ecosystem) != "Go" || p.Location.Path == "" || p.Location.SBOMRef != "" {
-		return symbolTable{}, false
+		return nil, false
 	}
-	t, ok := st[p.Location.Path]
+	t, ok := st.tabs[p.Location.Path]
 	return t, ok
 }
