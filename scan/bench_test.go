@@ -119,8 +119,8 @@ func BenchmarkGoBinaryEvidence(b *testing.B) {
 		b.Fatal(err)
 	}
 	var stdPkgs []string
-	for _, e := range g.pkgs {
-		if p := string(g.str(e)); moduleOf(p, nil) == "stdlib" {
+	for p := range g.pkgs {
+		if moduleOf(p, nil) == "stdlib" {
 			stdPkgs = append(stdPkgs, p)
 		}
 	}

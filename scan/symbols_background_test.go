@@ -139,7 +139,7 @@ func TestEvidenceNoFindingNoWait(t *testing.T) {
 		t.Fatal("a finding did not wait for its symbol table")
 	case <-time.After(50 * time.Millisecond):
 	}
-	tab.syms = &goSymbols{syms: map[uint64]symEnt{}, pkgs: map[uint64]symEnt{}}
+	tab.syms = &goSymbols{pkgs: map[string]struct{}{}}
 	close(tab.done)
 	rep := <-c
 	if len(rep.Findings) != 1 || rep.Findings[0].Evidence == nil || rep.Findings[0].Evidence.Level != EvidenceModule {
