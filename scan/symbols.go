@@ -487,8 +487,7 @@ type symbolTables struct {
 }
 
 // backgroundSymbolReads is how many tables one inventory reads in the
-// background at once (each read uses two goroutines); 0 reads every table
-// in its extractor.
+// background at once; 0 reads every table in its extractor.
 var backgroundSymbolReads = 1
 
 // newSymbolTables returns an empty set of tables.
