@@ -48,6 +48,12 @@ type input struct {
 	// it is always set for them.
 	file      string
 	osRelease map[string]string
+	// keep, when set, takes over what at reads from: the caller no longer
+	// closes it, and it stays valid until the returned closer is closed.
+	// A file under a scratch root or in a layer read in place stays valid
+	// only until the image's inventory ends, which waits for those readers
+	// (symbolTables.wait).
+	keep func() io.Closer
 }
 
 // fileNeeder is an optional interface of extractors that open the file by
@@ -66,7 +72,7 @@ func needFile(exs []extractor, cand []int) bool {
 
 // extractors returns one of each extractor; the Go binary extractor
 // reads symbol tables into syms when it is not nil.
-func extractors(syms symbolTables) []extractor {
+func extractors(syms *symbolTables) []extractor {
 	return []extractor{goBinary{symbols: syms}, dpkg{}, apk{}, rpm{}, npm{}, pypi{}, maven{},
 		yarnLock{}, pnpmLock{}, poetryLock{}, uvLock{}, requirements{}, cargoLock{}, goMod{}}
 }
@@ -119,18 +125,25 @@ func extractOne(ctx context.Context, root string, ex extractor, c candidate, osr
 	in := &input{path: c.path, osRelease: osr}
 	if c.src != nil {
 		in.f, in.at, in.size = io.NewSectionReader(c.src, 0, c.src.Size()), c.src, c.src.Size()
+		in.keep = func() io.Closer { return io.NopCloser(nil) }
 	} else {
 		in.file = filepath.Join(root, filepath.FromSlash(c.path))
 		f, err := os.Open(in.file)
 		if err != nil {
 			return nil, err
 		}
-		defer f.Close()
+		kept := false
+		defer func() {
+			if !kept {
+				f.Close()
+			}
+		}()
 		info, err := f.Stat()
 		if err != nil {
 			return nil, err
 		}
 		in.f, in.at, in.size = f, f, info.Size()
+		in.keep = func() io.Closer { kept = true; return f }
 	}
 	ps, err := ex.Extract(ctx, in)
 	for i := range ps {
@@ -216,7 +229,7 @@ func purl(typ, ns, name, version string, q map[string]string) string {
 // Go vulndb) and GOOS/GOARCH. A replaced module keeps its path and takes
 // the replacement's version, as govulncheck does. With symbols set it also
 // reads the binary's function names (symbols.go) into it, by path.
-type goBinary struct{ symbols symbolTables }
+type goBinary struct{ symbols *symbolTables }
 
 func (goBinary) Name() string { return goBinaryName }
 

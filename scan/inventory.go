@@ -26,7 +26,7 @@ type InventoryResult struct {
 	NotEvaluated []NotEvaluated
 	// symbols holds the symbol tables of the Go binaries, by
 	// Location.Path, when Options.Evidence asked for them.
-	symbols symbolTables
+	symbols *symbolTables
 }
 
 // maxFile caps one file unpacked from an image for an extractor.
@@ -40,7 +40,7 @@ func Inventory(ctx context.Context, t Target, opts Options) (*InventoryResult, e
 	}
 	res := &InventoryResult{Target: TargetInfo{Ref: t.Ref, Kind: t.Kind}}
 	if opts.Evidence && t.Kind != KindSBOM {
-		res.symbols = symbolTables{}
+		res.symbols = newSymbolTables()
 	}
 	switch t.Kind {
 	case KindSBOM:
@@ -200,7 +200,7 @@ var osReleasePaths = []string{"etc/os-release", "usr/lib/os-release"}
 // whiteouts, then runs the extractors there. Files of the layers inPlace
 // serves are not copied: the extractors read them where they lie. Each
 // package's location names the layer that last wrote its file.
-func imageInventory(ctx context.Context, img v1.Image, tmp string, inPlace inPlaceLayers, syms symbolTables, progress func(done, layers int)) ([]Package, []NotEvaluated, error) {
+func imageInventory(ctx context.Context, img v1.Image, tmp string, inPlace inPlaceLayers, syms *symbolTables, progress func(done, layers int)) ([]Package, []NotEvaluated, error) {
 	if progress == nil {
 		progress = func(int, int) {}
 	}
@@ -224,6 +224,9 @@ func imageInventory(ctx context.Context, img v1.Image, tmp string, inPlace inPla
 		return nil, nil, err
 	}
 	defer os.RemoveAll(root)
+	// The symbol tables read in the background read files of root and
+	// layers read in place: both go when this returns.
+	defer syms.wait()
 	tree := map[string]*node{}
 	layerIDs := make([]string, len(layers))
 	var notEval []NotEvaluated
@@ -430,7 +433,7 @@ func writeScratch(root, name string, r io.Reader, size int64) error {
 // dirInventory walks a root filesystem directory. Symlinks are not
 // followed. A directory or file the walk cannot read is reported as not
 // evaluated, never passed over in silence: what it holds was not scanned.
-func dirInventory(ctx context.Context, dir string, syms symbolTables) ([]Package, []NotEvaluated, error) {
+func dirInventory(ctx context.Context, dir string, syms *symbolTables) ([]Package, []NotEvaluated, error) {
 	exs := extractors(syms)
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -454,7 +457,7 @@ func dirInventory(ctx context.Context, dir string, syms symbolTables) ([]Package
 // name (a lockfile, a .jar) or by its first bytes (a Go binary, executable
 // or not). A file no extractor knows is an error naming what scan reads,
 // rather than an empty, clean-looking report.
-func fileInventory(ctx context.Context, t Target, syms symbolTables) ([]Package, []NotEvaluated, error) {
+func fileInventory(ctx context.Context, t Target, syms *symbolTables) ([]Package, []NotEvaluated, error) {
 	info, err := os.Stat(t.Path)
 	if err != nil {
 		return nil, nil, err

@@ -69,22 +69,7 @@ func MatchInventory(ctx context.Context, inv *InventoryResult, adv Advisories, o
 	}
 	byKey := map[key]*Finding{}
 	var keys []key
-	for i, p := range pkgs {
-		if i%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		st, hasTable := inv.symbols.of(p)
-		if hasTable && st.err != nil && p.Name == "stdlib" {
-			rep.NotEvaluated = append(rep.NotEvaluated, NotEvaluated{Package: p.ref(), Location: p.Location,
-				Reason: fmt.Sprintf("Go symbols not read (%v): its findings carry no evidence", st.err)})
-		}
-		fs, ne, err := m.matchPackage(p, st.syms)
-		if err != nil {
-			return nil, err
-		}
-		rep.NotEvaluated = append(rep.NotEvaluated, ne...)
+	add := func(fs []Finding) {
 		for _, f := range fs {
 			k := key{strings.Join(f.IDs, " "), f.Package}
 			if old, ok := byKey[k]; ok {
@@ -96,6 +81,50 @@ func MatchInventory(ctx context.Context, inv *InventoryResult, adv Advisories, o
 			f := f
 			byKey[k] = &f
 			keys = append(keys, k)
+		}
+	}
+	// The symbol table of a Go binary may still be being read (in the
+	// background, see symbolTables): the packages of Go binaries that have
+	// findings are matched again with it once every package is matched,
+	// so that the reading overlaps all the matching. A package without
+	// findings never waits for its table. Findings are merged in any
+	// order to the same result.
+	type withTable struct {
+		p Package
+		t *symbolTable
+	}
+	var again []withTable
+	for i, p := range pkgs {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		fs, ne, err := m.matchPackage(p, nil)
+		if err != nil {
+			return nil, err
+		}
+		rep.NotEvaluated = append(rep.NotEvaluated, ne...)
+		if t, ok := inv.symbols.of(p); ok && len(fs) > 0 {
+			again = append(again, withTable{p, t})
+			continue
+		}
+		add(fs)
+	}
+	for _, a := range again {
+		g, _ := a.t.wait() // nil when unreadable: no evidence
+		fs, _, err := m.matchPackage(a.p, g)
+		if err != nil {
+			return nil, err
+		}
+		add(fs)
+	}
+	for _, p := range pkgs {
+		if t, ok := inv.symbols.of(p); ok && p.Name == "stdlib" {
+			if _, err := t.wait(); err != nil {
+				rep.NotEvaluated = append(rep.NotEvaluated, NotEvaluated{Package: p.ref(), Location: p.Location,
+					Reason: fmt.Sprintf("Go symbols not read (%v): its findings carry no evidence", err)})
+			}
 		}
 	}
 	for _, k := range keys {

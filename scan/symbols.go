@@ -24,25 +24,18 @@ import (
 // were inlined everywhere, as govulncheck does. It is read-only once built
 // and safe for concurrent use.
 type goSymbols struct {
-	// chunks hold "pkg sym\x00" for every function name, in buffers of
-	// up to keyChunk bytes (see symEnt.off).
-	chunks [][]byte
-	// syms and pkgs index the keys and their "pkg" parts by an FNV-1a
-	// hash of the string (a map of integers builds several times faster
-	// than sorting the strings); a lookup checks the bytes, and the rare
-	// second string of one hash goes to clash.
-	syms, pkgs map[uint64]symEnt
-	clash      []symEnt
+	// syms holds, sorted, the FNV-1a hashes of the keys "pkg sym" of
+	// every function name. Only hashes are kept: a binary's 30,000 names
+	// or so are read in a few milliseconds when little memory is touched.
+	// Two keys of one hash (about 1 in 10^10 for a big binary) can only
+	// make a symbol look present, never absent: evidence errs towards
+	// "affected".
+	syms []uint64
+	// pkgs holds the packages with at least one function.
+	pkgs map[string]struct{}
 	// modules holds, sorted, the modules (build-info paths, "stdlib")
 	// with at least one linked package.
 	modules []string
-}
-
-// symEnt is one indexed string of n bytes, whose hash is h: at byte
-// off&(keyChunk-1) of chunk off>>keyChunkBits.
-type symEnt struct {
-	h      uint64
-	off, n uint32
 }
 
 // pclntab magic numbers (runtime/symtab.go, debug/gosym).
@@ -77,7 +70,7 @@ func readGoSymbols(r io.ReaderAt, mainPath string, modules []string) (*goSymbols
 	if err != nil {
 		return nil, err
 	}
-	g := &goSymbols{syms: map[uint64]symEnt{}, pkgs: map[uint64]symEnt{}}
+	g := &goSymbols{pkgs: map[string]struct{}{}}
 	var names io.Reader
 	if tab.magic == pclnGo12 {
 		old, err := oldNames(tab)
@@ -87,8 +80,8 @@ func readGoSymbols(r io.ReaderAt, mainPath string, modules []string) (*goSymbols
 		names = old
 	} else {
 		names = io.NewSectionReader(tab.r, tab.funcnameOff, tab.funcnameLen)
-		// names average 50 bytes or so; a map that grows rehashes
-		g.syms = make(map[uint64]symEnt, tab.funcnameLen/48)
+		// names average 40 bytes or so
+		g.syms = make([]uint64, 0, tab.funcnameLen/32)
 	}
 	if err := g.build(names, mainPath); err != nil {
 		return nil, fmt.Errorf("reading function names: %w", err)
@@ -276,85 +269,19 @@ func parsePCLNHeader(sr *io.SectionReader, off int64) (*pclnTab, bool) {
 	return t, true
 }
 
-// Keys are built in two stages that overlap: one goroutine reads the
-// names and writes their keys into chunks, the caller's indexes the
-// chunks as they come. On two cores that halves the time to read a big
-// binary's names.
-const (
-	keyChunkBits = 18
-	keyChunk     = 1 << keyChunkBits
-)
-
-// keyBatch is one chunk of keys: key i is buf[ents[i].off:][:ents[i].n],
-// its package part the first sp bytes, hashed ph.
-type keyBatch struct {
-	buf  []byte
-	ents []batchEnt
-}
-
-// newKeyBatch sizes a batch for keys of 40 bytes or so.
-func newKeyBatch() *keyBatch {
-	return &keyBatch{buf: make([]byte, 0, keyChunk), ents: make([]batchEnt, 0, keyChunk/40)}
-}
-
-type batchEnt struct {
-	h, ph      uint64
-	off, n, sp uint32
-}
-
-// build reads NUL-terminated names from r into g.
+// build reads NUL-terminated names from r into g. A name longer than
+// maxName (no real name is) is dropped.
 func (g *goSymbols) build(r io.Reader, mainPath string) error {
-	batches := make(chan *keyBatch, 4)
-	done := make(chan error, 1)
-	go func() {
-		defer close(batches)
-		done <- produceKeys(r, mainPath, batches)
-	}()
-	var last uint64 // hash of the last package indexed
-	for kb := range batches {
-		ci := uint32(len(g.chunks)) << keyChunkBits
-		g.chunks = append(g.chunks, kb.buf)
-		for _, e := range kb.ents {
-			g.insert(g.syms, symEnt{e.h, ci | e.off, e.n})
-			// Names come grouped by package: most repeats are the last one.
-			if e.ph != last {
-				last = e.ph
-				g.insert(g.pkgs, symEnt{e.ph, ci | e.off, e.sp})
-			}
-		}
-	}
-	return <-done
-}
-
-// produceKeys reads the names of r and sends their keys in batches. A key
-// longer than a chunk (no real name is) is dropped.
-func produceKeys(r io.Reader, mainPath string, out chan<- *keyBatch) error {
+	const maxName = 64 << 10
 	br := bufio.NewReaderSize(r, 64<<10)
-	kb := newKeyBatch()
-	var long []byte
-	add := func(name []byte) {
-		// A key is at most the name, the main path, a space and its NUL
-		// long: start a new chunk before one could overflow, so that
-		// appending never grows (copies) a chunk.
-		if len(kb.buf) > 0 && len(kb.buf)+len(name)+len(mainPath)+2 >= keyChunk {
-			out <- kb
-			kb = newKeyBatch()
-		}
-		start := len(kb.buf)
-		keys, ok := appendKey(kb.buf, name, mainPath)
-		if !ok || len(keys) >= keyChunk { // longer than a chunk (with its NUL)
-			return
-		}
-		k := keys[start:]
-		sp := bytes.IndexByte(k, ' ')
-		ph := fnv(fnvOffset, k[:sp])
-		kb.ents = append(kb.ents, batchEnt{fnv(ph, k[sp:]), ph, uint32(start), uint32(len(k)), uint32(sp)})
-		kb.buf = append(keys, 0)
-	}
+	var long, key []byte
+	var lastPkg []byte
 	for {
 		line, err := br.ReadSlice(0)
 		if err == bufio.ErrBufferFull {
-			long = append(long, line...)
+			if len(long) < maxName {
+				long = append(long, line...)
+			}
 			continue
 		}
 		if long != nil {
@@ -364,19 +291,28 @@ func produceKeys(r io.Reader, mainPath string, out chan<- *keyBatch) error {
 		if len(line) > 0 && line[len(line)-1] == 0 {
 			line = line[:len(line)-1]
 		}
-		if len(line) > 0 {
-			add(line)
+		if len(line) > 0 && len(line) <= maxName {
+			var ok bool
+			if key, ok = appendKey(key[:0], line, mainPath); ok {
+				sp := bytes.IndexByte(key, ' ')
+				g.syms = append(g.syms, fnv(fnv(fnvOffset, key[:sp]), key[sp:]))
+				// Names come grouped by package: most repeat the last one.
+				if !bytes.Equal(key[:sp], lastPkg) {
+					lastPkg = append(lastPkg[:0], key[:sp]...)
+					g.pkgs[string(lastPkg)] = struct{}{}
+				}
+			}
+		}
+		if err == io.EOF {
+			break
 		}
 		if err != nil {
-			if len(kb.ents) > 0 {
-				out <- kb
-			}
-			if err == io.EOF {
-				return nil
-			}
 			return err
 		}
 	}
+	slices.Sort(g.syms)
+	g.syms = slices.Compact(g.syms)
+	return nil
 }
 
 // oldNames reads a Go 1.2–1.15 line table with debug/gosym and returns
@@ -422,69 +358,30 @@ func fnv(h uint64, b []byte) uint64 {
 	return h
 }
 
-func (g *goSymbols) str(e symEnt) []byte {
-	c := g.chunks[e.off>>keyChunkBits]
-	off := e.off & (keyChunk - 1)
-	return c[off : off+e.n]
-}
-
-// insert adds e to m unless its string is there.
-func (g *goSymbols) insert(m map[uint64]symEnt, e symEnt) {
-	old, ok := m[e.h]
-	if !ok {
-		m[e.h] = e
-		return
-	}
-	if bytes.Equal(g.str(old), g.str(e)) || g.findClash(e.h, string(g.str(e))) {
-		return
-	}
-	g.clash = append(g.clash, e)
-}
-
-func (g *goSymbols) findClash(h uint64, s string) bool {
-	for _, c := range g.clash {
-		if c.h == h && string(g.str(c)) == s {
-			return true
-		}
-	}
-	return false
-}
-
 // finish works out the linked modules.
 func (g *goSymbols) finish(modules []string) {
 	mods := map[string]bool{}
-	add := func(e symEnt) {
-		if m := moduleOf(string(g.str(e)), modules); m != "" {
+	for p := range g.pkgs {
+		if m := moduleOf(p, modules); m != "" {
 			mods[m] = true
-		}
-	}
-	for _, e := range g.pkgs {
-		add(e)
-	}
-	for _, e := range g.clash {
-		if bytes.IndexByte(g.str(e), ' ') < 0 {
-			add(e) // a package
 		}
 	}
 	g.modules = slices.Sorted(mapsKeys(mods))
 }
 
-// find reports whether m (or clash) holds s.
-func (g *goSymbols) find(m map[uint64]symEnt, s string) bool {
-	h := fnv(fnvOffset, []byte(s))
-	e, ok := m[h]
-	if !ok {
-		return false
-	}
-	return string(g.str(e)) == s || g.findClash(h, s)
-}
-
 // has reports whether the binary holds symbol sym ("F", "T.M") of
 // package pkg.
-func (g *goSymbols) has(pkg, sym string) bool { return g.find(g.syms, pkg+" "+sym) }
+func (g *goSymbols) has(pkg, sym string) bool {
+	h := fnv(fnv(fnvOffset, []byte(pkg)), []byte(" "+sym))
+	_, ok := slices.BinarySearch(g.syms, h)
+	return ok
+}
 
 // hasPackage reports whether the binary holds any function of pkg.
-func (g *goSymbols) hasPackage(pkg string) bool { return g.find(g.pkgs, pkg) }
+func (g *goSymbols) hasPackage(pkg string) bool {
+	_, ok := g.pkgs[pkg]
+	return ok
+}
 
 // linksModule reports whether a package of module m is linked.
 func (g *goSymbols) linksModule(m string) bool {
@@ -493,7 +390,7 @@ func (g *goSymbols) linksModule(m string) bool {
 }
 
 // len returns the number of distinct symbols.
-func (g *goSymbols) len() int { return len(g.syms) + len(g.clash) }
+func (g *goSymbols) len() int { return len(g.syms) }
 
 // moduleOf attributes a package path to a module: "stdlib" for a
 // standard-library path (no dot in its first element, govulncheck's
@@ -509,7 +406,7 @@ func moduleOf(pkg string, modules []string) string {
 	}
 	best := ""
 	for _, m := range modules {
-		if len(m) > len(best) && (pkg == m || strings.HasPrefix(pkg, m+"/")) {
+		if len(m) > len(best) && strings.HasPrefix(pkg, m) && (len(pkg) == len(m) || pkg[len(m)] == '/') {
 			best = m
 		}
 	}
@@ -577,17 +474,45 @@ func appendKey(dst, name []byte, mainPath string) ([]byte, bool) {
 }
 
 // symbolTables holds the symbol tables of one inventory's Go binaries, by
-// path (each path is scanned once).
-type symbolTables map[string]symbolTable
+// path (each path is scanned once). A table is read in the background
+// while the scan goes on (the rest of the inventory, the advisory lookups,
+// the matching), and waited for where evidence is first needed: on two
+// cores that hides most of the read. At most cap(sem) tables are read in
+// the background at once, each holding its file open; when none is free
+// the extractor reads the table itself, so a directory of many binaries
+// holds no more files open than that.
+type symbolTables struct {
+	tabs map[string]*symbolTable
+	sem  chan struct{}
+}
 
-// symbolTable is one binary's table, or why it could not be read.
+// backgroundSymbolReads is how many tables one inventory reads in the
+// background at once; 0 reads every table in its extractor.
+var backgroundSymbolReads = 1
+
+// newSymbolTables returns an empty set of tables.
+func newSymbolTables() *symbolTables {
+	return &symbolTables{tabs: map[string]*symbolTable{}, sem: make(chan struct{}, backgroundSymbolReads)}
+}
+
+// symbolTable is one binary's table, or why it could not be read, once
+// done is closed.
 type symbolTable struct {
+	done chan struct{}
 	syms *goSymbols
 	err  error
 }
 
-// read reads the table of the binary in, whose build info is bi.
-func (st symbolTables) read(in *input, bi *buildinfo.BuildInfo) {
+// wait waits for the table to be read and returns it.
+func (t *symbolTable) wait() (*goSymbols, error) {
+	<-t.done
+	return t.syms, t.err
+}
+
+// read reads the table of the binary in, whose build info is bi: in the
+// background when a reader is free and in's file can be taken over (its
+// closer passes to the reader, which closes it when done), else now.
+func (st *symbolTables) read(in *input, bi *buildinfo.BuildInfo) {
 	mods := make([]string, 0, len(bi.Deps)+1)
 	if bi.Main.Path != "" {
 		mods = append(mods, bi.Main.Path)
@@ -595,16 +520,46 @@ func (st symbolTables) read(in *input, bi *buildinfo.BuildInfo) {
 	for _, d := range bi.Deps {
 		mods = append(mods, d.Path)
 	}
-	g, err := readGoSymbols(in.at, bi.Path, mods)
-	st[in.path] = symbolTable{g, err}
+	t := &symbolTable{done: make(chan struct{})}
+	st.tabs[in.path] = t
+	r, mainPath := in.at, bi.Path
+	if in.keep != nil {
+		select {
+		case st.sem <- struct{}{}:
+			c := in.keep()
+			go func() {
+				defer func() { <-st.sem }()
+				defer close(t.done)
+				defer c.Close()
+				t.syms, t.err = readGoSymbols(r, mainPath, mods)
+			}()
+			return
+		default:
+		}
+	}
+	t.syms, t.err = readGoSymbols(r, mainPath, mods)
+	close(t.done)
+}
+
+// wait waits for every table to be read. Whoever removes or closes the
+// files the tables are read from (the scratch directory of an image, a
+// docker archive read in place) calls it first.
+func (st *symbolTables) wait() {
+	if st == nil {
+		return
+	}
+	for _, t := range st.tabs {
+		<-t.done
+	}
 }
 
 // of returns the table of the binary p was found in: nil when evidence
-// was not asked for or p is not from a Go binary.
-func (st symbolTables) of(p Package) (symbolTable, bool) {
+// was not asked for or p is not from a Go binary. The table may still be
+// being read: wait for it.
+func (st *symbolTables) of(p Package) (*symbolTable, bool) {
 	if st == nil || baseEcosystem(p.Ecosystem) != "Go" || p.Location.Path == "" || p.Location.SBOMRef != "" {
-		return symbolTable{}, false
+		return nil, false
 	}
-	t, ok := st[p.Location.Path]
+	t, ok := st.tabs[p.Location.Path]
 	return t, ok
 }

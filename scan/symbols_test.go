@@ -486,7 +486,7 @@ func FuzzGoSymbols(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		readGoSymbols(bytes.NewReader(data), "example.com/app", []string{"example.com/m"})
 		if tab, ok := parsePCLNHeader(io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data))), 0); ok && tab.magic != pclnGo12 {
-			g := &goSymbols{syms: map[uint64]symEnt{}, pkgs: map[uint64]symEnt{}}
+			g := &goSymbols{pkgs: map[string]struct{}{}}
 			if err := g.build(io.NewSectionReader(tab.r, tab.funcnameOff, tab.funcnameLen), "example.com/app"); err == nil {
 				g.finish([]string{"example.com/m"})
 				g.has("example.com/m", "T.M")
