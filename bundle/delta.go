@@ -221,6 +221,25 @@ func (d *Delta) FullTargets() (*metadata.Metadata[metadata.TargetsType], Info, e
 	return t, info, nil
 }
 
+// ClaimedInfo reads the kit description from targets that were not
+// verified, as the kit claims it (unknown fields ignored): for readers that
+// only look inside a kit. A kit without one gives the zero Info.
+func ClaimedInfo(t *metadata.Metadata[metadata.TargetsType]) (Info, error) {
+	var info Info
+	raw, ok := t.Signed.UnrecognizedFields[KitField]
+	if !ok {
+		return info, nil
+	}
+	b, err := json.Marshal(raw)
+	if err == nil {
+		err = json.Unmarshal(b, &info)
+	}
+	if err != nil {
+		return info, fmt.Errorf("kit description in targets.json: %w", err)
+	}
+	return info, nil
+}
+
 // KitInfo reads the kit description from the signed part of a kit's
 // targets, refusing unknown fields and another format.
 func KitInfo(t *metadata.Metadata[metadata.TargetsType]) (Info, error) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/theupdateframework/go-tuf/v2/metadata"
 )
 
 // The limits a verifier applies to a kit's TUF metadata. They live here,
@@ -184,6 +186,29 @@ func shortPath(p string) string {
 		j++
 	}
 	return p[:i] + "..." + p[j:]
+}
+
+// maxClaimedBudget bounds the budget ClaimedBudget derives from an
+// unverified targets.json (1 PiB: far beyond any kit, short of overflow).
+const maxClaimedBudget = 1 << 50
+
+// ClaimedBudget is what the content entries of an unverified kit may
+// expand to: the sum of EntryBudget over its targets, lengths out of range
+// counted as 0, capped at 1 PiB. Readers that only look inside a kit
+// (inspect, kit diff) pass it to Reader.SetBudget, so that every kit
+// verify accepts can be looked into.
+func ClaimedBudget(ts map[string]*metadata.TargetFiles) int64 {
+	var n int64
+	for p, t := range ts {
+		if t == nil || t.Length < 0 || t.Length > maxClaimedBudget {
+			continue
+		}
+		n += EntryBudget(p, t.Length)
+		if n > maxClaimedBudget {
+			return maxClaimedBudget
+		}
+	}
+	return n
 }
 
 // EntryBudget is how many decompressed bytes one content entry of length

@@ -50,26 +50,6 @@ type TypeSummary struct {
 	Bytes int64 `json:"bytes"`
 }
 
-// maxContentBudget bounds the budget inspect derives from an unverified
-// targets.json (1 PiB: far beyond any kit, short of overflow).
-const maxContentBudget = 1 << 50
-
-// contentBudget is what the content entries may expand to: the sum of
-// bundle.EntryBudget over the targets, lengths out of range counted as 0.
-func contentBudget(ts map[string]*metadata.TargetFiles) int64 {
-	var n int64
-	for p, t := range ts {
-		if t == nil || t.Length < 0 || t.Length > maxContentBudget {
-			continue
-		}
-		n += bundle.EntryBudget(p, t.Length)
-		if n > maxContentBudget {
-			return maxContentBudget
-		}
-	}
-	return n
-}
-
 // Inspect reads a kit's metadata and manifest without verifying anything.
 func Inspect(r io.Reader) (*Inspection, error) {
 	br, err := bundle.NewReader(r)
@@ -106,7 +86,7 @@ func Inspect(r io.Reader) (*Inspection, error) {
 				}
 				// The content may expand to what targets declares, as
 				// verify allows: a kit verify accepts is inspected too.
-				br.SetBudget(contentBudget(targets.Signed.Targets))
+				br.SetBudget(bundle.ClaimedBudget(targets.Signed.Targets))
 			}
 			continue
 		}
@@ -124,14 +104,8 @@ func Inspect(r io.Reader) (*Inspection, error) {
 	if targets == nil {
 		return nil, errors.New("the kit has no tuf/targets.json")
 	}
-	if raw, ok := targets.Signed.UnrecognizedFields[bundle.KitField]; ok {
-		b, err := json.Marshal(raw)
-		if err == nil {
-			err = json.Unmarshal(b, &in.Info)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("kit description in targets.json: %w", err)
-		}
+	if in.Info, err = bundle.ClaimedInfo(targets); err != nil {
+		return nil, err
 	}
 	for _, s := range targets.Signatures {
 		in.SignerKeyIDs = append(in.SignerKeyIDs, s.KeyID)

@@ -107,13 +107,7 @@ func Read(r io.Reader) (*Kit, error) {
 				if targets, err = metadata.Targets().FromBytes(data); err != nil {
 					return nil, fmt.Errorf("%s: %w", e.Name, err)
 				}
-				var budget int64
-				for p, t := range targets.Signed.Targets {
-					if t != nil && t.Length >= 0 && t.Length < 1<<50 {
-						budget += bundle.EntryBudget(p, t.Length)
-					}
-				}
-				br.SetBudget(min(budget, 1<<50))
+				br.SetBudget(bundle.ClaimedBudget(targets.Signed.Targets))
 			}
 			continue
 		}
@@ -124,14 +118,8 @@ func Read(r io.Reader) (*Kit, error) {
 	if targets == nil || lastRoot == nil {
 		return nil, errors.New("the kit has no TUF metadata (tuf/targets.json, roots)")
 	}
-	if raw, ok := targets.Signed.UnrecognizedFields[bundle.KitField]; ok {
-		b, err := json.Marshal(raw)
-		if err == nil {
-			err = json.Unmarshal(b, &k.Info)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("kit description in targets.json: %w", err)
-		}
+	if k.Info, err = bundle.ClaimedInfo(targets); err != nil {
+		return nil, err
 	}
 	if k.Root, err = metadata.Root().FromBytes(lastRoot); err != nil {
 		return nil, fmt.Errorf("last root: %w", err)
