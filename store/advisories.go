@@ -29,22 +29,28 @@ const MaxAdvisorySize = 64 << 20
 
 // AdvisoriesIndexer indexes the OSV records of advisories/<source>/osv.jsonl
 // (content type "advisories"; one compact record per line). Other files of
-// the type are left alone. Entries of a channel's "advisories" index:
+// the type are left alone. A channel's "advisories" index names, per
+// source, the file that holds its records:
 //
 //	"f" source                 -> hex sha256 of its osv.jsonl (a blob)
-//	"r" id NUL source          -> offset and length of the record in that
+//
+// The records themselves are indexed once per file content, in the record
+// index of that blob (store/advindex.go), which the import builds before
+// its commit and which every kit carrying the same file shares:
+//
+//	"r" id                     -> offset and length of the record in the
 //	                              blob (two uvarints)
 //	"a" alias NUL id           -> "" (every alias of every record)
 //	"p" ecosystem NUL name NUL id -> "" (name as PackageKey makes it)
-//	"e" ecosystem NUL source   -> decimal number of records
+//	"e" ecosystem              -> decimal number of records
 //
 // A record is stored once: in the verified blob the kit carried, which the
-// index points into. The blob is immutable and kept as long as the
-// channel's active kit references it, so an index and the bytes it points
-// to always belong to the same import.
+// index points into. The blob is immutable and kept as long as a kit of
+// the store references it, and the record index is named by the blob's
+// digest, so an index and the bytes it points to always agree.
 //
 // A record with withdrawn set is left out (the mirror leaves them out
-// already). The indexer reads the fields it indexes and checks their
+// already). The record index reads the fields it indexes and checks their
 // shape; the mirror validated every record against the OSV schema before
 // the kit was signed, and Advisory.Vulnerability parses one fully.
 type AdvisoriesIndexer struct{}
@@ -57,10 +63,11 @@ func (AdvisoriesIndexer) Name() string { return advisoriesIndex }
 // Accepts implements Indexer.
 func (AdvisoriesIndexer) Accepts(t string) bool { return t == "advisories" }
 
-// Index implements Indexer.
-func (AdvisoriesIndexer) Index(ctx context.Context, f verify.Target, r io.Reader, w *IndexWriter) error {
-	source, name, ok := feedFile(f.Path, "advisories")
-	if !ok || name != "osv.jsonl" {
+// Index implements Indexer. It does not read the content: the record
+// index of the file is built by the store (ensureRecordIndexes).
+func (AdvisoriesIndexer) Index(_ context.Context, f verify.Target, _ io.Reader, w *IndexWriter) error {
+	source, ok := advisoriesSource(f.Path)
+	if !ok {
 		return nil
 	}
 	if err := checkField("source name", source); err != nil {
@@ -69,9 +76,37 @@ func (AdvisoriesIndexer) Index(ctx context.Context, f verify.Target, r io.Reader
 	if !isHexDigest(f.SHA256) {
 		return fmt.Errorf("target digest %q is not a hex sha256", f.SHA256)
 	}
-	if err := w.Put(ikey('f', source), []byte(f.SHA256)); err != nil {
-		return err
+	return w.Put(ikey('f', source), []byte(f.SHA256))
+}
+
+// advisoriesSource returns the source of an advisories/<source>/osv.jsonl
+// path; ok is false for any other path.
+func advisoriesSource(p string) (source string, ok bool) {
+	source, name, ok := feedFile(p, "advisories")
+	return source, ok && name == "osv.jsonl"
+}
+
+// recordEntries reads an osv.jsonl and returns the entries of its record
+// index, sorted by key (store/advindex.go).
+func recordEntries(ctx context.Context, r io.Reader, size int64) (entries, error) {
+	w, ecosystems, err := recordPart(ctx, r, 0, size)
+	if err != nil {
+		return entries{}, err
 	}
+	if err := putEcosystems(w, ecosystems); err != nil {
+		return entries{}, err
+	}
+	return w.sorted(), nil
+}
+
+// recordPart indexes the records of r, a part of an osv.jsonl that starts
+// at offset base of the file, into a new writer (size bytes, a hint), and
+// counts the records of each ecosystem.
+func recordPart(ctx context.Context, r io.Reader, base, size int64) (*IndexWriter, map[string]int, error) {
+	w := &IndexWriter{}
+	// About one entry per 400 bytes of records: enough room that the
+	// entries are not copied as they grow.
+	w.refs = make([]entryRef, 0, min(size/400, 1<<26)+64)
 	ecosystems := map[string]int{}
 	err := forEachLine(r, MaxAdvisorySize, func(n int, off int64, rec []byte) error {
 		if n%1024 == 0 {
@@ -79,16 +114,18 @@ func (AdvisoriesIndexer) Index(ctx context.Context, f verify.Target, r io.Reader
 				return err
 			}
 		}
-		if err := indexRecord(rec, off, source, w, ecosystems); err != nil {
+		if err := indexRecord(rec, base+off, w, ecosystems); err != nil {
 			return fmt.Errorf("line %d: %w", n, err)
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
+	return w, ecosystems, err
+}
+
+// putEcosystems adds the record counts of the ecosystems.
+func putEcosystems(w *IndexWriter, ecosystems map[string]int) error {
 	for _, eco := range sortedKeys(ecosystems) {
-		if err := w.Put(ikey('e', eco, source), []byte(strconv.Itoa(ecosystems[eco]))); err != nil {
+		if err := w.Put(ikey('e', eco), []byte(strconv.Itoa(ecosystems[eco]))); err != nil {
 			return err
 		}
 	}
@@ -135,7 +172,7 @@ func forEachLine(r io.Reader, max int, fn func(n int, off int64, line []byte) er
 	}
 }
 
-func indexRecord(rec []byte, off int64, source string, w *IndexWriter, ecosystems map[string]int) error {
+func indexRecord(rec []byte, off int64, w *IndexWriter, ecosystems map[string]int) error {
 	h, err := osv.ParseHead(rec)
 	if err != nil {
 		return fmt.Errorf("not an OSV record: %w", err)
@@ -147,7 +184,7 @@ func indexRecord(rec []byte, off int64, source string, w *IndexWriter, ecosystem
 		return nil
 	}
 	loc := binary.AppendUvarint(binary.AppendUvarint(nil, uint64(off)), uint64(len(rec)))
-	if err := w.Put(ikey('r', h.ID, source), loc); err != nil {
+	if err := w.Put(ikey('r', h.ID), loc); err != nil {
 		return fmt.Errorf("%s: %w", h.ID, err)
 	}
 	for _, a := range h.Aliases {
@@ -261,12 +298,11 @@ func (r *Reader) Ecosystems() ([]Ecosystem, error) {
 		return nil, err
 	}
 	counts := map[string]int{}
-	for _, cb := range r.adv {
-		err := scanPrefix(cb.b, []byte{'e'}, func(rest, v []byte) error {
-			eco, _, _ := bytes.Cut(rest, []byte{keySep})
+	for _, as := range r.adv {
+		err := scanPrefix(as.b, []byte{'e'}, func(eco, v []byte) error {
 			n, err := strconv.Atoi(string(v))
 			if err != nil {
-				return fmt.Errorf("channel %s: advisories index: ecosystem %q: bad count %q", cb.channel, eco, v)
+				return fmt.Errorf("channel %s: advisories of %s: ecosystem %q: bad count %q", as.channel, as.source, eco, v)
 			}
 			counts[string(eco)] += n
 			return nil
@@ -288,9 +324,12 @@ func (r *Reader) HasAdvisoryData(ecosystem string) (bool, error) {
 	if err := r.check(); err != nil {
 		return false, err
 	}
-	p := iprefix('e', ecosystem)
-	for _, cb := range r.adv {
-		if hasPrefix(cb.b, p) {
+	if checkField("ecosystem", ecosystem) != nil {
+		return false, nil
+	}
+	k := ikey('e', ecosystem)
+	for _, as := range r.adv {
+		if as.b.Get(k) != nil {
 			return true, nil
 		}
 	}
@@ -309,17 +348,17 @@ func (r *Reader) Advisory(idOrAlias string) ([]Advisory, error) {
 		return []Advisory{}, nil
 	}
 	var out []Advisory
-	for _, cb := range r.adv {
+	for _, as := range r.adv {
 		ids := []string{}
-		if hasPrefix(cb.b, iprefix('r', idOrAlias)) {
+		if as.b.Get(ikey('r', idOrAlias)) != nil {
 			ids = append(ids, idOrAlias)
 		}
-		scanPrefix(cb.b, iprefix('a', idOrAlias), func(rest, _ []byte) error {
+		scanPrefix(as.b, iprefix('a', idOrAlias), func(rest, _ []byte) error {
 			ids = append(ids, string(rest))
 			return nil
 		})
 		var err error
-		if out, err = r.appendRecords(out, cb, ids); err != nil {
+		if out, err = r.appendRecords(out, as, ids); err != nil {
 			return nil, err
 		}
 	}
@@ -337,8 +376,8 @@ func (r *Reader) AdvisoryIDs(ecosystem, name string) ([]string, error) {
 		return nil, err
 	}
 	out := []string{}
-	for _, cb := range r.adv {
-		packageIDs(cb, ecosystem, name, func(id string) { out = append(out, id) })
+	for _, as := range r.adv {
+		packageIDs(as, ecosystem, name, func(id string) { out = append(out, id) })
 	}
 	if len(r.adv) > 1 {
 		slices.Sort(out)
@@ -350,17 +389,17 @@ func (r *Reader) AdvisoryIDs(ecosystem, name string) ([]string, error) {
 // AdvisoriesForPackage returns the records that affect the package, sorted
 // by id, channel, source. A record carried by two channels or sources
 // comes once from each. This is the scanner's lookup: one cursor seek per
-// channel and one per record.
+// channel and source, and one per record.
 func (r *Reader) AdvisoriesForPackage(ecosystem, name string) ([]Advisory, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
 	out := []Advisory{}
-	for _, cb := range r.adv {
+	for _, as := range r.adv {
 		var ids []string
-		packageIDs(cb, ecosystem, name, func(id string) { ids = append(ids, id) })
+		packageIDs(as, ecosystem, name, func(id string) { ids = append(ids, id) })
 		var err error
-		if out, err = r.appendRecords(out, cb, ids); err != nil {
+		if out, err = r.appendRecords(out, as, ids); err != nil {
 			return nil, err
 		}
 	}
@@ -370,29 +409,25 @@ func (r *Reader) AdvisoriesForPackage(ecosystem, name string) ([]Advisory, error
 	return out, nil
 }
 
-// ForEachAdvisory calls fn for every record of every channel, by channel
-// and then id. fn's error stops the walk and is returned.
+// ForEachAdvisory calls fn for every record of every channel, by channel,
+// source and then id. fn's error stops the walk and is returned.
 func (r *Reader) ForEachAdvisory(fn func(Advisory) error) error {
 	if err := r.check(); err != nil {
 		return err
 	}
 	n := 0
-	for _, cb := range r.adv {
-		err := scanPrefix(cb.b, []byte{'r'}, func(rest, v []byte) error {
+	for _, as := range r.adv {
+		err := scanPrefix(as.b, []byte{'r'}, func(id, v []byte) error {
 			if n++; n%1024 == 0 {
 				if err := r.ctx.Err(); err != nil {
 					return err
 				}
 			}
-			id, source, ok := bytes.Cut(rest, []byte{keySep})
-			if !ok {
-				return fmt.Errorf("channel %s: advisories index: malformed key %q", cb.channel, rest)
-			}
-			rec, err := r.record(cb, string(id), string(source), v)
+			rec, err := r.record(as, string(id), v)
 			if err != nil {
 				return err
 			}
-			return fn(Advisory{ID: string(id), Channel: cb.channel, Source: string(source), Record: rec})
+			return fn(Advisory{ID: string(id), Channel: as.channel, Source: as.source, Record: rec})
 		})
 		if err != nil {
 			return err
@@ -402,52 +437,49 @@ func (r *Reader) ForEachAdvisory(fn func(Advisory) error) error {
 }
 
 // record reads a record from the blob its index entry loc points into.
-func (r *Reader) record(cb chanBucket, id, source string, loc []byte) ([]byte, error) {
+func (r *Reader) record(as advSource, id string, loc []byte) ([]byte, error) {
 	off, n1 := binary.Uvarint(loc)
 	length, n2 := binary.Uvarint(loc[max(n1, 0):])
 	if n1 <= 0 || n2 <= 0 || n1+n2 != len(loc) || length > MaxAdvisorySize {
-		return nil, fmt.Errorf("channel %s: advisories index: %s: malformed location %x", cb.channel, id, loc)
+		return nil, fmt.Errorf("channel %s: advisories index: %s: malformed location %x", as.channel, id, loc)
 	}
-	sha := string(cb.b.Get(ikey('f', source)))
-	blob, err := r.blob(sha)
+	blob, err := r.blob(as.sha)
 	if err != nil {
-		return nil, fmt.Errorf("channel %s: advisory %s (source %s): %w", cb.channel, id, source, err)
+		return nil, fmt.Errorf("channel %s: advisory %s (source %s): %w", as.channel, id, as.source, err)
 	}
 	if off > uint64(len(blob)) || length > uint64(len(blob))-off {
-		return nil, fmt.Errorf("channel %s: advisory %s (source %s): blob %s is shorter than the index says: the store is damaged (run ferry store check)", cb.channel, id, source, sha)
+		return nil, fmt.Errorf("channel %s: advisory %s (source %s): blob %s is shorter than the index says: the store is damaged (run ferry store check)", as.channel, id, as.source, as.sha)
 	}
 	rec := bytes.Clone(blob[off : off+length])
 	if len(rec) < 2 || rec[0] != '{' || rec[len(rec)-1] != '}' {
-		return nil, fmt.Errorf("channel %s: advisory %s (source %s): blob %s holds no record at %d: the store is damaged (run ferry store check)", cb.channel, id, source, sha, off)
+		return nil, fmt.Errorf("channel %s: advisory %s (source %s): blob %s holds no record at %d: the store is damaged (run ferry store check)", as.channel, id, as.source, as.sha, off)
 	}
 	return rec, nil
 }
 
-func packageIDs(cb chanBucket, ecosystem, name string, fn func(id string)) {
+func packageIDs(as advSource, ecosystem, name string, fn func(id string)) {
 	name = PackageKey(ecosystem, name)
 	if checkField("ecosystem", ecosystem) != nil || checkField("name", name) != nil {
 		return
 	}
-	scanPrefix(cb.b, iprefix('p', ecosystem, name), func(rest, _ []byte) error {
+	scanPrefix(as.b, iprefix('p', ecosystem, name), func(rest, _ []byte) error {
 		fn(string(rest))
 		return nil
 	})
 }
 
-// appendRecords appends the records of ids (every source) in one channel.
-func (r *Reader) appendRecords(out []Advisory, cb chanBucket, ids []string) ([]Advisory, error) {
+// appendRecords appends the records of ids of one source of one channel.
+func (r *Reader) appendRecords(out []Advisory, as advSource, ids []string) ([]Advisory, error) {
 	for _, id := range ids {
-		err := scanPrefix(cb.b, iprefix('r', id), func(source, v []byte) error {
-			rec, err := r.record(cb, id, string(source), v)
-			if err != nil {
-				return err
-			}
-			out = append(out, Advisory{ID: id, Channel: cb.channel, Source: string(source), Record: rec})
-			return nil
-		})
+		loc := as.b.Get(ikey('r', id))
+		if loc == nil {
+			return nil, fmt.Errorf("channel %s: advisories of %s: %s is listed but has no record: the store is damaged (run ferry store check)", as.channel, as.source, id)
+		}
+		rec, err := r.record(as, id, loc)
 		if err != nil {
 			return nil, err
 		}
+		out = append(out, Advisory{ID: id, Channel: as.channel, Source: as.source, Record: rec})
 	}
 	return out, nil
 }

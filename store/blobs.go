@@ -256,10 +256,14 @@ type GCResult struct {
 	Removed      int   `json:"removed"`
 	RemovedBytes int64 `json:"removedBytes"`
 	TempRemoved  int   `json:"tempRemoved"`
+	// RecordIndexesRemoved counts the advisory record indexes no kit
+	// names (store/advindex.go) that were removed from ferry.db.
+	RecordIndexesRemoved int `json:"recordIndexesRemoved"`
 }
 
 // GC removes every blob that no channel's active or historic kit references
-// (GCHistory drops historic kits) and every
+// (GCHistory drops historic kits), the advisory record indexes of ferry.db
+// that none names, and every
 // leftover staging file (from an import that failed or was killed). It
 // takes the import lock, so it never removes what a running import staged.
 func (s *Store) GC(ctx context.Context) (*GCResult, error) {
@@ -274,6 +278,15 @@ func (s *Store) GC(ctx context.Context) (*GCResult, error) {
 		return nil, err
 	}
 	defer l.unlock()
+	var dropped int
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		var err error
+		dropped, err = dropUnreferencedRecordIndexes(tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
 	ref := map[string]bool{}
 	err = s.view(ctx, func(tx *bolt.Tx) error {
 		mark := func(_, _ string, f fileRec) error {
@@ -288,7 +301,7 @@ func (s *Store) GC(ctx context.Context) (*GCResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &GCResult{Referenced: len(ref)}
+	res := &GCResult{Referenced: len(ref), RecordIndexesRemoved: dropped}
 	var errs []error
 	dir := filepath.Join(s.dir, blobsDir)
 	ents, err := os.ReadDir(dir)

@@ -40,8 +40,13 @@ const (
 	// the store recorded, or it cannot be read.
 	ProblemBlobCorrupt = "blob-corrupt"
 	// ProblemStaging: a file that a failed or killed import left in tmp/
-	// (or its commit marker); ferry store gc removes it.
+	// (or its commit marker), or an advisory record index in ferry.db
+	// that no kit names (advindex/SHA256); ferry store gc removes it.
 	ProblemStaging = "staging"
+	// ProblemIndex: the advisory record index a kit names is missing or
+	// incomplete (Digest is the advisories file's); importing the kit
+	// again rebuilds it.
+	ProblemIndex = "index"
 )
 
 // CheckReport is what Check found. Its JSON form is schema CheckSchema:
@@ -51,8 +56,9 @@ const (
 //	 "blobs": N, "blobBytes": N, "stagingSkipped": bool,
 //	 "problems": [{"kind", "digest"?, "channel"?, "path"?, "detail"}]}
 //
-// Problems come in the order database, meta, page, schema, blobs (by
-// digest), staging (by name).
+// Problems come in the order database, meta, page, schema, record indexes
+// (by digest), blobs (by digest), staging (tmp/ by name, then unnamed
+// record indexes by digest).
 type CheckReport struct {
 	Schema   string        `json:"schema"`
 	Store    string        `json:"store"`
@@ -141,6 +147,8 @@ func (s *Store) Check(ctx context.Context) (*CheckReport, error) {
 		return nil, fmt.Errorf("%s: %w (%s is missing)", s.dir, ErrNoStore, dbName)
 	}
 	fi, err := checkFile(dbPath(s.dir))
+	var refs map[string]blobRef
+	var orphans []string
 	rep.Database.FileBytes = fi.size
 	if m := fi.chosen(); m != nil {
 		rep.Database.PageSize, rep.Database.Pages, rep.Database.TxID = int(m.pageSize), m.pgid, m.txid
@@ -157,7 +165,7 @@ func (s *Store) Check(ctx context.Context) (*CheckReport, error) {
 				rep.add(CheckProblem{Kind: ProblemMeta, Path: dbName, Detail: fmt.Sprintf("meta page %d: %v; bbolt reads the other meta page, which may be one transaction older", i, m.err)})
 			}
 		}
-		refs, err := s.checkDB(ctx, rep)
+		refs, orphans, err = s.checkDB(ctx, rep)
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +173,7 @@ func (s *Store) Check(ctx context.Context) (*CheckReport, error) {
 			return nil, err
 		}
 	}
-	s.checkStaging(rep)
+	s.checkStaging(rep, orphans)
 	rep.Healthy = len(rep.Problems) == 0
 	return rep, nil
 }
@@ -178,16 +186,19 @@ type blobRef struct {
 
 // checkDB walks every page, runs Tx.Check and reads the file map of a
 // store of the current schema. A damaged database becomes a problem.
-func (s *Store) checkDB(ctx context.Context, rep *CheckReport) (map[string]blobRef, error) {
+// It returns the referenced blobs and the advisory record indexes no kit
+// names.
+func (s *Store) checkDB(ctx context.Context, rep *CheckReport) (map[string]blobRef, []string, error) {
 	db, err := s.openDBWith(true, true)
 	var dmg *DamagedError
 	if errors.As(err, &dmg) {
 		rep.add(CheckProblem{Kind: ProblemDatabase, Path: dbName, Detail: dmg.Detail})
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var orphans []string
 	defer db.Close()
 	refs := map[string]blobRef{}
 	err = s.guarded(dbName, func() error {
@@ -233,14 +244,40 @@ func (s *Store) checkDB(ctx context.Context, rep *CheckReport) (map[string]blobR
 			if err != nil {
 				rep.add(CheckProblem{Kind: ProblemSchema, Path: dbName, Detail: "the file map: " + err.Error()})
 			}
+			orphans = checkRecordIndexes(tx, rep)
 			return nil
 		})
 	})
 	if errors.As(err, &dmg) {
 		rep.add(CheckProblem{Kind: ProblemDatabase, Path: dbName, Detail: dmg.Detail})
-		return nil, nil
+		return nil, nil, nil
 	}
-	return refs, err
+	return refs, orphans, err
+}
+
+// checkRecordIndexes reports every advisory record index a kit names that
+// is missing or incomplete, and returns those no kit names.
+func checkRecordIndexes(tx *bolt.Tx, rep *CheckReport) []string {
+	ref, err := referencedRecordIndexes(tx)
+	if err != nil {
+		rep.add(CheckProblem{Kind: ProblemSchema, Path: dbName, Detail: "the advisories indexes: " + err.Error()})
+		return nil
+	}
+	for _, sha := range sortedKeys(ref) {
+		if !hasRecordIndex(tx, sha) {
+			rep.add(CheckProblem{Kind: ProblemIndex, Digest: sha, Detail: "the record index of this advisories file is missing or incomplete; importing the kit again rebuilds it"})
+		}
+	}
+	var orphans []string
+	if root := tx.Bucket(bucketRecordIndex); root != nil {
+		root.ForEachBucket(func(name []byte) error {
+			if !ref[string(name)] {
+				orphans = append(orphans, string(name))
+			}
+			return nil
+		})
+	}
+	return orphans
 }
 
 // walkPages reads every key and value of every bucket, so that each page
@@ -335,7 +372,9 @@ func sizeAtLeast(n, want int64) string {
 
 // checkStaging lists what failed imports left in tmp/, unless an import
 // holds the store now.
-func (s *Store) checkStaging(rep *CheckReport) {
+// recordIndexes are the advisory record indexes no kit names: an import
+// that holds the store may be building one of them.
+func (s *Store) checkStaging(rep *CheckReport, recordIndexes []string) {
 	if importLocked(s.dir) {
 		rep.StagingSkipped = true
 		return
@@ -343,6 +382,9 @@ func (s *Store) checkStaging(rep *CheckReport) {
 	ents, _ := os.ReadDir(filepath.Join(s.dir, tmpDir))
 	for _, e := range ents {
 		rep.add(CheckProblem{Kind: ProblemStaging, Path: filepath.ToSlash(filepath.Join(tmpDir, e.Name())), Detail: "left by a failed import; ferry store gc removes it"})
+	}
+	for _, sha := range recordIndexes {
+		rep.add(CheckProblem{Kind: ProblemStaging, Path: dbName + ":" + string(bucketRecordIndex) + "/" + sha, Detail: "an advisory record index no kit names, left by a failed import; ferry store gc removes it"})
 	}
 	if _, err := os.Stat(filepath.Join(s.dir, pendingName)); err == nil {
 		rep.add(CheckProblem{Kind: ProblemStaging, Path: pendingName, Detail: "commit marker of a killed import; the next import or ferry store gc removes it"})

@@ -373,7 +373,10 @@ func (s *Store) GCHistory(ctx context.Context, keep int) (*GCResultHistory, erro
 	var dropped []HistoricKit
 	err = s.update(ctx, func(tx *bolt.Tx) error {
 		var err error
-		dropped, err = dropHistory(tx, keep)
+		if dropped, err = dropHistory(tx, keep); err != nil || len(dropped) == 0 {
+			return err
+		}
+		_, err = dropUnreferencedRecordIndexes(tx)
 		return err
 	})
 	if err != nil {

@@ -313,6 +313,9 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	if err != nil {
 		return res, err
 	}
+	if err := im.s.ensureRecordIndexes(ctx, rep.Targets, im.st.sourceOf); err != nil {
+		return res, err
+	}
 	built, err := im.s.buildIndexes(ctx, IndexKit{Channel: rep.Channel, Created: derefTime(rep.Created), At: im.opts.At, Carried: carriedOf(rep)}, rep.Targets, im.st.sourceOf)
 	if err != nil {
 		return res, err
@@ -565,6 +568,13 @@ func (im *importer) commit(tx *bolt.Tx, rep *verify.Report, st *channelState, bu
 	}
 	if err := putJSON(tx.Bucket(bucketChannels), ch, st); err != nil {
 		return err
+	}
+	for _, t := range recordFiles(rep.Targets) {
+		// Built before the commit under the import lock; checked here so
+		// that the commit never names an index it does not hold.
+		if _, err := recordIndex(tx, t.SHA256); err != nil {
+			return fmt.Errorf("%s: %s: %w", im.s.dir, t.Path, err)
+		}
 	}
 	targets := slices.Clone(rep.Targets)
 	slices.SortFunc(targets, func(a, b verify.Target) int { return bytes.Compare([]byte(a.Path), []byte(b.Path)) })

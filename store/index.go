@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -64,18 +65,27 @@ type IndexKit struct {
 
 // IndexWriter collects an indexer's entries for one channel. It is not
 // safe for concurrent use.
+//
+// Keys and values are copied into arena chunks, and each entry is a
+// small record without pointers: an index of a million entries is a few
+// hundred allocations that the garbage collector need not scan, not two
+// million slices.
 type IndexWriter struct {
-	entries []kv
-	// arena is the free tail of the chunk keys and values are copied
-	// into: an index of a million entries is a few hundred allocations,
-	// not two million.
-	arena []byte
+	chunks [][]byte
+	refs   []entryRef
+}
+
+// entryRef locates one entry in the chunks. Chunks are taken in Put
+// order and filled from the start, so (chunk, off) is the Put order too.
+type entryRef struct {
+	chunk, off, vlen uint32
+	klen             uint16
 }
 
 type kv struct{ k, v []byte }
 
 // arenaChunk is the size of an IndexWriter's arena chunks; an entry of
-// more than a quarter of it gets an allocation of its own.
+// more than a quarter of it gets a chunk of its own.
 const arenaChunk = 1 << 20
 
 // Put adds an entry; a later Put of the same key replaces it. Put copies
@@ -87,25 +97,66 @@ func (w *IndexWriter) Put(key, value []byte) error {
 	if len(key) > bolt.MaxKeySize {
 		return fmt.Errorf("index: key of %d bytes is too long", len(key))
 	}
+	if len(value) > bolt.MaxValueSize {
+		return fmt.Errorf("index: value of %d bytes is too long", len(value))
+	}
 	n := len(key) + len(value)
-	var buf []byte
-	start := 0
-	if n > arenaChunk/4 {
-		buf = append(append(make([]byte, 0, n), key...), value...)
-	} else {
-		if n > cap(w.arena)-len(w.arena) {
-			w.arena = make([]byte, 0, arenaChunk)
-		}
-		start = len(w.arena)
-		w.arena = append(append(w.arena, key...), value...)
-		buf = w.arena
+	last := len(w.chunks) - 1
+	switch {
+	case n > arenaChunk/4:
+		// A chunk of its own. (The open chunk's free tail is left unused:
+		// entries this large are rare.)
+		w.chunks = append(w.chunks, make([]byte, 0, n))
+		last++
+	case last < 0 || n > cap(w.chunks[last])-len(w.chunks[last]):
+		w.chunks = append(w.chunks, make([]byte, 0, arenaChunk))
+		last++
 	}
-	e := kv{k: buf[start : start+len(key) : start+len(key)]}
-	if value != nil {
-		e.v = buf[start+len(key) : start+n : start+n]
-	}
-	w.entries = append(w.entries, e)
+	c := w.chunks[last]
+	w.refs = append(w.refs, entryRef{chunk: uint32(last), off: uint32(len(c)), klen: uint16(len(key)), vlen: uint32(len(value))})
+	w.chunks[last] = append(append(c, key...), value...)
 	return nil
+}
+
+func (w *IndexWriter) key(r entryRef) []byte {
+	return w.chunks[r.chunk][r.off : r.off+uint32(r.klen) : r.off+uint32(r.klen)]
+}
+
+// entries is a sorted view of an IndexWriter's entries.
+type entries struct {
+	w    *IndexWriter
+	refs []entryRef
+}
+
+func (e entries) Len() int { return len(e.refs) }
+
+// At returns entry i; both slices point into the writer's arena.
+func (e entries) At(i int) (k, v []byte) {
+	r := e.refs[i]
+	c := e.w.chunks[r.chunk]
+	kEnd := r.off + uint32(r.klen)
+	return c[r.off:kEnd:kEnd], c[kEnd : kEnd+r.vlen : kEnd+r.vlen]
+}
+
+// sorted returns the entries sorted by key, keeping the last Put of a key.
+func (w *IndexWriter) sorted() entries {
+	slices.SortFunc(w.refs, func(a, b entryRef) int {
+		if c := bytes.Compare(w.key(a), w.key(b)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.chunk, b.chunk); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.off, b.off)
+	})
+	refs := w.refs[:0]
+	for i, r := range w.refs {
+		if i+1 < len(w.refs) && bytes.Equal(w.key(r), w.key(w.refs[i+1])) {
+			continue
+		}
+		refs = append(refs, r)
+	}
+	return entries{w: w, refs: refs}
 }
 
 // DefaultIndexers returns the indexers every store runs: one per content
@@ -171,7 +222,7 @@ func (FilesIndexer) Index(_ context.Context, f verify.Target, _ io.Reader, w *In
 // builtIndex is one indexer's entries for a channel, sorted by key.
 type builtIndex struct {
 	name    string
-	entries []kv
+	entries entries
 }
 
 // buildIndexes runs the store's indexers over targets; path gives the
@@ -213,16 +264,7 @@ func (s *Store) buildIndexes(ctx context.Context, kit IndexKit, targets []verify
 				return nil, err
 			}
 		}
-		// Sort by key, keeping the last Put of a key.
-		slices.SortStableFunc(w.entries, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
-		entries := w.entries[:0]
-		for i, e := range w.entries {
-			if i+1 < len(w.entries) && bytes.Equal(e.k, w.entries[i+1].k) {
-				continue
-			}
-			entries = append(entries, e)
-		}
-		out = append(out, builtIndex{name: ix.Name(), entries: entries})
+		out = append(out, builtIndex{name: ix.Name(), entries: w.sorted()})
 	}
 	return out, nil
 }
@@ -245,8 +287,8 @@ func writeIndexes(tx *bolt.Tx, channel string, built []builtIndex) error {
 			return err
 		}
 		if err := replaceBucket(ib, []byte(channel), func(b *bolt.Bucket) error {
-			for _, e := range bi.entries {
-				if err := b.Put(e.k, e.v); err != nil {
+			for i := range bi.entries.Len() {
+				if err := b.Put(bi.entries.At(i)); err != nil {
 					return err
 				}
 			}

@@ -37,7 +37,10 @@ type Reader struct {
 	// when the View returns.
 	blobs map[string][]byte
 	// The channels' buckets of each typed index, sorted by channel.
-	adv, enrich, vex, sources []chanBucket
+	enrich, vex, sources []chanBucket
+	// adv are the record indexes of the channels' advisories, by channel
+	// and source.
+	adv []advSource
 	// roots are the kits read, by channel (Store.kitRoots).
 	roots []kitRoot
 }
@@ -82,7 +85,9 @@ func newReader(ctx context.Context, tx *bolt.Tx, s *Store) (*Reader, error) {
 		}
 		return out
 	}
-	r.adv = pick(advisoriesIndex)
+	if r.adv, err = advSources(tx, pick(advisoriesIndex)); err != nil {
+		return nil, err
+	}
 	r.enrich = pick(enrichIndex)
 	r.vex = pick(vexIndex)
 	r.sources = pick(sourcesIndex)

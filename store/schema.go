@@ -16,7 +16,7 @@ import (
 
 // SchemaVersion is the layout of ferry.db this build reads and writes.
 //
-// Schema 4 (current):
+// Schema 5 (current):
 //
 //	meta      "schema" -> decimal schema version
 //	channels  channel -> channelState (JSON): the active kit
@@ -28,19 +28,26 @@ import (
 //	          what gc counts as referenced
 //	index     indexer name -> channel -> bucket of the indexer's entries:
 //	          files, advisories, enrich, vex, sources (see each indexer)
+//	advindex  hex sha256 of an osv.jsonl blob -> bucket: the record index
+//	          of that file, shared by every kit that carries it
+//	          (store/advindex.go); a channel's advisories index names the
+//	          blob per source
 //	log       8-byte big-endian sequence -> Receipt (JSON)
 //	history   channel -> 8-byte big-endian version -> the kits an import
 //	          replaced, kept for replay until gc drops them
 //	          (store/history.go)
 //
-// Schema 3 had no history, and its VEX index was built without the
+// Schema 4 kept every record's entries in each channel's advisories index
+// (so a commit wrote them all, and every historic kit held a copy):
+// migrating to 5 moves them into the record indexes. Schema 3 had no
+// history, and its VEX index was built without the
 // version ranges of CSAF products (product_version_range), so a statement
 // about a range matched nothing: migrating to 4 rebuilds every index.
 // Schema 2 had the same buckets, but only the files index was built; its
 // stores hold no typed indexes for the kits they imported. Schema 1 kept
 // files in one flat bucket, "channel\x00path" -> hex sha256, and had no
 // index bucket.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 var (
 	bucketMeta     = []byte("meta")
@@ -61,7 +68,7 @@ var (
 )
 
 func initSchema(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bucketMeta, bucketChannels, bucketTrust, bucketFiles, bucketIndex, bucketLog, bucketHistory} {
+	for _, b := range [][]byte{bucketMeta, bucketChannels, bucketTrust, bucketFiles, bucketIndex, bucketLog, bucketHistory, bucketRecordIndex} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
@@ -134,6 +141,7 @@ var migrations = []migration{
 	{From: 1, Name: "nest the file map per channel, add indexes", Run: migrate1to2},
 	{From: 2, Name: "build the typed indexes of every active kit", Run: migrate2to3},
 	{From: 3, Name: "add the kit history, rebuild the indexes (CSAF version ranges)", Run: migrate3to4},
+	{From: 4, Name: "index advisory records once per file (record indexes)", Run: migrate4to5},
 }
 
 // migrate brings the store to SchemaVersion.
@@ -249,6 +257,77 @@ func migrate3to4(s *Store, tx *bolt.Tx) error {
 	return migrate2to3(s, tx)
 }
 
+// migrate4to5 moves the records' entries of every advisories index, of
+// the active and the historic kits, into the record indexes of their
+// files, leaving each channel's index its "f" entries.
+func migrate4to5(s *Store, tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketRecordIndex); err != nil {
+		return err
+	}
+	slim := func(parent *bolt.Bucket, channel string) error {
+		if parent == nil || parent.Bucket([]byte(channel)) == nil {
+			return nil
+		}
+		var keep []kv
+		var targets []verify.Target
+		err := scanPrefix(parent.Bucket([]byte(channel)), []byte{'f'}, func(source, sha []byte) error {
+			keep = append(keep, kv{k: ikey('f', string(source)), v: bytes.Clone(sha)})
+			p := "advisories/" + string(source) + "/osv.jsonl"
+			fi, err := os.Stat(s.blobPath(string(sha)))
+			if err != nil {
+				return fmt.Errorf("channel %s: %s: %w", channel, p, err)
+			}
+			targets = append(targets, verify.Target{Path: p, SHA256: string(sha), Length: fi.Size()})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := s.ensureRecordIndexesTx(context.Background(), tx, targets, func(t verify.Target) string { return s.blobPath(t.SHA256) }); err != nil {
+			return err
+		}
+		return replaceBucket(parent, []byte(channel), func(b *bolt.Bucket) error {
+			for _, e := range keep {
+				if err := b.Put(e.k, e.v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if ib := tx.Bucket(bucketIndex).Bucket([]byte(advisoriesIndex)); ib != nil {
+		var chans []string
+		if err := ib.ForEachBucket(func(ch []byte) error { chans = append(chans, string(ch)); return nil }); err != nil {
+			return err
+		}
+		for _, ch := range chans {
+			if err := slim(ib, ch); err != nil {
+				return err
+			}
+		}
+	}
+	type historic struct {
+		channel string
+		b       *bolt.Bucket
+	}
+	var hs []historic
+	err := forEachHistoric(tx, func(ch string, vb *bolt.Bucket) error {
+		if ix := vb.Bucket(bucketIndex); ix != nil && ix.Bucket([]byte(advisoriesIndex)) != nil {
+			hs = append(hs, historic{ch, ix.Bucket([]byte(advisoriesIndex))})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, h := range hs {
+		if err := slim(h.b, h.channel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // reindex builds and writes every indexer's entries for the given active
 // kits, reading their blobs.
 func (s *Store) reindex(tx *bolt.Tx, perChannel map[string][]verify.Target) error {
@@ -261,7 +340,11 @@ func (s *Store) reindex(tx *bolt.Tx, perChannel map[string][]verify.Target) erro
 				kit.At = st.VerifiedAt
 			}
 		}
-		built, err := s.buildIndexes(context.Background(), kit, perChannel[ch], func(t verify.Target) string { return s.blobPath(t.SHA256) })
+		blob := func(t verify.Target) string { return s.blobPath(t.SHA256) }
+		if err := s.ensureRecordIndexesTx(context.Background(), tx, perChannel[ch], blob); err != nil {
+			return err
+		}
+		built, err := s.buildIndexes(context.Background(), kit, perChannel[ch], blob)
 		if err != nil {
 			return err
 		}

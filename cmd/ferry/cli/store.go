@@ -378,9 +378,10 @@ func newStoreCheckCmd() *cobra.Command {
   - files a failed or killed import left in tmp/ (not while an import runs).
 
 Exit 0 when the store is healthy, 4 when anything is listed. Each problem
-has a kind: database, meta, page, schema, blob-missing, blob-corrupt,
-staging. A missing or corrupt blob is repaired by importing the kit that
-carries it again; staging leftovers by 'ferry store gc'; a damaged
+has a kind: database, meta, page, schema, index, blob-missing,
+blob-corrupt, staging. A missing or corrupt blob, or an advisory record
+index that is missing, is repaired by importing the kit that carries it
+again; staging leftovers by 'ferry store gc'; a damaged
 database by restoring the store from a backup, or by a new store and the
 latest kit of every channel.
 

@@ -1,0 +1,560 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"github.com/ferry-dev/ferry/internal/parallel"
+
+	"github.com/ferry-dev/ferry/verify"
+	bolt "go.etcd.io/bbolt"
+)
+
+// The record index of an advisories file.
+//
+// A source's osv.jsonl is indexed once per content: the entries of its
+// records (store/advisories.go) live in the bucket
+//
+//	advindex  hex sha256 of an osv.jsonl blob -> bucket: "r", "a", "p", "e"
+//	          entries, and keyComplete -> decimal number of entries
+//
+// and every kit that carries the same file shares them: the active kit,
+// the kits kept for replay, the next kit whose source did not change. A
+// channel's "advisories" index only names, per source, the blob.
+//
+// Because the bucket is named by the content it indexes, an import builds
+// it before its commit, in transactions of at most recordBatch entries, so
+// that neither the memory of a transaction nor the commit grows with the
+// advisory database; no reader sees it until the commit writes the entry
+// that names it. The last transaction of a build writes keyComplete. A
+// build that fails or is killed leaves a bucket nothing references: the
+// next import of the same file rebuilds it, gc removes it. A referenced
+// bucket without keyComplete is damage, which every read reports.
+
+var bucketRecordIndex = []byte("advindex")
+
+// keyComplete sorts after every entry (their first byte is a letter).
+var keyComplete = []byte("\xffcomplete")
+
+// recordBatch is how many entries one transaction of a build writes.
+const recordBatch = 100_000
+
+// advSource is one source's records in one channel's kit: the channel's
+// "f" entry and the record index it names.
+type advSource struct {
+	channel, source, sha string
+	b                    *bolt.Bucket
+}
+
+// advSources resolves the channels' advisories indexes into their sources'
+// record indexes, by channel and source.
+func advSources(tx *bolt.Tx, chans []chanBucket) ([]advSource, error) {
+	var out []advSource
+	for _, cb := range chans {
+		err := scanPrefix(cb.b, []byte{'f'}, func(source, sha []byte) error {
+			b, err := recordIndex(tx, string(sha))
+			if err != nil {
+				return fmt.Errorf("channel %s: advisories of %s: %w", cb.channel, source, err)
+			}
+			out = append(out, advSource{channel: cb.channel, source: string(source), sha: string(sha), b: b})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// recordIndex returns the complete record index of the blob sha.
+func recordIndex(tx *bolt.Tx, sha string) (*bolt.Bucket, error) {
+	var b *bolt.Bucket
+	if root := tx.Bucket(bucketRecordIndex); root != nil {
+		b = root.Bucket([]byte(sha))
+	}
+	if b == nil || b.Get(keyComplete) == nil {
+		return nil, fmt.Errorf("the record index of blob %s is missing or incomplete: the store is damaged (run ferry store check)", sha)
+	}
+	return b, nil
+}
+
+// hasRecordIndex reports whether tx holds the complete record index of sha.
+func hasRecordIndex(tx *bolt.Tx, sha string) bool {
+	_, err := recordIndex(tx, sha)
+	return err == nil
+}
+
+// recordFiles returns the advisories files among targets, one per
+// distinct content.
+func recordFiles(targets []verify.Target) []verify.Target {
+	var out []verify.Target
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if _, ok := advisoriesSource(t.Path); !ok || seen[t.SHA256] || !isHexDigest(t.SHA256) {
+			continue
+		}
+		seen[t.SHA256] = true
+		out = append(out, t)
+	}
+	return out
+}
+
+// ensureRecordIndexes builds the record index of every advisories file of
+// targets that the store does not hold complete, each in transactions of
+// at most recordBatch entries; path gives the file holding a target's
+// verified bytes. The caller holds the import lock.
+func (s *Store) ensureRecordIndexes(ctx context.Context, targets []verify.Target, path func(verify.Target) string) error {
+	files := recordFiles(targets)
+	if len(files) == 0 {
+		return nil
+	}
+	var todo []verify.Target
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		for _, t := range files {
+			if !hasRecordIndex(tx, t.SHA256) {
+				todo = append(todo, t)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, t := range todo {
+		m, err := readRecordEntries(ctx, t, path(t), filepath.Join(s.dir, tmpDir))
+		if err != nil {
+			return err
+		}
+		err = writeRecordIndex(func(fn func(*bolt.Tx) error) error { return s.update(ctx, fn) }, t.SHA256, m)
+		m.close()
+		if err != nil {
+			return fmt.Errorf("the record index of %s: %w", t.Path, err)
+		}
+	}
+	return nil
+}
+
+// ensureRecordIndexesTx is ensureRecordIndexes inside one transaction (a
+// migration).
+func (s *Store) ensureRecordIndexesTx(ctx context.Context, tx *bolt.Tx, targets []verify.Target, path func(verify.Target) string) error {
+	for _, t := range recordFiles(targets) {
+		if hasRecordIndex(tx, t.SHA256) {
+			continue
+		}
+		m, err := readRecordEntries(ctx, t, path(t), filepath.Join(s.dir, tmpDir))
+		if err != nil {
+			return err
+		}
+		err = writeRecordIndex(func(fn func(*bolt.Tx) error) error { return fn(tx) }, t.SHA256, m)
+		m.close()
+		if err != nil {
+			return fmt.Errorf("the record index of %s: %w", t.Path, err)
+		}
+	}
+	return nil
+}
+
+// recordPart is the size of the parts of an osv.jsonl that are indexed
+// one per core: a file of more than one part is indexed in parts whose
+// sorted entries are spilled to temporary files and merged as they are
+// written, so that the memory an import needs does not grow with the
+// advisory database (about 15 MiB of entries per part in flight).
+const recordPartSize = 64 << 20
+
+// readRecordEntries reads the verified file of t (capped at its signed
+// length) into its record index entries: parts of the file, split at line
+// ends, are indexed on every core and come back as sorted runs in file
+// order, spilled into spillDir when there is more than one.
+func readRecordEntries(ctx context.Context, t verify.Target, path, spillDir string) (*entryMerge, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &IndexError{Indexer: advisoriesIndex, Path: t.Path, Err: err}
+	}
+	defer f.Close()
+	parts, err := lineParts(f, t.Length, int(t.Length/recordPartSize)+1)
+	if err != nil {
+		return nil, &IndexError{Indexer: advisoriesIndex, Path: t.Path, Err: err}
+	}
+	type result struct {
+		run        entryRun
+		ecosystems map[string]int
+	}
+	m := &entryMerge{}
+	var mu sync.Mutex
+	var spilled []entryRun // to remove on failure: Map returns no results then
+	results, err := parallel.Map(ctx, runtime.GOMAXPROCS(0), parts, func(ctx context.Context, p [2]int64) (result, error) {
+		w, ecosystems, err := recordPart(ctx, io.NewSectionReader(f, p[0], p[1]-p[0]), p[0], p[1]-p[0])
+		if err != nil {
+			return result{}, err
+		}
+		if len(parts) == 1 {
+			return result{&memRun{es: w.sorted()}, ecosystems}, nil
+		}
+		r, err := spill(w.sorted(), spillDir)
+		if err != nil {
+			return result{}, err
+		}
+		mu.Lock()
+		spilled = append(spilled, r)
+		mu.Unlock()
+		return result{r, ecosystems}, nil
+	})
+	if err != nil {
+		for _, r := range spilled {
+			r.close()
+		}
+		if ctx.Err() == nil && len(parts) > 1 {
+			// Read again in one pass for the error that names the line.
+			if _, serr := recordEntries(ctx, io.NewSectionReader(f, 0, t.Length), t.Length); serr != nil {
+				err = serr
+			}
+		}
+		return nil, &IndexError{Indexer: advisoriesIndex, Path: t.Path, Err: err}
+	}
+	ecosystems := map[string]int{}
+	for _, r := range results {
+		m.runs = append(m.runs, r.run)
+		for eco, n := range r.ecosystems {
+			ecosystems[eco] += n
+		}
+	}
+	w := &IndexWriter{}
+	if err := putEcosystems(w, ecosystems); err != nil {
+		m.close()
+		return nil, &IndexError{Indexer: advisoriesIndex, Path: t.Path, Err: err}
+	}
+	m.runs = append(m.runs, &memRun{es: w.sorted()})
+	if err := m.start(); err != nil {
+		m.close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// lineParts splits the first size bytes of f into at most n parts of
+// about equal size that end at line ends: [start, end) offsets.
+func lineParts(f io.ReaderAt, size int64, n int) ([][2]int64, error) {
+	var parts [][2]int64
+	start := int64(0)
+	buf := make([]byte, 64<<10)
+	for i := 1; i < n && start < size; i++ {
+		cut := max(start, size*int64(i)/int64(n))
+		// The part ends after the first newline at or after cut.
+		end := int64(-1)
+		for at := cut; at < size && end < 0; at += int64(len(buf)) {
+			m, err := f.ReadAt(buf[:min(int64(len(buf)), size-at)], at)
+			if j := bytes.IndexByte(buf[:m], '\n'); j >= 0 {
+				end = at + int64(j) + 1
+			} else if err != nil && err != io.EOF {
+				return nil, err
+			} else if m == 0 {
+				break
+			}
+		}
+		if end < 0 || end >= size {
+			break
+		}
+		parts = append(parts, [2]int64{start, end})
+		start = end
+	}
+	return append(parts, [2]int64{start, size}), nil
+}
+
+// An entryRun is a sorted sequence of entries. The slices entry returns
+// are valid until the next call to advance.
+type entryRun interface {
+	entry() (k, v []byte, ok bool)
+	advance() error
+	close()
+}
+
+// memRun is a run held in memory.
+type memRun struct {
+	es  entries
+	pos int
+}
+
+func (r *memRun) entry() (k, v []byte, ok bool) {
+	if r.pos >= r.es.Len() {
+		return nil, nil, false
+	}
+	k, v = r.es.At(r.pos)
+	return k, v, true
+}
+
+func (r *memRun) advance() error { r.pos++; return nil }
+func (r *memRun) close()         {}
+
+// fileRun is a run spilled to a temporary file: uvarint key length,
+// uvarint value length, key, value, for every entry.
+type fileRun struct {
+	f    *os.File
+	br   *bufio.Reader
+	k, v []byte
+	ok   bool
+}
+
+// spill writes es to a new temporary file in dir and returns it as a run
+// read from its start.
+func spill(es entries, dir string) (*fileRun, error) {
+	f, err := os.CreateTemp(dir, "advindex-*.run")
+	if err != nil {
+		return nil, err
+	}
+	r := &fileRun{f: f}
+	bw := bufio.NewWriterSize(f, 256<<10)
+	// A failed write is sticky: Flush reports it.
+	var hdr [2 * binary.MaxVarintLen64]byte
+	for i := range es.Len() {
+		k, v := es.At(i)
+		n := binary.PutUvarint(hdr[:], uint64(len(k)))
+		n += binary.PutUvarint(hdr[n:], uint64(len(v)))
+		bw.Write(hdr[:n])
+		bw.Write(k)
+		bw.Write(v)
+	}
+	if err := bw.Flush(); err != nil {
+		r.close()
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		r.close()
+		return nil, err
+	}
+	r.br = bufio.NewReaderSize(f, 256<<10)
+	if err := r.advance(); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *fileRun) entry() (k, v []byte, ok bool) { return r.k, r.v, r.ok }
+
+func (r *fileRun) advance() error {
+	kl, err := binary.ReadUvarint(r.br)
+	if err == io.EOF {
+		r.ok = false
+		return nil
+	}
+	vl, err2 := binary.ReadUvarint(r.br)
+	if err != nil || err2 != nil || kl > bolt.MaxKeySize || vl > MaxAdvisorySize {
+		return fmt.Errorf("reading back %s: malformed entry", r.f.Name())
+	}
+	if n := int(kl + vl); cap(r.k) < n {
+		r.k = make([]byte, n)
+	}
+	buf := r.k[:kl+vl]
+	if _, err := io.ReadFull(r.br, buf); err != nil {
+		return fmt.Errorf("reading back %s: %w", r.f.Name(), err)
+	}
+	r.k, r.v, r.ok = buf[:kl], buf[kl:], true
+	return nil
+}
+
+func (r *fileRun) close() {
+	r.f.Close()
+	os.Remove(r.f.Name())
+}
+
+// entryMerge walks sorted runs of entries, parts of one file in order, as
+// one sorted sequence; of equal keys the entry of the later run wins, as
+// a later Put of the key would.
+type entryMerge struct {
+	runs []entryRun
+	// h holds the indexes of the runs with entries left, as a heap by
+	// key and, for equal keys, the later run first.
+	h []int
+}
+
+func (m *entryMerge) less(i, j int) bool {
+	a, _, _ := m.runs[m.h[i]].entry()
+	b, _, _ := m.runs[m.h[j]].entry()
+	if c := bytes.Compare(a, b); c != 0 {
+		return c < 0
+	}
+	return m.h[i] > m.h[j]
+}
+
+func (m *entryMerge) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(m.h) {
+			return
+		}
+		j := l
+		if r := l + 1; r < len(m.h) && m.less(r, l) {
+			j = r
+		}
+		if !m.less(j, i) {
+			return
+		}
+		m.h[i], m.h[j] = m.h[j], m.h[i]
+		i = j
+	}
+}
+
+// start builds the heap.
+func (m *entryMerge) start() error {
+	m.h = m.h[:0]
+	for i, r := range m.runs {
+		if _, _, ok := r.entry(); ok {
+			m.h = append(m.h, i)
+		}
+	}
+	for i := len(m.h)/2 - 1; i >= 0; i-- {
+		m.down(i)
+	}
+	return nil
+}
+
+// more reports whether an entry is left.
+func (m *entryMerge) more() bool { return len(m.h) > 0 }
+
+// next calls fn with the next entry (valid during the call) and moves
+// past it and every entry of an earlier run with the same key.
+func (m *entryMerge) next(fn func(k, v []byte) error) error {
+	top := m.runs[m.h[0]]
+	k, v, _ := top.entry()
+	if err := fn(k, v); err != nil {
+		return err
+	}
+	key := bytes.Clone(k)
+	for len(m.h) > 0 {
+		r := m.runs[m.h[0]]
+		if rk, _, _ := r.entry(); !bytes.Equal(rk, key) {
+			return nil
+		}
+		if err := r.advance(); err != nil {
+			return err
+		}
+		if _, _, ok := r.entry(); !ok {
+			m.h[0] = m.h[len(m.h)-1]
+			m.h = m.h[:len(m.h)-1]
+		}
+		m.down(0)
+	}
+	return nil
+}
+
+// close removes the spilled runs.
+func (m *entryMerge) close() {
+	for _, r := range m.runs {
+		r.close()
+	}
+}
+
+// writeRecordIndex writes the entries of m as the record index of sha, in
+// transactions of at most recordBatch entries that inTx runs, keyComplete
+// in the last. A bucket of that name that is there already (incomplete:
+// complete ones are not rebuilt) is replaced by the first.
+func writeRecordIndex(inTx func(func(*bolt.Tx) error) error, sha string, m *entryMerge) error {
+	name := []byte(sha)
+	total := 0
+	// bbolt keeps a value until the commit: values are copied here (keys
+	// it copies itself).
+	var vals []byte
+	for first := true; ; first = false {
+		err := inTx(func(tx *bolt.Tx) error {
+			root, err := tx.CreateBucketIfNotExists(bucketRecordIndex)
+			if err != nil {
+				return err
+			}
+			if first && root.Bucket(name) != nil {
+				if err := root.DeleteBucket(name); err != nil {
+					return err
+				}
+			}
+			b, err := root.CreateBucketIfNotExists(name)
+			if err != nil {
+				return err
+			}
+			b.FillPercent = 0.95 // keys arrive sorted
+			vals = make([]byte, 0, 1<<20)
+			put := func(k, v []byte) error {
+				if len(v) > cap(vals)-len(vals) {
+					vals = make([]byte, 0, max(1<<20, len(v)))
+				}
+				vals = append(vals, v...)
+				total++
+				return b.Put(k, vals[len(vals)-len(v):len(vals):len(vals)])
+			}
+			for n := 0; n < recordBatch && m.more(); n++ {
+				if err := m.next(put); err != nil {
+					return err
+				}
+			}
+			if !m.more() {
+				return b.Put(keyComplete, []byte(strconv.Itoa(total)))
+			}
+			return nil
+		})
+		if err != nil || !m.more() {
+			return err
+		}
+	}
+}
+
+// referencedRecordIndexes returns the blobs named by the advisories index
+// of every active and historic kit.
+func referencedRecordIndexes(tx *bolt.Tx) (map[string]bool, error) {
+	ref := map[string]bool{}
+	mark := func(b *bolt.Bucket) error {
+		if b == nil {
+			return nil
+		}
+		return scanPrefix(b, []byte{'f'}, func(_, sha []byte) error {
+			ref[string(sha)] = true
+			return nil
+		})
+	}
+	if ib := tx.Bucket(bucketIndex).Bucket([]byte(advisoriesIndex)); ib != nil {
+		err := ib.ForEachBucket(func(ch []byte) error { return mark(ib.Bucket(ch)) })
+		if err != nil {
+			return nil, err
+		}
+	}
+	err := forEachHistoric(tx, func(ch string, vb *bolt.Bucket) error {
+		return mark(kitRoot{channel: ch, index: vb.Bucket(bucketIndex)}.indexBucket(advisoriesIndex))
+	})
+	return ref, err
+}
+
+// dropUnreferencedRecordIndexes deletes the record indexes no kit names
+// (left by an import that failed, or of kits gc dropped) and returns how
+// many it deleted.
+func dropUnreferencedRecordIndexes(tx *bolt.Tx) (int, error) {
+	root := tx.Bucket(bucketRecordIndex)
+	if root == nil {
+		return 0, nil
+	}
+	ref, err := referencedRecordIndexes(tx)
+	if err != nil {
+		return 0, err
+	}
+	var drop [][]byte
+	err = root.ForEachBucket(func(name []byte) error {
+		if !ref[string(name)] {
+			drop = append(drop, bytes.Clone(name))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, name := range drop {
+		if err := root.DeleteBucket(name); err != nil {
+			return 0, err
+		}
+	}
+	return len(drop), nil
+}
