@@ -46,7 +46,7 @@ var bucketRecordIndex = []byte("advindex")
 var keyComplete = []byte("\xffcomplete")
 
 // recordBatch is how many entries one transaction of a build writes.
-const recordBatch = 100_000
+var recordBatch = 100_000 // a variable for tests
 
 // advSource is one source's records in one channel's kit: the channel's
 // "f" entry and the record index it names.
@@ -168,7 +168,7 @@ func (s *Store) ensureRecordIndexesTx(ctx context.Context, tx *bolt.Tx, targets 
 // sorted entries are spilled to temporary files and merged as they are
 // written, so that the memory an import needs does not grow with the
 // advisory database (about 15 MiB of entries per part in flight).
-const recordPartSize = 64 << 20
+var recordPartSize int64 = 64 << 20 // a variable for tests
 
 // readRecordEntries reads the verified file of t (capped at its signed
 // length) into its record index entries: parts of the file, split at line
