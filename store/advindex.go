@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-dev/ferry/verify"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/errgroup"
 )
 
 // The record index of an advisories file.
@@ -143,6 +144,51 @@ func (s *Store) ensureRecordIndexes(ctx context.Context, targets []verify.Target
 	return nil
 }
 
+// earlyIndexes builds record indexes while the kit is still being
+// verified: the record index of an osv.jsonl is built as soon as the file
+// is staged (its bytes matched the signed digest; the kit's metadata was
+// verified before any content), on the cores the verification's one
+// stream leaves free. A kit that then fails leaves a record index no kit
+// names, which the next import of the file uses and gc removes.
+type earlyIndexes struct {
+	g    *errgroup.Group
+	turn chan struct{} // one build at a time: each uses every core
+	err  error
+	done bool
+}
+
+// indexEarly makes st start a build for each advisories file it stages.
+func (s *Store) indexEarly(ctx context.Context, st *stager) *earlyIndexes {
+	e := &earlyIndexes{g: &errgroup.Group{}, turn: make(chan struct{}, 1)}
+	st.onStaged = func(t verify.Target, path string) {
+		if _, ok := advisoriesSource(t.Path); !ok {
+			return
+		}
+		e.g.Go(func() error {
+			select {
+			case e.turn <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			defer func() { <-e.turn }()
+			return s.ensureRecordIndexes(ctx, []verify.Target{t}, func(verify.Target) string { return path })
+		})
+	}
+	return e
+}
+
+// wait waits for every build started and returns the first error; nil e
+// has none.
+func (e *earlyIndexes) wait() error {
+	if e == nil {
+		return nil
+	}
+	if !e.done {
+		e.err, e.done = e.g.Wait(), true
+	}
+	return e.err
+}
+
 // ensureRecordIndexesTx is ensureRecordIndexes inside one transaction (a
 // migration).
 func (s *Store) ensureRecordIndexesTx(ctx context.Context, tx *bolt.Tx, targets []verify.Target, path func(verify.Target) string) error {
@@ -197,7 +243,10 @@ func readRecordEntries(ctx context.Context, t verify.Target, path, spillDir stri
 			return result{}, err
 		}
 		if len(parts) == 1 {
-			return result{&memRun{es: w.sorted()}, ecosystems}, nil
+			if err := putEcosystems(w, ecosystems); err != nil {
+				return result{}, err
+			}
+			return result{&memRun{es: w.sorted()}, nil}, nil
 		}
 		r, err := spill(w.sorted(), spillDir)
 		if err != nil {
@@ -227,12 +276,14 @@ func readRecordEntries(ctx context.Context, t verify.Target, path, spillDir stri
 			ecosystems[eco] += n
 		}
 	}
-	w := &IndexWriter{}
-	if err := putEcosystems(w, ecosystems); err != nil {
-		m.close()
-		return nil, &IndexError{Indexer: advisoriesIndex, Path: t.Path, Err: err}
+	if len(ecosystems) > 0 {
+		w := &IndexWriter{}
+		if err := putEcosystems(w, ecosystems); err != nil {
+			m.close()
+			return nil, &IndexError{Indexer: advisoriesIndex, Path: t.Path, Err: err}
+		}
+		m.runs = append(m.runs, &memRun{es: w.sorted()})
 	}
-	m.runs = append(m.runs, &memRun{es: w.sorted()})
 	if err := m.start(); err != nil {
 		m.close()
 		return nil, err
@@ -373,7 +424,8 @@ type entryMerge struct {
 	runs []entryRun
 	// h holds the indexes of the runs with entries left, as a heap by
 	// key and, for equal keys, the later run first.
-	h []int
+	h   []int
+	key []byte
 }
 
 func (m *entryMerge) less(i, j int) bool {
@@ -428,7 +480,18 @@ func (m *entryMerge) next(fn func(k, v []byte) error) error {
 	if err := fn(k, v); err != nil {
 		return err
 	}
-	key := bytes.Clone(k)
+	if len(m.runs) == 1 {
+		// One run has no equal keys: IndexWriter.sorted kept the last.
+		if err := top.advance(); err != nil {
+			return err
+		}
+		if _, _, ok := top.entry(); !ok {
+			m.h = m.h[:0]
+		}
+		return nil
+	}
+	m.key = append(m.key[:0], k...)
+	key := m.key
 	for len(m.h) > 0 {
 		r := m.runs[m.h[0]]
 		if rk, _, _ := r.entry(); !bytes.Equal(rk, key) {

@@ -350,3 +350,40 @@ func TestMigrateSchema4RecordIndexes(t *testing.T) {
 		return nil
 	})
 }
+
+// The record index of an osv.jsonl is built while the rest of the kit is
+// verified. A kit that fails after it changes nothing a reader sees: the
+// index is named by no kit, check lists it, gc removes it.
+func TestRecordIndexOfAFailedKit(t *testing.T) {
+	c := fixtures.NewChannel("feeds")
+	s := newStore(t)
+	mustImport(t, s, fixtures.Kit(c, map[string][]byte{"docs/a.txt": []byte("a")}, fixtures.KitOptions{Version: 1}), ImportOptions{Root: c.Root()})
+	db := jsonl(osvLine("GO-1", []string{"CVE-1"}, "Go/a"))
+	kit := fixtures.Kit(c, map[string][]byte{"advisories/db/osv.jsonl": db, "docs/z.txt": []byte("zzz")}, fixtures.KitOptions{Version: 2})
+	bad := tamperContent(t, kit, []byte("zzz"))
+	if _, err := s.Import(context.Background(), bytes.NewReader(bad), ImportOptions{At: at}); err == nil {
+		t.Fatal("a kit with a tampered entry imported")
+	}
+	if v := activeVersion(t, s, "feeds"); v != 1 {
+		t.Errorf("active version %d after a failed import", v)
+	}
+	if got := lookup(t, s, "CVE-1"); len(got) != 0 {
+		t.Errorf("CVE-1 -> %v after a failed import", got)
+	}
+	rep, err := s.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 1 || rep.Problems[0].Kind != ProblemStaging {
+		t.Errorf("check after the failed import: %+v", rep.Problems)
+	}
+	if res, err := s.GC(context.Background()); err != nil || res.RecordIndexesRemoved != 1 {
+		t.Errorf("gc: %+v, %v", res, err)
+	}
+	checkHealthy(t, s)
+	// The kit as signed imports and reads its records.
+	mustImport(t, s, kit, ImportOptions{})
+	if got := lookup(t, s, "CVE-1"); !slices.Equal(got, []string{"GO-1@feeds/db"}) {
+		t.Errorf("CVE-1 -> %v", got)
+	}
+}

@@ -63,6 +63,9 @@ type stager struct {
 	spent  time.Duration          // time spent writing and syncing
 	// lastSum is the hex sha256 of the last staging file written.
 	lastSum string
+	// staged, if set, is told of every content staged (its verified
+	// bytes are in path), while verification goes on.
+	onStaged func(t verify.Target, path string)
 }
 
 // stagedBlob is one distinct content of the kit: a staging file, or none
@@ -107,6 +110,9 @@ func (st *stager) stage(t verify.Target, r io.Reader) error {
 		return &stopError{bundle.Errorf(bundle.CodeDigestMismatch, t.Path, "sha256 is %s, targets.json says %s", st.lastSum, t.SHA256)}
 	}
 	st.staged[t.SHA256] = b
+	if st.onStaged != nil {
+		st.onStaged(t, st.sourceOf(t))
+	}
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,7 +178,8 @@ func memFile(path string, custom json.RawMessage, data []byte) bundle.File {
 // their sizes (target: the delta at most 5 % of the full kit) and the time
 // to import the base and then the delta against importing the full kit
 // (target: at most 1.1x). It reports full-bytes, delta-bytes, delta-%,
-// import-full-s, import-base-s, import-delta-s and base+delta/full.
+// import-full-s, import-base-s, import-delta-s, base+delta/full and the
+// same ratio of CPU time, cpu-base+delta/full.
 func BenchmarkDeltaDay(b *testing.B) {
 	c := fixtures.NewChannel("bench")
 	dir := b.TempDir()
@@ -230,12 +232,15 @@ func BenchmarkDeltaDay(b *testing.B) {
 		}
 		return fi.Size()
 	}
+	var cpu time.Duration // of the import being measured
 	imp := func(s *Store, p string, root []byte) time.Duration {
 		f, err := os.Open(p)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer f.Close()
+		c0 := processCPU()
+		defer func() { cpu = processCPU() - c0 }()
 		t0 := time.Now()
 		res, err := s.Import(context.Background(), f, ImportOptions{At: fixtures.Created.Add(3 * time.Hour), Root: root, Operator: "bench", Clock: wallClock{}})
 		if err != nil {
@@ -246,7 +251,7 @@ func BenchmarkDeltaDay(b *testing.B) {
 			res.Timings.Verify.Round(time.Millisecond), res.Timings.Stage.Round(time.Millisecond), res.Timings.Commit.Round(time.Millisecond))
 		return d
 	}
-	var tFull, tBase, tDelta time.Duration
+	var tFull, tBase, tDelta, cFull, cBase, cDelta time.Duration
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		open := func(name string) *Store {
@@ -257,9 +262,12 @@ func BenchmarkDeltaDay(b *testing.B) {
 			return s
 		}
 		tFull += imp(open("full"), full, c.Root())
+		cFull += cpu
 		s := open("chain")
 		tBase += imp(s, base, c.Root())
+		cBase += cpu
 		tDelta += imp(s, delta, nil)
+		cDelta += cpu
 	}
 	n := float64(b.N)
 	fs, ds := size(full), size(delta)
@@ -270,4 +278,16 @@ func BenchmarkDeltaDay(b *testing.B) {
 	b.ReportMetric(tBase.Seconds()/n, "import-base-s")
 	b.ReportMetric(tDelta.Seconds()/n, "import-delta-s")
 	b.ReportMetric((tBase+tDelta).Seconds()/tFull.Seconds(), "base+delta/full")
+	// The same ratio in CPU time (user + system) of the process: what the
+	// imports cost whatever else the machine runs.
+	b.ReportMetric((cBase+cDelta).Seconds()/cFull.Seconds(), "cpu-base+delta/full")
+}
+
+// processCPU is the user and system time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

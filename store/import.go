@@ -240,14 +240,20 @@ func (im *importer) now() time.Time {
 func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, err error) {
 	res = &ImportResult{Schema: ImportResultSchema, DryRun: im.opts.DryRun}
 	vopts := verify.Options{At: im.opts.At, Attestations: im.s.attestations(), Store: im}
+	var early *earlyIndexes
 	if !im.opts.DryRun {
 		im.st = newStager(im.s, im.clock)
 		vopts.Content = im.st.stage
 		defer im.st.cleanup()
+		// Registered after cleanup, so run before it: no build reads a
+		// staging file that is gone, and none runs after the import.
+		early = im.s.indexEarly(ctx, im.st)
+		defer early.wait()
 	}
 	kh := &hashCounter{r: r, h: sha256.New()}
 	t0 := im.now()
 	rep, err := verify.Kit(ctx, kh, im, vopts)
+	buildErr := early.wait()
 	if cerr := ctx.Err(); cerr != nil {
 		// Cancelled: whatever verify made of the cut stream is not about
 		// the kit.
@@ -291,6 +297,9 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	}
 	if !rep.OK {
 		return res, rep.Err()
+	}
+	if buildErr != nil {
+		return res, buildErr
 	}
 	if rep.Delta != nil {
 		rep = fullKit(rep)
