@@ -399,7 +399,7 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 			stateTS, stateSnap = nil, nil
 		}
 	}
-	if kitTS, err := metadata.Timestamp().FromBytes(raw.timestamp); err == nil && kitTS.Signed.Version < stateVersion {
+	if kitTS := raw.pTimestamp; kitTS.Signed.Version < stateVersion {
 		v.fail(bundle.CodeRollback, bundle.TimestampPath, "kit version %d is older than version %d, the channel's last accepted kit", kitTS.Signed.Version, stateVersion)
 		return false
 	}
@@ -458,7 +458,13 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 	v.rep.meta.Timestamp, v.rep.meta.Snapshot, v.rep.meta.Targets = tsData, snapData, tgtData
 	sum := sha256.Sum256(tgtData)
 	v.rep.TargetsSHA256 = hex.EncodeToString(sum[:])
-	v.rep.SignerKeyIDs = validSigners(tm.Root, metadata.TARGETS, targets)
+	// Every signature is by a targets key of tm.Root and verifies (just
+	// checked), and ParseMetadata holds them sorted and unique: they are
+	// the signers, without verifying each of them a third time.
+	v.rep.SignerKeyIDs = make([]string, len(raw.pTargets.Signatures))
+	for i, sig := range raw.pTargets.Signatures {
+		v.rep.SignerKeyIDs[i] = sig.KeyID
+	}
 
 	// 4. The kit description inside the signed targets.
 	info, err := bundle.KitInfo(targets)
