@@ -23,7 +23,7 @@ type Entry struct {
 // safety rules. It is not safe for concurrent use.
 type Reader struct {
 	budget *budgetReader
-	zr     *zstd.Decoder
+	dec    *decoder // nil once closed
 	tr     *tar.Reader
 	seen   map[string]bool
 	inBody bool   // a content entry has been seen
@@ -45,17 +45,86 @@ type Reader struct {
 
 // NewReader starts reading a kit from r. Close releases the decoder.
 func NewReader(r io.Reader) (*Reader, error) {
-	zr, err := zstd.NewReader(bufio.NewReaderSize(r, 1<<20), decoderOptions()...)
+	dec, err := getDecoder(r)
 	if err != nil {
 		return nil, err
 	}
-	b := &budgetReader{r: zr, left: DefaultMetadataBudget}
+	b := &budgetReader{r: dec.zr, left: DefaultMetadataBudget}
 	rec := &headerRecorder{r: b}
-	return &Reader{budget: b, zr: zr, tr: tar.NewReader(rec), rec: rec, seen: map[string]bool{}}, nil
+	return &Reader{budget: b, dec: dec, tr: tar.NewReader(rec), rec: rec, seen: map[string]bool{}}, nil
 }
 
-// Close releases the reader's resources. It does not close the underlying reader.
-func (r *Reader) Close() { r.zr.Close() }
+// Close releases the reader's resources. It does not close the underlying
+// reader. After Close, Next and Read fail; Close may be called again.
+func (r *Reader) Close() {
+	if r.dec == nil {
+		return
+	}
+	putDecoder(r.dec)
+	r.dec = nil
+	r.budget.r = closedReader{} // the decoder is another Reader's now
+}
+
+var errClosed = errors.New("bundle: read after Close")
+
+type closedReader struct{}
+
+func (closedReader) Read([]byte) (int, error) { return 0, errClosed }
+
+// decoder is a zstd decoder with the buffered reader it reads the kit
+// through.
+type decoder struct {
+	zr *zstd.Decoder
+	br *bufio.Reader
+}
+
+// idleDecoder keeps the decoder of the last Reader closed for the next
+// one. On a stream's first block a zstd decoder allocates, and the runtime
+// clears, a history buffer of the frame's window plus two blocks (8 MiB
+// and a little more for every kit ferry writes: the frame header gives the
+// window, never the content size, so a small kit costs as much as a large
+// one); it keeps the buffer across Reset. Reusing it takes that fixed cost
+// off every kit but the first that a process reads, which is most of what
+// a small kit such as a delta costs to decompress. One idle decoder is
+// kept, no more: a process rarely reads two kits at once, and each holds
+// its window (at most the 32 MiB the decoder options allow).
+var idleDecoder = make(chan *decoder, 1)
+
+func getDecoder(r io.Reader) (*decoder, error) {
+	select {
+	case d := <-idleDecoder:
+		d.br.Reset(r)
+		if err := d.zr.Reset(d.br); err == nil {
+			return d, nil
+		}
+		d.zr.Close()
+	default:
+	}
+	// Always a buffer of its own: NewReaderSize would return r itself if
+	// it were a large enough *bufio.Reader, and putDecoder resets it.
+	br := bufio.NewReaderSize(nil, 1<<20)
+	br.Reset(r)
+	zr, err := zstd.NewReader(br, decoderOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	return &decoder{zr: zr, br: br}, nil
+}
+
+// putDecoder stops d's stream, drops its references to the kit and keeps
+// it for the next Reader, or closes it when one is kept already.
+func putDecoder(d *decoder) {
+	if err := d.zr.Reset(nil); err != nil {
+		d.zr.Close()
+		return
+	}
+	d.br.Reset(nil)
+	select {
+	case idleDecoder <- d:
+	default:
+		d.zr.Close()
+	}
+}
 
 // Consumed is how many decompressed bytes have been read so far.
 func (r *Reader) Consumed() int64 { return r.budget.n }

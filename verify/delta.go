@@ -67,11 +67,12 @@ func (v *verifier) checkDelta() {
 		v.fail(bundle.CodeBaseMismatch, "", "version %d names base version %d, which is not older", v.rep.Version, base.Version)
 		return
 	}
-	if v.delta == nil {
+	if v.parsed == nil {
 		v.fail(bundle.CodeMalformed, bundle.DeltaPath, "the signed metadata names a base, so the kit is a delta, but it carries no %s", bundle.DeltaPath)
 		return
 	}
-	d, err := bundle.ParseDelta(v.delta)
+	<-v.parsed.done
+	d, err := v.parsed.d, v.parsed.err
 	if err != nil {
 		v.fail(bundle.CodeMalformed, bundle.DeltaPath, "%v", err)
 		return
@@ -81,17 +82,12 @@ func (v *verifier) checkDelta() {
 			d.Base.Channel, d.Base.Version, d.Base.TargetsSHA256, base.Channel, base.Version, base.TargetsSHA256)
 		return
 	}
-	full, info, err := d.FullTargets()
+	full, info, err := v.parsed.full, v.parsed.info, v.parsed.fullErr
 	if err != nil {
 		v.fail(bundle.CodeMalformed, bundle.DeltaPath, "%v", err)
 		return
 	}
-	root, err := metadata.Root().FromBytes(v.rep.meta.Root)
-	if err != nil {
-		v.fail(bundle.CodeMalformed, bundle.DeltaPath, "the trusted root: %v", err)
-		return
-	}
-	if err := root.VerifyDelegate(metadata.TARGETS, full); err != nil {
+	if err := v.parsed.sigErr; err != nil {
 		v.fail(bundle.CodeSignatureInvalid, bundle.DeltaPath, "the full targets are not signed by the channel's targets keys: %v", err)
 		return
 	}
@@ -160,6 +156,40 @@ func (v *verifier) checkDelta() {
 	if v.opts.Store != nil && !v.rep.SameAsTrusted {
 		v.checkDeltaStore(rep, carried)
 	}
+}
+
+// parsedDelta is a delta.json whose digest verified, parsed, and its full
+// targets' signatures checked against the trusted root: the part of
+// checkDelta that needs nothing else. It is the same work for a delta
+// whatever its size, about as much as hashing a few megabytes, so it runs
+// on a goroutine of its own while the content after delta.json is read.
+// The fields are set when done is closed; checkDelta reports on them in
+// the order it always did.
+type parsedDelta struct {
+	done    chan struct{}
+	d       *bundle.Delta
+	err     error // from ParseDelta
+	full    *metadata.Metadata[metadata.TargetsType]
+	info    bundle.Info
+	fullErr error // from FullTargets
+	sigErr  error // from verifying full with the root's targets keys
+}
+
+// parseDelta starts parsing data, the verified bytes of delta.json, and
+// checking its full targets against root, which must not change.
+func parseDelta(data []byte, root *metadata.Metadata[metadata.RootType]) *parsedDelta {
+	p := &parsedDelta{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		if p.d, p.err = bundle.ParseDelta(data); p.err != nil {
+			return
+		}
+		if p.full, p.info, p.fullErr = p.d.FullTargets(); p.fullErr != nil {
+			return
+		}
+		p.sigErr = root.VerifyDelegate(metadata.TARGETS, p.full)
+	}()
+	return p
 }
 
 // checkDeltaStore checks that the store holds the delta's base and every

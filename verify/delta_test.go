@@ -176,4 +176,32 @@ func TestDeltaDescriptionAttacks(t *testing.T) {
 	// A carried file that the full kit does not list.
 	rep = run(t, signed(from.Base, map[string][]byte{bundle.DeltaPath: enc(d), "docs/extra.txt": []byte("x")}), pinned(ch.Root()), at)
 	wantFailures(t, rep, failure{bundle.CodeUnexpectedEntry, "docs/extra.txt"}, failure{bundle.CodeMalformed, bundle.DeltaPath})
+
+	// A signed delta.json that is not JSON, or whose full targets do not
+	// have the digest it gives, or are not in canonical form.
+	rep = run(t, signed(from.Base, map[string][]byte{bundle.DeltaPath: []byte(`{"schema":`)}), pinned(ch.Root()), at)
+	wantFailures(t, rep, failure{bundle.CodeMalformed, bundle.DeltaPath})
+	badSum := d
+	badSum.TargetsSHA256 = strings.Repeat("0", 64)
+	rep = run(t, signed(from.Base, map[string][]byte{bundle.DeltaPath: enc(badSum)}), pinned(ch.Root()), at)
+	wantFailures(t, rep, failure{bundle.CodeMalformed, bundle.DeltaPath})
+	spaced := d
+	spaced.Targets += "\n"
+	sum = sha256.Sum256([]byte(spaced.Targets))
+	spaced.TargetsSHA256 = hex.EncodeToString(sum[:])
+	rep = run(t, signed(from.Base, map[string][]byte{bundle.DeltaPath: enc(spaced)}), pinned(ch.Root()), at)
+	wantFailures(t, rep, failure{bundle.CodeMalformed, bundle.DeltaPath})
+
+	// delta.json changed after the delta was signed: its digest fails,
+	// and nothing is made of its bytes (its schema is now unknown).
+	tampered := fixtures.Tamper(good, func(es []fixtures.TarEntry) []fixtures.TarEntry {
+		for i := range es {
+			if es[i].Name == bundle.DeltaPath {
+				es[i].Content = bytes.Replace(es[i].Content, []byte(bundle.DeltaSchema), []byte(bundle.DeltaSchema[:len(bundle.DeltaSchema)-1]+"9"), 1)
+			}
+		}
+		return es
+	})
+	rep = run(t, tampered, pinned(ch.Root()), at)
+	wantFailures(t, rep, failure{bundle.CodeDigestMismatch, bundle.DeltaPath})
 }

@@ -115,6 +115,11 @@ func Kit(ctx context.Context, r io.Reader, src TrustSource, opts Options) (*Repo
 	}
 	defer br.Close()
 	v := &verifier{ctx: ctx, br: br, src: src, opts: opts, rep: newReport(opts.At)}
+	defer func() {
+		if v.parsed != nil {
+			<-v.parsed.done // nothing Kit started outlives it
+		}
+	}()
 	if err := v.run(); err != nil {
 		return nil, err
 	}
@@ -131,8 +136,10 @@ type verifier struct {
 	rep   *Report
 
 	targets map[string]*metadata.TargetFiles
-	// delta is the bytes of a delta kit's delta.json, once read.
-	delta []byte
+	// root is the trusted root the kit's metadata verified with.
+	root *metadata.Metadata[metadata.RootType]
+	// parsed is a delta kit's delta.json, once read and verified.
+	parsed *parsedDelta
 }
 
 // rawMeta is the kit's TUF metadata as read, not yet trusted, and as
@@ -392,7 +399,7 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 			stateTS, stateSnap = nil, nil
 		}
 	}
-	if kitTS, err := metadata.Timestamp().FromBytes(raw.timestamp); err == nil && kitTS.Signed.Version < stateVersion {
+	if kitTS := raw.pTimestamp; kitTS.Signed.Version < stateVersion {
 		v.fail(bundle.CodeRollback, bundle.TimestampPath, "kit version %d is older than version %d, the channel's last accepted kit", kitTS.Signed.Version, stateVersion)
 		return false
 	}
@@ -446,11 +453,18 @@ func (v *verifier) metadataPhase(raw *rawMeta) bool {
 	if !v.allSigned(bundle.TargetsPath, signatureProblem(raw.pTargets, metadata.TARGETS, tm.Root)) {
 		return false
 	}
+	v.root = tm.Root
 	v.rep.meta.Root = roots[len(roots)-1]
 	v.rep.meta.Timestamp, v.rep.meta.Snapshot, v.rep.meta.Targets = tsData, snapData, tgtData
 	sum := sha256.Sum256(tgtData)
 	v.rep.TargetsSHA256 = hex.EncodeToString(sum[:])
-	v.rep.SignerKeyIDs = validSigners(tm.Root, metadata.TARGETS, targets)
+	// Every signature is by a targets key of tm.Root and verifies (just
+	// checked), and ParseMetadata holds them sorted and unique: they are
+	// the signers, without verifying each of them a third time.
+	v.rep.SignerKeyIDs = make([]string, len(raw.pTargets.Signatures))
+	for i, sig := range raw.pTargets.Signatures {
+		v.rep.SignerKeyIDs[i] = sig.KeyID
+	}
 
 	// 4. The kit description inside the signed targets.
 	info, err := bundle.KitInfo(targets)
@@ -762,7 +776,7 @@ func (v *verifier) contentPhase() error {
 		}
 		v.rep.count(tgt)
 		if hr.tee != nil && isDelta {
-			v.delta = hr.tee.Bytes()
+			v.parsed = parseDelta(hr.tee.Bytes(), v.root)
 		} else if hr.tee != nil {
 			carried.files[e.Name] = &fstest.MapFile{Data: hr.tee.Bytes(), Mode: 0o444}
 		}
