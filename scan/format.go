@@ -46,15 +46,23 @@ func Write(w io.Writer, r *Report, format string) error {
 // scan's CPU time. Here the value is encoded compact, which encoding/json
 // writes without any white space outside strings (it compacts what
 // MarshalJSON methods return), and indentJSON indents that in one pass
-// through a fixed buffer. Nothing is written when encoding fails.
+// through a fixed buffer. The Encoder hands its whole output to one Write
+// call, and only once the value is encoded: nothing is written when
+// encoding fails.
 func writeJSON(w io.Writer, v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	enc := json.NewEncoder(indenter{w})
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return err
+	return enc.Encode(v)
+}
+
+// indenter indents each Write, one whole JSON value, onto w.
+type indenter struct{ w io.Writer }
+
+func (i indenter) Write(p []byte) (int, error) {
+	if err := indentJSON(i.w, p); err != nil {
+		return 0, err
 	}
-	return indentJSON(w, buf.Bytes())
+	return len(p), nil
 }
 
 // indentJSON writes src, compact JSON as encoding/json writes it (no white
