@@ -16,7 +16,8 @@
 # at a site); for osv-scanner they are its local zip databases. Medians of
 # BENCH_RUNS interleaved runs after a warm-up; target: ferry >= 10x faster,
 # wall. CPU and peak RSS are info. The findings of both are counted and
-# printed so that a run where either side matched nothing shows.
+# printed so that a run where either side matched nothing shows, and the
+# wall time of `ferry scan --help` (the process start-up alone) is info.
 bench_scanimage() {
 	local corpus=${CORPUS:-$(cd "$repo/.." && pwd)/shared/corpus}
 	local peers=${FERRY_PEERS:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry/peers}
@@ -117,6 +118,10 @@ PY
 	read -r f_deb f_go o_deb o_go <<<"$counts"
 	log "bench: 5c. scanning the holdout-style image (${binmib} MB Go binary + 700 dpkg packages): ferry scan --evidence vs osv-scanner scan image --offline"
 	pair holdf "$cmd_f; test \$? -le 1" holdo "$cmd_o; test \$? -le 1"
+	# What a ferry process costs before it scans anything (loading the
+	# binary, package initialisation): info.
+	: >"$work/m/holdh"
+	for ((i = 0; i < runs; i++)); do measure holdh "'$ferry' scan --help"; done
 	local f_w o_w r v=PASS
 	f_w=$(median holdf 1) o_w=$(median holdo 1)
 	r=$(awk -v a="$o_w" -v b="$f_w" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
@@ -128,6 +133,7 @@ PY
 		"$(awk -v a="$(median holdo 3)" -v b="$(median holdf 3)" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')x" "" info
 	printf '%-42s %10s %10s %7s %9s  %s\n' "    peak RSS MiB (info)" "$(awk -v k="$(median holdf 2)" "$mib")" "$(awk -v k="$(median holdo 2)" "$mib")" "" "" info
 	printf '%-42s %10s %10s %7s %9s  %s\n' "    findings Debian / Go (info)" "$f_deb / $f_go" "$o_deb / $o_go" "" "" info
+	printf '%-42s %10s %10s %7s %9s  %s\n' "    start-up (scan --help), wall s (info)" "$(median holdh 1)" "" "" "" info
 	echo "  5c. ${cmd_f//$work/\$W}"
 	echo "      ${cmd_o//$work/\$W}"
 	rm -rf "$hw"
