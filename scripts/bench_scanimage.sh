@@ -10,8 +10,9 @@
 #   - Go: the corpus's 4291 Go OSV records (osv/go);
 #   - Debian: a small generated Debian:12 OSV set, two records per source
 #     package, one whose range covers the installed version and one fixed
-#     before it, so that both tools really match dpkg packages (175
-#     findings, by source name) instead of skipping an empty database.
+#     before it, so that both tools really match dpkg packages (700
+#     findings, one per binary package, by source name) instead of
+#     skipping an empty database.
 # For ferry the records come in one kit imported into a store (untimed, as
 # at a site); for osv-scanner they are its local zip databases. Medians of
 # BENCH_RUNS interleaved runs after a warm-up; target: ferry >= 10x faster,
