@@ -28,11 +28,35 @@ type Matcher struct {
 	// ecosystem without records (nil: ask about every one).
 	coveredOnce sync.Once
 	covered     map[string]bool
+	// records caches adv.ForPackage by (ecosystem, name): the binary
+	// packages of one source package all ask for the source's records, and
+	// the packages of a Go binary with findings are matched twice.
+	recMu   sync.Mutex
+	records map[[2]string][]*osvschema.Vulnerability
 }
 
 // NewMatcher returns a Matcher over adv.
 func NewMatcher(adv Advisories, at time.Time) *Matcher {
-	return &Matcher{adv: adv, at: at, versions: map[verKey]parsedVersion{}}
+	return &Matcher{adv: adv, at: at, versions: map[verKey]parsedVersion{}, records: map[[2]string][]*osvschema.Vulnerability{}}
+}
+
+// forPackage is adv.ForPackage, asked once per (ecosystem, name).
+func (m *Matcher) forPackage(ecosystem, name string) ([]*osvschema.Vulnerability, error) {
+	k := [2]string{ecosystem, name}
+	m.recMu.Lock()
+	rs, ok := m.records[k]
+	m.recMu.Unlock()
+	if ok {
+		return rs, nil
+	}
+	rs, err := m.adv.ForPackage(ecosystem, name)
+	if err != nil {
+		return nil, err
+	}
+	m.recMu.Lock()
+	m.records[k] = rs
+	m.recMu.Unlock()
+	return rs, nil
 }
 
 type verKey struct{ ordering, s string }
@@ -120,7 +144,7 @@ func (m *Matcher) matchPackage(p Package, syms *goSymbols) ([]Finding, []NotEval
 			continue // no records at all (NO_ADVISORY_DATA, reported by the caller)
 		}
 		for _, n := range names {
-			rs, err := m.adv.ForPackage(e, n)
+			rs, err := m.forPackage(e, n)
 			if err != nil {
 				return nil, nil, fmt.Errorf("advisories for %s/%s: %w", e, n, err)
 			}

@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,5 +206,55 @@ func TestCompareConcat(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// countingAdvisories counts the ForPackage calls per (ecosystem, name).
+type countingAdvisories struct {
+	Advisories
+	mu    sync.Mutex
+	calls map[[2]string]int
+}
+
+func (c *countingAdvisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerability, error) {
+	c.mu.Lock()
+	c.calls[[2]string{ecosystem, name}]++
+	c.mu.Unlock()
+	return c.Advisories.ForPackage(ecosystem, name)
+}
+
+// TestMatchInventoryAsksOncePerName: the binary packages of one source
+// package ask the advisories for the source's records once, and every
+// package gets the findings it gets matched alone.
+func TestMatchInventoryAsksOncePerName(t *testing.T) {
+	adv := &countingAdvisories{Advisories: NewMemory(rec(t, debRec)), calls: map[[2]string]int{}}
+	inv := &InventoryResult{Target: TargetInfo{Ref: "dir:ROOT", Kind: KindDir}}
+	for _, n := range []string{"libssl3", "openssl", "libssl-dev", "openssl-provider-legacy"} {
+		inv.Packages = append(inv.Packages, Package{Ecosystem: "Debian:12", Name: n, SourceName: "openssl", Version: "3.0.11-1~deb12u1",
+			Location: Location{Path: "var/lib/dpkg/status"}})
+	}
+	rep, err := MatchInventory(context.Background(), inv, adv, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, n := range adv.calls {
+		if n != 1 {
+			t.Errorf("ForPackage%v asked %d times, want once", k, n)
+		}
+	}
+	var want []Finding
+	for _, p := range inv.Packages {
+		fs, _, err := NewMatcher(NewMemory(rec(t, debRec)), time.Time{}).MatchPackage(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fs...)
+	}
+	sortFindings(want)
+	if len(rep.Findings) != 4 {
+		t.Fatalf("%d findings, want 4: %+v", len(rep.Findings), rep.Findings)
+	}
+	if d := cmp.Diff(want, rep.Findings); d != "" {
+		t.Errorf("findings differ from each package matched alone (-alone +inventory):\n%s", d)
 	}
 }

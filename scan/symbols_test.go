@@ -9,10 +9,12 @@ import (
 	"encoding/binary"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -529,6 +531,33 @@ func TestEvidenceInOutputs(t *testing.T) {
 		}
 		if strings.Contains(b.String(), "reachability was not analysed") {
 			t.Errorf("%s output says reachability was not analysed for findings with evidence", format)
+		}
+	}
+}
+
+// TestSortHashes: the radix sort of symbol hashes sorts as slices.Sort
+// does, duplicates, extremes and short slices included.
+func TestSortHashes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 1023, 1024, 1025, 5000, 40000} {
+		hs := make([]uint64, n)
+		for i := range hs {
+			switch i % 7 {
+			case 0:
+				hs[i] = 0
+			case 1:
+				hs[i] = ^uint64(0)
+			case 2:
+				hs[i] = uint64(i % 13) // many duplicates, high bytes zero
+			default:
+				hs[i] = rng.Uint64()
+			}
+		}
+		want := slices.Clone(hs)
+		slices.Sort(want)
+		sortHashes(hs)
+		if !slices.Equal(hs, want) {
+			t.Errorf("n=%d: not sorted as slices.Sort sorts", n)
 		}
 	}
 }

@@ -5,9 +5,11 @@
 # so that they are distinct), builds a kit of them (ferry mirror), verifies
 # it, imports it into a fresh store and scans the same three targets against
 # that store: a Go binary, an npm project (package-lock.json) and a root
-# filesystem with a dpkg status file and an rpm database. It prints a table
-# of wall time, CPU time, peak RSS and store size per N, and the growth
-# from the first N to the last.
+# filesystem with a dpkg status file and an rpm database. Then it imports a
+# kit that replaces the first (version 2, N other records) and runs ferry
+# store gc --keep 0, measuring the store's size before and after. It prints
+# a table of wall time, CPU time, peak RSS and store size per N, and the
+# growth from the first N to the last.
 #
 #   bash scripts/bench-scale.sh          # from the repo root (make bench-scale)
 #   N="50000 200000" bash scripts/bench-scale.sh
@@ -22,6 +24,10 @@
 #                    its osv/ directory is the source of the records
 #   BENCH_HASH=0     skip the verify-hashing step (a kit of 10,000 files of
 #                    100 KiB: ferry verify vs zstd -d | sha256sum)
+#   BENCH_GC=0       skip the gc step (per N, after the scans: import a
+#                    replacing kit of N other records as version 2, then
+#                    ferry store gc --keep 0; the store's size before and
+#                    after, target after gc <= 1.10x the store of one kit)
 #
 # Needs go, zstd, python3 and GNU time (/usr/bin/time).
 set -euo pipefail
@@ -129,10 +135,14 @@ for n in $ns; do
 	measure "verify$n" "'$ferry' verify '$d/scale.kit.tar.zst' --root '$work/trust/root.json' --at '$at'"
 	row "$n verify $wall $cpu $rss kit_$(du -m "$d/scale.kit.tar.zst" | cut -f1)_MiB"
 	log "bench-scale: N=$n: ferry import"
-	measure "import$n" "'$ferry' import '$d/scale.kit.tar.zst' --store '$d/store' --root '$work/trust/root.json' --at '$at'"
+	measure "import$n" "'$ferry' import '$d/scale.kit.tar.zst' --store '$d/store' --root '$work/trust/root.json' --at '$at' --reason 'bench-scale: fixed clock'"
 	phases=$(sed -n 's/^time: //p' "$work/m/import$n.out" | tail -n1 | sed 's/ /_/g')
 	row "$n import $wall $cpu $rss $(awk -v n="$n" -v w="$wall" -v c="$cpu" 'BEGIN {printf "%.0f_rec/s_(%.0f/CPU-s)", n / w, n / c}');_$phases"
-	row "$n store - - - $(du -sm "$d/store" | cut -f1)_MiB,_$(awk -v s="$(du -sb "$d/store" | cut -f1)" -v j="$jsonbytes" 'BEGIN {printf "%.2f", s / j}')x_the_records'_JSON_($((jsonbytes >> 20))_MiB)"
+	# On disk (du: allocated blocks) and apparent (the files' lengths):
+	# bbolt extends ferry.db ahead of the pages it has written, and those
+	# holes take no disk.
+	disk=$(du -sk "$d/store" | cut -f1) apparent=$(du -sb "$d/store" | cut -f1)
+	row "$n store - - - $((disk >> 10))_MiB_on_disk,_$(awk -v s="$disk" -v j="$jsonbytes" 'BEGIN {printf "%.2f", s * 1024 / j}')x_the_records'_JSON_($((jsonbytes >> 20))_MiB);_apparent_$((apparent >> 20))_MiB,_$(awk -v s="$apparent" -v j="$jsonbytes" 'BEGIN {printf "%.2f", s / j}')x"
 	for target in "file:$t/bin/app" "$t/npm/package-lock.json" "dir:$t/rootfs"; do
 		log "bench-scale: N=$n: ferry scan $target"
 		measure "scan$n" "'$ferry' scan '$target' --store '$d/store' --format json --at '$at'"
@@ -140,6 +150,30 @@ for n in $ns; do
 		case $target in file:*) name=scan-gobin ;; *.json) name=scan-npm ;; *) name=scan-rootfs ;; esac
 		row "$n $name $wall $cpu $rss ${findings}_findings"
 	done
+	if [[ ${BENCH_GC:-1} != 0 ]]; then
+		# The replacing kit: version 2 of the channel, N other records
+		# (scalegen -set 1: every id, alias and package name renamed).
+		# The import keeps version 1 for replay; gc --keep 0 drops it,
+		# rewrites ferry.db without its pages and removes its blobs.
+		log "bench-scale: N=$n: the replacing kit (version 2, N other records), then ferry store gc --keep 0"
+		# Sizes on disk (du: allocated blocks, KiB), as the disk sees them.
+		s1=$(du -sk "$d/store" | cut -f1)
+		read -r _ _ _ json2 < <("$work/bin/scalegen" -corpus "$corpus/osv" -n "$n" -set 1 -o "$d/osv2.zip")
+		sed -e 's/^version: 1$/version: 2/' -e "s|$d/osv.zip|$d/osv2.zip|" "$d/kit/kit.yaml" >"$d/kit/kit2.yaml"
+		"$ferry" mirror -f "$d/kit/kit2.yaml" -o "$d/scale2.kit.tar.zst" --key "$work/keys/signer.key" --no-progress >/dev/null
+		rm -f "$d/osv2.zip"
+		measure "import2$n" "'$ferry' import '$d/scale2.kit.tar.zst' --store '$d/store' --root '$work/trust/root.json' --at '$at' --reason 'bench-scale: fixed clock'"
+		rm -f "$d/scale2.kit.tar.zst"
+		s2=$(du -sk "$d/store" | cut -f1)
+		row "$n import-v2 $wall $cpu $rss store_$((s2 >> 10))_MiB_with_both_kits,_$(awk -v a="$s2" -v b="$s1" 'BEGIN {printf "%.2f", a / b}')x_the_store_of_one_kit_($((s1 >> 10))_MiB)"
+		measure "gc$n" "'$ferry' store gc --store '$d/store' --keep 0 --json"
+		s3=$(du -sk "$d/store" | cut -f1)
+		gcr=$(awk -v a="$s3" -v b="$s1" 'BEGIN {printf "%.2f", a / b}')
+		gcv=PASS
+		awk -v r="$gcr" 'BEGIN {exit !(r <= 1.10)}' || gcv=FAIL
+		gcdb=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print("ferry.db_%d_->_%d_MiB,_%d_blobs_(%d_MiB)_removed" % (r["dbBytes"] >> 20, r["dbBytesAfter"] >> 20, r["removed"], r["removedBytes"] >> 20))' "$work/m/gc$n.out")
+		row "$n gc $wall $cpu $rss store_$((s2 >> 10))_->_$((s3 >> 10))_MiB:_${gcr}x_the_store_of_one_kit_(target_≤_1.10:_$gcv);_${gcdb};_JSON_v1_$((jsonbytes >> 20)),_v2_$((json2 >> 20))_MiB"
+	fi
 	rm -rf "$d"
 done
 

@@ -14,6 +14,8 @@
 #   BENCH_STRICT=1   exit 1 when a target fails (default: report only)
 #   BENCH_ECO=0      skip the per-ecosystem scan comparison
 #   BENCH_ONLY=oci   only step 11, import oci:// (scripts/bench_oci.sh)
+#   BENCH_ONLY=scanimage  only step 5c, ferry scan --evidence of the
+#                    holdout-style image vs osv-scanner (scripts/bench_scanimage.sh)
 #   BENCH_OCI_MIB    size of step 11's kit in MiB (default 1024)
 #
 # Needs go, zstd, openssl, tar and GNU time (/usr/bin/time; Debian package
@@ -119,12 +121,21 @@ pair() {
 	done
 }
 
-# BENCH_ONLY=oci runs step 11 alone.
+# BENCH_ONLY=oci runs step 11 alone, BENCH_ONLY=scanimage step 5c.
 source "$repo/scripts/bench_oci.sh"
-if [[ ${BENCH_ONLY:-} == oci ]]; then
+source "$repo/scripts/bench_scanimage.sh"
+case ${BENCH_ONLY:-} in
+oci)
 	bench_oci
 	exit 0
-fi
+	;;
+scanimage)
+	fails=0
+	bench_scanimage
+	if ((fails > 0)) && [[ ${BENCH_STRICT:-0} == 1 ]]; then exit 1; fi
+	exit 0
+	;;
+esac
 
 log "bench: writing $((files * mib)) MiB and $((small * mib)) MiB of random files under $work"
 gen "$work/big" "$files"
@@ -447,6 +458,13 @@ PY
 		row "    scan --evidence, CPU s (info)" "$(median scanev 3)" "$(median scanplain 3)" "$(ratio "$(median scanev 3)" "$(median scanplain 3)")x" "" info
 		row "    scan --evidence, peak RSS MiB (info)" "$(mibs "$(median scanev 2)")" "$(mibs "$(median scanplain 2)")" "" "" info
 		echo "  5b. ${cmd_scan_ev//$work/\$W}   vs   ${cmd_scan//$work/\$W}"
+	fi
+	# 5c. The holdout-style image (one Go binary + 700 dpkg packages, same
+	# Go and Debian data for both tools): ferry scan --evidence vs
+	# osv-scanner, target >= 10x (scripts/bench_scanimage.sh).
+	#   BENCH_SCANIMAGE=0   skip
+	if [[ ${BENCH_SCANIMAGE:-1} != 0 ]]; then
+		bench_scanimage
 	fi
 	mb=$work/m/match.txt
 	if (cd "$repo" && go test ./scan -run '^$' -bench 'Match10kPackages50kRecords' -benchtime "${runs}x" -count 1) >"$mb" 2>&1; then

@@ -14,6 +14,12 @@
 //
 //	go run ./scripts/scalegen -corpus ../shared/corpus/osv -n 50000 -o osv-50000.zip
 //
+// -set S > 0 writes the same sequence with every copy renamed, copy 0
+// included: the suffix is "-v<S>s<k>". The records of set S have the shape
+// and nearly the size of those of set 0, and none of their ids, aliases
+// or package names is in another set: the records of a kit that replaces
+// the first one.
+//
 // It prints "records N json BYTES": BYTES is the records' compact JSON
 // size.
 package main
@@ -41,19 +47,20 @@ const marker = "\x01K"
 func main() {
 	corpus := flag.String("corpus", "", "directory of OSV records (searched recursively for *.json)")
 	n := flag.Int("n", 50000, "records to write")
+	set := flag.Int("set", 0, "the record set: every set > 0 renames all its records (copy k gets the suffix -v<set>s<k>)")
 	out := flag.String("o", "", "the zip to write")
 	flag.Parse()
-	if *corpus == "" || *out == "" || *n <= 0 {
-		fmt.Fprintln(os.Stderr, "usage: scalegen -corpus DIR -n N -o OUT.zip")
+	if *corpus == "" || *out == "" || *n <= 0 || *set < 0 {
+		fmt.Fprintln(os.Stderr, "usage: scalegen -corpus DIR -n N [-set S] -o OUT.zip")
 		os.Exit(2)
 	}
-	if err := run(*corpus, *n, *out); err != nil {
+	if err := run(*corpus, *n, *set, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "scalegen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(corpus string, n int, out string) error {
+func run(corpus string, n, set int, out string) error {
 	var paths []string
 	err := filepath.WalkDir(corpus, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && filepath.Ext(p) == ".json" {
@@ -93,7 +100,10 @@ func run(corpus string, n int, out string) error {
 	for i := range n {
 		k := i / len(templates)
 		suffix := ""
-		if k > 0 {
+		switch {
+		case set > 0:
+			suffix = "-v" + strconv.Itoa(set) + "s" + strconv.Itoa(k)
+		case k > 0:
 			suffix = "-s" + strconv.Itoa(k)
 		}
 		rec := bytes.ReplaceAll(templates[i%len(templates)], enc, []byte(suffix))

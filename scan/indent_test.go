@@ -1,0 +1,96 @@
+package scan
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// encoderIndent is what writeJSON wrote before it indented on its own: a
+// json.Encoder with SetEscapeHTML(false) and SetIndent("", "  ").
+func encoderIndent(t testing.TB, v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestWriteJSONAsEncoder: writeJSON writes every format's JSON byte for
+// byte as the Encoder's own indenting does, for reports and for values
+// with the awkward parts (escapes, quotes and brackets in strings, empty
+// and nested containers, HTML characters, non-ASCII, long strings that
+// cross the flush boundary).
+func TestWriteJSONAsEncoder(t *testing.T) {
+	r := testReport(t)
+	sarif := sarifLog(r)
+	vex, err := openVEX(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat(`a"b\c{d}[e],f:g `, 10000)
+	values := map[string]any{
+		"report":       r,
+		"sarif":        sarif,
+		"openvex":      vex,
+		"empty report": &Report{Findings: []Finding{}, NotEvaluated: []NotEvaluated{}, Packages: []Package{}},
+		"awkward": map[string]any{
+			"s":      "quote \" backslash \\ brackets {}[] comma , colon : <html> & \u2028 é \x01",
+			"empty":  map[string]any{},
+			"list":   []any{},
+			"nested": []any{[]any{}, map[string]any{"a": []any{map[string]any{}}}, nil, true, 1.5e-300, -0.0},
+			"raw":    json.RawMessage(`{ "spaced" : [ 1 , 2 ] }`),
+			"long":   long,
+			"many":   strings.Split(strings.Repeat("x,", 20000), ","),
+		},
+		"scalar": "just a string",
+		"number": 42,
+		"null":   nil,
+	}
+	for name, v := range values {
+		var got bytes.Buffer
+		if err := writeJSON(&got, v); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if want := encoderIndent(t, v); !bytes.Equal(got.Bytes(), want) {
+			i := 0
+			for i < min(got.Len(), len(want)) && got.Bytes()[i] == want[i] {
+				i++
+			}
+			t.Errorf("%s: writeJSON differs from the Encoder at byte %d of %d/%d: got %q, want %q", name, i, got.Len(), len(want),
+				got.Bytes()[max(0, i-40):min(got.Len(), i+40)], want[max(0, i-40):min(len(want), i+40)])
+		}
+	}
+}
+
+// FuzzIndentJSON: on any valid JSON, compacted as encoding/json writes
+// it, indentJSON and json.Indent give the same bytes.
+func FuzzIndentJSON(f *testing.F) {
+	for _, s := range []string{`{}`, `[]`, `{"a":[1,{"b":"c\"}"}],"d":{}}`, `"\\\""`, `[[[]],{},[{}]]`, `null`, `{"a" : [ 1 , "x" ] }`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, data); err != nil {
+			t.Fatal(err)
+		}
+		compact.WriteByte('\n')
+		var want, got bytes.Buffer
+		if err := json.Indent(&want, compact.Bytes(), "", "  "); err != nil {
+			t.Fatal(err)
+		}
+		if err := indentJSON(&got, compact.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Fatalf("indentJSON(%q) = %q, json.Indent gives %q", compact.Bytes(), got.Bytes(), want.Bytes())
+		}
+	})
+}
