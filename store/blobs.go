@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"maps"
 	"os"
@@ -179,9 +180,21 @@ func (st *stager) fill(f tempFile, prefix io.Reader, r io.Reader) error {
 	if prefix != nil {
 		src = io.MultiReader(prefix, r)
 	}
-	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(timedWriter{f, st}, h), src, st.bufB)
-	st.lastSum = hex.EncodeToString(h.Sum(nil))
+	// verify hashes what it hands over (a DigestReader); the bytes are
+	// hashed here only when they are not all its.
+	var w io.Writer = timedWriter{f, st}
+	var h hash.Hash
+	dr, ok := r.(verify.DigestReader)
+	if !ok || prefix != nil {
+		h = sha256.New()
+		w = io.MultiWriter(w, h)
+	}
+	n, err := io.CopyBuffer(w, src, st.bufB)
+	if h != nil {
+		st.lastSum = hex.EncodeToString(h.Sum(nil))
+	} else {
+		st.lastSum = hex.EncodeToString(dr.SHA256())
+	}
 	st.bytes += n
 	if err != nil {
 		return err

@@ -52,6 +52,17 @@ type Target struct {
 // ContentFunc stages them, never uses them. It need not read r to the end.
 type ContentFunc func(t Target, r io.Reader) error
 
+// A DigestReader is the reader a ContentFunc receives: SHA256 is the
+// sha256 of the bytes it yielded so far. A ContentFunc that read it to its
+// end may compare it with the target's to stop at the first entry that is
+// not what targets.json says, without hashing the bytes a second time.
+type DigestReader interface {
+	io.Reader
+	SHA256() []byte
+}
+
+var _ DigestReader = (*hashingReader)(nil)
+
 // Options configures Kit.
 type Options struct {
 	// At is the time to check expiry against. Required.
@@ -824,6 +835,9 @@ type hashingReader struct {
 	h   hash.Hash
 	tee *bytes.Buffer // if not nil, keeps the bytes read
 }
+
+// SHA256 implements DigestReader.
+func (h *hashingReader) SHA256() []byte { return h.h.Sum(nil) }
 
 func (h *hashingReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
