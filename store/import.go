@@ -62,10 +62,13 @@ type ImportOptions struct {
 // Timings is how long the phases of an import took. Verification and
 // staging run in one streaming pass; Stage counts the time spent writing
 // and syncing staging files, indexing and placing blobs, Verify the rest
-// of the pass (decompressing, hashing, signature checks).
+// of the pass (decompressing, hashing, signature checks). Index is the
+// time the import waited for the advisories' record indexes, which are
+// built while the pass goes on, after it.
 type Timings struct {
 	Verify time.Duration `json:"verify"`
 	Stage  time.Duration `json:"stage"`
+	Index  time.Duration `json:"index"`
 	Commit time.Duration `json:"commit"`
 }
 
@@ -253,7 +256,9 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	kh := &hashCounter{r: r, h: sha256.New()}
 	t0 := im.now()
 	rep, err := verify.Kit(ctx, kh, im, vopts)
+	tv := im.now()
 	buildErr := early.wait()
+	tw := im.now()
 	if cerr := ctx.Err(); cerr != nil {
 		// Cancelled: whatever verify made of the cut stream is not about
 		// the kit.
@@ -290,7 +295,8 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 		res.KitSHA256, res.KitBytes = hex.EncodeToString(kh.h.Sum(nil)), kh.n
 	}
 	if im.st != nil {
-		res.Timings.Verify = t1.Sub(t0) - im.st.spent
+		res.Timings.Index = tw.Sub(tv)
+		res.Timings.Verify = t1.Sub(t0) - im.st.spent - res.Timings.Index
 		res.Timings.Stage = im.st.spent
 	} else {
 		res.Timings.Verify = t1.Sub(t0)
@@ -322,9 +328,12 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	if err != nil {
 		return res, err
 	}
+	ti := im.now()
 	if err := im.s.ensureRecordIndexes(ctx, rep.Targets, im.st.sourceOf); err != nil {
 		return res, err
 	}
+	res.Timings.Index += im.now().Sub(ti)
+	t2 = t2.Add(im.now().Sub(ti))
 	built, err := im.s.buildIndexes(ctx, IndexKit{Channel: rep.Channel, Created: derefTime(rep.Created), At: im.opts.At, Carried: carriedOf(rep)}, rep.Targets, im.st.sourceOf)
 	if err != nil {
 		return res, err

@@ -264,7 +264,7 @@ func writeImportText(w io.Writer, kitPath string, res *store.ImportResult) error
 			fmt.Fprintf(w, "clock pinned: verified as of %s, imported %s; reason: %s\n",
 				r.VerifiedAt.Format(time.RFC3339), r.Time.Format(time.RFC3339), r.Reason)
 		}
-		fmt.Fprintf(w, "time: verify %s, stage %s, commit %s\n", round(res.Timings.Verify), round(res.Timings.Stage), round(res.Timings.Commit))
+		fmt.Fprintf(w, "time: verify %s, stage %s, index %s, commit %s\n", round(res.Timings.Verify), round(res.Timings.Stage), round(res.Timings.Index), round(res.Timings.Commit))
 	}
 	return nil
 }
