@@ -247,8 +247,8 @@ func BenchmarkDeltaDay(b *testing.B) {
 			b.Fatalf("import %s: %v", filepath.Base(p), err)
 		}
 		d := time.Since(t0)
-		b.Logf("import %s: %s (verify %s, stage %s, commit %s)", filepath.Base(p), d.Round(time.Millisecond),
-			res.Timings.Verify.Round(time.Millisecond), res.Timings.Stage.Round(time.Millisecond), res.Timings.Commit.Round(time.Millisecond))
+		b.Logf("import %s: %s (verify %s, stage %s, index %s, commit %s)", filepath.Base(p), d.Round(time.Millisecond),
+			res.Timings.Verify.Round(time.Millisecond), res.Timings.Stage.Round(time.Millisecond), res.Timings.Index.Round(time.Millisecond), res.Timings.Commit.Round(time.Millisecond))
 		return d
 	}
 	var tFull, tBase, tDelta, cFull, cBase, cDelta time.Duration
