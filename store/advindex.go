@@ -145,11 +145,12 @@ func (s *Store) ensureRecordIndexes(ctx context.Context, targets []verify.Target
 }
 
 // earlyIndexes builds record indexes while the kit is still being
-// verified: the record index of an osv.jsonl is built as soon as the file
-// is staged (its bytes matched the signed digest; the kit's metadata was
-// verified before any content), on the cores the verification's one
-// stream leaves free. A kit that then fails leaves a record index no kit
-// names, which the next import of the file uses and gc removes.
+// verified: the record index of an osv.jsonl is built as soon as its
+// staging file is written and its sha256 is the target's, on the cores the
+// verification's one stream leaves free. The index is named by the digest
+// of the very bytes it indexes, so it is right for that blob whatever kit
+// carried them; a kit that then fails leaves a record index no kit names,
+// which the next import of the same file uses and gc removes.
 type earlyIndexes struct {
 	g    *errgroup.Group
 	turn chan struct{} // one build at a time: each uses every core

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ferry-dev/ferry/fixtures"
+	"github.com/klauspost/compress/zstd"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -386,4 +388,68 @@ func TestRecordIndexOfAFailedKit(t *testing.T) {
 	if got := lookup(t, s, "CVE-1"); !slices.Equal(got, []string{"GO-1@feeds/db"}) {
 		t.Errorf("CVE-1 -> %v", got)
 	}
+}
+
+// A record index is built early only from a staging file whose sha256
+// was checked: bytes equal to a stored blob that is damaged are not its
+// content, and an index of them must not be kept under its digest.
+func TestRecordIndexNotBuiltFromADamagedBlob(t *testing.T) {
+	c := fixtures.NewChannel("feeds")
+	s := newStore(t)
+	good := jsonl(osvLine("GO-1", []string{"CVE-1"}, "Go/a"))
+	bad := jsonl(osvLine("GO-2", []string{"CVE-2"}, "Go/a")) // same length
+	kit := fixtures.Kit(c, map[string][]byte{"advisories/db/osv.jsonl": good}, fixtures.KitOptions{Version: 1})
+	mustImport(t, s, kit, ImportOptions{Root: c.Root()})
+	sha := sha256Hex(good)
+	// The blob is damaged on disk and its record index lost.
+	if err := os.WriteFile(s.blobPath(sha), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := s.update(context.Background(), func(tx *bolt.Tx) error { return tx.Bucket(bucketRecordIndex).DeleteBucket([]byte(sha)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A kit whose entry holds the damaged bytes under the good digest.
+	if _, err := s.Import(context.Background(), bytes.NewReader(replaceContent(t, kit, good, bad)), ImportOptions{At: at}); err == nil {
+		t.Fatal("a tampered kit imported")
+	}
+	// The kit as signed replaces the blob and indexes the right bytes.
+	mustImport(t, s, kit, ImportOptions{})
+	if got := lookup(t, s, "CVE-1"); !slices.Equal(got, []string{"GO-1@feeds/db"}) {
+		t.Errorf("CVE-1 -> %v", got)
+	}
+	if got := lookup(t, s, "CVE-2"); len(got) != 0 {
+		t.Errorf("CVE-2 -> %v: the index of the damaged bytes was kept", got)
+	}
+	checkHealthy(t, s)
+}
+
+// replaceContent returns kit with the content old replaced by new, of the
+// same length (the signatures no longer match it).
+func replaceContent(t *testing.T, kit, old, new []byte) []byte {
+	t.Helper()
+	dec, err := zstd.NewReader(bytes.NewReader(kit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	tarData, err := io.ReadAll(dec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(tarData, old)
+	if i < 0 || len(old) != len(new) {
+		t.Fatal("content not found in kit, or not of the same length")
+	}
+	copy(tarData[i:], new)
+	var out bytes.Buffer
+	enc, err := zstd.NewWriter(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.Write(tarData)
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }

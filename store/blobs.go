@@ -64,8 +64,8 @@ type stager struct {
 	spent  time.Duration          // time spent writing and syncing
 	// lastSum is the hex sha256 of the last staging file written.
 	lastSum string
-	// staged, if set, is told of every content staged (its verified
-	// bytes are in path), while verification goes on.
+	// onStaged, if set, is told of every staging file written whose
+	// sha256 is the target's, while verification goes on.
 	onStaged func(t verify.Target, path string)
 }
 
@@ -111,8 +111,10 @@ func (st *stager) stage(t verify.Target, r io.Reader) error {
 		return &stopError{bundle.Errorf(bundle.CodeDigestMismatch, t.Path, "sha256 is %s, targets.json says %s", st.lastSum, t.SHA256)}
 	}
 	st.staged[t.SHA256] = b
-	if st.onStaged != nil {
-		st.onStaged(t, st.sourceOf(t))
+	if st.onStaged != nil && b.tmp != "" {
+		// Only a staging file's digest was checked here: bytes equal to a
+		// stored blob are verified with the kit, and its blob kept.
+		st.onStaged(t, b.tmp)
 	}
 	return nil
 }
