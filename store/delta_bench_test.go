@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -179,7 +180,9 @@ func memFile(path string, custom json.RawMessage, data []byte) bundle.File {
 // to import the base and then the delta against importing the full kit
 // (target: at most 1.1x). It reports full-bytes, delta-bytes, delta-%,
 // import-full-s, import-base-s, import-delta-s, base+delta/full and the
-// same ratio of CPU time, cpu-base+delta/full.
+// same ratio of CPU time, cpu-base+delta/full, and of writing and syncing
+// the bytes each import makes durable with the plain os.File calls,
+// plain-base+delta/full.
 func BenchmarkDeltaDay(b *testing.B) {
 	c := fixtures.NewChannel("bench")
 	dir := b.TempDir()
@@ -251,6 +254,12 @@ func BenchmarkDeltaDay(b *testing.B) {
 			res.Timings.Verify.Round(time.Millisecond), res.Timings.Stage.Round(time.Millisecond), res.Timings.Index.Round(time.Millisecond), res.Timings.Commit.Round(time.Millisecond))
 		return d
 	}
+	// The plain work under the imports: writing and syncing the bytes each
+	// must make durable (every distinct file of the full kit; of the
+	// delta, the files the base did not have), one file each, as the
+	// store stages them.
+	fullBytes, deltaBytes := contentBytes(b, day2, nil), contentBytes(b, day2, from.Files)
+	var wFull, wBase, wDelta time.Duration
 	var tFull, tBase, tDelta, cFull, cBase, cDelta time.Duration
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
@@ -268,6 +277,10 @@ func BenchmarkDeltaDay(b *testing.B) {
 		cBase += cpu
 		tDelta += imp(s, delta, nil)
 		cDelta += cpu
+		plain := b.TempDir()
+		wFull += writeSynced(b, plain, fullBytes)
+		wBase += writeSynced(b, plain, fullBytes)
+		wDelta += writeSynced(b, plain, deltaBytes)
 	}
 	n := float64(b.N)
 	fs, ds := size(full), size(delta)
@@ -281,6 +294,69 @@ func BenchmarkDeltaDay(b *testing.B) {
 	// The same ratio in CPU time (user + system) of the process: what the
 	// imports cost whatever else the machine runs.
 	b.ReportMetric((cBase+cDelta).Seconds()/cFull.Seconds(), "cpu-base+delta/full")
+	// The same ratio for the plain writes (os.File Write and Sync of the
+	// same sizes): what the disk alone allows.
+	// (Base and full are the same sizes here: their mean is the full.)
+	b.ReportMetric(1+2*wDelta.Seconds()/(wFull+wBase).Seconds(), "plain-base+delta/full")
+}
+
+// contentBytes returns the sizes of the distinct files of day whose
+// digest is not among have's.
+func contentBytes(b *testing.B, day []bundle.File, have map[string]string) []int64 {
+	b.Helper()
+	had := map[string]bool{}
+	for _, d := range have {
+		had[d] = true
+	}
+	var out []int64
+	for _, f := range day {
+		rc, err := f.Open()
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, rc)
+		rc.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if d := hex.EncodeToString(h.Sum(nil)); !had[d] {
+			had[d] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// writeSynced writes one file of random bytes per size into dir, each
+// synced, and returns the time taken.
+func writeSynced(b *testing.B, dir string, sizes []int64) time.Duration {
+	b.Helper()
+	var most int64
+	for _, n := range sizes {
+		most = max(most, n)
+	}
+	buf := make([]byte, most)
+	io.ReadFull(&rngReader{rand.New(rand.NewPCG(1, 2))}, buf)
+	t0 := time.Now()
+	for i, n := range sizes {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprint("w", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.Write(buf[:n]); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	d := time.Since(t0)
+	for i := range sizes {
+		os.Remove(filepath.Join(dir, fmt.Sprint("w", i)))
+	}
+	return d
 }
 
 // processCPU is the user and system time the process has used.
