@@ -666,6 +666,7 @@ if [[ ${BENCH_DELTA:-1} != 0 ]]; then
 		row "   import base + delta / full, s" "$(awk -v a="$d_tb" -v b="$d_td" 'BEGIN {printf "%.2f", a + b}')" "$d_tf" "${d_r}x" "<= 1.10x" "$v"
 		row "   import of the delta alone, s" "$d_td" "$d_tf" "$(ratio "$d_td" "$d_tf")" "" info
 		row "   import base + delta / full, CPU (info)" "" "" "$(metric cpu-base+delta/full)x" "" info
+		row "   plain write+fsync of the same bytes (info)" "" "" "$(metric plain-base+delta/full)x" "" info
 		echo "  13. go test ./store -run '^\$' -bench '^BenchmarkDeltaDay\$' -benchtime ${runs}x"
 	else
 		log "bench: the delta benchmark failed:"; cat "$db" >&2; fails=$((fails + 1))
