@@ -271,6 +271,19 @@ func New(inputs []Input, issuers *Issuers, opts Options) *Engine {
 // Evaluate decides one query.
 func (e *Engine) Evaluate(q Query) Result { return e.evaluate(q) }
 
+// Knows reports whether some statement (or alias) names one of ids. A
+// query whose IDs it does not know evaluates to StatusUnknown with no
+// statements, whatever its product: a caller that needs only that can
+// skip Evaluate, which parses the product.
+func (e *Engine) Knows(ids []string) bool {
+	for _, id := range ids {
+		if _, ok := e.alias.lookup(id); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Report decides every pair the statements name.
 func (e *Engine) Report() *Report {
 	ps := e.pairs()

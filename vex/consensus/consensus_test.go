@@ -459,3 +459,28 @@ func BenchmarkConsensus(b *testing.B) {
 		}
 	}
 }
+
+// TestKnows: Knows is true for a vulnerability a statement names or one of
+// its aliases, and a query it does not know evaluates to unknown with no
+// statements and no deciding statement, whatever the product.
+func TestKnows(t *testing.T) {
+	inputs := []Input{in(st(cve, pkgA, "https://vendor.example", openvex.StatusNotAffected, aliases(goID)))}
+	e := New(inputs, testIssuers(t), Options{At: t0.Add(24 * time.Hour)})
+	for _, ids := range [][]string{{cve}, {goID}, {"GHSA-xxxx-xxxx-xxxx", goID}} {
+		if !e.Knows(ids) {
+			t.Errorf("Knows(%q) = false, want true", ids)
+		}
+	}
+	for _, ids := range [][]string{nil, {"CVE-2024-9999"}, {"GO-2024-9999", "GHSA-yyyy-yyyy-yyyy"}} {
+		if e.Knows(ids) {
+			t.Errorf("Knows(%q) = true, want false", ids)
+		}
+		for _, product := range []string{pkgA, "pkg:deb/debian/openssl@3.0.11-1?arch=amd64", "not a purl", ""} {
+			r := e.Evaluate(Query{IDs: ids, Product: product})
+			if r.Status != StatusUnknown || r.Deciding != -1 || len(r.Statements) != 0 || r.Dissent != 0 || r.Issuer != "" || r.Tier != "" ||
+				r.Resolution != "" || r.Justification != "" || r.ImpactStatement != "" || r.ActionStatement != "" {
+				t.Errorf("Evaluate(%q, %q) = %+v, want unknown with no statements", ids, product, r)
+			}
+		}
+	}
+}
