@@ -106,7 +106,7 @@ func (p *parser) sourceName(m map[string]*yaml.Node, item *yaml.Node, field stri
 	if !ok {
 		return field
 	}
-	if !nameRE.MatchString(name) {
+	if !nameRE().MatchString(name) {
 		p.add(n, field+".name", SpecInvalidName, "%q: use letters, digits, '.', '_' or '-'", name)
 	}
 	return name

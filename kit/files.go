@@ -61,7 +61,7 @@ func parseFilesSources(p *parser, key, v *yaml.Node) []Source {
 		}
 		if n, ok := m["name"]; ok {
 			if name, ok := p.scalar(n, field+".name", SpecInvalidName); ok {
-				if !nameRE.MatchString(name) {
+				if !nameRE().MatchString(name) {
 					p.add(n, field+".name", SpecInvalidName, "%q: use letters, digits, '.', '_' or '-'", name)
 				}
 				s.name = name

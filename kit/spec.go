@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ferry-dev/ferry/manifest"
@@ -143,7 +144,11 @@ func (p *parser) scalar(n *yaml.Node, field string, code SpecCode) (string, bool
 	return n.Value, true
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+// nameRE is compiled on first use, not at start-up: every ferry process
+// (a scan too) would pay for compiling its counted repetition.
+var nameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+})
 
 func (p *parser) parseTop(m *yaml.Node) {
 	seen := map[string]*yaml.Node{}
@@ -157,7 +162,7 @@ func (p *parser) parseTop(m *yaml.Node) {
 		switch k.Value {
 		case "name":
 			if s, ok := p.scalar(v, "name", SpecMissingName); ok {
-				if !nameRE.MatchString(s) {
+				if !nameRE().MatchString(s) {
 					p.add(v, "name", SpecInvalidName, "%q: use letters, digits, '.', '_' or '-' (at most 128)", s)
 				}
 				p.spec.Name = s

@@ -419,7 +419,7 @@ func (p *parser) parseKeys(m map[string]*yaml.Node, item *yaml.Node, field strin
 		k := KeyFile{AsWritten: val, Path: p.path(val)}
 		base := strings.TrimSuffix(filepath.Base(val), filepath.Ext(val))
 		k.Dest = TrustKeysDir + "/" + base + ".pub"
-		if !nameRE.MatchString(base) {
+		if !nameRE().MatchString(base) {
 			p.add(kn, kf, SpecInvalidName, "%s: the file name %q names the key in the kit: use letters, digits, '.', '_' or '-'", val, base)
 			good = false
 			continue
@@ -665,7 +665,7 @@ func ParseIssuers(data []byte) ([]byte, *IssuerList, []error) {
 			bad(i, "tier %q: use one of %s (most trusted first)", in.Tier, strings.Join(issuerTiers, ", "))
 		}
 		for _, k := range in.Keys {
-			if !nameRE.MatchString(k) {
+			if !nameRE().MatchString(k) {
 				bad(i, "key %q: name a key carried as %s/<name>.pub (letters, digits, '.', '_', '-')", k, TrustKeysDir)
 			}
 		}

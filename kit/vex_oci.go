@@ -326,7 +326,7 @@ func (s *OCIVEXSource) Fetch(ctx context.Context, env *Env) (*Fetched, error) {
 		sum := sha256.Sum256(block.Bytes)
 		signerKey = "key sha256:" + hex.EncodeToString(sum[:])
 		base := strings.TrimSuffix(filepath.Base(s.KeyAsWritten), filepath.Ext(s.KeyAsWritten))
-		if !nameRE.MatchString(base) {
+		if !nameRE().MatchString(base) {
 			base = "cosign"
 		}
 		keyPath = dir + "trust/" + base + ".pub"

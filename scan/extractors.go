@@ -50,9 +50,10 @@ type input struct {
 	osRelease map[string]string
 	// keep, when set, takes over what at reads from: the caller no longer
 	// closes it, and it stays valid until the returned closer is closed.
-	// A file under a scratch root or in a layer read in place stays valid
-	// only until the image's inventory ends, which waits for those readers
-	// (symbolTables.wait).
+	// A file under a scratch root stays valid only until the image's
+	// inventory ends, which waits for its readers (symbolTables.waitOnDisk);
+	// a layer read in place, until its archive is closed, which waits for
+	// every reader (symbolTables.wait).
 	keep func() io.Closer
 }
 

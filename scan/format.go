@@ -45,14 +45,15 @@ func Write(w io.Writer, r *Report, format string) error {
 // a report of an image (a megabyte of JSON) that was a quarter of the
 // scan's CPU time. Here the value is encoded compact, which encoding/json
 // writes without any white space outside strings (it compacts what
-// MarshalJSON methods return), and indentJSON indents that in one pass
-// through a fixed buffer. The Encoder hands its whole output to one Write
-// call, and only once the value is encoded: nothing is written when
-// encoding fails.
+// MarshalJSON methods return), and a jsonIndenter indents that in one
+// pass through a fixed buffer. Nothing is written when encoding fails.
 func writeJSON(w io.Writer, v any) error {
+	if r, ok := v.(*Report); ok {
+		return writeReportJSON(w, r)
+	}
 	enc := json.NewEncoder(indenter{w})
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	return enc.Encode(v) // the Encoder hands its whole output to one Write, once the value is encoded
 }
 
 // indenter indents each Write, one whole JSON value, onto w.
@@ -65,15 +66,129 @@ func (i indenter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// reportTail is how a report whose last three fields are nil ends,
+// compact: writeReportJSON writes them itself.
+const reportTail = `,"findings":null,"not_evaluated":null,"packages":null}` + "\n"
+
+// writeReportJSON is writeJSON of a report: the same bytes, but its long
+// lists (findings, not-evaluated entries, packages) are encoded an element
+// at a time. encoding/json holds a value's whole encoding in one buffer
+// that it grows by doubling; for an image's report (a megabyte) touching
+// the fresh memory of that growth cost more than the encoding itself. The
+// pieces are kept until every one is encoded, so that nothing is written
+// when encoding fails.
+func writeReportJSON(w io.Writer, r *Report) error {
+	var enc pieceEncoder
+	head := *r
+	head.Findings, head.NotEvaluated, head.Packages = nil, nil, nil
+	b, err := enc.encode(&head)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if !bytes.HasSuffix(b, []byte(reportTail)) {
+		return fmt.Errorf("encoding the report: unexpected end %q", b[max(0, len(b)-len(reportTail)):])
+	}
+	pieces := [][]byte{b[:len(b)-len(reportTail)]}
+	if pieces, err = appendList(pieces, &enc, "findings", r.Findings); err != nil {
+		return err
+	}
+	if pieces, err = appendList(pieces, &enc, "not_evaluated", r.NotEvaluated); err != nil {
+		return err
+	}
+	if pieces, err = appendList(pieces, &enc, "packages", r.Packages); err != nil {
+		return err
+	}
+	pieces = append(pieces, []byte("}\n"))
+	ind := newJSONIndenter(w)
+	for _, p := range pieces {
+		if err := ind.write(p); err != nil {
+			return err
+		}
+	}
+	return ind.flush()
+}
+
+// appendList appends the pieces of `,"key":` and the compact encoding of
+// xs as encoding/json writes a slice field: null for nil, [] when empty.
+func appendList[T any](pieces [][]byte, enc *pieceEncoder, key string, xs []T) ([][]byte, error) {
+	pieces = append(pieces, []byte(`,"`+key+`":`))
+	switch {
+	case xs == nil:
+		return append(pieces, []byte("null")), nil
+	case len(xs) == 0:
+		return append(pieces, []byte("[]")), nil
+	}
+	for i := range xs {
+		b, err := enc.encode(&xs[i])
+		if err != nil {
+			return nil, err
+		}
+		sep := []byte(",")
+		if i == 0 {
+			sep = []byte("[")
+		}
+		pieces = append(pieces, sep, b)
+	}
+	return append(pieces, []byte("]")), nil
+}
+
+// pieceEncoder encodes values compact, as writeJSON's Encoder does, each
+// into a slice of its own (encoding/json reuses its buffer between them).
+type pieceEncoder struct {
+	enc  *json.Encoder
+	last []byte
+}
+
+func (p *pieceEncoder) Write(b []byte) (int, error) {
+	p.last = bytes.Clone(bytes.TrimSuffix(b, []byte("\n")))
+	return len(b), nil
+}
+
+// encode returns the compact encoding of v, without the Encoder's
+// newline.
+func (p *pieceEncoder) encode(v any) ([]byte, error) {
+	if p.enc == nil {
+		p.enc = json.NewEncoder(p)
+		p.enc.SetEscapeHTML(false)
+	}
+	p.last = nil
+	if err := p.enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return p.last, nil
+}
+
 // indentJSON writes src, compact JSON as encoding/json writes it (no white
 // space outside strings, a newline after the value), indented as
 // json.Indent(dst, src, "", "  ") does: a newline and two spaces per level
 // after each opening bracket and comma and before each closing one, a
 // space after each colon, empty objects and arrays kept as {} and [].
 func indentJSON(w io.Writer, src []byte) error {
-	const flushAt = 64 << 10
-	out := make([]byte, 0, flushAt+4<<10)
-	depth := 0
+	ind := newJSONIndenter(w)
+	if err := ind.write(src); err != nil {
+		return err
+	}
+	return ind.flush()
+}
+
+// jsonIndenter is indentJSON over compact JSON handed over in pieces: a
+// piece ends between tokens, never inside a string, and never between the
+// brackets of an empty object or array.
+type jsonIndenter struct {
+	w     io.Writer
+	out   []byte
+	depth int
+}
+
+const indentFlushAt = 64 << 10
+
+func newJSONIndenter(w io.Writer) *jsonIndenter {
+	return &jsonIndenter{w: w, out: make([]byte, 0, indentFlushAt+4<<10)}
+}
+
+func (ind *jsonIndenter) write(src []byte) error {
+	out, depth := ind.out, ind.depth
 	newline := func() {
 		out = append(out, '\n')
 		for range depth {
@@ -115,14 +230,21 @@ func indentJSON(w io.Writer, src []byte) error {
 		default:
 			out = append(out, c)
 		}
-		if len(out) >= flushAt {
-			if _, err := w.Write(out); err != nil {
+		if len(out) >= indentFlushAt {
+			if _, err := ind.w.Write(out); err != nil {
 				return err
 			}
 			out = out[:0]
 		}
 	}
-	_, err := w.Write(out)
+	ind.out, ind.depth = out, depth
+	return nil
+}
+
+// flush writes what is left.
+func (ind *jsonIndenter) flush() error {
+	_, err := ind.w.Write(ind.out)
+	ind.out = ind.out[:0]
 	return err
 }
 

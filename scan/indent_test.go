@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -24,7 +25,8 @@ func encoderIndent(t testing.TB, v any) []byte {
 // byte as the Encoder's own indenting does, for reports and for values
 // with the awkward parts (escapes, quotes and brackets in strings, empty
 // and nested containers, HTML characters, non-ASCII, long strings that
-// cross the flush boundary).
+// cross the flush boundary; reports with nil, empty and one-element
+// lists, which writeJSON encodes an element at a time).
 func TestWriteJSONAsEncoder(t *testing.T) {
 	r := testReport(t)
 	sarif := sarifLog(r)
@@ -38,6 +40,10 @@ func TestWriteJSONAsEncoder(t *testing.T) {
 		"sarif":        sarif,
 		"openvex":      vex,
 		"empty report": &Report{Findings: []Finding{}, NotEvaluated: []NotEvaluated{}, Packages: []Package{}},
+		"nil lists":    &Report{Tool: "t"},
+		"one of each":  &Report{Findings: r.Findings[:1], NotEvaluated: []NotEvaluated{{Reason: "<a> & \"b\""}}, Packages: r.Packages[:1]},
+		"three of each": &Report{Findings: slices.Repeat(r.Findings[:1], 3), NotEvaluated: slices.Repeat([]NotEvaluated{{Reason: "x"}}, 3),
+			Packages: slices.Repeat(r.Packages[:1], 3)},
 		"awkward": map[string]any{
 			"s":      "quote \" backslash \\ brackets {}[] comma , colon : <html> & \u2028 é \x01",
 			"empty":  map[string]any{},

@@ -89,7 +89,20 @@ func Inventory(ctx context.Context, t Target, opts Options) (*InventoryResult, e
 		if err != nil {
 			return nil, fmt.Errorf("reading docker archive %s: %w", t.Path, err)
 		}
-		defer f.Close()
+		// The symbol tables of binaries read in place go on being read
+		// from f after the inventory returns, overlapping the matching
+		// (which waits for a table where it needs its evidence): f is
+		// closed when the last of them is done.
+		defer func() {
+			if res.symbols == nil {
+				f.Close()
+				return
+			}
+			go func() {
+				res.symbols.wait()
+				f.Close()
+			}()
+		}()
 		if cfg, err := img.ConfigFile(); err == nil {
 			inPlace = dockerArchiveLayers(f, len(cfg.RootFS.DiffIDs))
 		}
@@ -224,9 +237,10 @@ func imageInventory(ctx context.Context, img v1.Image, tmp string, inPlace inPla
 		return nil, nil, err
 	}
 	defer os.RemoveAll(root)
-	// The symbol tables read in the background read files of root and
-	// layers read in place: both go when this returns.
-	defer syms.wait()
+	// The symbol tables read in the background from files of root must
+	// be done before root goes; those read from layers in place may go
+	// on (the caller closes what they read when they are done).
+	defer syms.waitOnDisk()
 	tree := map[string]*node{}
 	layerIDs := make([]string, len(layers))
 	var notEval []NotEvaluated

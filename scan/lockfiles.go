@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 	"go.yaml.in/yaml/v3"
@@ -415,7 +416,10 @@ func (requirements) Required(p string, info fs.FileInfo) bool {
 	return strings.HasPrefix(base, "requirements") || path.Base(strings.TrimSuffix(dir, "/")) == "requirements"
 }
 
-var requirementRE = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(.*)$`)
+// requirementRE is compiled on first use, not in every ferry process.
+var requirementRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(.*)$`)
+})
 
 func (requirements) Extract(_ context.Context, in *input) ([]Package, error) {
 	b, err := readLockfile(in)
@@ -437,7 +441,7 @@ func (requirements) Extract(_ context.Context, in *input) ([]Package, error) {
 		if i := strings.Index(line, " --"); i >= 0 {
 			line = line[:i] // --hash=…
 		}
-		m := requirementRE.FindStringSubmatch(strings.TrimSpace(line))
+		m := requirementRE().FindStringSubmatch(strings.TrimSpace(line))
 		if m == nil {
 			continue
 		}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ossf/osv-schema/bindings/go/osvschema"
 )
 
 // Options configure a scan. The zero value is valid.
@@ -63,24 +65,29 @@ func MatchInventory(ctx context.Context, inv *InventoryResult, adv Advisories, o
 	rep.NotEvaluated = append(rep.NotEvaluated, inv.NotEvaluated...)
 
 	m := NewMatcher(adv, opts.Time)
+	// The Matcher's caches hold a few entries per package: sized for
+	// them, they are not grown step by step.
+	m.versions = make(map[verKey]parsedVersion, len(pkgs))
+	m.records = make(map[[2]string][]*osvschema.Vulnerability, 2*len(pkgs))
 	type key struct {
 		ids string
 		pkg PackageRef
 	}
-	byKey := map[key]*Finding{}
-	var keys []key
+	// The findings, in the order first met, and the index of each by key.
+	var findings []Finding
+	byKey := make(map[key]int, len(pkgs))
 	add := func(fs []Finding) {
 		for _, f := range fs {
 			k := key{strings.Join(f.IDs, " "), f.Package}
-			if old, ok := byKey[k]; ok {
+			if i, ok := byKey[k]; ok {
+				old := &findings[i]
 				old.Locations = append(old.Locations, f.Locations...)
 				old.Matches = sortMatches(append(old.Matches, f.Matches...))
 				old.Evidence = mergeEvidence(old.Evidence, f.Evidence)
 				continue
 			}
-			f := f
-			byKey[k] = &f
-			keys = append(keys, k)
+			byKey[k] = len(findings)
+			findings = append(findings, f)
 		}
 	}
 	// The symbol table of a Go binary may still be being read (in the
@@ -127,12 +134,11 @@ func MatchInventory(ctx context.Context, inv *InventoryResult, adv Advisories, o
 			}
 		}
 	}
-	for _, k := range keys {
-		f := byKey[k]
-		sortLocations(f)
-		enrich(f, adv)
-		rep.Findings = append(rep.Findings, *f)
+	for i := range findings {
+		sortLocations(&findings[i])
+		enrich(&findings[i], adv)
 	}
+	rep.Findings = findings
 	sortFindings(rep.Findings)
 	sortNotEvaluated(&rep.NotEvaluated)
 

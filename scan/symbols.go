@@ -531,6 +531,9 @@ type symbolTable struct {
 	done chan struct{}
 	syms *goSymbols
 	err  error
+	// onDisk says the table is read from a file on disk (under an image's
+	// scratch root, or of a directory), not from a layer read in place.
+	onDisk bool
 }
 
 // wait waits for the table to be read and returns it.
@@ -550,7 +553,7 @@ func (st *symbolTables) read(in *input, bi *buildinfo.BuildInfo) {
 	for _, d := range bi.Deps {
 		mods = append(mods, d.Path)
 	}
-	t := &symbolTable{done: make(chan struct{})}
+	t := &symbolTable{done: make(chan struct{}), onDisk: in.file != ""}
 	st.tabs[in.path] = t
 	r, mainPath := in.at, bi.Path
 	if in.keep != nil {
@@ -580,6 +583,20 @@ func (st *symbolTables) wait() {
 	}
 	for _, t := range st.tabs {
 		<-t.done
+	}
+}
+
+// waitOnDisk waits for the tables read from files on disk: whoever
+// removes the scratch directory of an image calls it first. Tables read
+// from layers in place may go on being read (see Inventory).
+func (st *symbolTables) waitOnDisk() {
+	if st == nil {
+		return
+	}
+	for _, t := range st.tabs {
+		if t.onDisk {
+			<-t.done
+		}
 	}
 }
 

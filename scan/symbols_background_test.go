@@ -19,8 +19,8 @@ import (
 // the scan goes on give the report of tables read in the extractor, for a
 // directory, an OCI layout (files under the scratch root, removed when the
 // inventory ends) and a docker save archive (layers read in place, the
-// archive closed when the inventory ends), with more binaries than
-// background readers.
+// archive closed when the tables are read, which may be after the
+// inventory ends), with more binaries than background readers.
 func TestEvidenceBackgroundRead(t *testing.T) {
 	bins := goPrograms(t)
 	adv, err := LoadOSV(context.Background(), filepath.Join("testdata", "gosyms", "osv"))

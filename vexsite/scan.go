@@ -37,7 +37,13 @@ func ApplyToScan(ctx context.Context, r Reader, rep *scan.Report, opts Options) 
 		return err
 	}
 	e := site.Engine()
+	// Most findings of an image are of vulnerabilities no statement names:
+	// their VEX is unknown without parsing their purls.
+	unknown := FindingVEX(consensus.Result{Status: consensus.StatusUnknown, Deciding: -1})
 	rep.ApplyVEX(func(ids []string, product, within string) scan.VEX {
+		if !e.Knows(ids) {
+			return unknown
+		}
 		return FindingVEX(e.Evaluate(consensus.Query{IDs: ids, Product: product, Within: within}))
 	})
 	return nil

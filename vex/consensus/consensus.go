@@ -261,6 +261,7 @@ type Engine struct {
 	alias  *unionFind
 	byKey  map[groupKey][]int // statements by vulnerability group and ref key
 	byVuln map[string][]int   // group -> statements with an unusable product
+	stated map[string]bool    // the groups that hold a statement
 }
 
 // New builds an Engine. opts.Queries is ignored.
@@ -270,6 +271,21 @@ func New(inputs []Input, issuers *Issuers, opts Options) *Engine {
 
 // Evaluate decides one query.
 func (e *Engine) Evaluate(q Query) Result { return e.evaluate(q) }
+
+// Knows reports whether a query of ids has statements to consider: the
+// vulnerability group Evaluate would decide it in (that of the first of
+// ids it knows, as a statement's vulnerability or an alias) holds a
+// statement. A query it does not know evaluates to StatusUnknown with no
+// statements, whatever its product: a caller that needs only that can
+// skip Evaluate, which parses the product.
+func (e *Engine) Knows(ids []string) bool {
+	for _, id := range ids {
+		if g, ok := e.alias.lookup(id); ok {
+			return e.stated[g]
+		}
+	}
+	return false
+}
 
 // Report decides every pair the statements name.
 func (e *Engine) Report() *Report {
@@ -282,7 +298,7 @@ func (e *Engine) Report() *Report {
 }
 
 func newEngine(inputs []Input, issuers *Issuers, opts Options) *Engine {
-	e := &Engine{opts: opts, alias: newUnionFind(), byKey: map[groupKey][]int{}, byVuln: map[string][]int{}, stmts: make([]stmt, 0, len(inputs))}
+	e := &Engine{opts: opts, alias: newUnionFind(), byKey: map[groupKey][]int{}, byVuln: map[string][]int{}, stated: map[string]bool{}, stmts: make([]stmt, 0, len(inputs))}
 	cache := refCache{}
 	prods := prodCache{}
 	for _, g := range opts.Aliases {
@@ -307,6 +323,7 @@ func newEngine(inputs []Input, issuers *Issuers, opts Options) *Engine {
 		s := &e.stmts[n]
 		prepare(s, cache, prods, &inputs[i], issuers, opts.At)
 		s.group, _ = e.alias.lookup(s.in.Statement.Vulnerability)
+		e.stated[s.group] = true
 		var buf [4]string
 		keys := buf[:0]
 		unusable := false

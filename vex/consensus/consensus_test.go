@@ -459,3 +459,30 @@ func BenchmarkConsensus(b *testing.B) {
 		}
 	}
 }
+
+// TestKnows: Knows is true for a vulnerability a statement names, or an
+// alias of one, and false for one no statement names, aliases given in
+// Options included; a query it does not know evaluates to unknown with no
+// statements and no deciding statement, whatever the product.
+func TestKnows(t *testing.T) {
+	inputs := []Input{in(st(cve, pkgA, "https://vendor.example", openvex.StatusNotAffected, aliases(goID)))}
+	e := New(inputs, testIssuers(t), Options{At: t0.Add(24 * time.Hour),
+		Aliases: [][]string{{"GHSA-aaaa-aaaa-aaaa", goID}, {"CVE-2024-9999", "GO-2024-9999"}, {"CVE-2024-8888"}}})
+	for _, ids := range [][]string{{cve}, {goID}, {"GHSA-xxxx-xxxx-xxxx", goID}, {"GHSA-aaaa-aaaa-aaaa"}} {
+		if !e.Knows(ids) {
+			t.Errorf("Knows(%q) = false, want true", ids)
+		}
+	}
+	for _, ids := range [][]string{nil, {"CVE-2024-9999"}, {"GO-2024-9999", "GHSA-yyyy-yyyy-yyyy"}, {"CVE-2024-8888"}, {"CVE-2024-9999", cve}} {
+		if e.Knows(ids) {
+			t.Errorf("Knows(%q) = true, want false", ids)
+		}
+		for _, product := range []string{pkgA, "pkg:deb/debian/openssl@3.0.11-1?arch=amd64", "not a purl", ""} {
+			r := e.Evaluate(Query{IDs: ids, Product: product})
+			if r.Status != StatusUnknown || r.Deciding != -1 || len(r.Statements) != 0 || r.Dissent != 0 || r.Issuer != "" || r.Tier != "" ||
+				r.Resolution != "" || r.Justification != "" || r.ImpactStatement != "" || r.ActionStatement != "" {
+				t.Errorf("Evaluate(%q, %q) = %+v, want unknown with no statements", ids, product, r)
+			}
+		}
+	}
+}
