@@ -56,9 +56,12 @@ at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 log "bench-gate: generating the image (1,000 packages), 10,000 VEX statements and the kit"
 go version -m "$work/root/usr/local/bin/app" >"$work/modules.txt"
-python3 - "$work" "$corpus/osv" <<'PY'
-import hashlib, io, json, os, random, sys, tarfile
-work, osv = sys.argv[1:3]
+python3 - "$work" "$corpus/osv" "$repo/scripts" <<'PY'
+import json, os, random, sys
+work, osv, scripts = sys.argv[1:4]
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
+sys.path.insert(0, scripts)
+import dockerarchive
 rnd = random.Random(42)
 
 # The Go modules the binary carries (go version -m): main, deps, stdlib.
@@ -93,27 +96,7 @@ with open(os.path.join(work, "root", "srv", "app", "package-lock.json"), "w") as
     json.dump(lock, f, indent=1, sort_keys=True)
 
 # The image: one layer, as docker save writes it.
-root = os.path.join(work, "root")
-layer = io.BytesIO()
-with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as t:
-    for d, _, fs in sorted(os.walk(root)):
-        for fn in sorted(fs):
-            p = os.path.join(d, fn)
-            ti = t.gettarinfo(p, os.path.relpath(p, root))
-            ti.uid = ti.gid = 0; ti.uname = ti.gname = ""; ti.mtime = 0
-            with open(p, "rb") as fh:
-                t.addfile(ti, fh)
-lb = layer.getvalue()
-ld = hashlib.sha256(lb).hexdigest()
-cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                  "rootfs": {"type": "layers", "diff_ids": ["sha256:" + ld]}}).encode()
-cd = hashlib.sha256(cfg).hexdigest()
-with tarfile.open(os.path.join(work, "image.tar"), "w") as t:
-    def add(name, data):
-        ti = tarfile.TarInfo(name); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
-    add(ld + "/layer.tar", lb)
-    add(cd + ".json", cfg)
-    add("manifest.json", json.dumps([{"Config": cd + ".json", "RepoTags": ["bench/gate:1"], "Layers": [ld + "/layer.tar"]}]).encode())
+dockerarchive.write(os.path.join(work, "root"), os.path.join(work, "image.tar"), "bench/gate:1")
 
 # 10,000 VEX statements from 20 issuers in 100 OpenVEX documents: about
 # Go advisories (by id or CVE alias) and products that are the image's Go

@@ -40,29 +40,13 @@ bench_scanimage() {
 		printf 'Package: pkg%03d\nStatus: install ok installed\nPriority: optional\nArchitecture: amd64\nSource: src%03d\nVersion: 1.%d-1\nDescription: synthetic package %d\n\n' \
 			"$i" "$((i / 4))" "$i" "$i"
 	done >"$hw/root/var/lib/dpkg/status"
-	python3 - "$hw/root" "$hw/image.tar" "$corpus/osv/go" "$hw/db/osv-scalibr" "$hw/debian" <<'PY'
-import hashlib, io, json, os, sys, tarfile, zipfile
-root, out, osvgo, db, deb = sys.argv[1:6]
-layer = io.BytesIO()
-with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as t:
-    for d, _, fs in sorted(os.walk(root)):
-        for f in sorted(fs):
-            p = os.path.join(d, f)
-            ti = t.gettarinfo(p, os.path.relpath(p, root))
-            ti.uid = ti.gid = 0; ti.uname = ti.gname = ""; ti.mtime = 0
-            with open(p, "rb") as fh:
-                t.addfile(ti, fh)
-lb = layer.getvalue()
-ld = hashlib.sha256(lb).hexdigest()
-cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                  "rootfs": {"type": "layers", "diff_ids": ["sha256:" + ld]}}).encode()
-cd = hashlib.sha256(cfg).hexdigest()
-with tarfile.open(out, "w") as t:
-    def add(name, data):
-        ti = tarfile.TarInfo(name); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
-    add(ld + "/layer.tar", lb)
-    add(cd + ".json", cfg)
-    add("manifest.json", json.dumps([{"Config": cd + ".json", "RepoTags": ["bench/holdout:1"], "Layers": [ld + "/layer.tar"]}]).encode())
+	python3 - "$hw/root" "$hw/image.tar" "$corpus/osv/go" "$hw/db/osv-scalibr" "$hw/debian" "$repo/scripts" <<'PY'
+import json, os, sys, zipfile
+root, out, osvgo, db, deb, scripts = sys.argv[1:7]
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
+sys.path.insert(0, scripts)
+import dockerarchive
+dockerarchive.write(root, out, "bench/holdout:1")
 with zipfile.ZipFile(os.path.join(db, "Go", "all.zip"), "w", zipfile.ZIP_DEFLATED) as z:
     for n in sorted(os.listdir(osvgo)):
         if n.endswith(".json"):
