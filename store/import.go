@@ -256,9 +256,6 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	kh := &hashCounter{r: r, h: sha256.New()}
 	t0 := im.now()
 	rep, err := verify.Kit(ctx, kh, im, vopts)
-	tv := im.now()
-	buildErr := early.wait()
-	tw := im.now()
 	if cerr := ctx.Err(); cerr != nil {
 		// Cancelled: whatever verify made of the cut stream is not about
 		// the kit.
@@ -295,8 +292,7 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 		res.KitSHA256, res.KitBytes = hex.EncodeToString(kh.h.Sum(nil)), kh.n
 	}
 	if im.st != nil {
-		res.Timings.Index = tw.Sub(tv)
-		res.Timings.Verify = t1.Sub(t0) - im.st.spent - res.Timings.Index
+		res.Timings.Verify = t1.Sub(t0) - im.st.spent
 		res.Timings.Stage = im.st.spent
 	} else {
 		res.Timings.Verify = t1.Sub(t0)
@@ -304,14 +300,8 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	if !rep.OK {
 		return res, rep.Err()
 	}
-	if buildErr != nil {
-		return res, buildErr
-	}
 	if rep.Delta != nil {
 		rep = fullKit(rep)
-		if im.st != nil {
-			im.st.dropUnreferenced(rep.Targets)
-		}
 	}
 	outcome, err := im.outcome(rep)
 	if err != nil {
@@ -328,16 +318,24 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	if err != nil {
 		return res, err
 	}
-	ti := im.now()
-	if err := im.s.ensureRecordIndexes(ctx, rep.Targets, im.st.sourceOf); err != nil {
-		return res, err
-	}
-	res.Timings.Index += im.now().Sub(ti)
-	t2 = t2.Add(im.now().Sub(ti))
+	// The other indexes while the record indexes started during the
+	// verification may still be built.
 	built, err := im.s.buildIndexes(ctx, IndexKit{Channel: rep.Channel, Created: derefTime(rep.Created), At: im.opts.At, Carried: carriedOf(rep)}, rep.Targets, im.st.sourceOf)
 	if err != nil {
 		return res, err
 	}
+	ti := im.now()
+	if err := early.wait(); err != nil {
+		return res, err
+	}
+	if err := im.s.ensureRecordIndexes(ctx, rep.Targets, im.st.sourceOf); err != nil {
+		return res, err
+	}
+	res.Timings.Index = im.now().Sub(ti)
+	// A delta's own description is not a file of the kit it stands for.
+	// (No build reads a staging file any more.)
+	im.st.dropUnreferenced(rep.Targets)
+	t2 = t2.Add(res.Timings.Index)
 	if err := im.st.place(); err != nil {
 		return res, err
 	}
