@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/ferry-dev/ferry/fixtures"
-	"github.com/klauspost/compress/zstd"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -422,34 +420,4 @@ func TestRecordIndexNotBuiltFromADamagedBlob(t *testing.T) {
 		t.Errorf("CVE-2 -> %v: the index of the damaged bytes was kept", got)
 	}
 	checkHealthy(t, s)
-}
-
-// replaceContent returns kit with the content old replaced by new, of the
-// same length (the signatures no longer match it).
-func replaceContent(t *testing.T, kit, old, new []byte) []byte {
-	t.Helper()
-	dec, err := zstd.NewReader(bytes.NewReader(kit))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dec.Close()
-	tarData, err := io.ReadAll(dec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.Index(tarData, old)
-	if i < 0 || len(old) != len(new) {
-		t.Fatal("content not found in kit, or not of the same length")
-	}
-	copy(tarData[i:], new)
-	var out bytes.Buffer
-	enc, err := zstd.NewWriter(&out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc.Write(tarData)
-	if err := enc.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
 }

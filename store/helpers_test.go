@@ -134,6 +134,15 @@ func listDir(t *testing.T, dir string) []string {
 // KIT_DIGEST_MISMATCH after the content was staged.
 func tamperContent(t *testing.T, kit, old []byte) []byte {
 	t.Helper()
+	changed := bytes.Clone(old)
+	changed[len(old)/2] ^= 0x20
+	return replaceContent(t, kit, old, changed)
+}
+
+// replaceContent returns kit with the content old replaced by new, of the
+// same length (the signed metadata stays as it was).
+func replaceContent(t *testing.T, kit, old, new []byte) []byte {
+	t.Helper()
 	dec, err := zstd.NewReader(bytes.NewReader(kit))
 	if err != nil {
 		t.Fatal(err)
@@ -144,10 +153,10 @@ func tamperContent(t *testing.T, kit, old []byte) []byte {
 		t.Fatal(err)
 	}
 	i := bytes.Index(tarData, old)
-	if i < 0 {
-		t.Fatal("content not found in kit")
+	if i < 0 || len(old) != len(new) {
+		t.Fatal("content not found in kit, or not of the same length")
 	}
-	tarData[i+len(old)/2] ^= 0x20
+	copy(tarData[i:], new)
 	var out bytes.Buffer
 	enc, err := zstd.NewWriter(&out)
 	if err != nil {
