@@ -131,15 +131,23 @@ func (s *Store) ensureRecordIndexes(ctx context.Context, targets []verify.Target
 		return err
 	}
 	for _, t := range todo {
-		m, err := readRecordEntries(ctx, t, path(t), filepath.Join(s.dir, tmpDir))
-		if err != nil {
+		if err := s.buildRecordIndex(ctx, t, path(t), func(fn func(*bolt.Tx) error) error { return s.update(ctx, fn) }); err != nil {
 			return err
 		}
-		err = writeRecordIndex(func(fn func(*bolt.Tx) error) error { return s.update(ctx, fn) }, t.SHA256, m)
-		m.close()
-		if err != nil {
-			return fmt.Errorf("the record index of %s: %w", t.Path, err)
-		}
+	}
+	return nil
+}
+
+// buildRecordIndex reads the verified file of t at path and writes its
+// record index in the transactions inTx runs.
+func (s *Store) buildRecordIndex(ctx context.Context, t verify.Target, path string, inTx func(func(*bolt.Tx) error) error) error {
+	m, err := readRecordEntries(ctx, t, path, filepath.Join(s.dir, tmpDir))
+	if err != nil {
+		return err
+	}
+	defer m.close()
+	if err := writeRecordIndex(inTx, t.SHA256, m); err != nil {
+		return fmt.Errorf("the record index of %s: %w", t.Path, err)
 	}
 	return nil
 }
@@ -197,20 +205,14 @@ func (s *Store) ensureRecordIndexesTx(ctx context.Context, tx *bolt.Tx, targets 
 		if hasRecordIndex(tx, t.SHA256) {
 			continue
 		}
-		m, err := readRecordEntries(ctx, t, path(t), filepath.Join(s.dir, tmpDir))
-		if err != nil {
+		if err := s.buildRecordIndex(ctx, t, path(t), func(fn func(*bolt.Tx) error) error { return fn(tx) }); err != nil {
 			return err
-		}
-		err = writeRecordIndex(func(fn func(*bolt.Tx) error) error { return fn(tx) }, t.SHA256, m)
-		m.close()
-		if err != nil {
-			return fmt.Errorf("the record index of %s: %w", t.Path, err)
 		}
 	}
 	return nil
 }
 
-// recordPart is the size of the parts of an osv.jsonl that are indexed
+// recordPartSize is the size of the parts of an osv.jsonl that are indexed
 // one per core: a file of more than one part is indexed in parts whose
 // sorted entries are spilled to temporary files and merged as they are
 // written, so that the memory an import needs does not grow with the
@@ -285,10 +287,7 @@ func readRecordEntries(ctx context.Context, t verify.Target, path, spillDir stri
 		}
 		m.runs = append(m.runs, &memRun{es: w.sorted()})
 	}
-	if err := m.start(); err != nil {
-		m.close()
-		return nil, err
-	}
+	m.start()
 	return m, nil
 }
 
@@ -457,7 +456,7 @@ func (m *entryMerge) down(i int) {
 }
 
 // start builds the heap.
-func (m *entryMerge) start() error {
+func (m *entryMerge) start() {
 	m.h = m.h[:0]
 	for i, r := range m.runs {
 		if _, _, ok := r.entry(); ok {
@@ -467,7 +466,6 @@ func (m *entryMerge) start() error {
 	for i := len(m.h)/2 - 1; i >= 0; i-- {
 		m.down(i)
 	}
-	return nil
 }
 
 // more reports whether an entry is left.
@@ -543,10 +541,10 @@ func writeRecordIndex(inTx func(func(*bolt.Tx) error) error, sha string, m *entr
 				return err
 			}
 			b.FillPercent = 0.95 // keys arrive sorted
-			vals = make([]byte, 0, 1<<20)
+			vals = nil           // the last transaction's are committed
 			put := func(k, v []byte) error {
 				if len(v) > cap(vals)-len(vals) {
-					vals = make([]byte, 0, max(1<<20, len(v)))
+					vals = make([]byte, 0, max(64<<10, len(v)))
 				}
 				vals = append(vals, v...)
 				total++

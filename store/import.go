@@ -63,8 +63,9 @@ type ImportOptions struct {
 // staging run in one streaming pass; Stage counts the time spent writing
 // and syncing staging files, indexing and placing blobs, Verify the rest
 // of the pass (decompressing, hashing, signature checks). Index is the
-// time the import waited for the advisories' record indexes, which are
-// built while the pass goes on, after it.
+// time the import spent, after the pass and the other indexes, waiting for
+// the advisories' record indexes started during the pass and building any
+// still missing.
 type Timings struct {
 	Verify time.Duration `json:"verify"`
 	Stage  time.Duration `json:"stage"`
