@@ -394,16 +394,15 @@ func (dpkg) Extract(_ context.Context, in *input) ([]Package, error) {
 	}
 	statusD := strings.HasPrefix(in.path, "var/lib/dpkg/status.d/")
 	var out []Package
-	err := paragraphs(in.f, func(h textproto.MIMEHeader) {
-		name, ver := h.Get("Package"), h.Get("Version")
+	err := stanzas(in.f, dpkgKeys[:], func(v []string) {
+		name, ver, status, src, arch := v[0], v[1], v[2], v[3], v[4]
 		if name == "" || ver == "" {
 			return
 		}
-		status := h.Get("Status")
 		if !statusD && !strings.HasSuffix(status, " installed") {
 			return
 		}
-		src := strings.TrimSpace(h.Get("Source"))
+		src = strings.TrimSpace(src)
 		if i := strings.IndexByte(src, ' '); i >= 0 {
 			src = src[:i] // "openssl (3.0.11-1)"
 		}
@@ -412,7 +411,7 @@ func (dpkg) Extract(_ context.Context, in *input) ([]Package, error) {
 			p.SourceName = src
 		}
 		if ns != "" {
-			q := map[string]string{"arch": h.Get("Architecture"), "distro": distroQ}
+			q := map[string]string{"arch": arch, "distro": distroQ}
 			if p.SourceName != "" {
 				q["upstream"] = p.SourceName
 			}
@@ -423,35 +422,143 @@ func (dpkg) Extract(_ context.Context, in *input) ([]Package, error) {
 	return out, err
 }
 
-// paragraphs reads RFC 822 style stanzas separated by blank lines.
-func paragraphs(r io.Reader, fn func(textproto.MIMEHeader)) error {
+// dpkgKeys are the fields of a dpkg status stanza that Extract reads, in
+// the order stanzas hands their values over.
+var dpkgKeys = [...]string{"Package", "Version", "Status", "Source", "Architecture"}
+
+// stanzas reads the stanzas of a Debian control file (dpkg's status
+// database): RFC 822 style fields, stanzas separated by blank lines. For
+// each stanza with at least one field it calls fn with the values of keys
+// ("" for a missing one), as net/textproto reads a MIME header: a key
+// matches case-insensitively and its first occurrence counts; a value has
+// its surrounding blanks trimmed and each continuation line (one starting
+// with a space or a tab) appended after one space, trimmed too. Only the
+// values of keys are kept: a status database is mostly descriptions and
+// file lists, and a large one holds thousands of stanzas. vals is reused
+// between calls. A line that is neither a field, a continuation nor blank
+// is an error naming it, and so is a read error (a database that fails
+// part-way must not pass for one that ends there).
+func stanzas(r io.Reader, keys []string, fn func(vals []string)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
-	for {
-		// skip blank lines between stanzas
-		for {
-			b, err := br.Peek(1)
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err // a read error must not pass for the end of the database
-			}
-			if b[0] != '\n' && b[0] != '\r' {
-				break
-			}
-			br.ReadByte()
+	vals := make([]string, len(keys))
+	found := make([]bool, len(keys))
+	var long []byte
+	fields := 0 // of the current stanza
+	cur := -1   // the key the last field set, which continuation lines extend
+	lineNo := 0
+	end := func() {
+		if fields > 0 {
+			fn(vals)
 		}
-		h, err := textproto.NewReader(br).ReadMIMEHeader()
-		if len(h) > 0 {
-			fn(h)
+		clear(vals)
+		clear(found)
+		fields, cur = 0, -1
+	}
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			long = append(long[:0], line...)
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		if len(line) > 0 {
+			lineNo++
+			l := line
+			if l[len(l)-1] == '\n' {
+				l = bytes.TrimSuffix(l[:len(l)-1], []byte("\r"))
+			}
+			if fields == 0 {
+				l = bytes.TrimLeft(l, "\r") // as blank as an empty line between stanzas
+			}
+			switch {
+			case len(l) == 0:
+				end()
+			case l[0] == ' ' || l[0] == '\t':
+				if fields == 0 {
+					return fmt.Errorf("line %d: a continuation line %q starts a stanza", lineNo, clip(l))
+				}
+				c := trimBlanks(l)
+				if !isFieldValue(c) {
+					return fmt.Errorf("line %d: %q holds a control character", lineNo, clip(l))
+				}
+				if cur >= 0 {
+					if vals[cur] == "" {
+						vals[cur] = string(c)
+					} else {
+						vals[cur] += " " + string(c)
+					}
+				}
+			default:
+				k, v, ok := bytes.Cut(l, []byte(":"))
+				if !ok || !isFieldName(k) {
+					return fmt.Errorf("line %d: %q is not a field (name: value)", lineNo, clip(l))
+				}
+				v = trimBlanks(v)
+				if !isFieldValue(v) {
+					return fmt.Errorf("line %d: %q holds a control character", lineNo, clip(l))
+				}
+				fields++
+				cur = -1
+				for i, want := range keys {
+					if !found[i] && len(k) == len(want) && strings.EqualFold(string(k), want) {
+						vals[i], found[i], cur = string(v), true, i
+						break
+					}
+				}
+			}
 		}
 		if err == io.EOF {
+			end()
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// trimBlanks trims spaces and tabs around b.
+func trimBlanks(b []byte) []byte {
+	return bytes.Trim(b, " \t")
+}
+
+// isFieldName reports whether k is a field name as net/textproto accepts
+// it: an HTTP token, spaces let pass (such a name matches no key).
+func isFieldName(k []byte) bool {
+	if len(k) == 0 {
+		return false
+	}
+	for _, c := range k {
+		if c == ' ' {
+			continue
+		}
+		if c < ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isFieldValue reports whether v is a field value as net/textproto
+// accepts it: no control character but the tab.
+func isFieldValue(v []byte) bool {
+	for _, c := range v {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// clip shortens a line quoted in an error.
+func clip(l []byte) []byte {
+	if len(l) > 80 {
+		return l[:80]
+	}
+	return l
 }
 
 // ---- apk ----

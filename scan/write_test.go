@@ -2,7 +2,6 @@ package scan
 
 import (
 	"errors"
-	"net/textproto"
 	"testing"
 )
 
@@ -50,14 +49,14 @@ func (r *errAfter) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// TestParagraphsReportsReadErrors: a package database (dpkg status, apk
+// TestStanzasReportsReadErrors: a package database (dpkg status, apk
 // installed) that fails to read part-way fails its extractor — reported
 // as not evaluated — instead of passing for a database that ends there.
-func TestParagraphsReportsReadErrors(t *testing.T) {
+func TestStanzasReportsReadErrors(t *testing.T) {
 	errIO := errors.New("input/output error")
 	for _, data := range []string{"", "Package: a\nVersion: 1\n\n", "Package: a\nVersion: 1\n\n\n"} {
 		n := 0
-		err := paragraphs(&errAfter{data: []byte(data), err: errIO}, func(textproto.MIMEHeader) { n++ })
+		err := stanzas(&errAfter{data: []byte(data), err: errIO}, dpkgKeys[:], func([]string) { n++ })
 		if !errors.Is(err, errIO) {
 			t.Errorf("%q then a read error: got %v after %d stanzas, want the read error", data, err, n)
 		}
