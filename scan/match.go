@@ -30,33 +30,47 @@ type Matcher struct {
 	covered     map[string]bool
 	// records caches adv.ForPackage by (ecosystem, name): the binary
 	// packages of one source package all ask for the source's records, and
-	// the packages of a Go binary with findings are matched twice.
+	// the packages of a Go binary with findings are matched twice. A
+	// second asker waits for the first instead of asking again.
 	recMu   sync.Mutex
-	records map[[2]string][]*osvschema.Vulnerability
+	records map[[2]string]*recordsEntry
+}
+
+// recordsEntry is one answer of adv.ForPackage, ready once done is closed.
+type recordsEntry struct {
+	done chan struct{}
+	rs   []*osvschema.Vulnerability
+	err  error
 }
 
 // NewMatcher returns a Matcher over adv.
 func NewMatcher(adv Advisories, at time.Time) *Matcher {
-	return &Matcher{adv: adv, at: at, versions: map[verKey]parsedVersion{}, records: map[[2]string][]*osvschema.Vulnerability{}}
+	return &Matcher{adv: adv, at: at, versions: map[verKey]parsedVersion{}, records: map[[2]string]*recordsEntry{}}
 }
 
-// forPackage is adv.ForPackage, asked once per (ecosystem, name).
+// forPackage is adv.ForPackage, asked once per (ecosystem, name); an error
+// is not kept, the next call asks again.
 func (m *Matcher) forPackage(ecosystem, name string) ([]*osvschema.Vulnerability, error) {
 	k := [2]string{ecosystem, name}
 	m.recMu.Lock()
-	rs, ok := m.records[k]
+	e, ok := m.records[k]
+	if !ok {
+		e = &recordsEntry{done: make(chan struct{})}
+		m.records[k] = e
+	}
 	m.recMu.Unlock()
 	if ok {
-		return rs, nil
+		<-e.done
+		return e.rs, e.err
 	}
-	rs, err := m.adv.ForPackage(ecosystem, name)
-	if err != nil {
-		return nil, err
+	e.rs, e.err = m.adv.ForPackage(ecosystem, name)
+	if e.err != nil {
+		m.recMu.Lock()
+		delete(m.records, k)
+		m.recMu.Unlock()
 	}
-	m.recMu.Lock()
-	m.records[k] = rs
-	m.recMu.Unlock()
-	return rs, nil
+	close(e.done)
+	return e.rs, e.err
 }
 
 type verKey struct{ ordering, s string }

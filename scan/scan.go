@@ -5,11 +5,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/ossf/osv-schema/bindings/go/osvschema"
+	"github.com/ferry-dev/ferry/internal/parallel"
 )
 
 // Options configure a scan. The zero value is valid.
@@ -52,6 +53,10 @@ func Scan(ctx context.Context, target string, adv Advisories, opts Options) (*Re
 	return MatchInventory(ctx, inv, adv, opts)
 }
 
+// parallelMatchMin is the number of packages per extra matching
+// goroutine: below it, starting one costs more than it saves.
+const parallelMatchMin = 32
+
 // MatchInventory matches an inventory against adv and builds the report.
 func MatchInventory(ctx context.Context, inv *InventoryResult, adv Advisories, opts Options) (*Report, error) {
 	rep := &Report{Schema: SchemaVersion, Tool: cmp.Or(opts.Tool, "ferry"), Target: inv.Target}
@@ -68,7 +73,7 @@ func MatchInventory(ctx context.Context, inv *InventoryResult, adv Advisories, o
 	// The Matcher's caches hold a few entries per package: sized for
 	// them, they are not grown step by step.
 	m.versions = make(map[verKey]parsedVersion, len(pkgs))
-	m.records = make(map[[2]string][]*osvschema.Vulnerability, 2*len(pkgs))
+	m.records = make(map[[2]string]*recordsEntry, 2*len(pkgs))
 	type key struct {
 		ids string
 		pkg PackageRef
@@ -101,17 +106,27 @@ func MatchInventory(ctx context.Context, inv *InventoryResult, adv Advisories, o
 		t *symbolTable
 	}
 	var again []withTable
-	for i, p := range pkgs {
-		if i%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
+	// Packages are matched on every CPU (the Matcher and adv are safe for
+	// concurrent use); their results are taken in package order, as a
+	// serial loop would.
+	type pkgMatch struct {
+		fs []Finding
+		ne []NotEvaluated
+	}
+	workers := 1
+	if len(pkgs) >= 2*parallelMatchMin {
+		workers = min(runtime.GOMAXPROCS(0), len(pkgs)/parallelMatchMin)
+	}
+	res, err := parallel.Map(ctx, workers, pkgs, func(_ context.Context, p Package) (pkgMatch, error) {
 		fs, ne, err := m.matchPackage(p, nil)
-		if err != nil {
-			return nil, err
-		}
-		rep.NotEvaluated = append(rep.NotEvaluated, ne...)
+		return pkgMatch{fs, ne}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range pkgs {
+		fs := res[i].fs
+		rep.NotEvaluated = append(rep.NotEvaluated, res[i].ne...)
 		if t, ok := inv.symbols.of(p); ok && len(fs) > 0 {
 			again = append(again, withTable{p, t})
 			continue

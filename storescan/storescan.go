@@ -134,40 +134,46 @@ func NewAdvisories(r *store.Reader) *Advisories {
 const parallelParseMin = 8
 
 // ForPackage implements scan.Advisories. The records come in the store's
-// order. An invalid record fails with its id and channel.
+// order. An invalid record fails with its id and channel. The store is
+// read under the lock (the read transaction may not be shared); records
+// are parsed outside it, so that the matcher's calls for different
+// packages parse at the same time.
 func (a *Advisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerability, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	advs, err := a.r.AdvisoriesForPackage(ecosystem, name)
 	if err != nil {
+		a.mu.Unlock()
 		return nil, err
 	}
 	out := make([]*osvschema.Vulnerability, len(advs))
 	keys := make([]string, len(advs))
 	var todo []int
-	var sums [][sha256.Size]byte
-	if a.shared != nil {
-		sums = make([][sha256.Size]byte, len(advs))
-	}
 	for i := range advs {
 		keys[i] = advs[i].Channel + "\x00" + advs[i].Source + "\x00" + advs[i].ID
 		if v, ok := a.parsed[keys[i]]; ok {
 			out[i] = v
 			continue
 		}
-		if a.shared != nil {
+		todo = append(todo, i)
+	}
+	a.mu.Unlock()
+	var sums [][sha256.Size]byte
+	if a.shared != nil {
+		sums = make([][sha256.Size]byte, len(advs))
+		left := todo[:0]
+		for _, i := range todo {
 			sums[i] = sha256.Sum256(advs[i].Record)
 			if v, ok := a.shared.get(sums[i]); ok {
 				out[i] = v
-				a.parsed[keys[i]] = v
 				continue
 			}
+			left = append(left, i)
 		}
-		todo = append(todo, i)
+		todo = left
 	}
-	// Parsing (protojson) is nearly all of a scan's matching time, and a
-	// few packages (stdlib, x/net) carry most records: parse them on every
-	// CPU. Records are parsed from copies (Advisory.Record belongs to the
+	// Parsing is most of a scan's matching time, and a few packages
+	// (stdlib, x/net) carry most records: parse them on every CPU.
+	// Records are parsed from copies (Advisory.Record belongs to the
 	// caller), so the read transaction is not shared.
 	workers := min(runtime.GOMAXPROCS(0), len(todo)/parallelParseMin)
 	vs, err := parallel.Map(context.Background(), workers, todo, func(_ context.Context, i int) (*osvschema.Vulnerability, error) {
@@ -182,9 +188,19 @@ func (a *Advisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerabil
 	}
 	for j, i := range todo {
 		out[i] = vs[j]
-		a.parsed[keys[i]] = vs[j]
 		if a.shared != nil {
 			a.shared.put(sums[i], vs[j])
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, v := range out {
+		// A record parsed meanwhile by another call stays the one every
+		// call returns.
+		if old, ok := a.parsed[keys[i]]; ok {
+			out[i] = old
+		} else {
+			a.parsed[keys[i]] = v
 		}
 	}
 	return out, nil
