@@ -1,7 +1,9 @@
 package scan
 
 import (
+	"bytes"
 	"context"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -256,5 +258,43 @@ func TestMatchInventoryAsksOncePerName(t *testing.T) {
 	}
 	if d := cmp.Diff(want, rep.Findings); d != "" {
 		t.Errorf("findings differ from each package matched alone (-alone +inventory):\n%s", d)
+	}
+}
+
+// TestMatchInventoryParallelAsSerial: packages matched on several CPUs give
+// the report of one CPU, byte for byte, and each (ecosystem, name) is
+// still asked once although workers want it at the same time.
+func TestMatchInventoryParallelAsSerial(t *testing.T) {
+	pkgs, mem := benchData(600, 3000)
+	for i := range pkgs {
+		pkgs[i].SourceName = pkgs[i%40].Name // many packages ask for the same source
+	}
+	run := func(procs int) ([]byte, map[[2]string]int) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		adv := &countingAdvisories{Advisories: mem, calls: map[[2]string]int{}}
+		rep, err := MatchInventory(context.Background(), &InventoryResult{Packages: pkgs}, adv, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Findings) == 0 {
+			t.Fatal("no findings: the test data matches nothing")
+		}
+		var buf bytes.Buffer
+		if err := Write(&buf, rep, "json"); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes(), adv.calls
+	}
+	serial, _ := run(1)
+	for range 5 {
+		got, calls := run(4)
+		if !bytes.Equal(got, serial) {
+			t.Fatal("the report matched on 4 CPUs differs from the one matched on 1")
+		}
+		for k, n := range calls {
+			if n != 1 {
+				t.Fatalf("ForPackage%v asked %d times, want once", k, n)
+			}
+		}
 	}
 }
