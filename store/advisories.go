@@ -358,7 +358,7 @@ func (r *Reader) Advisory(idOrAlias string) ([]Advisory, error) {
 			return nil
 		})
 		var err error
-		if out, err = r.appendRecords(out, as, ids); err != nil {
+		if out, err = r.appendRecords(out, as, ids, true); err != nil {
 			return nil, err
 		}
 	}
@@ -391,6 +391,18 @@ func (r *Reader) AdvisoryIDs(ecosystem, name string) ([]string, error) {
 // comes once from each. This is the scanner's lookup: one cursor seek per
 // channel and source, and one per record.
 func (r *Reader) AdvisoriesForPackage(ecosystem, name string) ([]Advisory, error) {
+	return r.advisoriesForPackage(ecosystem, name, true)
+}
+
+// AdvisoriesForPackageInPlace is AdvisoriesForPackage without copying the
+// records out of the store: each Record is the store's own bytes, mapped
+// read-only (writing them faults), valid only until the View that made r
+// returns. It is for a caller that parses the records at once.
+func (r *Reader) AdvisoriesForPackageInPlace(ecosystem, name string) ([]Advisory, error) {
+	return r.advisoriesForPackage(ecosystem, name, false)
+}
+
+func (r *Reader) advisoriesForPackage(ecosystem, name string, clone bool) ([]Advisory, error) {
 	if err := r.check(); err != nil {
 		return nil, err
 	}
@@ -399,7 +411,7 @@ func (r *Reader) AdvisoriesForPackage(ecosystem, name string) ([]Advisory, error
 		var ids []string
 		packageIDs(as, ecosystem, name, func(id string) { ids = append(ids, id) })
 		var err error
-		if out, err = r.appendRecords(out, as, ids); err != nil {
+		if out, err = r.appendRecords(out, as, ids, clone); err != nil {
 			return nil, err
 		}
 	}
@@ -423,7 +435,7 @@ func (r *Reader) ForEachAdvisory(fn func(Advisory) error) error {
 					return err
 				}
 			}
-			rec, err := r.record(as, string(id), v)
+			rec, err := r.record(as, string(id), v, true)
 			if err != nil {
 				return err
 			}
@@ -436,8 +448,9 @@ func (r *Reader) ForEachAdvisory(fn func(Advisory) error) error {
 	return nil
 }
 
-// record reads a record from the blob its index entry loc points into.
-func (r *Reader) record(as advSource, id string, loc []byte) ([]byte, error) {
+// record reads a record from the blob its index entry loc points into: a
+// copy, or with clone false the mapped bytes themselves.
+func (r *Reader) record(as advSource, id string, loc []byte, clone bool) ([]byte, error) {
 	off, n1 := binary.Uvarint(loc)
 	length, n2 := binary.Uvarint(loc[max(n1, 0):])
 	if n1 <= 0 || n2 <= 0 || n1+n2 != len(loc) || length > MaxAdvisorySize {
@@ -450,7 +463,10 @@ func (r *Reader) record(as advSource, id string, loc []byte) ([]byte, error) {
 	if off > uint64(len(blob)) || length > uint64(len(blob))-off {
 		return nil, fmt.Errorf("channel %s: advisory %s (source %s): blob %s is shorter than the index says: the store is damaged (run ferry store check)", as.channel, id, as.source, as.sha)
 	}
-	rec := bytes.Clone(blob[off : off+length])
+	rec := blob[off : off+length : off+length]
+	if clone {
+		rec = bytes.Clone(rec)
+	}
 	if len(rec) < 2 || rec[0] != '{' || rec[len(rec)-1] != '}' {
 		return nil, fmt.Errorf("channel %s: advisory %s (source %s): blob %s holds no record at %d: the store is damaged (run ferry store check)", as.channel, id, as.source, as.sha, off)
 	}
@@ -468,14 +484,15 @@ func packageIDs(as advSource, ecosystem, name string, fn func(id string)) {
 	})
 }
 
-// appendRecords appends the records of ids of one source of one channel.
-func (r *Reader) appendRecords(out []Advisory, as advSource, ids []string) ([]Advisory, error) {
+// appendRecords appends the records of ids of one source of one channel,
+// copied unless clone is false (see record).
+func (r *Reader) appendRecords(out []Advisory, as advSource, ids []string, clone bool) ([]Advisory, error) {
 	for _, id := range ids {
 		loc := as.b.Get(ikey('r', id))
 		if loc == nil {
 			return nil, fmt.Errorf("channel %s: advisories of %s: %s is listed but has no record: the store is damaged (run ferry store check)", as.channel, as.source, id)
 		}
-		rec, err := r.record(as, id, loc)
+		rec, err := r.record(as, id, loc, clone)
 		if err != nil {
 			return nil, err
 		}

@@ -101,6 +101,19 @@ func TestAdvisoriesAcrossChannelsAndSources(t *testing.T) {
 		if want := []string{"GHSA-x@alpha/one", "GHSA-x@alpha/two", "GHSA-x@beta/osv", "PYSEC-1@alpha/two"}; !slices.Equal(advIDs(advs), want) {
 			t.Errorf("PyPI/DJANGO -> %v, want %v", advIDs(advs), want)
 		}
+		// In place: the same records, the store's bytes, not copies.
+		inPlace, _ := r.AdvisoriesForPackageInPlace("PyPI", "DJANGO")
+		if !slices.EqualFunc(inPlace, advs, func(a, b Advisory) bool {
+			return a.ID == b.ID && a.Channel == b.Channel && a.Source == b.Source && bytes.Equal(a.Record, b.Record)
+		}) {
+			t.Errorf("in place: %v, copied: %v", inPlace, advs)
+		}
+		if again, _ := r.AdvisoriesForPackageInPlace("PyPI", "DJANGO"); &again[0].Record[0] != &inPlace[0].Record[0] {
+			t.Error("a record read in place twice is at two addresses: a copy")
+		}
+		if &advs[0].Record[0] == &inPlace[0].Record[0] {
+			t.Error("AdvisoriesForPackage returned the store's bytes, not a copy")
+		}
 		ids, _ := r.AdvisoryIDs("PyPI", "django")
 		if !slices.Equal(ids, []string{"GHSA-x", "PYSEC-1"}) {
 			t.Errorf("ids %v", ids)

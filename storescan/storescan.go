@@ -140,7 +140,7 @@ const parallelParseMin = 8
 // packages parse at the same time.
 func (a *Advisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerability, error) {
 	a.mu.Lock()
-	advs, err := a.r.AdvisoriesForPackage(ecosystem, name)
+	advs, err := a.r.AdvisoriesForPackageInPlace(ecosystem, name)
 	if err != nil {
 		a.mu.Unlock()
 		return nil, err
@@ -172,9 +172,10 @@ func (a *Advisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerabil
 		todo = left
 	}
 	// Parsing is most of a scan's matching time, and a few packages
-	// (stdlib, x/net) carry most records: parse them on every CPU.
-	// Records are parsed from copies (Advisory.Record belongs to the
-	// caller), so the read transaction is not shared.
+	// (stdlib, x/net) carry most records: parse them on every CPU. The
+	// records are the store's mapped bytes, which stay while the read
+	// transaction lasts (every call is inside it) and which the parsed
+	// records do not keep; the transaction itself is not touched here.
 	workers := min(runtime.GOMAXPROCS(0), len(todo)/parallelParseMin)
 	vs, err := parallel.Map(context.Background(), workers, todo, func(_ context.Context, i int) (*osvschema.Vulnerability, error) {
 		v, err := advs[i].Vulnerability()
