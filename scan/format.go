@@ -2,17 +2,20 @@ package scan
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/ferry-dev/ferry/internal/parallel"
 )
 
 // Formats scan can write.
@@ -90,13 +93,13 @@ func writeReportJSON(w io.Writer, r *Report) error {
 		return fmt.Errorf("encoding the report: unexpected end %q", b[max(0, len(b)-len(reportTail)):])
 	}
 	pieces := [][]byte{b[:len(b)-len(reportTail)]}
-	if pieces, err = appendList(pieces, &enc, "findings", r.Findings); err != nil {
+	if pieces, err = appendList(pieces, "findings", r.Findings); err != nil {
 		return err
 	}
-	if pieces, err = appendList(pieces, &enc, "not_evaluated", r.NotEvaluated); err != nil {
+	if pieces, err = appendList(pieces, "not_evaluated", r.NotEvaluated); err != nil {
 		return err
 	}
-	if pieces, err = appendList(pieces, &enc, "packages", r.Packages); err != nil {
+	if pieces, err = appendList(pieces, "packages", r.Packages); err != nil {
 		return err
 	}
 	pieces = append(pieces, []byte("}\n"))
@@ -111,7 +114,8 @@ func writeReportJSON(w io.Writer, r *Report) error {
 
 // appendList appends the pieces of `,"key":` and the compact encoding of
 // xs as encoding/json writes a slice field: null for nil, [] when empty.
-func appendList[T any](pieces [][]byte, enc *pieceEncoder, key string, xs []T) ([][]byte, error) {
+// Long lists are encoded in runs on every CPU, each run into one buffer.
+func appendList[T any](pieces [][]byte, key string, xs []T) ([][]byte, error) {
 	pieces = append(pieces, []byte(`,"`+key+`":`))
 	switch {
 	case xs == nil:
@@ -119,19 +123,42 @@ func appendList[T any](pieces [][]byte, enc *pieceEncoder, key string, xs []T) (
 	case len(xs) == 0:
 		return append(pieces, []byte("[]")), nil
 	}
-	for i := range xs {
-		b, err := enc.encode(&xs[i])
-		if err != nil {
-			return nil, err
+	runs := max(1, min(runtime.GOMAXPROCS(0), len(xs)/parallelEncodeMin))
+	bounds := make([][2]int, runs)
+	for i := range bounds {
+		bounds[i] = [2]int{i * len(xs) / runs, (i + 1) * len(xs) / runs}
+	}
+	bufs, err := parallel.Map(context.Background(), runs, bounds, func(_ context.Context, r [2]int) ([]byte, error) {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		for i := r[0]; i < r[1]; i++ {
+			if i > r[0] {
+				buf.WriteByte(',')
+			}
+			if err := enc.Encode(&xs[i]); err != nil {
+				return nil, err
+			}
+			buf.Truncate(buf.Len() - 1) // the Encoder's newline
 		}
-		sep := []byte(",")
-		if i == 0 {
-			sep = []byte("[")
+		return buf.Bytes(), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	pieces = append(pieces, []byte("["))
+	for i, b := range bufs {
+		if i > 0 {
+			pieces = append(pieces, []byte(","))
 		}
-		pieces = append(pieces, sep, b)
+		pieces = append(pieces, b)
 	}
 	return append(pieces, []byte("]")), nil
 }
+
+// parallelEncodeMin is the number of list elements per extra encoding
+// goroutine.
+const parallelEncodeMin = 64
 
 // pieceEncoder encodes values compact, as writeJSON's Encoder does, each
 // into a slice of its own (encoding/json reuses its buffer between them).

@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -26,8 +27,10 @@ func encoderIndent(t testing.TB, v any) []byte {
 // with the awkward parts (escapes, quotes and brackets in strings, empty
 // and nested containers, HTML characters, non-ASCII, long strings that
 // cross the flush boundary; reports with nil, empty and one-element
-// lists, which writeJSON encodes an element at a time).
+// lists, which writeJSON encodes an element at a time, and long ones,
+// which it encodes in runs on several CPUs).
 func TestWriteJSONAsEncoder(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	r := testReport(t)
 	sarif := sarifLog(r)
 	vex, err := openVEX(r)
@@ -44,6 +47,9 @@ func TestWriteJSONAsEncoder(t *testing.T) {
 		"one of each":  &Report{Findings: r.Findings[:1], NotEvaluated: []NotEvaluated{{Reason: "<a> & \"b\""}}, Packages: r.Packages[:1]},
 		"three of each": &Report{Findings: slices.Repeat(r.Findings[:1], 3), NotEvaluated: slices.Repeat([]NotEvaluated{{Reason: "x"}}, 3),
 			Packages: slices.Repeat(r.Packages[:1], 3)},
+		// Long enough to be encoded in runs on several CPUs.
+		"long lists": &Report{Findings: slices.Repeat(r.Findings, 1+300/len(r.Findings)), NotEvaluated: slices.Repeat([]NotEvaluated{{Reason: "x"}}, 129),
+			Packages: slices.Repeat(r.Packages, 1+500/len(r.Packages))},
 		"awkward": map[string]any{
 			"s":      "quote \" backslash \\ brackets {}[] comma , colon : <html> & \u2028 é \x01",
 			"empty":  map[string]any{},
