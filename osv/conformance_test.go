@@ -79,6 +79,7 @@ func TestCorpusDecode(t *testing.T) {
 			t.Fatal(err)
 		}
 		sameAsProtojson(t, f, data)
+		sameMatchable(t, f, data)
 		if _, ok := decodeFast(bytes.TrimSpace(data)); !ok {
 			slow++
 			t.Logf("%s: slow path", f)

@@ -47,6 +47,20 @@ type decoder struct {
 	s     string // b as a string
 	i     int
 	depth int
+	// matchable: only the fields a matcher reads are decoded (see
+	// ParseMatchable); the others are skipped.
+	matchable bool
+}
+
+// skip consumes one value of any kind without decoding it, checking its
+// structure only (head.go's scanner).
+func (d *decoder) skip() bool {
+	s := &scanner{b: d.b, i: d.i}
+	if err := s.skip(); err != nil {
+		return false
+	}
+	d.i = s.i
+	return true
 }
 
 func (d *decoder) ws() {
@@ -300,6 +314,9 @@ func (d *decoder) vulnerability(v *osvschema.Vulnerability) bool {
 	var seen fields
 	return d.object(func(key string) bool {
 		var ok bool
+		if d.matchable && key != "id" && key != "withdrawn" && key != "affected" {
+			return d.skip()
+		}
 		switch key {
 		case "schema_version":
 			v.SchemaVersion, ok = d.str()

@@ -128,7 +128,7 @@ func BenchmarkParse(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		fn   func([]byte) (*Vulnerability, error)
-	}{{"fast", decode}, {"protojson", decodeProto}} {
+	}{{"fast", decode}, {"protojson", decodeProto}, {"matchable", ParseMatchable}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(size))
 			b.ReportAllocs()

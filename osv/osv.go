@@ -53,6 +53,29 @@ func Parse(data []byte) (*Vulnerability, error) {
 	return v, nil
 }
 
+// ParseMatchable decodes what matching a package against the record
+// reads — its id, withdrawn and affected — as Parse decodes them, and
+// skips every other field, checking only that it is well-formed JSON. It
+// does not validate the record (Validate needs the whole of it): use it
+// only for records Parse accepted before, such as those of a verified kit,
+// whose mirror validated every record before the kit was signed, and Parse
+// the record again before using more of it. A record the fast decoder
+// does not take is parsed whole, by Parse.
+func ParseMatchable(data []byte) (*Vulnerability, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, ErrNotJSON
+	}
+	d := &decoder{b: trimmed, s: string(trimmed), matchable: true}
+	v := &osvschema.Vulnerability{}
+	if d.vulnerability(v) {
+		if d.ws(); d.i == len(d.b) {
+			return v, nil
+		}
+	}
+	return Parse(data)
+}
+
 // decode builds the record's message: the fast decoder for records as OSV
 // databases write them, protojson (the reference) for everything else, so
 // that what is accepted and every error are protojson's.

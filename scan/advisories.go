@@ -34,6 +34,16 @@ type Advisories interface {
 	Ecosystems() ([]string, error)
 }
 
+// Matchable is an optional ability of an Advisories: its ForPackage may
+// hand out records of which only what matching reads is decoded (id,
+// withdrawn, affected: osv.ParseMatchable), and Whole returns the whole
+// record of one of them (or the record itself when it is whole). The
+// matcher asks for it when a record matched, before it makes a finding.
+// Whole must be safe for concurrent use.
+type Matchable interface {
+	Whole(v *osvschema.Vulnerability) (*osvschema.Vulnerability, error)
+}
+
 // KEV is an optional ability of an Advisories: membership of a CVE in the
 // CISA Known Exploited Vulnerabilities catalog.
 type KEV interface {

@@ -170,32 +170,25 @@ func (m *Matcher) matchPackage(p Package, syms *goSymbols) ([]Finding, []NotEval
 			}
 		}
 	}
+	whole, _ := m.adv.(Matchable)
 	var hits []matched
 	for _, r := range recs {
 		if w := r.GetWithdrawn(); w != nil && (m.at.IsZero() || !w.AsTime().After(m.at)) {
 			continue
 		}
-		var h *matched
-		for _, a := range r.GetAffected() {
-			ap := a.GetPackage()
-			if !slices.Contains(ecos, ap.GetEcosystem()) || !slices.Contains(names, normalizeName(p.Ecosystem, ap.GetName())) {
-				continue
+		h, ne := m.matchRecord(p, ecos, names, r)
+		if h != nil && whole != nil {
+			// Matched on its affected entries alone: the finding needs
+			// the rest of the record.
+			full, err := whole.Whole(r)
+			if err != nil {
+				return nil, nil, err
 			}
-			if !platformMatches(p, a) {
-				continue
+			if full != r {
+				h, ne = m.matchRecord(p, ecos, names, full)
 			}
-			ms, ne := m.matchAffected(p, r.GetId(), a)
-			notEval = append(notEval, ne...)
-			if len(ms) == 0 {
-				continue
-			}
-			if h == nil {
-				h = &matched{rec: r, severity: Severity{Rating: RatingUnknown}}
-			}
-			h.matches = append(h.matches, ms...)
-			h.severity = higher(h.severity, recordSeverity(r, a))
-			h.affected = append(h.affected, a)
 		}
+		notEval = append(notEval, ne...)
 		if h != nil {
 			if syms != nil {
 				h.evidence = recordEvidence(syms, p, h.affected)
@@ -204,6 +197,35 @@ func (m *Matcher) matchPackage(p Package, syms *goSymbols) ([]Finding, []NotEval
 		}
 	}
 	return join(p, hits), notEval, nil
+}
+
+// matchRecord matches p against the affected entries of r that name one
+// of ecos and names: the record's hit (nil when none matched) and the
+// ranges it could not evaluate.
+func (m *Matcher) matchRecord(p Package, ecos, names []string, r *osvschema.Vulnerability) (*matched, []NotEvaluated) {
+	var h *matched
+	var notEval []NotEvaluated
+	for _, a := range r.GetAffected() {
+		ap := a.GetPackage()
+		if !slices.Contains(ecos, ap.GetEcosystem()) || !slices.Contains(names, normalizeName(p.Ecosystem, ap.GetName())) {
+			continue
+		}
+		if !platformMatches(p, a) {
+			continue
+		}
+		ms, ne := m.matchAffected(p, r.GetId(), a)
+		notEval = append(notEval, ne...)
+		if len(ms) == 0 {
+			continue
+		}
+		if h == nil {
+			h = &matched{rec: r, severity: Severity{Rating: RatingUnknown}}
+		}
+		h.matches = append(h.matches, ms...)
+		h.severity = higher(h.severity, recordSeverity(r, a))
+		h.affected = append(h.affected, a)
+	}
+	return h, notEval
 }
 
 // platformMatches applies the Go vulndb's ecosystem_specific.imports

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ferry-dev/ferry/images"
 	"github.com/ferry-dev/ferry/internal/parallel"
+	"github.com/ferry-dev/ferry/osv"
 	"github.com/ferry-dev/ferry/scan"
 	"github.com/ferry-dev/ferry/store"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -89,6 +90,11 @@ type Advisories struct {
 	r      *store.Reader
 	parsed map[string]*osvschema.Vulnerability
 	shared *Parsed
+	// matchable maps a record ForPackage decoded in part to its bytes
+	// (the store's, valid in the read transaction); whole, to the record
+	// decoded whole, once asked for (scan.Matchable).
+	matchable map[*osvschema.Vulnerability]store.Advisory
+	whole     map[*osvschema.Vulnerability]*osvschema.Vulnerability
 }
 
 // Parsed holds advisory records parsed by one scan for the next ones, by
@@ -120,13 +126,17 @@ func (p *Parsed) put(k [sha256.Size]byte, v *osvschema.Vulnerability) {
 
 var (
 	_ scan.Advisories = (*Advisories)(nil)
+	_ scan.Matchable  = (*Advisories)(nil)
 	_ scan.KEV        = (*Advisories)(nil)
 	_ scan.EPSS       = (*Advisories)(nil)
 )
 
 // NewAdvisories returns the adapter over r.
 func NewAdvisories(r *store.Reader) *Advisories {
-	return &Advisories{r: r, parsed: map[string]*osvschema.Vulnerability{}}
+	return &Advisories{
+		r: r, parsed: map[string]*osvschema.Vulnerability{},
+		matchable: map[*osvschema.Vulnerability]store.Advisory{}, whole: map[*osvschema.Vulnerability]*osvschema.Vulnerability{},
+	}
 }
 
 // parallelParseMin is the number of records per extra parsing goroutine:
@@ -157,13 +167,10 @@ func (a *Advisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerabil
 		todo = append(todo, i)
 	}
 	a.mu.Unlock()
-	var sums [][sha256.Size]byte
 	if a.shared != nil {
-		sums = make([][sha256.Size]byte, len(advs))
 		left := todo[:0]
 		for _, i := range todo {
-			sums[i] = sha256.Sum256(advs[i].Record)
-			if v, ok := a.shared.get(sums[i]); ok {
+			if v, ok := a.shared.get(sha256.Sum256(advs[i].Record)); ok {
 				out[i] = v
 				continue
 			}
@@ -172,15 +179,17 @@ func (a *Advisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerabil
 		todo = left
 	}
 	// Parsing is most of a scan's matching time, and a few packages
-	// (stdlib, x/net) carry most records: parse them on every CPU. The
-	// records are the store's mapped bytes, which stay while the read
-	// transaction lasts (every call is inside it) and which the parsed
-	// records do not keep; the transaction itself is not touched here.
+	// (stdlib, x/net) carry most records: parse them on every CPU, and
+	// only what matching reads (most records match no package: Whole
+	// parses the rest of those that do). The records are the store's
+	// mapped bytes, which stay while the read transaction lasts (every
+	// call is inside it) and which the parsed records do not keep; the
+	// transaction itself is not touched here.
 	workers := min(runtime.GOMAXPROCS(0), len(todo)/parallelParseMin)
 	vs, err := parallel.Map(context.Background(), workers, todo, func(_ context.Context, i int) (*osvschema.Vulnerability, error) {
-		v, err := advs[i].Vulnerability()
+		v, err := osv.ParseMatchable(advs[i].Record)
 		if err != nil {
-			return nil, fmt.Errorf("advisory %s (channel %s): %w", advs[i].ID, advs[i].Channel, err)
+			return nil, fmt.Errorf("advisory %s (channel %s, source %s): %w", advs[i].ID, advs[i].Channel, advs[i].Source, err)
 		}
 		return v, nil
 	})
@@ -189,12 +198,12 @@ func (a *Advisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerabil
 	}
 	for j, i := range todo {
 		out[i] = vs[j]
-		if a.shared != nil {
-			a.shared.put(sums[i], vs[j])
-		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	for _, i := range todo {
+		a.matchable[out[i]] = advs[i]
+	}
 	for i, v := range out {
 		// A record parsed meanwhile by another call stays the one every
 		// call returns.
@@ -205,6 +214,47 @@ func (a *Advisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerabil
 		}
 	}
 	return out, nil
+}
+
+// Whole implements scan.Matchable: the record v whole, parsed and
+// validated (osv.Parse) once.
+func (a *Advisories) Whole(v *osvschema.Vulnerability) (*osvschema.Vulnerability, error) {
+	a.mu.Lock()
+	adv, partial := a.matchable[v]
+	w, done := a.whole[v]
+	a.mu.Unlock()
+	switch {
+	case !partial:
+		return v, nil
+	case done:
+		return w, nil
+	}
+	var sum [sha256.Size]byte
+	if a.shared != nil {
+		sum = sha256.Sum256(adv.Record)
+		if w, ok := a.shared.get(sum); ok {
+			return a.keepWhole(v, w), nil
+		}
+	}
+	w, err := adv.Vulnerability()
+	if err != nil {
+		return nil, err
+	}
+	if a.shared != nil {
+		a.shared.put(sum, w)
+	}
+	return a.keepWhole(v, w), nil
+}
+
+// keepWhole records w as the whole of v, unless another call did first.
+func (a *Advisories) keepWhole(v, w *osvschema.Vulnerability) *osvschema.Vulnerability {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if old, ok := a.whole[v]; ok {
+		return old
+	}
+	a.whole[v] = w
+	return w
 }
 
 // Ecosystems implements scan.Advisories.

@@ -150,3 +150,59 @@ func TestScan(t *testing.T) {
 		})
 	}
 }
+
+// TestForPackageMatchableThenWhole: ForPackage decodes only what matching
+// reads; Whole gives the record whole (summary, aliases), once, and a scan
+// of a store finds what a scan of the same records in memory finds, with
+// the whole record in its finding.
+func TestForPackageMatchableThenWhole(t *testing.T) {
+	const line = `{"id":"GO-2026-0002","modified":"2026-11-01T00:00:00Z","aliases":["CVE-2026-0002"],"summary":"a flaw in lib",` +
+		`"affected":[{"package":{"ecosystem":"Go","name":"example.com/lib"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.2.0"}]}]}]}`
+	ch := fixtures.NewChannel("feeds")
+	kit := fixtures.Kit(ch, map[string][]byte{"advisories/govulndb/osv.jsonl": []byte(line + "\n")}, fixtures.KitOptions{})
+	s, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "store"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(t.Context(), bytes.NewReader(kit), store.ImportOptions{At: fixtures.Created.Add(time.Hour), Root: ch.Root()}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(t.Context(), func(r *store.Reader) error {
+		a := storescan.NewAdvisories(r)
+		recs, err := a.ForPackage("Go", "example.com/lib")
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("ForPackage: %d records, %v", len(recs), err)
+		}
+		part := recs[0]
+		if part.GetId() != "GO-2026-0002" || len(part.GetAffected()) != 1 || part.GetSummary() != "" || len(part.GetAliases()) != 0 {
+			t.Errorf("ForPackage decoded more or less than what matching reads: %v", part)
+		}
+		whole, err := a.Whole(part)
+		if err != nil {
+			return err
+		}
+		if whole.GetSummary() != "a flaw in lib" || !cmp.Equal(whole.GetAliases(), []string{"CVE-2026-0002"}) {
+			t.Errorf("Whole: %v", whole)
+		}
+		if again, _ := a.Whole(part); again != whole {
+			t.Error("the record was parsed whole twice")
+		}
+		if w, _ := a.Whole(whole); w != whole {
+			t.Error("Whole of a whole record is not the record itself")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A scan finds the vulnerability with its summary and aliases.
+	sbom := filepath.Join(t.TempDir(), "app.cdx.json")
+	os.WriteFile(sbom, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[{"type":"library","name":"example.com/lib","version":"v1.1.0","purl":"pkg:golang/example.com/lib@v1.1.0"}]}`), 0o644)
+	rep, err := storescan.Scan(t.Context(), s, "sbom:"+sbom, scan.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].Summary != "a flaw in lib" || !cmp.Equal(rep.Findings[0].IDs, []string{"CVE-2026-0002", "GO-2026-0002"}) {
+		t.Fatalf("findings: %+v", rep.Findings)
+	}
+}
