@@ -16,6 +16,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // goSymbols is the set of functions a Go binary holds, named as
@@ -24,7 +26,7 @@ import (
 // were inlined everywhere, as govulncheck does. It is read-only once built
 // and safe for concurrent use.
 type goSymbols struct {
-	// syms holds, sorted, the FNV-1a hashes of the keys "pkg sym" of
+	// syms holds, sorted, the xxHash64 hashes of the keys "pkg sym" of
 	// every function name. Only hashes are kept: a binary's 30,000 names
 	// or so are read in a few milliseconds when little memory is touched.
 	// Two keys of one hash (about 1 in 10^10 for a big binary) can only
@@ -295,7 +297,7 @@ func (g *goSymbols) build(r io.Reader, mainPath string) error {
 			var ok bool
 			if key, ok = appendKey(key[:0], line, mainPath); ok {
 				sp := bytes.IndexByte(key, ' ')
-				g.syms = append(g.syms, fnv(fnv(fnvOffset, key[:sp]), key[sp:]))
+				g.syms = append(g.syms, xxhash.Sum64(key))
 				// Names come grouped by package: most repeat the last one.
 				if !bytes.Equal(key[:sp], lastPkg) {
 					lastPkg = append(lastPkg[:0], key[:sp]...)
@@ -375,19 +377,6 @@ func oldNames(t *pclnTab) (_ io.Reader, err error) {
 	return &names, nil
 }
 
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-func fnv(h uint64, b []byte) uint64 {
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= fnvPrime
-	}
-	return h
-}
-
 // finish works out the linked modules.
 func (g *goSymbols) finish(modules []string) {
 	mods := map[string]bool{}
@@ -402,7 +391,7 @@ func (g *goSymbols) finish(modules []string) {
 // has reports whether the binary holds symbol sym ("F", "T.M") of
 // package pkg.
 func (g *goSymbols) has(pkg, sym string) bool {
-	h := fnv(fnv(fnvOffset, []byte(pkg)), []byte(" "+sym))
+	h := xxhash.Sum64String(pkg + " " + sym)
 	_, ok := slices.BinarySearch(g.syms, h)
 	return ok
 }
