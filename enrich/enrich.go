@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // MaxEPSSSize caps the decompressed size of an EPSS scores file (about
@@ -22,10 +23,12 @@ const MaxEPSSSize = 1 << 30
 // ErrTooLarge is returned for an EPSS file that decompresses beyond its cap.
 var ErrTooLarge = errors.New("decompressed data exceeds the cap: refused as a decompression bomb")
 
-var cveRE = regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`)
+// cveRE is compiled on first use, not at start-up (every ferry process
+// would pay for it).
+var cveRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^CVE-\d{4}-\d{4,}$`) })
 
 // IsCVE reports whether s is a well-formed CVE id.
-func IsCVE(s string) bool { return cveRE.MatchString(s) }
+func IsCVE(s string) bool { return cveRE().MatchString(s) }
 
 // KEVCatalog is the header of a CISA KEV catalog.
 type KEVCatalog struct {

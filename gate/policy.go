@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ferry-dev/ferry/scan"
@@ -239,7 +240,9 @@ func (pt *rulesPatch) apply(r *Rules) {
 // content types advisories (OSV), enrich (CISA KEV and EPSS) and vex.
 var DataKinds = []string{"advisories", "enrich", "vex"}
 
-var envRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// envRE is compiled on first use, not at start-up (every ferry process
+// would pay for it).
+var envRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
 
 // ParsePolicy parses and validates a policy. name names it in errors and
 // anchors relative key paths. Every problem comes back together as
@@ -373,7 +376,7 @@ func (p *policyParser) parseTop(m *yaml.Node) {
 			for i := 0; i+1 < len(v.Content); i += 2 {
 				k := v.Content[i]
 				field := "environments." + k.Value
-				if !envRE.MatchString(k.Value) {
+				if !envRE().MatchString(k.Value) {
 					p.add(k, field, "%q is not a valid environment name (letters, digits, . _ -)", k.Value)
 					continue
 				}

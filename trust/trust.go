@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ferry-dev/ferry/bundle"
@@ -243,12 +244,14 @@ func Channel(root *metadata.Metadata[metadata.RootType]) string {
 	return s
 }
 
-var channelRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+// channelRE is compiled on first use, not at start-up (every ferry process
+// would pay for it).
+var channelRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`) })
 
 // ValidChannel checks a channel name: lower-case letters, digits, '.', '_'
 // and '-', starting with a letter or digit, at most 63 characters.
 func ValidChannel(name string) error {
-	if !channelRE.MatchString(name) {
+	if !channelRE().MatchString(name) {
 		return fmt.Errorf("channel %q: use 1-63 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", name)
 	}
 	return nil
