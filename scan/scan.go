@@ -79,7 +79,10 @@ func MatchInventory(ctx context.Context, inv *InventoryResult, adv Advisories, o
 		pkg PackageRef
 	}
 	// The findings, in the order first met, and the index of each by key.
-	var findings []Finding
+	// Room for a finding per package, which memory fresh from the system
+	// costs only where written (appending from empty copies the findings
+	// at every doubling).
+	findings := make([]Finding, 0, len(pkgs))
 	byKey := make(map[key]int, len(pkgs))
 	add := func(fs []Finding) {
 		for _, f := range fs {
