@@ -32,20 +32,36 @@ func sameAsProtojson(t *testing.T, name string, data []byte) {
 	}
 }
 
-func TestDecodeSameAsProtojson(t *testing.T) {
+// testRecord is one record of testdata/records.
+type testRecord struct {
+	name string
+	data []byte
+}
+
+// testRecords reads testdata/records, at least one.
+func testRecords(tb testing.TB) []testRecord {
+	tb.Helper()
 	files, err := filepath.Glob("testdata/records/*.json")
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no test records: %v", err)
+		tb.Fatalf("no test records: %v", err)
 	}
+	var out []testRecord
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
-		if _, ok := decodeFast([]byte(strings.TrimSpace(string(data)))); !ok {
-			t.Errorf("%s: the fast decoder gave up on a plain record", f)
+		out = append(out, testRecord{f, data})
+	}
+	return out
+}
+
+func TestDecodeSameAsProtojson(t *testing.T) {
+	for _, r := range testRecords(t) {
+		if _, ok := decodeFast([]byte(strings.TrimSpace(string(r.data)))); !ok {
+			t.Errorf("%s: the fast decoder gave up on a plain record", r.name)
 		}
-		sameAsProtojson(t, f, data)
+		sameAsProtojson(t, r.name, r.data)
 	}
 }
 
@@ -93,11 +109,8 @@ func TestDecodeEdges(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	files, _ := filepath.Glob("testdata/records/*.json")
-	for _, p := range files {
-		if data, err := os.ReadFile(p); err == nil {
-			f.Add(data)
-		}
+	for _, r := range testRecords(f) {
+		f.Add(r.data)
 	}
 	f.Add([]byte(`{"id":"X-1","database_specific":{"a":[1,"b",{"c":null}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -106,14 +119,9 @@ func FuzzDecode(f *testing.F) {
 }
 
 func benchRecords(b *testing.B) [][]byte {
-	files, _ := filepath.Glob("testdata/records/*.json")
 	var recs [][]byte
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		recs = append(recs, data)
+	for _, r := range testRecords(b) {
+		recs = append(recs, r.data)
 	}
 	return recs
 }

@@ -1,8 +1,6 @@
 package osv
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -34,15 +32,8 @@ func sameMatchable(t *testing.T, name string, data []byte) {
 }
 
 func TestParseMatchable(t *testing.T) {
-	files, err := filepath.Glob("testdata/records/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no test records: %v", err)
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, r := range testRecords(t) {
+		f, data := r.name, r.data
 		sameMatchable(t, f, data)
 		v, err := ParseMatchable(data)
 		if err != nil {
@@ -72,11 +63,8 @@ func TestParseMatchable(t *testing.T) {
 }
 
 func FuzzParseMatchable(f *testing.F) {
-	files, _ := filepath.Glob("testdata/records/*.json")
-	for _, p := range files {
-		if data, err := os.ReadFile(p); err == nil {
-			f.Add(data)
-		}
+	for _, r := range testRecords(f) {
+		f.Add(r.data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sameMatchable(t, "input", data)
