@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-dev/ferry/bundle"
@@ -67,7 +68,18 @@ type stager struct {
 	// onStaged, if set, is told of every staging file written whose
 	// sha256 is the target's, while verification goes on.
 	onStaged func(t verify.Target, path string)
+	// syncs takes the staging files written, still open, to the
+	// goroutine that syncs and closes them (syncer), so that the kit's
+	// stream goes on while the disk flushes; place waits for it.
+	syncs   chan tempFile
+	synced  chan struct{}         // closed when the syncer is done
+	syncErr atomic.Pointer[error] // the syncer's first error
 }
+
+// syncQueue is how many written staging files may wait for their sync:
+// the stream gets that far ahead of the disk (and holds as many open
+// files), no further.
+const syncQueue = 16
 
 // stagedBlob is one distinct content of the kit: a staging file, or none
 // when the blob already in the store holds exactly these bytes.
@@ -157,8 +169,13 @@ func (st *stager) compareOrCopy(existing string, r io.Reader) (string, error) {
 	}
 }
 
-// write copies prefix (if any) and then r into a new staging file, synced.
+// write copies prefix (if any) and then r into a new staging file, which
+// it hands to the syncer: the file is synced and closed before place (or
+// the import fails), while the stream goes on.
 func (st *stager) write(prefix io.Reader, r io.Reader) (string, error) {
+	if err := st.syncErr.Load(); err != nil {
+		return "", *err // a sync failed: the import fails anyway
+	}
 	f, err := st.s.createTemp(filepath.Join(st.s.dir, tmpDir))
 	if err != nil {
 		return "", fmt.Errorf("staging: %w", err)
@@ -169,14 +186,53 @@ func (st *stager) write(prefix io.Reader, r io.Reader) (string, error) {
 		os.Remove(name)
 		return "", fmt.Errorf("staging %s: %w", name, err)
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(name)
-		return "", fmt.Errorf("staging %s: %w", name, err)
+	if st.syncs == nil {
+		st.syncs, st.synced = make(chan tempFile, syncQueue), make(chan struct{})
+		go st.syncer()
 	}
+	t0 := st.now()
+	st.syncs <- f // waits while syncQueue files wait
+	st.since(t0)
 	return name, nil
 }
 
-// fill copies prefix (if any) and r into f and syncs it.
+// syncer syncs and closes the staging files written, in order, keeping
+// the first error.
+func (st *stager) syncer() {
+	defer close(st.synced)
+	for f := range st.syncs {
+		if st.syncErr.Load() == nil {
+			err := f.Sync()
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				err = fmt.Errorf("staging %s: %w", f.Name(), err)
+				st.syncErr.Store(&err)
+			}
+			continue
+		}
+		f.Close()
+	}
+}
+
+// flush waits until every staging file written is synced and closed, and
+// returns the first error of a sync or close. Nothing is written after it.
+func (st *stager) flush() error {
+	if st.syncs != nil {
+		t0 := st.now()
+		close(st.syncs)
+		<-st.synced
+		st.since(t0)
+		st.syncs = nil
+	}
+	if err := st.syncErr.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// fill copies prefix (if any) and r into f.
 func (st *stager) fill(f tempFile, prefix io.Reader, r io.Reader) error {
 	src := r
 	if prefix != nil {
@@ -198,12 +254,6 @@ func (st *stager) fill(f tempFile, prefix io.Reader, r io.Reader) error {
 		st.lastSum = hex.EncodeToString(dr.SHA256())
 	}
 	st.bytes += n
-	if err != nil {
-		return err
-	}
-	t0 := st.now()
-	err = f.Sync()
-	st.since(t0)
 	return err
 }
 
@@ -234,8 +284,12 @@ func (st *stager) since(t0 time.Time) {
 	}
 }
 
-// place renames every staging file into blobs/ and syncs the directory.
+// place waits for the staging files to be synced, renames every one into
+// blobs/ and syncs the directory.
 func (st *stager) place() error {
+	if err := st.flush(); err != nil {
+		return err
+	}
 	dir := filepath.Join(st.s.dir, blobsDir)
 	for _, sha := range sortedKeys(st.staged) {
 		b := st.staged[sha]
@@ -263,6 +317,7 @@ func (st *stager) sourceOf(t verify.Target) string {
 
 // cleanup removes the staging files that were not placed.
 func (st *stager) cleanup() {
+	st.flush() // the import failed already, or placed every file
 	for _, b := range st.staged {
 		if b.tmp != "" {
 			os.Remove(b.tmp)
