@@ -66,8 +66,12 @@ type stager struct {
 	// lastSum is the hex sha256 of the last staging file written.
 	lastSum string
 	// onStaged, if set, is told of every staging file written whose
-	// sha256 is the target's, while verification goes on.
-	onStaged func(t verify.Target, path string)
+	// sha256 is the target's, while verification goes on, with the parse
+	// that read its bytes as they were written (nil if none did).
+	onStaged func(t verify.Target, path string, p *recordParse)
+	// parse, if set, returns for a target whose bytes go to a new staging
+	// file a parse that reads them as they are written, or nil.
+	parse func(t verify.Target) *recordParse
 	// syncs takes the staging files written, still open, to the
 	// goroutine that syncs and closes them (syncer), so that the kit's
 	// stream goes on while the disk flushes; place waits for it.
@@ -86,6 +90,7 @@ const syncQueue = 16
 type stagedBlob struct {
 	tmp    string
 	length int64
+	parse  *recordParse // until onStaged
 }
 
 func newStager(s *Store, clock Clock) *stager {
@@ -110,11 +115,17 @@ func (st *stager) stage(t verify.Target, r io.Reader) error {
 		}
 		b.tmp = tmp
 	} else {
-		tmp, err := st.write(nil, r)
+		// Only bytes that go to a new staging file are parsed as they
+		// stream: a stored blob's bytes are no entry's until compared.
+		var p *recordParse
+		if st.parse != nil {
+			p = st.parse(t)
+		}
+		tmp, err := st.write(nil, r, p)
 		if err != nil {
 			return err
 		}
-		b.tmp = tmp
+		b.tmp, b.parse = tmp, p
 	}
 	if b.tmp != "" && st.lastSum != t.SHA256 {
 		// The entry is not what targets.json says. verify would report
@@ -126,8 +137,9 @@ func (st *stager) stage(t verify.Target, r io.Reader) error {
 	if st.onStaged != nil && b.tmp != "" {
 		// Only a staging file's digest was checked here: bytes equal to a
 		// stored blob are verified with the kit, and its blob kept.
-		st.onStaged(t, b.tmp)
+		st.onStaged(t, b.tmp, b.parse)
 	}
+	b.parse = nil
 	return nil
 }
 
@@ -143,7 +155,7 @@ func (e *stopError) Unwrap() error { return e.err }
 func (st *stager) compareOrCopy(existing string, r io.Reader) (string, error) {
 	f, err := os.Open(existing)
 	if err != nil {
-		return st.write(nil, r)
+		return st.write(nil, r, nil)
 	}
 	defer f.Close()
 	var off int64
@@ -157,12 +169,12 @@ func (st *stager) compareOrCopy(existing string, r io.Reader) (string, error) {
 			// The stored blob differs (damaged): stage the entry's bytes,
 			// the equal prefix taken from the blob.
 			prefix := io.MultiReader(io.NewSectionReader(f, 0, off), bytes.NewReader(bytes.Clone(st.bufA[:n])))
-			return st.write(prefix, r)
+			return st.write(prefix, r, nil)
 		}
 		off += int64(n)
 		if rerr != nil {
 			if extra, _ := f.Read(st.bufB[:1]); extra > 0 {
-				return st.write(io.NewSectionReader(f, 0, off), r)
+				return st.write(io.NewSectionReader(f, 0, off), r, nil)
 			}
 			return "", nil
 		}
@@ -171,8 +183,12 @@ func (st *stager) compareOrCopy(existing string, r io.Reader) (string, error) {
 
 // write copies prefix (if any) and then r into a new staging file, which
 // it hands to the syncer: the file is synced and closed before place (or
-// the import fails), while the stream goes on.
-func (st *stager) write(prefix io.Reader, r io.Reader) (string, error) {
+// the import fails), while the stream goes on. p, if not nil, is given
+// the same bytes, and their end, whatever happens.
+func (st *stager) write(prefix io.Reader, r io.Reader, p *recordParse) (string, error) {
+	if p != nil {
+		defer p.close()
+	}
 	if err := st.syncErr.Load(); err != nil {
 		return "", *err // a sync failed: the import fails anyway
 	}
@@ -181,7 +197,7 @@ func (st *stager) write(prefix io.Reader, r io.Reader) (string, error) {
 		return "", fmt.Errorf("staging: %w", err)
 	}
 	name := f.Name()
-	if err := st.fill(f, prefix, r); err != nil {
+	if err := st.fill(f, prefix, r, p); err != nil {
 		f.Close()
 		os.Remove(name)
 		return "", fmt.Errorf("staging %s: %w", name, err)
@@ -232,8 +248,8 @@ func (st *stager) flush() error {
 	return nil
 }
 
-// fill copies prefix (if any) and r into f.
-func (st *stager) fill(f tempFile, prefix io.Reader, r io.Reader) error {
+// fill copies prefix (if any) and r into f, and into p if not nil.
+func (st *stager) fill(f tempFile, prefix io.Reader, r io.Reader, p *recordParse) error {
 	src := r
 	if prefix != nil {
 		src = io.MultiReader(prefix, r)
@@ -241,6 +257,9 @@ func (st *stager) fill(f tempFile, prefix io.Reader, r io.Reader) error {
 	// verify hashes what it hands over (a DigestReader); the bytes are
 	// hashed here only when they are not all its.
 	var w io.Writer = timedWriter{f, st}
+	if p != nil {
+		w = io.MultiWriter(w, p)
+	}
 	var h hash.Hash
 	dr, ok := r.(verify.DigestReader)
 	if !ok || prefix != nil {
