@@ -162,14 +162,35 @@ func (s *Store) buildRecordIndex(ctx context.Context, t verify.Target, path stri
 type earlyIndexes struct {
 	g    *errgroup.Group
 	turn chan struct{} // one build at a time: each uses every core
-	err  error
-	done bool
+	// parses holds a token for each parse whose entries are held (at most
+	// maxParses): a file staged while that many are is read back instead.
+	parses chan struct{}
+	err    error
+	done   bool
 }
 
+// maxParses is how many files' entries parsed while they were staged are
+// held at a time (up to about 15 MiB each).
+const maxParses = 2
+
 // indexEarly makes st start a build for each advisories file it stages.
+// The records of a file of one part (recordPartSize) are parsed while its
+// bytes are staged; its entries are written only once the staging file is
+// whole and its sha256 the target's.
 func (s *Store) indexEarly(ctx context.Context, st *stager) *earlyIndexes {
-	e := &earlyIndexes{g: &errgroup.Group{}, turn: make(chan struct{}, 1)}
-	st.onStaged = func(t verify.Target, path string) {
+	e := &earlyIndexes{g: &errgroup.Group{}, turn: make(chan struct{}, 1), parses: make(chan struct{}, maxParses)}
+	st.parse = func(t verify.Target) *recordParse {
+		if _, ok := advisoriesSource(t.Path); !ok || t.Length > recordPartSize {
+			return nil
+		}
+		select {
+		case e.parses <- struct{}{}:
+		default:
+			return nil
+		}
+		return startRecordParse(ctx, t)
+	}
+	st.onStaged = func(t verify.Target, path string, p *recordParse) {
 		if _, ok := advisoriesSource(t.Path); !ok {
 			return
 		}
@@ -180,10 +201,143 @@ func (s *Store) indexEarly(ctx context.Context, st *stager) *earlyIndexes {
 				return ctx.Err()
 			}
 			defer func() { <-e.turn }()
-			return s.ensureRecordIndexes(ctx, []verify.Target{t}, func(verify.Target) string { return path })
+			if p == nil {
+				return s.ensureRecordIndexes(ctx, []verify.Target{t}, func(verify.Target) string { return path })
+			}
+			defer func() { <-e.parses }()
+			return s.ensureParsedRecordIndex(ctx, t, p)
 		})
 	}
 	return e
+}
+
+// ensureParsedRecordIndex writes the record index of t from the entries p
+// parsed, unless the store holds it complete.
+func (s *Store) ensureParsedRecordIndex(ctx context.Context, t verify.Target, p *recordParse) error {
+	var have bool
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		have = hasRecordIndex(tx, t.SHA256)
+		return nil
+	})
+	es, perr := p.result() // the parse ends with the import
+	if err != nil || have {
+		return err
+	}
+	if err := perr; err != nil {
+		return &IndexError{Indexer: advisoriesIndex, Path: t.Path, Err: err}
+	}
+	m := &entryMerge{runs: []entryRun{&memRun{es: es}}}
+	m.start()
+	if err := writeRecordIndex(func(fn func(*bolt.Tx) error) error { return s.update(ctx, fn) }, t.SHA256, m); err != nil {
+		return fmt.Errorf("the record index of %s: %w", t.Path, err)
+	}
+	return nil
+}
+
+// recordParse parses the records of an advisories file from its bytes as
+// they are staged, on a goroutine of its own, into its record index
+// entries: the work of readRecordEntries for a file of one part, done
+// beside the stream instead of after it. The bytes pass through at most
+// parseBuffers buffers, so the stream waits when the parse falls behind.
+// Its entries are of the bytes it was given, whatever they were: they
+// are written only when the file they went to is whole and its sha256 is
+// the target's.
+type recordParse struct {
+	full chan []byte // buffers written, in order; closed at the end
+	free chan []byte // buffers parsed
+	bufs int         // buffers made
+	done chan struct{}
+	es   entries
+	err  error
+}
+
+// parseBuffers and parseBufferSize bound the bytes between the stream and
+// a parse.
+const (
+	parseBuffers    = 4
+	parseBufferSize = 256 << 10
+)
+
+// startRecordParse starts the parse of the bytes of t that Write is given.
+func startRecordParse(ctx context.Context, t verify.Target) *recordParse {
+	p := &recordParse{full: make(chan []byte, parseBuffers), free: make(chan []byte, parseBuffers), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		r := &parseReader{p: p}
+		w, ecosystems, err := recordPart(ctx, r, 0, t.Length)
+		if err == nil {
+			err = putEcosystems(w, ecosystems)
+		}
+		if err == nil && r.n != t.Length {
+			err = fmt.Errorf("read %d bytes, the target has %d", r.n, t.Length)
+		}
+		if err != nil {
+			p.err = err
+			for b := range p.full { // the stream goes on to the end
+				p.free <- b
+			}
+			return
+		}
+		p.es = w.sorted()
+	}()
+	return p
+}
+
+// Write implements io.Writer: it copies b for the parse.
+func (p *recordParse) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		var buf []byte
+		select {
+		case buf = <-p.free:
+		default:
+			if p.bufs < parseBuffers {
+				p.bufs++
+				buf = make([]byte, 0, parseBufferSize)
+			} else {
+				buf = <-p.free
+			}
+		}
+		m := min(len(b), cap(buf))
+		p.full <- append(buf[:0], b[:m]...)
+		b = b[m:]
+	}
+	return n, nil
+}
+
+// close ends the bytes of the parse.
+func (p *recordParse) close() { close(p.full) }
+
+// result waits for the parse and returns its entries, sorted.
+func (p *recordParse) result() (entries, error) {
+	<-p.done
+	return p.es, p.err
+}
+
+// parseReader reads the buffers of a recordParse in order.
+type parseReader struct {
+	p   *recordParse
+	buf []byte // being read
+	cur []byte // its unread part
+	n   int64
+}
+
+func (r *parseReader) Read(b []byte) (int, error) {
+	for len(r.cur) == 0 {
+		if r.buf != nil {
+			r.p.free <- r.buf
+			r.buf = nil
+		}
+		buf, ok := <-r.p.full
+		if !ok {
+			return 0, io.EOF
+		}
+		r.buf, r.cur = buf, buf
+	}
+	n := copy(b, r.cur)
+	r.cur = r.cur[n:]
+	r.n += int64(n)
+	return n, nil
 }
 
 // wait waits for every build started and returns the first error; nil e

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ferry-dev/ferry/fixtures"
+	"github.com/ferry-dev/ferry/verify"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -420,4 +421,137 @@ func TestRecordIndexNotBuiltFromADamagedBlob(t *testing.T) {
 		t.Errorf("CVE-2 -> %v: the index of the damaged bytes was kept", got)
 	}
 	checkHealthy(t, s)
+}
+
+// entryList returns the entries of es as "key=value" strings.
+func entryList(es entries) []string {
+	var out []string
+	for i := range es.Len() {
+		k, v := es.At(i)
+		out = append(out, fmt.Sprintf("%q=%q", k, v))
+	}
+	return out
+}
+
+// The records of an osv.jsonl parsed from its bytes as they are staged,
+// in writes of any size, give the entries (or the error) of the file
+// read in one pass.
+func TestRecordParseMatchesTheFile(t *testing.T) {
+	good := jsonl(
+		osvLine("GO-1", []string{"CVE-1", "GHSA-1"}, "Go/a", "PyPI/Some_Name"),
+		"",
+		osvLine("GO-2", nil, "Go/b"),
+		`{"id":"GO-3","modified":"2026-01-01T00:00:00Z","withdrawn":"2026-01-02T00:00:00Z"}`,
+		"  "+osvLine("GO-1", []string{"CVE-9"}, "Go/c")+"\r",
+	)
+	bad := append(jsonl(osvLine("GO-1", nil, "Go/a")), []byte("{\"id\":\n")...)
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{{"records", good}, {"malformed line 2", bad}, {"empty", nil}} {
+		want, wantErr := recordEntries(context.Background(), bytes.NewReader(tc.data), int64(len(tc.data)))
+		if (wantErr != nil) != strings.HasPrefix(tc.name, "malformed") {
+			t.Fatalf("%s: %v", tc.name, wantErr)
+		}
+		for _, size := range []int{1, 7, 100, parseBufferSize + 1} {
+			t.Run(fmt.Sprint(tc.name, "/", size), func(t *testing.T) {
+				p := startRecordParse(context.Background(), verifyTarget(int64(len(tc.data))))
+				for rest := tc.data; len(rest) > 0; {
+					n := min(size, len(rest))
+					if m, err := p.Write(rest[:n]); m != n || err != nil {
+						t.Fatalf("write: %d, %v", m, err)
+					}
+					rest = rest[n:]
+				}
+				p.close()
+				got, err := p.result()
+				if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+					t.Fatalf("error %v, want %v", err, wantErr)
+				}
+				if err == nil {
+					if d := diff(entryList(want), entryList(got)); d != "" {
+						t.Error(d)
+					}
+				}
+			})
+		}
+	}
+}
+
+func verifyTarget(length int64) verify.Target {
+	return verify.Target{Path: "advisories/db/osv.jsonl", Length: length, Type: "advisories"}
+}
+
+// Only an advisories file staged into a new staging file, of one part, is
+// parsed as it streams; one larger is read back from its staging file,
+// and bytes equal to a stored blob are no staging file and index nothing
+// early. Either way the record index is the file's.
+func TestRecordsParsedWhileStaged(t *testing.T) {
+	defer func(n int64) { recordPartSize = n }(recordPartSize)
+	small := jsonl(osvLine("GO-1", []string{"CVE-1"}, "Go/a"))
+	big := jsonl(osvLine("GO-2", []string{"CVE-2"}, "Go/a"), osvLine("GO-3", []string{"CVE-3"}, "Go/b"))
+	stored := jsonl(osvLine("GO-4", []string{"CVE-4"}, "Go/a"))
+	recordPartSize = int64(len(big) - 1)
+
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "store"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.create(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.blobPath(sha256Hex(stored)), stored, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := newStager(s, nil)
+	defer st.cleanup()
+	e := s.indexEarly(ctx, st)
+	parsed := map[string]bool{}
+	built := st.onStaged
+	st.onStaged = func(t verify.Target, path string, p *recordParse) {
+		parsed[t.Path] = p != nil
+		built(t, path, p)
+	}
+	for src, data := range map[string][]byte{"small": small, "big": big, "stored": stored} {
+		tg := verify.Target{Path: "advisories/" + src + "/osv.jsonl", Length: int64(len(data)), SHA256: sha256Hex(data), Type: "advisories"}
+		if err := st.stage(tg, bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.wait(); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"advisories/small/osv.jsonl": true, "advisories/big/osv.jsonl": false}
+	if d := diff(want, parsed); d != "" {
+		t.Error(d)
+	}
+	if d := diff(map[string]bool{sha256Hex(small): true, sha256Hex(big): true}, recordIndexes(t, s)); d != "" {
+		t.Error(d)
+	}
+	// The parsed index is the one read from the file.
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		b, err := recordIndex(tx, sha256Hex(small))
+		if err != nil {
+			return err
+		}
+		var got []string
+		b.ForEach(func(k, v []byte) error {
+			if !bytes.Equal(k, keyComplete) {
+				got = append(got, fmt.Sprintf("%q=%q", k, v))
+			}
+			return nil
+		})
+		want, err := recordEntries(ctx, bytes.NewReader(small), int64(len(small)))
+		if err != nil {
+			return err
+		}
+		if d := diff(entryList(want), got); d != "" {
+			t.Error(d)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

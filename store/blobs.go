@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-dev/ferry/bundle"
@@ -65,15 +66,31 @@ type stager struct {
 	// lastSum is the hex sha256 of the last staging file written.
 	lastSum string
 	// onStaged, if set, is told of every staging file written whose
-	// sha256 is the target's, while verification goes on.
-	onStaged func(t verify.Target, path string)
+	// sha256 is the target's, while verification goes on, with the parse
+	// that read its bytes as they were written (nil if none did).
+	onStaged func(t verify.Target, path string, p *recordParse)
+	// parse, if set, returns for a target whose bytes go to a new staging
+	// file a parse that reads them as they are written, or nil.
+	parse func(t verify.Target) *recordParse
+	// syncs takes the staging files written, still open, to the
+	// goroutine that syncs and closes them (syncer), so that the kit's
+	// stream goes on while the disk flushes; place waits for it.
+	syncs   chan tempFile
+	synced  chan struct{}         // closed when the syncer is done
+	syncErr atomic.Pointer[error] // the syncer's first error
 }
+
+// syncQueue is how many written staging files may wait for their sync:
+// the stream gets that far ahead of the disk (and holds as many open
+// files), no further.
+const syncQueue = 16
 
 // stagedBlob is one distinct content of the kit: a staging file, or none
 // when the blob already in the store holds exactly these bytes.
 type stagedBlob struct {
 	tmp    string
 	length int64
+	parse  *recordParse // until onStaged
 }
 
 func newStager(s *Store, clock Clock) *stager {
@@ -98,11 +115,17 @@ func (st *stager) stage(t verify.Target, r io.Reader) error {
 		}
 		b.tmp = tmp
 	} else {
-		tmp, err := st.write(nil, r)
+		// Only bytes that go to a new staging file are parsed as they
+		// stream: a stored blob's bytes are no entry's until compared.
+		var p *recordParse
+		if st.parse != nil {
+			p = st.parse(t)
+		}
+		tmp, err := st.write(nil, r, p)
 		if err != nil {
 			return err
 		}
-		b.tmp = tmp
+		b.tmp, b.parse = tmp, p
 	}
 	if b.tmp != "" && st.lastSum != t.SHA256 {
 		// The entry is not what targets.json says. verify would report
@@ -114,8 +137,9 @@ func (st *stager) stage(t verify.Target, r io.Reader) error {
 	if st.onStaged != nil && b.tmp != "" {
 		// Only a staging file's digest was checked here: bytes equal to a
 		// stored blob are verified with the kit, and its blob kept.
-		st.onStaged(t, b.tmp)
+		st.onStaged(t, b.tmp, b.parse)
 	}
+	b.parse = nil
 	return nil
 }
 
@@ -131,7 +155,7 @@ func (e *stopError) Unwrap() error { return e.err }
 func (st *stager) compareOrCopy(existing string, r io.Reader) (string, error) {
 	f, err := os.Open(existing)
 	if err != nil {
-		return st.write(nil, r)
+		return st.write(nil, r, nil)
 	}
 	defer f.Close()
 	var off int64
@@ -145,39 +169,87 @@ func (st *stager) compareOrCopy(existing string, r io.Reader) (string, error) {
 			// The stored blob differs (damaged): stage the entry's bytes,
 			// the equal prefix taken from the blob.
 			prefix := io.MultiReader(io.NewSectionReader(f, 0, off), bytes.NewReader(bytes.Clone(st.bufA[:n])))
-			return st.write(prefix, r)
+			return st.write(prefix, r, nil)
 		}
 		off += int64(n)
 		if rerr != nil {
 			if extra, _ := f.Read(st.bufB[:1]); extra > 0 {
-				return st.write(io.NewSectionReader(f, 0, off), r)
+				return st.write(io.NewSectionReader(f, 0, off), r, nil)
 			}
 			return "", nil
 		}
 	}
 }
 
-// write copies prefix (if any) and then r into a new staging file, synced.
-func (st *stager) write(prefix io.Reader, r io.Reader) (string, error) {
+// write copies prefix (if any) and then r into a new staging file, which
+// it hands to the syncer: the file is synced and closed before place (or
+// the import fails), while the stream goes on. p, if not nil, is given
+// the same bytes, and their end, whatever happens.
+func (st *stager) write(prefix io.Reader, r io.Reader, p *recordParse) (string, error) {
+	if p != nil {
+		defer p.close()
+	}
+	if err := st.syncErr.Load(); err != nil {
+		return "", *err // a sync failed: the import fails anyway
+	}
 	f, err := st.s.createTemp(filepath.Join(st.s.dir, tmpDir))
 	if err != nil {
 		return "", fmt.Errorf("staging: %w", err)
 	}
 	name := f.Name()
-	if err := st.fill(f, prefix, r); err != nil {
+	if err := st.fill(f, prefix, r, p); err != nil {
 		f.Close()
 		os.Remove(name)
 		return "", fmt.Errorf("staging %s: %w", name, err)
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(name)
-		return "", fmt.Errorf("staging %s: %w", name, err)
+	if st.syncs == nil {
+		st.syncs, st.synced = make(chan tempFile, syncQueue), make(chan struct{})
+		go st.syncer()
 	}
+	t0 := st.now()
+	st.syncs <- f // waits while syncQueue files wait
+	st.since(t0)
 	return name, nil
 }
 
-// fill copies prefix (if any) and r into f and syncs it.
-func (st *stager) fill(f tempFile, prefix io.Reader, r io.Reader) error {
+// syncer syncs and closes the staging files written, in order, keeping
+// the first error.
+func (st *stager) syncer() {
+	defer close(st.synced)
+	for f := range st.syncs {
+		if st.syncErr.Load() == nil {
+			err := f.Sync()
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				err = fmt.Errorf("staging %s: %w", f.Name(), err)
+				st.syncErr.Store(&err)
+			}
+			continue
+		}
+		f.Close()
+	}
+}
+
+// flush waits until every staging file written is synced and closed, and
+// returns the first error of a sync or close. Nothing is written after it.
+func (st *stager) flush() error {
+	if st.syncs != nil {
+		t0 := st.now()
+		close(st.syncs)
+		<-st.synced
+		st.since(t0)
+		st.syncs = nil
+	}
+	if err := st.syncErr.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// fill copies prefix (if any) and r into f, and into p if not nil.
+func (st *stager) fill(f tempFile, prefix io.Reader, r io.Reader, p *recordParse) error {
 	src := r
 	if prefix != nil {
 		src = io.MultiReader(prefix, r)
@@ -185,6 +257,9 @@ func (st *stager) fill(f tempFile, prefix io.Reader, r io.Reader) error {
 	// verify hashes what it hands over (a DigestReader); the bytes are
 	// hashed here only when they are not all its.
 	var w io.Writer = timedWriter{f, st}
+	if p != nil {
+		w = io.MultiWriter(w, p)
+	}
 	var h hash.Hash
 	dr, ok := r.(verify.DigestReader)
 	if !ok || prefix != nil {
@@ -198,12 +273,6 @@ func (st *stager) fill(f tempFile, prefix io.Reader, r io.Reader) error {
 		st.lastSum = hex.EncodeToString(dr.SHA256())
 	}
 	st.bytes += n
-	if err != nil {
-		return err
-	}
-	t0 := st.now()
-	err = f.Sync()
-	st.since(t0)
 	return err
 }
 
@@ -234,8 +303,12 @@ func (st *stager) since(t0 time.Time) {
 	}
 }
 
-// place renames every staging file into blobs/ and syncs the directory.
+// place waits for the staging files to be synced, renames every one into
+// blobs/ and syncs the directory.
 func (st *stager) place() error {
+	if err := st.flush(); err != nil {
+		return err
+	}
 	dir := filepath.Join(st.s.dir, blobsDir)
 	for _, sha := range sortedKeys(st.staged) {
 		b := st.staged[sha]
@@ -263,6 +336,7 @@ func (st *stager) sourceOf(t verify.Target) string {
 
 // cleanup removes the staging files that were not placed.
 func (st *stager) cleanup() {
+	st.flush() // the import failed already, or placed every file
 	for _, b := range st.staged {
 		if b.tmp != "" {
 			os.Remove(b.tmp)

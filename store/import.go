@@ -61,11 +61,11 @@ type ImportOptions struct {
 
 // Timings is how long the phases of an import took. Verification and
 // staging run in one streaming pass; Stage counts the time spent writing
-// and syncing staging files, indexing and placing blobs, Verify the rest
-// of the pass (decompressing, hashing, signature checks). Index is the
-// time the import spent, after the pass and the other indexes, waiting for
-// the advisories' record indexes started during the pass and building any
-// still missing.
+// staging files and waiting for their syncs (which run beside the pass),
+// indexing and placing blobs, Verify the rest of the pass (decompressing,
+// hashing, signature checks). Index is the time the import spent, after
+// the pass and the other indexes, waiting for the advisories' record
+// indexes started during the pass and building any still missing.
 type Timings struct {
 	Verify time.Duration `json:"verify"`
 	Stage  time.Duration `json:"stage"`

@@ -140,15 +140,36 @@ func (e entries) At(i int) (k, v []byte) {
 
 // sorted returns the entries sorted by key, keeping the last Put of a key.
 func (w *IndexWriter) sorted() entries {
-	slices.SortFunc(w.refs, func(a, b entryRef) int {
-		if c := bytes.Compare(w.key(a), w.key(b)); c != 0 {
-			return c
+	// The entries are grouped by the first byte of their key (an index's
+	// kinds of entry: "r", "a", "p" ...), then each group is sorted alone:
+	// fewer comparisons, each past the byte the group shares, and a group
+	// put in order (records in id order) is one pass.
+	var starts [257]int
+	for _, r := range w.refs {
+		starts[w.chunks[r.chunk][r.off]+1]++
+	}
+	groups := 0
+	for i := 1; i < len(starts); i++ {
+		if starts[i] > 0 {
+			groups++
 		}
-		if c := cmp.Compare(a.chunk, b.chunk); c != 0 {
-			return c
+		starts[i] += starts[i-1]
+	}
+	if groups > 1 {
+		grouped := make([]entryRef, len(w.refs))
+		next := starts
+		for _, r := range w.refs {
+			b := w.chunks[r.chunk][r.off]
+			grouped[next[b]] = r
+			next[b]++
 		}
-		return cmp.Compare(a.off, b.off)
-	})
+		w.refs = grouped
+	}
+	for i := range 256 {
+		if starts[i+1]-starts[i] > 1 {
+			slices.SortFunc(w.refs[starts[i]:starts[i+1]], w.compareRest)
+		}
+	}
 	refs := w.refs[:0]
 	for i, r := range w.refs {
 		if i+1 < len(w.refs) && bytes.Equal(w.key(r), w.key(w.refs[i+1])) {
@@ -157,6 +178,20 @@ func (w *IndexWriter) sorted() entries {
 		refs = append(refs, r)
 	}
 	return entries{w: w, refs: refs}
+}
+
+// compareRest orders two entries whose keys have the same first byte by
+// the rest of their keys, then by the order they were put in.
+func (w *IndexWriter) compareRest(a, b entryRef) int {
+	ka := w.chunks[a.chunk][a.off+1 : a.off+uint32(a.klen)]
+	kb := w.chunks[b.chunk][b.off+1 : b.off+uint32(b.klen)]
+	if c := bytes.Compare(ka, kb); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.chunk, b.chunk); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.off, b.off)
 }
 
 // DefaultIndexers returns the indexers every store runs: one per content

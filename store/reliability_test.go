@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -56,6 +57,96 @@ func TestDiskFullWhileStaging(t *testing.T) {
 	if v := activeVersion(t, s, "acme"); v != 1 {
 		t.Errorf("version %d, want 1", v)
 	}
+}
+
+// failingSync is a staging file whose sync fails once more than 100 KiB
+// were written to it (a disk that loses a write).
+type failingSync struct {
+	*os.File
+	n int64
+}
+
+func (f *failingSync) Write(p []byte) (int, error) {
+	f.n += int64(len(p))
+	return f.File.Write(p)
+}
+
+func (f *failingSync) Sync() error {
+	if f.n > 100<<10 {
+		return &os.PathError{Op: "sync", Path: f.Name(), Err: syscall.EIO}
+	}
+	return f.File.Sync()
+}
+
+// Staging files are synced beside the stream: a sync that fails still
+// fails the import, and changes nothing.
+func TestSyncFailureWhileStaging(t *testing.T) {
+	c := fixtures.NewChannel("acme")
+	s := newStore(t)
+	mustImport(t, s, fixtures.Kit(c, kitFiles(1), fixtures.KitOptions{Version: 1}), ImportOptions{Root: c.Root()})
+	before := snapshotDir(t, s.Dir())
+
+	files := kitFiles(2)
+	files["images/blobs/sha256/big"] = bytes.Repeat([]byte("layer "), 200<<10)
+	s.createTemp = func(dir string) (tempFile, error) {
+		f, err := os.CreateTemp(dir, "stage-*")
+		return &failingSync{File: f}, err
+	}
+	_, err := s.Import(context.Background(), bytes.NewReader(fixtures.Kit(c, files, fixtures.KitOptions{Version: 2})), ImportOptions{At: at})
+	if !errors.Is(err, syscall.EIO) {
+		t.Fatalf("got %v, want the sync's EIO", err)
+	}
+	if d := diff(before, snapshotDir(t, s.Dir())); d != "" {
+		t.Errorf("a failed sync changed the store:\n%s", d)
+	}
+	if v := activeVersion(t, s, "acme"); v != 1 {
+		t.Errorf("version %d, want 1", v)
+	}
+}
+
+// slowSync is a staging file whose sync waits until next is closed.
+type slowSync struct {
+	*os.File
+	next <-chan struct{}
+	late *atomic.Bool
+}
+
+func (f slowSync) Sync() error {
+	select {
+	case <-f.next:
+	case <-time.After(5 * time.Second):
+		f.late.Store(true)
+	}
+	return f.File.Sync()
+}
+
+// The stream does not wait for the disk: the next entry is staged while
+// the one before is synced.
+func TestStagingGoesOnWhileFilesSync(t *testing.T) {
+	c := fixtures.NewChannel("acme")
+	s := newStore(t)
+	var late atomic.Bool
+	second := make(chan struct{})
+	created := 0
+	s.createTemp = func(dir string) (tempFile, error) {
+		f, err := os.CreateTemp(dir, "stage-*")
+		created++
+		switch created {
+		case 1: // its sync waits for the second file
+			return slowSync{File: f, next: second, late: &late}, err
+		case 2:
+			close(second)
+		}
+		return f, err
+	}
+	mustImport(t, s, fixtures.Kit(c, kitFiles(1), fixtures.KitOptions{Version: 1}), ImportOptions{Root: c.Root()})
+	if created < 2 {
+		t.Fatalf("%d staging files: the test needs two", created)
+	}
+	if late.Load() {
+		t.Error("the stream waited for a staging file's sync before it staged the next entry")
+	}
+	checkHealthy(t, s)
 }
 
 func TestConcurrentImports(t *testing.T) {
