@@ -54,6 +54,35 @@ var recordBatch = 100_000 // a variable for tests
 type advSource struct {
 	channel, source, sha string
 	b                    *bolt.Bucket
+	// c is b's cursor for the lookups that run nothing while they walk
+	// (seekPrefix, get), reused: a bbolt cursor allocates its path at
+	// every Bucket.Cursor and Bucket.Get, and a scan makes thousands.
+	c *bolt.Cursor
+}
+
+func (as *advSource) cursor() *bolt.Cursor {
+	if as.c == nil {
+		as.c = as.b.Cursor()
+	}
+	return as.c
+}
+
+// seekPrefix is scanPrefix over b with the reused cursor; fn must not
+// look anything up in as.
+func (as *advSource) seekPrefix(prefix []byte, fn func(rest []byte)) {
+	c := as.cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		fn(k[len(prefix):])
+	}
+}
+
+// get is b.Get with the reused cursor.
+func (as *advSource) get(key []byte) []byte {
+	k, v := as.cursor().Seek(key)
+	if !bytes.Equal(k, key) {
+		return nil
+	}
+	return v
 }
 
 // advSources resolves the channels' advisories indexes into their sources'

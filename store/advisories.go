@@ -358,7 +358,7 @@ func (r *Reader) Advisory(idOrAlias string) ([]Advisory, error) {
 			return nil
 		})
 		var err error
-		if out, err = r.appendRecords(out, as, ids, true); err != nil {
+		if out, err = r.appendRecords(out, &as, ids, true); err != nil {
 			return nil, err
 		}
 	}
@@ -376,8 +376,8 @@ func (r *Reader) AdvisoryIDs(ecosystem, name string) ([]string, error) {
 		return nil, err
 	}
 	out := []string{}
-	for _, as := range r.adv {
-		packageIDs(as, ecosystem, name, func(id string) { out = append(out, id) })
+	for i := range r.adv {
+		packageIDs(&r.adv[i], ecosystem, name, func(id string) { out = append(out, id) })
 	}
 	if len(r.adv) > 1 {
 		slices.Sort(out)
@@ -407,7 +407,8 @@ func (r *Reader) advisoriesForPackage(ecosystem, name string, clone bool) ([]Adv
 		return nil, err
 	}
 	out := []Advisory{}
-	for _, as := range r.adv {
+	for i := range r.adv {
+		as := &r.adv[i]
 		var ids []string
 		packageIDs(as, ecosystem, name, func(id string) { ids = append(ids, id) })
 		var err error
@@ -435,7 +436,7 @@ func (r *Reader) ForEachAdvisory(fn func(Advisory) error) error {
 					return err
 				}
 			}
-			rec, err := r.record(as, string(id), v, true)
+			rec, err := r.record(&as, string(id), v, true)
 			if err != nil {
 				return err
 			}
@@ -450,7 +451,7 @@ func (r *Reader) ForEachAdvisory(fn func(Advisory) error) error {
 
 // record reads a record from the blob its index entry loc points into: a
 // copy, or with clone false the mapped bytes themselves.
-func (r *Reader) record(as advSource, id string, loc []byte, clone bool) ([]byte, error) {
+func (r *Reader) record(as *advSource, id string, loc []byte, clone bool) ([]byte, error) {
 	off, n1 := binary.Uvarint(loc)
 	length, n2 := binary.Uvarint(loc[max(n1, 0):])
 	if n1 <= 0 || n2 <= 0 || n1+n2 != len(loc) || length > MaxAdvisorySize {
@@ -473,22 +474,19 @@ func (r *Reader) record(as advSource, id string, loc []byte, clone bool) ([]byte
 	return rec, nil
 }
 
-func packageIDs(as advSource, ecosystem, name string, fn func(id string)) {
+func packageIDs(as *advSource, ecosystem, name string, fn func(id string)) {
 	name = PackageKey(ecosystem, name)
 	if checkField("ecosystem", ecosystem) != nil || checkField("name", name) != nil {
 		return
 	}
-	scanPrefix(as.b, iprefix('p', ecosystem, name), func(rest, _ []byte) error {
-		fn(string(rest))
-		return nil
-	})
+	as.seekPrefix(iprefix('p', ecosystem, name), func(rest []byte) { fn(string(rest)) })
 }
 
 // appendRecords appends the records of ids of one source of one channel,
 // copied unless clone is false (see record).
-func (r *Reader) appendRecords(out []Advisory, as advSource, ids []string, clone bool) ([]Advisory, error) {
+func (r *Reader) appendRecords(out []Advisory, as *advSource, ids []string, clone bool) ([]Advisory, error) {
 	for _, id := range ids {
-		loc := as.b.Get(ikey('r', id))
+		loc := as.get(ikey('r', id))
 		if loc == nil {
 			return nil, fmt.Errorf("channel %s: advisories of %s: %s is listed but has no record: the store is damaged (run ferry store check)", as.channel, as.source, id)
 		}
