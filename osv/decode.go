@@ -47,8 +47,8 @@ type decoder struct {
 	s     string // b as a string
 	i     int
 	depth int
-	// matchable: only the fields a matcher reads are decoded (see
-	// ParseMatchable); the others are skipped.
+	// matchable: of an affected entry and its ranges only what a matcher
+	// reads is decoded (see ParseMatchable); the rest is skipped.
 	matchable bool
 }
 
@@ -94,6 +94,13 @@ func (d *decoder) consume(c byte) bool {
 // object walks the members of an object; field is called with each key,
 // positioned at its value, and returns false to abandon the fast path.
 func (d *decoder) object(field func(key string) bool) bool {
+	return d.members(false, field)
+}
+
+// members walks the fields of an object; with nulls, a null value is
+// field's to take, else it stops the walk (protojson's rules for null vary
+// by field).
+func (d *decoder) members(nulls bool, field func(key string) bool) bool {
 	if !d.consume('{') {
 		return false
 	}
@@ -105,7 +112,7 @@ func (d *decoder) object(field func(key string) bool) bool {
 		if !ok || !d.consume(':') {
 			return false
 		}
-		if d.peek() == 'n' { // null: protojson's rules for it vary by field
+		if !nulls && d.peek() == 'n' {
 			return false
 		}
 		if !field(key) {
@@ -314,9 +321,6 @@ func (d *decoder) vulnerability(v *osvschema.Vulnerability) bool {
 	var seen fields
 	return d.object(func(key string) bool {
 		var ok bool
-		if d.matchable && key != "id" && key != "withdrawn" && key != "affected" {
-			return d.skip()
-		}
 		switch key {
 		case "schema_version":
 			v.SchemaVersion, ok = d.str()
@@ -390,12 +394,22 @@ func (d *decoder) affected(a *osvschema.Affected) bool {
 		case "versions":
 			return seen.first(2) && d.strings(&a.Versions)
 		case "ecosystem_specific":
-			a.EcosystemSpecific, ok = d.structValue()
+			if d.matchable {
+				a.EcosystemSpecific, ok = d.platforms()
+			} else {
+				a.EcosystemSpecific, ok = d.structValue()
+			}
 			return seen.first(3) && ok
 		case "database_specific":
+			if d.matchable {
+				return seen.first(4) && d.skip()
+			}
 			a.DatabaseSpecific, ok = d.structValue()
 			return seen.first(4) && ok
 		case "severity":
+			if d.matchable {
+				return seen.first(5) && d.skip()
+			}
 			return seen.first(5) && d.severities(&a.Severity)
 		}
 		return false
@@ -441,11 +455,54 @@ func (d *decoder) rng(r *osvschema.Range) bool {
 				return d.event(e)
 			})
 		case "database_specific":
+			if d.matchable {
+				return seen.first(3) && d.skip()
+			}
 			r.DatabaseSpecific, ok = d.structValue()
 			return seen.first(3) && ok
 		}
 		return false
 	})
+}
+
+// platforms decodes an affected entry's ecosystem_specific keeping only
+// what a matcher reads of it: the goos and goarch of each of the Go
+// vulndb's imports (every other key of an import, and every key beside
+// imports, skipped).
+func (d *decoder) platforms() (*structpb.Struct, bool) {
+	st := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+	var seen fields
+	// Values of struct fields may be null (protojson's NullValue): the
+	// keys skipped may hold one, and goos and goarch keep theirs. An
+	// imports that is not a list goes to Parse.
+	ok := d.members(true, func(key string) bool {
+		if key != "imports" {
+			return d.skip()
+		}
+		var list []*structpb.Value
+		ok := seen.first(0) && d.array(func() bool {
+			imp := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+			list = append(list, structpb.NewStructValue(imp))
+			var impSeen fields
+			return d.members(true, func(key string) bool {
+				var i uint
+				switch key {
+				case "goos":
+					i = 0
+				case "goarch":
+					i = 1
+				default:
+					return d.skip()
+				}
+				v, ok := d.value()
+				imp.Fields[key] = v
+				return impSeen.first(i) && ok
+			})
+		})
+		st.Fields["imports"] = structpb.NewListValue(&structpb.ListValue{Values: list})
+		return ok
+	})
+	return st, ok
 }
 
 func (d *decoder) event(e *osvschema.Event) bool {

@@ -54,26 +54,83 @@ func Parse(data []byte) (*Vulnerability, error) {
 }
 
 // ParseMatchable decodes what matching a package against the record
-// reads — its id, withdrawn and affected — as Parse decodes them, and
-// skips every other field, checking only that it is well-formed JSON. It
+// reads, as Parse decodes it: the id, withdrawn, and of each affected entry
+// its package, ranges (without their database_specific), versions and, of
+// its ecosystem_specific, the goos and goarch of each of imports (the Go
+// vulndb's platforms). It skips everything else, checking only that it is
+// well-formed JSON, and copies only the bytes of the fields it keeps. It
 // does not validate the record (Validate needs the whole of it): use it
 // only for records Parse accepted before, such as those of a verified kit,
 // whose mirror validated every record before the kit was signed, and Parse
-// the record again before using more of it. A record the fast decoder
-// does not take is parsed whole, by Parse.
+// the record again before using more of it. A record the fast decoder does
+// not take is parsed whole, by Parse.
 func ParseMatchable(data []byte) (*Vulnerability, error) {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, ErrNotJSON
 	}
-	d := &decoder{b: trimmed, s: string(trimmed), matchable: true}
-	v := &osvschema.Vulnerability{}
-	if d.vulnerability(v) {
-		if d.ws(); d.i == len(d.b) {
-			return v, nil
-		}
+	if v, ok := decodeMatchable(trimmed); ok {
+		return v, nil
 	}
 	return Parse(data)
+}
+
+// errNotTaken stops decodeMatchable at what it does not take.
+var errNotTaken = errors.New("not taken by the matchable decoder")
+
+// decodeMatchable is ParseMatchable's fast path: the record's object walked
+// without decoding (head.go's scanner), and each field kept decoded from a
+// copy of its own bytes; ok is false for anything it does not take.
+func decodeMatchable(b []byte) (*Vulnerability, bool) {
+	v := &osvschema.Vulnerability{}
+	var seen fields
+	s := &scanner{b: b}
+	err := s.object(func(key []byte) error {
+		var i uint
+		switch string(key) {
+		case "id":
+			i = 0
+		case "withdrawn":
+			i = 1
+		case "affected":
+			i = 2
+		default:
+			return s.skip()
+		}
+		s.ws()
+		start := s.i
+		if !seen.first(i) || s.peek() == 'n' {
+			return errNotTaken
+		}
+		if err := s.skip(); err != nil {
+			return err
+		}
+		d := &decoder{b: b[start:s.i], s: string(b[start:s.i]), matchable: true}
+		var ok bool
+		switch i {
+		case 0:
+			v.Id, ok = d.str()
+		case 1:
+			v.Withdrawn, ok = d.timestamp()
+		case 2:
+			ok = d.array(func() bool {
+				a := &osvschema.Affected{}
+				v.Affected = append(v.Affected, a)
+				return d.affected(a)
+			})
+		}
+		if !ok || d.i != len(d.b) {
+			return errNotTaken
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false
+	}
+	if s.ws(); s.i != len(b) {
+		return nil, false
+	}
+	return v, true
 }
 
 // decode builds the record's message: the fast decoder for records as OSV
