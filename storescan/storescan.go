@@ -93,7 +93,7 @@ type Advisories struct {
 	// matchable maps a record ForPackage decoded in part to its bytes
 	// (the store's, valid in the read transaction); whole, to the record
 	// decoded whole, once asked for (scan.Matchable).
-	matchable map[*osvschema.Vulnerability]store.Advisory
+	matchable map[*osvschema.Vulnerability]*store.Advisory
 	whole     map[*osvschema.Vulnerability]*osvschema.Vulnerability
 }
 
@@ -135,7 +135,7 @@ var (
 func NewAdvisories(r *store.Reader) *Advisories {
 	return &Advisories{
 		r: r, parsed: map[string]*osvschema.Vulnerability{},
-		matchable: map[*osvschema.Vulnerability]store.Advisory{}, whole: map[*osvschema.Vulnerability]*osvschema.Vulnerability{},
+		matchable: map[*osvschema.Vulnerability]*store.Advisory{}, whole: map[*osvschema.Vulnerability]*osvschema.Vulnerability{},
 	}
 }
 
@@ -202,7 +202,7 @@ func (a *Advisories) ForPackage(ecosystem, name string) ([]*osvschema.Vulnerabil
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, i := range todo {
-		a.matchable[out[i]] = advs[i]
+		a.matchable[out[i]] = &advs[i]
 	}
 	for i, v := range out {
 		// A record parsed meanwhile by another call stays the one every
