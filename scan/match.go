@@ -119,7 +119,20 @@ type matched struct {
 	matches  []Match
 	severity Severity
 	affected []*osvschema.Affected // the entries that matched
+	at       []int                 // their indexes in rec.Affected
 	evidence *Evidence
+}
+
+// wholeFrom makes h, matched on a record decoded only as far as matching
+// reads (scan.Matchable), the hit of full, the same record decoded whole:
+// its affected entries are the same, in the same order, so the matches
+// stand; the entries and the severity are taken from full.
+func (h *matched) wholeFrom(full *osvschema.Vulnerability) {
+	h.rec, h.severity = full, Severity{Rating: RatingUnknown}
+	for i, at := range h.at {
+		h.affected[i] = full.GetAffected()[at]
+		h.severity = higher(h.severity, recordSeverity(full, h.affected[i]))
+	}
 }
 
 // MatchPackage returns the records that affect p, with their evidence, and
@@ -184,7 +197,11 @@ func (m *Matcher) matchPackage(p Package, syms *goSymbols) ([]Finding, []NotEval
 			if err != nil {
 				return nil, nil, err
 			}
-			if full != r {
+			switch {
+			case full == r:
+			case len(full.GetAffected()) == len(r.GetAffected()):
+				h.wholeFrom(full)
+			default: // not the same record: match it again
 				h, ne = m.matchRecord(p, ecos, names, full)
 			}
 		}
@@ -205,7 +222,7 @@ func (m *Matcher) matchPackage(p Package, syms *goSymbols) ([]Finding, []NotEval
 func (m *Matcher) matchRecord(p Package, ecos, names []string, r *osvschema.Vulnerability) (*matched, []NotEvaluated) {
 	var h *matched
 	var notEval []NotEvaluated
-	for _, a := range r.GetAffected() {
+	for i, a := range r.GetAffected() {
 		ap := a.GetPackage()
 		if !slices.Contains(ecos, ap.GetEcosystem()) || !slices.Contains(names, normalizeName(p.Ecosystem, ap.GetName())) {
 			continue
@@ -224,6 +241,7 @@ func (m *Matcher) matchRecord(p Package, ecos, names []string, r *osvschema.Vuln
 		h.matches = append(h.matches, ms...)
 		h.severity = higher(h.severity, recordSeverity(r, a))
 		h.affected = append(h.affected, a)
+		h.at = append(h.at, i)
 	}
 	return h, notEval
 }

@@ -153,10 +153,11 @@ func TestScan(t *testing.T) {
 
 // TestForPackageMatchableThenWhole: ForPackage decodes only what matching
 // reads; Whole gives the record whole (summary, aliases), once, and a scan
-// of a store finds what a scan of the same records in memory finds, with
-// the whole record in its finding.
+// of a store finds the vulnerability with the whole record in its finding
+// (summary, aliases, the record's severity).
 func TestForPackageMatchableThenWhole(t *testing.T) {
 	const line = `{"id":"GO-2026-0002","modified":"2026-11-01T00:00:00Z","aliases":["CVE-2026-0002"],"summary":"a flaw in lib",` +
+		`"severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],` +
 		`"affected":[{"package":{"ecosystem":"Go","name":"example.com/lib"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.2.0"}]}]}]}`
 	ch := fixtures.NewChannel("feeds")
 	kit := fixtures.Kit(ch, map[string][]byte{"advisories/govulndb/osv.jsonl": []byte(line + "\n")}, fixtures.KitOptions{})
@@ -202,7 +203,8 @@ func TestForPackageMatchableThenWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Findings) != 1 || rep.Findings[0].Summary != "a flaw in lib" || !cmp.Equal(rep.Findings[0].IDs, []string{"CVE-2026-0002", "GO-2026-0002"}) {
+	if len(rep.Findings) != 1 || rep.Findings[0].Summary != "a flaw in lib" || !cmp.Equal(rep.Findings[0].IDs, []string{"CVE-2026-0002", "GO-2026-0002"}) ||
+		rep.Findings[0].Severity.Rating != scan.RatingCritical {
 		t.Fatalf("findings: %+v", rep.Findings)
 	}
 }
