@@ -35,6 +35,18 @@ func (f fullDisk) Write(p []byte) (int, error) {
 }
 
 func TestDiskFullWhileStaging(t *testing.T) {
+	left := int64(100 << 10)
+	err := failStaging(t, func(f *os.File) tempFile { return fullDisk{f, &left} })
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("got %v, want a clear ENOSPC error", err)
+	}
+}
+
+// failStaging imports version 1 of a kit, then version 2 (with a 1.2 MB
+// layer) through staging files that wrap makes, and checks that the second
+// import changed nothing; it returns that import's error.
+func failStaging(t *testing.T, wrap func(*os.File) tempFile) error {
+	t.Helper()
 	c := fixtures.NewChannel("acme")
 	s := newStore(t)
 	mustImport(t, s, fixtures.Kit(c, kitFiles(1), fixtures.KitOptions{Version: 1}), ImportOptions{Root: c.Root()})
@@ -42,14 +54,13 @@ func TestDiskFullWhileStaging(t *testing.T) {
 
 	files := kitFiles(2)
 	files["images/blobs/sha256/big"] = bytes.Repeat([]byte("layer "), 200<<10)
-	left := int64(100 << 10)
 	s.createTemp = func(dir string) (tempFile, error) {
 		f, err := os.CreateTemp(dir, "stage-*")
-		return fullDisk{f, &left}, err
+		return wrap(f), err
 	}
 	_, err := s.Import(context.Background(), bytes.NewReader(fixtures.Kit(c, files, fixtures.KitOptions{Version: 2})), ImportOptions{At: at})
-	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "no space left on device") {
-		t.Fatalf("got %v, want a clear ENOSPC error", err)
+	if err == nil {
+		t.Fatal("the import went through")
 	}
 	if d := diff(before, snapshotDir(t, s.Dir())); d != "" {
 		t.Errorf("a failed staging changed the store:\n%s", d)
@@ -57,6 +68,7 @@ func TestDiskFullWhileStaging(t *testing.T) {
 	if v := activeVersion(t, s, "acme"); v != 1 {
 		t.Errorf("version %d, want 1", v)
 	}
+	return err
 }
 
 // failingSync is a staging file whose sync fails once more than 100 KiB
@@ -81,26 +93,9 @@ func (f *failingSync) Sync() error {
 // Staging files are synced beside the stream: a sync that fails still
 // fails the import, and changes nothing.
 func TestSyncFailureWhileStaging(t *testing.T) {
-	c := fixtures.NewChannel("acme")
-	s := newStore(t)
-	mustImport(t, s, fixtures.Kit(c, kitFiles(1), fixtures.KitOptions{Version: 1}), ImportOptions{Root: c.Root()})
-	before := snapshotDir(t, s.Dir())
-
-	files := kitFiles(2)
-	files["images/blobs/sha256/big"] = bytes.Repeat([]byte("layer "), 200<<10)
-	s.createTemp = func(dir string) (tempFile, error) {
-		f, err := os.CreateTemp(dir, "stage-*")
-		return &failingSync{File: f}, err
-	}
-	_, err := s.Import(context.Background(), bytes.NewReader(fixtures.Kit(c, files, fixtures.KitOptions{Version: 2})), ImportOptions{At: at})
+	err := failStaging(t, func(f *os.File) tempFile { return &failingSync{File: f} })
 	if !errors.Is(err, syscall.EIO) {
 		t.Fatalf("got %v, want the sync's EIO", err)
-	}
-	if d := diff(before, snapshotDir(t, s.Dir())); d != "" {
-		t.Errorf("a failed sync changed the store:\n%s", d)
-	}
-	if v := activeVersion(t, s, "acme"); v != 1 {
-		t.Errorf("version %d, want 1", v)
 	}
 }
 
