@@ -24,6 +24,8 @@
 #                    its osv/ directory is the source of the records
 #   BENCH_HASH=0     skip the verify-hashing step (a kit of 10,000 files of
 #                    100 KiB: ferry verify vs zstd -d | sha256sum)
+#   BENCH_SCAN_RUNS  runs of each scan, of which the median is reported
+#                    (default 5)
 #   BENCH_GC=0       skip the gc step (per N, after the scans: import a
 #                    replacing kit of N other records as version 2, then
 #                    ferry store gc --keep 0; the store's size before and
@@ -103,6 +105,7 @@ binmib=$(du -m "$t/bin/app" | cut -f1)
 # measure NAME CMD: runs CMD under GNU time; sets the globals wall, cpu
 # (user+sys s) and rss (MiB), and keeps stdout in $work/m/NAME.out.
 mkdir -p "$work/m"
+scanruns=${BENCH_SCAN_RUNS:-5}
 measure() {
 	local name=$1 cmd=$2
 	if ! "$gtime" -f '%e %U %S %M' -o "$work/m/$name.time" bash -c "$cmd" >"$work/m/$name.out" 2>"$work/m/$name.err"; then
@@ -144,8 +147,27 @@ for n in $ns; do
 	disk=$(du -sk "$d/store" | cut -f1) apparent=$(du -sb "$d/store" | cut -f1)
 	row "$n store - - - $((disk >> 10))_MiB_on_disk,_$(awk -v s="$disk" -v j="$jsonbytes" 'BEGIN {printf "%.2f", s * 1024 / j}')x_the_records'_JSON_($((jsonbytes >> 20))_MiB);_apparent_$((apparent >> 20))_MiB,_$(awk -v s="$apparent" -v j="$jsonbytes" 'BEGIN {printf "%.2f", s / j}')x"
 	for target in "file:$t/bin/app" "$t/npm/package-lock.json" "dir:$t/rootfs"; do
-		log "bench-scale: N=$n: ferry scan $target"
-		measure "scan$n" "'$ferry' scan '$target' --store '$d/store' --format json --at '$at'"
+		log "bench-scale: N=$n: ferry scan $target ($scanruns runs)"
+		# A scan takes a tenth of a second: the median of several runs,
+		# each timed to the millisecond (GNU time's hundredths are 10–15 %
+		# of it), from the child's own rusage.
+		read -r wall cpu rss < <(python3 - "$scanruns" "$work/m/scan$n.out" "$ferry" scan "$target" --store "$d/store" --format json --at "$at" <<'PY'
+import os, statistics, subprocess, sys, time
+runs, out, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+rows = []
+for _ in range(runs):
+    with open(out, "wb") as f:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit("bench-scale: command failed: " + " ".join(cmd))
+    rows.append((wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024))
+c = list(zip(*rows))
+print("%.3f %.3f %.0f" % (statistics.median(c[0]), statistics.median(c[1]), statistics.median(c[2])))
+PY
+)
 		findings=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(len(r.get("findings") or []))' "$work/m/scan$n.out" 2>/dev/null || echo "?")
 		case $target in file:*) name=scan-gobin ;; *.json) name=scan-npm ;; *) name=scan-rootfs ;; esac
 		row "$n $name $wall $cpu $rss ${findings}_findings"
