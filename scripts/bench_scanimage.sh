@@ -19,6 +19,7 @@
 # wall. CPU and peak RSS are info. The findings of both are counted and
 # printed so that a run where either side matched nothing shows, and the
 # wall time of `ferry scan --help` (the process start-up alone) is info.
+
 # timed_run OUT CMD...: runs CMD (no shell), exit 0 or 1 (findings) being
 # success, and appends to OUT its wall time (s), peak RSS (KiB) and CPU
 # time (user + system, s), the columns of bench.sh's measure.
