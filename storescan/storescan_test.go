@@ -208,3 +208,32 @@ func TestForPackageMatchableThenWhole(t *testing.T) {
 		t.Fatalf("findings: %+v", rep.Findings)
 	}
 }
+
+// TestWholeRecordInvalid: a record whose matchable part matches but which
+// fails validation whole (no modified time) fails the scan with its id, as
+// parsing it whole at lookup did; one that matches nothing is not parsed
+// whole.
+func TestWholeRecordInvalid(t *testing.T) {
+	const bad = `{"id":"GO-2026-0003","affected":[{"package":{"ecosystem":"Go","name":"example.com/lib"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.2.0"}]}]}]}`
+	ch := fixtures.NewChannel("feeds")
+	kit := fixtures.Kit(ch, map[string][]byte{"advisories/govulndb/osv.jsonl": []byte(bad + "\n")}, fixtures.KitOptions{})
+	s, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "store"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(t.Context(), bytes.NewReader(kit), store.ImportOptions{At: fixtures.Created.Add(time.Hour), Root: ch.Root()}); err != nil {
+		t.Fatal(err)
+	}
+	scanAt := func(version string) error {
+		sbom := filepath.Join(t.TempDir(), "app.cdx.json")
+		os.WriteFile(sbom, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[{"type":"library","name":"example.com/lib","version":"`+version+`","purl":"pkg:golang/example.com/lib@`+version+`"}]}`), 0o644)
+		_, err := storescan.Scan(t.Context(), s, "sbom:"+sbom, scan.Options{}, nil)
+		return err
+	}
+	if err := scanAt("v1.1.0"); err == nil || !strings.Contains(err.Error(), "GO-2026-0003") || !strings.Contains(err.Error(), "modified") {
+		t.Fatalf("scan of an affected version: %v, want the record's validation error", err)
+	}
+	if err := scanAt("v1.3.0"); err != nil {
+		t.Fatalf("scan of a fixed version: %v", err)
+	}
+}
