@@ -96,17 +96,24 @@ type dayBlob struct {
 
 func newDayBlob(b *testing.B, mediaType string, open func() (io.ReadCloser, error)) dayBlob {
 	b.Helper()
+	digest, n := hashOpened(b, open)
+	return dayBlob{mediaType: mediaType, digest: digest, size: n, open: open}
+}
+
+// hashOpened reads what open opens to its end: its hex sha256 and length.
+func hashOpened(b *testing.B, open func() (io.ReadCloser, error)) (string, int64) {
+	b.Helper()
 	rc, err := open()
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer rc.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, rc)
-	rc.Close()
 	if err != nil {
 		b.Fatal(err)
 	}
-	return dayBlob{mediaType: mediaType, digest: hex.EncodeToString(h.Sum(nil)), size: n, open: open}
+	return hex.EncodeToString(h.Sum(nil)), n
 }
 
 func bytesBlob(b *testing.B, mediaType string, data []byte) dayBlob {
@@ -218,11 +225,7 @@ func BenchmarkDeltaDay(b *testing.B) {
 	})
 	from := bundle.DeltaFrom{Base: bundle.Base{Channel: "bench", Version: 1, TargetsSHA256: full1.TargetsSHA256}, Files: map[string]string{}}
 	for _, f := range day1 {
-		rc, _ := f.Open()
-		h := sha256.New()
-		io.Copy(h, rc)
-		rc.Close()
-		from.Files[f.Path] = hex.EncodeToString(h.Sum(nil))
+		from.Files[f.Path], _ = hashOpened(b, f.Open)
 	}
 	delta := write("2.delta.kit.tar.zst", func(w io.Writer) error {
 		_, err := bundle.WriteDelta(context.Background(), w, info(2), day2, from)
@@ -321,17 +324,7 @@ func contentBytes(b *testing.B, day []bundle.File, have map[string]string) []int
 	}
 	var out []int64
 	for _, f := range day {
-		rc, err := f.Open()
-		if err != nil {
-			b.Fatal(err)
-		}
-		h := sha256.New()
-		n, err := io.Copy(h, rc)
-		rc.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if d := hex.EncodeToString(h.Sum(nil)); !had[d] {
+		if d, n := hashOpened(b, f.Open); !had[d] {
 			had[d] = true
 			out = append(out, n)
 		}
