@@ -30,6 +30,12 @@ func newStore(t *testing.T, manyRecords int) *store.Store {
 	for i := range manyRecords {
 		lines = append(lines, record(fmt.Sprintf("GO-2026-1%03d", i), "example.com/big"))
 	}
+	return storeOf(t, lines...)
+}
+
+// storeOf imports one kit whose Go advisories are lines.
+func storeOf(t *testing.T, lines ...string) *store.Store {
+	t.Helper()
 	ch := fixtures.NewChannel("feeds")
 	kit := fixtures.Kit(ch, map[string][]byte{"advisories/govulndb/osv.jsonl": []byte(strings.Join(lines, "\n") + "\n")}, fixtures.KitOptions{})
 	s, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "store"), store.Options{})
@@ -159,16 +165,8 @@ func TestForPackageMatchableThenWhole(t *testing.T) {
 	const line = `{"id":"GO-2026-0002","modified":"2026-11-01T00:00:00Z","aliases":["CVE-2026-0002"],"summary":"a flaw in lib",` +
 		`"severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],` +
 		`"affected":[{"package":{"ecosystem":"Go","name":"example.com/lib"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.2.0"}]}]}]}`
-	ch := fixtures.NewChannel("feeds")
-	kit := fixtures.Kit(ch, map[string][]byte{"advisories/govulndb/osv.jsonl": []byte(line + "\n")}, fixtures.KitOptions{})
-	s, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "store"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Import(t.Context(), bytes.NewReader(kit), store.ImportOptions{At: fixtures.Created.Add(time.Hour), Root: ch.Root()}); err != nil {
-		t.Fatal(err)
-	}
-	err = s.View(t.Context(), func(r *store.Reader) error {
+	s := storeOf(t, line)
+	err := s.View(t.Context(), func(r *store.Reader) error {
 		a := storescan.NewAdvisories(r)
 		recs, err := a.ForPackage("Go", "example.com/lib")
 		if err != nil || len(recs) != 1 {
@@ -215,15 +213,7 @@ func TestForPackageMatchableThenWhole(t *testing.T) {
 // whole.
 func TestWholeRecordInvalid(t *testing.T) {
 	const bad = `{"id":"GO-2026-0003","affected":[{"package":{"ecosystem":"Go","name":"example.com/lib"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.2.0"}]}]}]}`
-	ch := fixtures.NewChannel("feeds")
-	kit := fixtures.Kit(ch, map[string][]byte{"advisories/govulndb/osv.jsonl": []byte(bad + "\n")}, fixtures.KitOptions{})
-	s, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "store"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Import(t.Context(), bytes.NewReader(kit), store.ImportOptions{At: fixtures.Created.Add(time.Hour), Root: ch.Root()}); err != nil {
-		t.Fatal(err)
-	}
+	s := storeOf(t, bad)
 	scanAt := func(version string) error {
 		sbom := filepath.Join(t.TempDir(), "app.cdx.json")
 		os.WriteFile(sbom, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[{"type":"library","name":"example.com/lib","version":"`+version+`","purl":"pkg:golang/example.com/lib@`+version+`"}]}`), 0o644)
