@@ -45,10 +45,20 @@ type Delta struct {
 	Targets string `json:"targets"`
 	// Removed are the base's paths that the full kit no longer has, sorted.
 	Removed []string `json:"removed"`
+	// Patches are the full kit's files the delta carries as a patch on
+	// the base's file (at PatchPath of Path), sorted by path.
+	Patches []DeltaPatch `json:"patches,omitempty"`
 	// Carried and Files count the content files the delta carries (not
 	// DeltaPath) and the full kit has.
 	Carried int `json:"carried"`
 	Files   int `json:"files"`
+}
+
+// DeltaPatch is a file of the full kit that a delta carries as a patch:
+// its path, and the base content the patch applies to.
+type DeltaPatch struct {
+	Path string    `json:"path"`
+	Base PatchFile `json:"base"`
 }
 
 // ParseDelta decodes DeltaPath and checks its own consistency: schema,
@@ -79,6 +89,17 @@ func ParseDelta(data []byte) (*Delta, error) {
 			return nil, fmt.Errorf("%s: removed path %q: %s", DeltaPath, p, msg)
 		}
 	}
+	for i, p := range d.Patches {
+		if i > 0 && d.Patches[i-1].Path >= p.Path {
+			return nil, fmt.Errorf("%s: patched paths not sorted and unique at %q", DeltaPath, p.Path)
+		}
+		if msg := CheckPath(p.Path); msg != "" || !Patchable(p.Path) {
+			return nil, fmt.Errorf("%s: patched path %q is not a file a delta may patch", DeltaPath, p.Path)
+		}
+		if b, err := hex.DecodeString(p.Base.SHA256); err != nil || len(b) != sha256.Size || p.Base.Length < 0 {
+			return nil, fmt.Errorf("%s: patch of %q: base %q (%d bytes) is not a hex sha256 and length", DeltaPath, p.Path, p.Base.SHA256, p.Base.Length)
+		}
+	}
 	return &d, nil
 }
 
@@ -93,6 +114,10 @@ type DeltaFrom struct {
 	// Have holds further hex sha256 digests the site holds (any channel's
 	// files, image blobs of a have-list): content with one is left out.
 	Have map[string]bool
+	// Content, if set, opens the base's file at a path of Files: a changed
+	// Patchable file whose patch on it is smaller than a quarter of the
+	// file is carried as the patch. Without it, changed files go whole.
+	Content func(path string) (io.ReadCloser, error)
 }
 
 // WrittenDelta describes a delta kit that WriteDelta produced.
@@ -103,9 +128,11 @@ type WrittenDelta struct {
 	FullTargets       int
 	FullContentBytes  int64
 	// Carried and CarriedBytes count the full kit's files the delta
-	// carries (not DeltaPath).
+	// carries (not DeltaPath); Patched and PatchBytes its patches.
 	Carried      int
 	CarriedBytes int64
+	Patched      int
+	PatchBytes   int64
 	Removed      []string
 }
 
@@ -133,10 +160,8 @@ func WriteDelta(ctx context.Context, w io.Writer, opts WriteOptions, files []Fil
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		if f.Path == DeltaPath {
-			return nil, fmt.Errorf("%w: %q is reserved for a delta's description", ErrInvalidPath, DeltaPath)
-		}
+	if err := checkNotDelta(files); err != nil {
+		return nil, err
 	}
 	digests, sizes, err := hashFiles(ctx, files)
 	if err != nil {
@@ -160,12 +185,21 @@ func WriteDelta(ctx context.Context, w io.Writer, opts WriteOptions, files []Fil
 		baseDigests[d] = true
 	}
 	inFull := make(map[string]bool, len(files))
-	var carried []File
-	var fullBytes, carriedBytes int64
+	var carried, patches []File
+	var patched []DeltaPatch
+	var fullBytes, carriedBytes, patchBytes int64
 	for i, f := range files {
 		inFull[f.Path] = true
 		fullBytes += sizes[i]
 		if baseDigests[hex.EncodeToString(digests[i])] {
+			continue
+		}
+		if p, ok, err := patchOf(from, f, sizes[i]); err != nil {
+			return nil, err
+		} else if ok {
+			patched = append(patched, p.entry)
+			patches = append(patches, p.file)
+			patchBytes += int64(len(p.data))
 			continue
 		}
 		f.Digest, f.Size = digests[i], sizes[i]
@@ -182,13 +216,14 @@ func WriteDelta(ctx context.Context, w io.Writer, opts WriteOptions, files []Fil
 	base := from.Base
 	d := Delta{
 		Schema: DeltaSchema, Base: base, TargetsSHA256: hex.EncodeToString(fullSum[:]), Targets: string(fullJSON),
-		Removed: removed, Carried: len(carried), Files: len(files),
+		Removed: removed, Patches: patched, Carried: len(carried), Files: len(files),
 	}
 	dj, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	dj = append(dj, '\n')
+	carried = append(carried, patches...)
 	carried = append(carried, File{
 		Path:   DeltaPath,
 		Custom: json.RawMessage(`{"mediaType":"` + MediaDelta + `"}`),
@@ -203,8 +238,64 @@ func WriteDelta(ctx context.Context, w io.Writer, opts WriteOptions, files []Fil
 	}
 	return &WrittenDelta{
 		Written: written, FullTargetsSHA256: d.TargetsSHA256, FullTargets: len(files), FullContentBytes: fullBytes,
-		Carried: d.Carried, CarriedBytes: carriedBytes, Removed: removed,
+		Carried: d.Carried, CarriedBytes: carriedBytes, Patched: len(patched), PatchBytes: patchBytes, Removed: removed,
 	}, nil
+}
+
+// madePatch is a file of the full kit carried as a patch.
+type madePatch struct {
+	entry DeltaPatch
+	file  File
+	data  []byte
+}
+
+// patchOf makes the patch of f, of size bytes, on the base's file at the
+// same path, when from can open it and the patch is smaller than a
+// quarter of f.
+func patchOf(from DeltaFrom, f File, size int64) (*madePatch, bool, error) {
+	if from.Content == nil || !Patchable(f.Path) || size < 4096 {
+		return nil, false, nil
+	}
+	if _, ok := from.Files[f.Path]; !ok {
+		return nil, false, nil
+	}
+	read := func(what string, open func() (io.ReadCloser, error)) ([]byte, error) {
+		rc, err := open()
+		if err != nil {
+			return nil, fmt.Errorf("delta: patch of %s: %s: %w", f.Path, what, err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			return nil, fmt.Errorf("delta: patch of %s: %s: %w", f.Path, what, err)
+		}
+		return b, nil
+	}
+	base, err := read("the base's file", func() (io.ReadCloser, error) { return from.Content(f.Path) })
+	if err != nil {
+		return nil, false, err
+	}
+	sum := sha256.Sum256(base)
+	if got := hex.EncodeToString(sum[:]); got != from.Files[f.Path] {
+		return nil, false, fmt.Errorf("delta: patch of %s: the base's file has sha256 %s, the base lists %s", f.Path, got, from.Files[f.Path])
+	}
+	next, err := read("the file", f.Open)
+	if err != nil {
+		return nil, false, err
+	}
+	data, err := MakePatch(f.Path, base, next, int(size/4))
+	if errors.Is(err, ErrPatchNotSmaller) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return &madePatch{
+		entry: DeltaPatch{Path: f.Path, Base: PatchFile{SHA256: from.Files[f.Path], Length: int64(len(base))}},
+		file: File{Path: PatchPath(f.Path), Custom: json.RawMessage(`{"mediaType":"` + MediaPatch + `"}`),
+			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }},
+		data: data,
+	}, true, nil
 }
 
 // FullTargets parses the full kit's targets of d (canonical form checked,

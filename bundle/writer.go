@@ -91,6 +91,19 @@ type Written struct {
 	SignerKeyIDs  []string
 }
 
+// checkNotDelta refuses, in a full kit, the paths of a delta's own files.
+func checkNotDelta(files []File) error {
+	for _, f := range files {
+		if f.Path == DeltaPath {
+			return fmt.Errorf("%w: %q: reserved for a delta kit's description", ErrInvalidPath, DeltaPath)
+		}
+		if strings.HasPrefix(f.Path, PatchDir) {
+			return fmt.Errorf("%w: %q: %s is reserved for a delta kit's patches", ErrInvalidPath, f.Path, PatchDir)
+		}
+	}
+	return nil
+}
+
 // Write writes a kit holding files to w. files need not be sorted; their
 // paths must be valid and unique. The same files, options and ed25519 keys
 // give the same bytes.
@@ -105,8 +118,10 @@ func Write(ctx context.Context, w io.Writer, opts WriteOptions, files []File) (*
 	if err != nil {
 		return nil, err
 	}
-	if info.Base == nil && slices.ContainsFunc(files, func(f File) bool { return f.Path == DeltaPath }) {
-		return nil, fmt.Errorf("%w: %q: reserved for a delta kit's description", ErrInvalidPath, DeltaPath)
+	if info.Base == nil {
+		if err := checkNotDelta(files); err != nil {
+			return nil, err
+		}
 	}
 
 	// Pass 1: hash every file.

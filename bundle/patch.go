@@ -1,0 +1,288 @@
+package bundle
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// A delta kit may carry a changed line-oriented file (an advisories
+// osv.jsonl: one record a line) as a patch on the base's file instead of
+// whole: a day that modifies 1 % of the records ships those records, not
+// the source again. The patch of path P is the content file
+// PatchDir + P, media type MediaPatch:
+//
+//	{"schema":"ferry.dev/patch/v1","path":P,"base":{"sha256":…,"length":…},
+//	 "result":{"sha256":…,"length":…},"ops":[[0,OFF,LEN],[1,OFF,LEN],…]}\n
+//	DATA
+//
+// One line of JSON, then DATA: the lines of the result that the base does
+// not have, verbatim, newlines included. The result is the ops in order:
+// [0,OFF,LEN] copies LEN bytes of the base at OFF, [1,OFF,LEN] the next
+// LEN bytes of DATA (OFF says where they start: every insert takes DATA
+// from where the last one ended, and together they take all of it).
+// Copies go forward through the base and never overlap, so a result is
+// never longer than the base and DATA. The result's sha256 is the one the
+// full kit's targets list for P: an import checks it as it writes it.
+// The records a patch inserts lie in DATA as they lie in the result,
+// whole lines, so a store may address them where the patch holds them.
+const (
+	PatchSchema = "ferry.dev/patch/v1"
+	MediaPatch  = "application/vnd.ferry.patch"
+	// PatchDir is the directory of a delta's patches; a full kit never
+	// holds a path under it.
+	PatchDir = "delta/"
+)
+
+// MaxPatchHeader caps the first line of a patch (its ops), read before
+// DATA: 64 MiB holds the ops of a change to millions of records.
+const MaxPatchHeader = 64 << 20
+
+// PatchPath is where a delta carries the patch of the full kit's path p.
+func PatchPath(p string) string { return PatchDir + p }
+
+// Patchable reports whether a delta may carry the file at path as a patch:
+// the line-oriented advisories files.
+func Patchable(path string) bool {
+	return strings.HasPrefix(path, "advisories/") && strings.HasSuffix(path, ".jsonl")
+}
+
+// PatchFile names a file by content.
+type PatchFile struct {
+	SHA256 string `json:"sha256"`
+	Length int64  `json:"length"`
+}
+
+// Patch ops.
+const (
+	OpCopy   = 0 // copy LEN bytes of the base at OFF
+	OpInsert = 1 // the next LEN bytes of DATA, which start at OFF
+)
+
+// PatchOp is one op: kind, offset, length.
+type PatchOp [3]int64
+
+// PatchHeader is the first line of a patch.
+type PatchHeader struct {
+	Schema string    `json:"schema"`
+	Path   string    `json:"path"`
+	Base   PatchFile `json:"base"`
+	Result PatchFile `json:"result"`
+	Ops    []PatchOp `json:"ops"`
+}
+
+// ErrPatchNotSmaller is MakePatch's answer when a patch would not be
+// smaller than maxSize: the file is better carried whole.
+var ErrPatchNotSmaller = errors.New("the patch is not smaller than the file")
+
+// MakePatch returns the patch that turns base into next, the file at path,
+// or ErrPatchNotSmaller when it would exceed maxSize bytes. A line of next
+// is copied when the same bytes are a line of base after the last line
+// copied; every other line is inserted. For files sorted by a key, as
+// osv.jsonl is by id, that keeps every unchanged record.
+func MakePatch(path string, base, next []byte, maxSize int) ([]byte, error) {
+	if msg := CheckPath(path); msg != "" {
+		return nil, fmt.Errorf("patch of %q: %s", path, msg)
+	}
+	// The first offset of each line of base, by its hash; a hash that two
+	// different lines share is looked up by bytes, and a miss is only an
+	// insert.
+	at := make(map[uint64]int64, bytes.Count(base, []byte{'\n'})+1)
+	for off := 0; off < len(base); {
+		n := lineLen(base[off:])
+		h := xxhash.Sum64(base[off : off+n])
+		if _, ok := at[h]; !ok {
+			at[h] = int64(off)
+		}
+		off += n
+	}
+	var ops []PatchOp
+	var data bytes.Buffer
+	cursor := int64(0) // where the next copy may start in base
+	add := func(kind int64, off, n int64) {
+		if last := len(ops) - 1; last >= 0 && ops[last][0] == kind && ops[last][1]+ops[last][2] == off {
+			ops[last][2] += n
+			return
+		}
+		ops = append(ops, PatchOp{kind, off, n})
+	}
+	for off := 0; off < len(next); {
+		n := lineLen(next[off:])
+		line := next[off : off+n]
+		if b, ok := at[xxhash.Sum64(line)]; ok && b >= cursor && bytes.Equal(base[b:min(b+int64(n), int64(len(base)))], line) {
+			add(OpCopy, b, int64(n))
+			cursor = b + int64(n)
+		} else {
+			add(OpInsert, int64(data.Len()), int64(n))
+			data.Write(line)
+			if data.Len() >= maxSize {
+				return nil, ErrPatchNotSmaller
+			}
+		}
+		off += n
+	}
+	bs, ns := sha256.Sum256(base), sha256.Sum256(next)
+	h := PatchHeader{
+		Schema: PatchSchema, Path: path,
+		Base:   PatchFile{SHA256: hex.EncodeToString(bs[:]), Length: int64(len(base))},
+		Result: PatchFile{SHA256: hex.EncodeToString(ns[:]), Length: int64(len(next))},
+		Ops:    ops,
+	}
+	if h.Ops == nil {
+		h.Ops = []PatchOp{}
+	}
+	hj, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	if len(hj)+1+data.Len() >= maxSize {
+		return nil, ErrPatchNotSmaller
+	}
+	return append(append(hj, '\n'), data.Bytes()...), nil
+}
+
+// lineLen is the length of the first line of b, its newline included.
+func lineLen(b []byte) int {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return i + 1
+	}
+	return len(b)
+}
+
+// ReadPatchHeader reads the first line of a patch of size bytes from r
+// and checks it: schema, path, digests, and ops that copy forward through
+// the base without overlap, take DATA in order and whole, and add up to
+// the result's length. r is left at DATA.
+func ReadPatchHeader(r *bufio.Reader, size int64) (*PatchHeader, error) {
+	line, err := readLine(r, MaxPatchHeader)
+	if err != nil {
+		return nil, fmt.Errorf("patch header: %w", err)
+	}
+	var h PatchHeader
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
+		return nil, fmt.Errorf("patch header: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("patch header: more than one JSON value on its line")
+	}
+	if h.Schema != PatchSchema {
+		return nil, fmt.Errorf("patch header: schema %q is not %q", h.Schema, PatchSchema)
+	}
+	if msg := CheckPath(h.Path); msg != "" || !Patchable(h.Path) {
+		return nil, fmt.Errorf("patch header: path %q is not a file a delta may patch", h.Path)
+	}
+	for name, f := range map[string]PatchFile{"base": h.Base, "result": h.Result} {
+		if b, err := hex.DecodeString(f.SHA256); err != nil || len(b) != sha256.Size || f.SHA256 != strings.ToLower(f.SHA256) {
+			return nil, fmt.Errorf("patch header: %s sha256 %q is not a hex sha256", name, f.SHA256)
+		}
+		if f.Length < 0 {
+			return nil, fmt.Errorf("patch header: %s length %d", name, f.Length)
+		}
+	}
+	dataLen := size - int64(len(line)) - 1
+	var cursor, taken, total int64
+	for i, op := range h.Ops {
+		kind, off, n := op[0], op[1], op[2]
+		if n <= 0 || off < 0 {
+			return nil, fmt.Errorf("patch header: op %d: offset %d length %d", i, off, n)
+		}
+		switch kind {
+		case OpCopy:
+			if off < cursor || off > h.Base.Length-n {
+				return nil, fmt.Errorf("patch header: op %d copies base bytes %d to %d: not forward of %d within its %d bytes", i, off, off+n, cursor, h.Base.Length)
+			}
+			cursor = off + n
+		case OpInsert:
+			if off != taken || n > dataLen-taken {
+				return nil, fmt.Errorf("patch header: op %d inserts data bytes %d to %d: not the %d to %d the data has next", i, off, off+n, taken, dataLen)
+			}
+			taken += n
+		default:
+			return nil, fmt.Errorf("patch header: op %d: kind %d is neither copy (0) nor insert (1)", i, kind)
+		}
+		total += n
+	}
+	if taken != dataLen {
+		return nil, fmt.Errorf("patch header: the ops insert %d data bytes, the patch has %d", taken, dataLen)
+	}
+	if total != h.Result.Length {
+		return nil, fmt.Errorf("patch header: the ops make %d bytes, the result has %d", total, h.Result.Length)
+	}
+	return &h, nil
+}
+
+// readLine reads one line of at most max bytes, without its newline.
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := r.ReadSlice('\n')
+		line = append(line, frag...)
+		if len(line) > max+1 {
+			return nil, fmt.Errorf("longer than %d bytes", max)
+		}
+		if err == nil {
+			return line[:len(line)-1], nil
+		}
+		if err != bufio.ErrBufferFull {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+}
+
+// PatchReader returns the result of a patch whose header h was read from
+// data (ReadPatchHeader), on base: the bytes, not their digest, which the
+// caller checks. A base shorter than a copy fails the read.
+func PatchReader(h *PatchHeader, base io.ReaderAt, data io.Reader) io.Reader {
+	return &patchReader{ops: h.Ops, base: base, data: data}
+}
+
+type patchReader struct {
+	ops  []PatchOp
+	base io.ReaderAt
+	data io.Reader
+	done int64 // of ops[0]
+}
+
+func (p *patchReader) Read(b []byte) (int, error) {
+	for len(p.ops) > 0 && p.done == p.ops[0][2] {
+		p.ops, p.done = p.ops[1:], 0
+	}
+	if len(p.ops) == 0 {
+		return 0, io.EOF
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	op := p.ops[0]
+	want := min(int64(len(b)), op[2]-p.done)
+	var n int
+	var err error
+	if op[0] == OpCopy {
+		n, err = p.base.ReadAt(b[:want], op[1]+p.done)
+		if n == int(want) {
+			err = nil
+		} else if err == nil || err == io.EOF {
+			err = fmt.Errorf("the base ends before byte %d that the patch copies", op[1]+p.done+int64(n))
+		}
+	} else {
+		n, err = io.ReadFull(p.data, b[:want])
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			err = errors.New("the patch's data ends before its ops do")
+		}
+	}
+	p.done += int64(n)
+	return n, err
+}
