@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -60,9 +61,12 @@ type stager struct {
 	bufA   []byte
 	bufB   []byte
 	staged map[string]*stagedBlob // by hex sha256
-	bytes  int64                  // bytes written to staging files
-	clock  Clock                  // nil: no timing
-	spent  time.Duration          // time spent writing and syncing
+	// expanded are the headers of the patches expand applied, by the
+	// path of the file each made.
+	expanded map[string]*bundle.PatchHeader
+	bytes    int64         // bytes written to staging files
+	clock    Clock         // nil: no timing
+	spent    time.Duration // time spent writing and syncing
 	// lastSum is the hex sha256 of the last staging file written.
 	lastSum string
 	// onStaged, if set, is told of every staging file written whose
@@ -134,6 +138,11 @@ func (st *stager) stage(t verify.Target, r io.Reader) error {
 		return &stopError{bundle.Errorf(bundle.CodeDigestMismatch, t.Path, "sha256 is %s, targets.json says %s", st.lastSum, t.SHA256)}
 	}
 	st.staged[t.SHA256] = b
+	if strings.HasPrefix(t.Path, bundle.PatchDir) {
+		// A delta's patch: make the file it stands for, on the store's
+		// blob of its base, and stage it as if the kit carried it.
+		return st.expand(t, b)
+	}
 	if st.onStaged != nil && b.tmp != "" {
 		// Only a staging file's digest was checked here: bytes equal to a
 		// stored blob are verified with the kit, and its blob kept.

@@ -1,8 +1,12 @@
 package store
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"os"
+
+	"github.com/ferry-dev/ferry/bundle"
 
 	"github.com/ferry-dev/ferry/verify"
 	bolt "go.etcd.io/bbolt"
@@ -104,4 +108,64 @@ func (st *stager) dropUnreferenced(targets []verify.Target) {
 		}
 		delete(st.staged, sha)
 	}
+}
+
+// expand makes the file that the staged patch t (staged as b) stands for,
+// on the store's blob of the patch's base, and stages it as the kit's
+// target it names: its bytes are checked against the sha256 the patch
+// says, which checkPatches compares with the full kit's signed targets.
+func (st *stager) expand(t verify.Target, b *stagedBlob) error {
+	src := b.tmp
+	if src == "" {
+		src = st.s.blobPath(t.SHA256)
+	}
+	pf, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("%s: %w", t.Path, err)
+	}
+	defer pf.Close()
+	br := bufio.NewReaderSize(pf, 64<<10)
+	h, err := bundle.ReadPatchHeader(br, t.Length)
+	if err != nil {
+		return &stopError{bundle.Errorf(bundle.CodeMalformed, t.Path, "%v", err)}
+	}
+	if t.Path != bundle.PatchPath(h.Path) {
+		return &stopError{bundle.Errorf(bundle.CodeMalformed, t.Path, "the patch is of %s, not of the path it is carried for", h.Path)}
+	}
+	base, err := os.Open(st.s.blobPath(h.Base.SHA256))
+	if err != nil {
+		return &stopError{bundle.Errorf(bundle.CodeBlobMissing, t.Path, "the patch of %s applies to sha256:%s (%d bytes), which the store does not hold", h.Path, h.Base.SHA256, h.Base.Length)}
+	}
+	defer base.Close()
+	if fi, err := base.Stat(); err != nil || fi.Size() != h.Base.Length {
+		return &stopError{bundle.Errorf(bundle.CodeBlobMissing, t.Path, "the patch of %s applies to sha256:%s (%d bytes), which the store does not hold whole", h.Path, h.Base.SHA256, h.Base.Length)}
+	}
+	result := verify.Target{Path: h.Path, Length: h.Result.Length, SHA256: h.Result.SHA256, Type: bundle.ContentType(h.Path)}
+	if err := st.stage(result, bundle.PatchReader(h, base, br)); err != nil {
+		return fmt.Errorf("applying %s: %w", t.Path, err)
+	}
+	if st.expanded == nil {
+		st.expanded = map[string]*bundle.PatchHeader{}
+	}
+	st.expanded[h.Path] = h
+	return nil
+}
+
+// checkPatches checks that every patch a verified delta names was applied
+// and made the file of the full kit's signed targets: the patch's own
+// header is not what the channel's keys signed for the file.
+func (st *stager) checkPatches(d *verify.Delta) error {
+	for _, p := range d.Patches {
+		h := st.expanded[p.Path]
+		switch {
+		case h == nil:
+			return bundle.Errorf(bundle.CodeMalformed, p.PatchPath, "the patch of %s was not applied", p.Path)
+		case h.Base != p.Base:
+			return bundle.Errorf(bundle.CodeMalformed, p.PatchPath, "applies to sha256:%s, %s says sha256:%s", h.Base.SHA256, bundle.DeltaPath, p.Base.SHA256)
+		case h.Result.SHA256 != p.Result.SHA256 || h.Result.Length != p.Result.Length:
+			return bundle.Errorf(bundle.CodeDigestMismatch, p.Path, "the patch made %d bytes sha256 %s, the full kit lists %d bytes sha256 %s",
+				h.Result.Length, h.Result.SHA256, p.Result.Length, p.Result.SHA256)
+		}
+	}
+	return nil
 }

@@ -302,6 +302,11 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 		return res, rep.Err()
 	}
 	if rep.Delta != nil {
+		if im.st != nil {
+			if err := im.st.checkPatches(rep.Delta); err != nil {
+				return res, err
+			}
+		}
 		rep = fullKit(rep)
 	}
 	outcome, err := im.outcome(rep)

@@ -35,10 +35,25 @@ type Delta struct {
 	Files   int      `json:"files"`
 	Carried int      `json:"carried"`
 	Removed []string `json:"removed"`
+	// Patches are the full kit's files the delta carries as a patch on a
+	// file of the base (bundle/patch.go), sorted by path.
+	Patches []Patch `json:"patches,omitempty"`
 
 	// Full lists the full kit's content files, sorted by path: those the
 	// delta carries and those it leaves out for the store to supply.
 	Full []Target `json:"-"`
+}
+
+// Patch is a file of the full kit that a delta carries as a patch.
+type Patch struct {
+	// Path is the full kit's path, PatchPath where the delta carries the
+	// patch.
+	Path      string `json:"path"`
+	PatchPath string `json:"patchPath"`
+	// Base is the content the patch applies to.
+	Base bundle.PatchFile `json:"base"`
+	// Result is the full kit's target the patch makes.
+	Result Target `json:"-"`
 }
 
 // Needs describes what a store must hold for a delta with base b to apply.
@@ -123,11 +138,26 @@ func (v *verifier) checkDelta() {
 		rep.Full = append(rep.Full, t)
 	}
 	carried := map[string]bool{}
+	patches := map[string]bool{} // patch paths delta.json names
+	for _, p := range d.Patches {
+		patches[bundle.PatchPath(p.Path)] = true
+	}
+	patchCarried, carriedPath := map[string]bool{}, map[string]bool{}
+	find := func(p string) (int, bool) {
+		return slices.BinarySearchFunc(rep.Full, p, func(a Target, p string) int { return strings.Compare(a.Path, p) })
+	}
 	for _, t := range v.rep.Targets {
 		if t.Path == bundle.DeltaPath {
 			continue
 		}
-		i, ok := slices.BinarySearchFunc(rep.Full, t.Path, func(a Target, p string) int { return strings.Compare(a.Path, p) })
+		if strings.HasPrefix(t.Path, bundle.PatchDir) {
+			if !patches[t.Path] {
+				v.fail(bundle.CodeUnexpectedEntry, t.Path, "a patch that %s does not name", bundle.DeltaPath)
+			}
+			patchCarried[t.Path] = true
+			continue
+		}
+		i, ok := find(t.Path)
 		if !ok {
 			v.fail(bundle.CodeUnexpectedEntry, t.Path, "carried by the delta but not in the full kit it stands for")
 			continue
@@ -138,11 +168,25 @@ func (v *verifier) checkDelta() {
 			continue
 		}
 		carried[t.SHA256] = true
+		carriedPath[t.Path] = true
 		rep.Carried++
 	}
 	for _, p := range d.Removed {
 		if _, ok := full.Signed.Targets[p]; ok {
 			v.fail(bundle.CodeMalformed, bundle.DeltaPath, "removed path %q is in the full kit", p)
+		}
+	}
+	for _, p := range d.Patches {
+		i, ok := find(p.Path)
+		switch {
+		case !ok:
+			v.fail(bundle.CodeMalformed, bundle.DeltaPath, "patched path %q is not in the full kit", p.Path)
+		case carriedPath[p.Path]:
+			v.fail(bundle.CodeMalformed, bundle.DeltaPath, "%q is both carried and patched", p.Path)
+		case !patchCarried[bundle.PatchPath(p.Path)]:
+			v.fail(bundle.CodeMissingTarget, bundle.PatchPath(p.Path), "%s names the patch of %s, which the delta does not carry", bundle.DeltaPath, p.Path)
+		default:
+			rep.Patches = append(rep.Patches, Patch{Path: p.Path, PatchPath: bundle.PatchPath(p.Path), Base: p.Base, Result: rep.Full[i]})
 		}
 	}
 	rep.Files = len(rep.Full)
@@ -220,6 +264,14 @@ func (v *verifier) checkDeltaStore(d *Delta, carried map[string]bool) {
 		}
 	}
 	seen := map[string]bool{}
+	for _, p := range d.Patches {
+		// A patched file is made on the import from its base, which the
+		// store must hold; the file itself it may not.
+		seen[p.Result.SHA256] = true
+		if !v.opts.Store.HasBlob(p.Base.SHA256, p.Base.Length) {
+			v.fail(bundle.CodeBlobMissing, p.PatchPath, "the patch of %s applies to sha256:%s (%d bytes), which the store does not hold", p.Path, p.Base.SHA256, p.Base.Length)
+		}
+	}
 	for _, t := range d.Full {
 		if carried[t.SHA256] || seen[t.SHA256] {
 			continue

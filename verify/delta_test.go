@@ -205,3 +205,125 @@ func TestDeltaDescriptionAttacks(t *testing.T) {
 	rep = run(t, tampered, pinned(ch.Root()), at)
 	wantFailures(t, rep, failure{bundle.CodeDigestMismatch, bundle.DeltaPath})
 }
+
+// patchVersions returns files of versions 1 and 2 where 2 modifies 1 % of
+// the records of an osv.jsonl: the delta carries it as a patch.
+func patchVersions() (v1, v2 map[string][]byte) {
+	v1, v2 = fixtures.SampleFiles(), fixtures.SampleFiles()
+	v1["advisories/go/osv.jsonl"] = fixtures.Advisories(400, nil)
+	v2["advisories/go/osv.jsonl"] = fixtures.Advisories(400, func(i int) bool { return i%100 == 7 })
+	return v1, v2
+}
+
+// TestDeltaPatch: a delta carrying a patch verifies alone and says so;
+// against a store, the store must hold the patch's base (not the file the
+// patch makes).
+func TestDeltaPatch(t *testing.T) {
+	ch := fixtures.NewChannel("acme-feeds")
+	v1, v2 := patchVersions()
+	base := fixtures.Kit(ch, v1, fixtures.KitOptions{Version: 1})
+	from := fixtures.BaseOf(base, v1)
+	from.Content = fixtures.ContentOf(v1)
+	d := fixtures.DeltaKit(ch, v2, fixtures.KitOptions{Version: 2}, from)
+	carried := map[string]bool{}
+	for _, e := range fixtures.Entries(d) {
+		carried[e.Name] = true
+	}
+	if !carried["delta/advisories/go/osv.jsonl"] || carried["advisories/go/osv.jsonl"] {
+		t.Fatalf("the delta carries %v: want the patch of advisories/go/osv.jsonl, not the file", carried)
+	}
+	rep := run(t, d, pinned(ch.Root()), at)
+	if !rep.OK {
+		t.Fatalf("delta: %v", rep.Failures)
+	}
+	sum := sha256.Sum256(v1["advisories/go/osv.jsonl"])
+	want := verify.Patch{Path: "advisories/go/osv.jsonl", PatchPath: "delta/advisories/go/osv.jsonl",
+		Base: bundle.PatchFile{SHA256: hex.EncodeToString(sum[:]), Length: int64(len(v1["advisories/go/osv.jsonl"]))}}
+	if len(rep.Delta.Patches) != 1 || rep.Delta.Carried != 0 {
+		t.Fatalf("patches %+v, carried %d", rep.Delta.Patches, rep.Delta.Carried)
+	}
+	got := rep.Delta.Patches[0]
+	sum = sha256.Sum256(v2["advisories/go/osv.jsonl"])
+	if got.Path != want.Path || got.PatchPath != want.PatchPath || got.Base != want.Base || got.Result.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("patch %+v, want %+v making sha256 %x", got, want, sum)
+	}
+
+	all := map[string]bool{}
+	for _, s := range from.Files {
+		all[s] = true
+	}
+	good := fakeStore{version: 1, targets: from.Base.TargetsSHA256, ok: true, blobs: all}
+	if rep := runStore(t, d, pinned(ch.Root()), good); !rep.OK {
+		t.Fatalf("onto its base: %v", rep.Failures)
+	}
+	lacking := fakeStore{version: 1, targets: from.Base.TargetsSHA256, ok: true, blobs: map[string]bool{}}
+	for s := range all {
+		lacking.blobs[s] = s != want.Base.SHA256
+	}
+	rep = runStore(t, d, pinned(ch.Root()), lacking)
+	wantFailures(t, rep, failure{bundle.CodeBlobMissing, "delta/advisories/go/osv.jsonl"})
+	if !strings.Contains(rep.Failures[0].Message, want.Base.SHA256) {
+		t.Errorf("the failure does not name the base it lacks: %s", rep.Failures[0].Message)
+	}
+}
+
+// TestDeltaPatchAttacks: a patch delta.json does not name, one it names
+// but the delta does not carry, a patched path the full kit lacks or
+// carries whole: each fails with its code.
+func TestDeltaPatchAttacks(t *testing.T) {
+	ch := fixtures.NewChannel("acme-feeds")
+	v1, v2 := patchVersions()
+	base := fixtures.Kit(ch, v1, fixtures.KitOptions{Version: 1})
+	from := fixtures.BaseOf(base, v1)
+	from.Content = fixtures.ContentOf(v1)
+	good := fixtures.DeltaKit(ch, v2, fixtures.KitOptions{Version: 2}, from)
+	var desc, patch []byte
+	for _, e := range fixtures.Entries(good) {
+		switch e.Name {
+		case bundle.DeltaPath:
+			desc = e.Content
+		case "delta/advisories/go/osv.jsonl":
+			patch = e.Content
+		}
+	}
+	var d bundle.Delta
+	if err := json.Unmarshal(desc, &d); err != nil {
+		t.Fatal(err)
+	}
+	signed := func(files map[string][]byte) []byte {
+		b := from.Base
+		return writeKit(t, bundle.WriteOptions{
+			Info:  bundle.Info{Channel: ch.Name, Version: 2, Base: &b},
+			Roots: ch.Chain, Signers: ch.SigningKeys(),
+		}, files)
+	}
+	enc := func(d bundle.Delta) []byte {
+		b, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if rep := run(t, signed(map[string][]byte{bundle.DeltaPath: desc, "delta/advisories/go/osv.jsonl": patch}), pinned(ch.Root()), at); !rep.OK {
+		t.Fatalf("the delta re-signed as is: %v", rep.Failures)
+	}
+
+	unnamed := d
+	unnamed.Patches = nil
+	rep := run(t, signed(map[string][]byte{bundle.DeltaPath: enc(unnamed), "delta/advisories/go/osv.jsonl": patch}), pinned(ch.Root()), at)
+	wantFailures(t, rep, failure{bundle.CodeUnexpectedEntry, "delta/advisories/go/osv.jsonl"})
+
+	rep = run(t, signed(map[string][]byte{bundle.DeltaPath: desc}), pinned(ch.Root()), at)
+	wantFailures(t, rep, failure{bundle.CodeMissingTarget, "delta/advisories/go/osv.jsonl"})
+
+	elsewhere := d
+	elsewhere.Patches = []bundle.DeltaPatch{{Path: "advisories/other/osv.jsonl", Base: d.Patches[0].Base}}
+	rep = run(t, signed(map[string][]byte{bundle.DeltaPath: enc(elsewhere), "delta/advisories/other/osv.jsonl": patch}), pinned(ch.Root()), at)
+	wantFailures(t, rep, failure{bundle.CodeMalformed, bundle.DeltaPath})
+
+	both := d
+	both.Carried = 1
+	rep = run(t, signed(map[string][]byte{bundle.DeltaPath: enc(both), "delta/advisories/go/osv.jsonl": patch,
+		"advisories/go/osv.jsonl": v2["advisories/go/osv.jsonl"]}), pinned(ch.Root()), at)
+	wantFailures(t, rep, failure{bundle.CodeMalformed, bundle.DeltaPath})
+}
