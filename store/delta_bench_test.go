@@ -224,9 +224,14 @@ func BenchmarkDeltaDay(b *testing.B) {
 		return err
 	})
 	from := bundle.DeltaFrom{Base: bundle.Base{Channel: "bench", Version: 1, TargetsSHA256: full1.TargetsSHA256}, Files: map[string]string{}}
+	opens := map[string]func() (io.ReadCloser, error){}
 	for _, f := range day1 {
 		from.Files[f.Path], _ = hashOpened(b, f.Open)
+		opens[f.Path] = f.Open
 	}
+	// As ferry mirror --base makes it: the changed osv.jsonl as a patch on
+	// the base's.
+	from.Content = func(p string) (io.ReadCloser, error) { return opens[p]() }
 	delta := write("2.delta.kit.tar.zst", func(w io.Writer) error {
 		_, err := bundle.WriteDelta(context.Background(), w, info(2), day2, from)
 		return err

@@ -248,6 +248,13 @@ func TestDeltaPatch(t *testing.T) {
 		t.Fatalf("patch %+v, want %+v making sha256 %x", got, want, sum)
 	}
 
+	var text bytes.Buffer
+	if err := rep.WriteText(&text, "d.kit.tar.zst"); err != nil {
+		t.Fatal(err)
+	}
+	if line := "patched         advisories/go/osv.jsonl, on sha256:" + want.Base.SHA256; !strings.Contains(text.String(), line) {
+		t.Errorf("the report does not say %q:\n%s", line, text.String())
+	}
 	all := map[string]bool{}
 	for _, s := range from.Files {
 		all[s] = true

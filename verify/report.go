@@ -158,6 +158,9 @@ func (r *Report) WriteText(w io.Writer, source string) error {
 	}
 	if r.Delta != nil {
 		fmt.Fprintf(tw, "full kit\t%d files, %d carried, %d removed; targets sha256 %s\n", r.Delta.Files, r.Delta.Carried, len(r.Delta.Removed), r.Delta.TargetsSHA256)
+		for _, p := range r.Delta.Patches {
+			fmt.Fprintf(tw, "patched\t%s, on sha256:%s (%d bytes)\n", p.Path, p.Base.SHA256, p.Base.Length)
+		}
 	}
 	if r.RootVersion > 0 {
 		fmt.Fprintf(tw, "root version\t%d\n", r.RootVersion)
