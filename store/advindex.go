@@ -55,9 +55,15 @@ type advSource struct {
 	channel, source, sha string
 	b                    *bolt.Bucket
 	// c is b's cursor for the lookups that run nothing while they walk
-	// (seekPrefix, get), reused: a bbolt cursor allocates its path at
+	// (seekPrefix, loc), reused: a bbolt cursor allocates its path at
 	// every Bucket.Cursor and Bucket.Get, and a scan makes thousands.
 	c *bolt.Cursor
+
+	// A layered file (store/layer.go): its layer, the anchor's record
+	// index and a cursor on it, and a cursor for b's "x" entries.
+	lay    *layer
+	anchor *bolt.Bucket
+	ac, xc *bolt.Cursor
 }
 
 func (as *advSource) cursor() *bolt.Cursor {
@@ -67,22 +73,131 @@ func (as *advSource) cursor() *bolt.Cursor {
 	return as.c
 }
 
-// seekPrefix is scanPrefix over b with the reused cursor; fn must not
-// look anything up in as.
+// seekPrefix calls fn with the rest of every key of the source that
+// starts with prefix, in order ("a" alias NUL, "p" ecosystem NUL name
+// NUL: the rest is a record id); fn must not look anything up in as. A
+// layered file's are its own and the anchor's it keeps.
 func (as *advSource) seekPrefix(prefix []byte, fn func(rest []byte)) {
 	c := as.cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		fn(k[len(prefix):])
+	k, _ := c.Seek(prefix)
+	own := func() []byte {
+		if k != nil && bytes.HasPrefix(k, prefix) {
+			return k[len(prefix):]
+		}
+		return nil
+	}
+	if as.lay == nil {
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			fn(k[len(prefix):])
+		}
+		return
+	}
+	ak, _ := as.ac.Seek(prefix)
+	anc := func() []byte {
+		for ; ak != nil && bytes.HasPrefix(ak, prefix); ak, _ = as.ac.Next() {
+			if rest := ak[len(prefix):]; !as.dropped(rest) {
+				return rest
+			}
+		}
+		return nil
+	}
+	o, a := own(), anc()
+	for o != nil || a != nil {
+		if a == nil || (o != nil && bytes.Compare(o, a) <= 0) {
+			fn(o)
+			k, _ = c.Next()
+			o = own()
+			continue
+		}
+		fn(a)
+		ak, _ = as.ac.Next()
+		a = anc()
 	}
 }
 
-// get is b.Get with the reused cursor.
-func (as *advSource) get(key []byte) []byte {
+// dropped reports whether a layered file lacks the anchor's record id.
+func (as *advSource) dropped(id []byte) bool {
+	key := make([]byte, 0, 64)
+	key = append(append(key, 'x'), id...)
+	k, _ := as.xc.Seek(key)
+	return bytes.Equal(k, key)
+}
+
+// loc returns where the record id is: the blob, the offset and length of
+// the record in it. ok is false when the source has no record id.
+func (as *advSource) loc(id string) (blob string, off, n uint64, ok bool, err error) {
+	key := ikey('r', id)
 	k, v := as.cursor().Seek(key)
-	if !bytes.Equal(k, key) {
-		return nil
+	if bytes.Equal(k, key) {
+		if as.lay == nil {
+			off, n, err = plainLoc(v)
+			return as.sha, off, n, err == nil, err
+		}
+		var b uint64
+		b, off, n, err = ownLoc(v, len(as.lay.Blobs))
+		if err != nil {
+			return "", 0, 0, false, err
+		}
+		return as.lay.Blobs[b].SHA256, off, n, true, nil
 	}
-	return v
+	if as.lay == nil || as.dropped([]byte(id)) {
+		return "", 0, 0, false, nil
+	}
+	k, v = as.ac.Seek(key)
+	if !bytes.Equal(k, key) {
+		return "", 0, 0, false, nil
+	}
+	off, n, err = plainLoc(v)
+	return as.lay.Blobs[0].SHA256, off, n, err == nil, err
+}
+
+// forEachRecord calls fn with every record of the source, by id.
+func (as *advSource) forEachRecord(fn func(id, blob string, off, n uint64) error) error {
+	prefix := []byte{'r'}
+	if as.lay == nil {
+		return scanPrefix(as.b, prefix, func(id, v []byte) error {
+			off, n, err := plainLoc(v)
+			if err != nil {
+				return fmt.Errorf("channel %s: advisories index: %s: %w", as.channel, id, err)
+			}
+			return fn(string(id), as.sha, off, n)
+		})
+	}
+	var ids []string
+	as.seekPrefix(prefix, func(id []byte) { ids = append(ids, string(id)) })
+	for _, id := range ids {
+		blob, off, n, ok, err := as.loc(id)
+		if err != nil {
+			return fmt.Errorf("channel %s: advisories index: %s: %w", as.channel, id, err)
+		}
+		if !ok {
+			continue
+		}
+		if err := fn(id, blob, off, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plainLoc decodes a plain record index's location: offset, length.
+func plainLoc(v []byte) (off, n uint64, err error) {
+	off, n1 := binary.Uvarint(v)
+	n, n2 := binary.Uvarint(v[max(n1, 0):])
+	if n1 <= 0 || n2 <= 0 || n1+n2 != len(v) {
+		return 0, 0, fmt.Errorf("malformed location %x", v)
+	}
+	return off, n, nil
+}
+
+// ownLoc decodes a layer's own location: blob (of blobs), offset, length.
+func ownLoc(v []byte, blobs int) (b, off, n uint64, err error) {
+	b, n0 := binary.Uvarint(v)
+	if n0 <= 0 || b == 0 || b >= uint64(blobs) {
+		return 0, 0, 0, fmt.Errorf("malformed location %x", v)
+	}
+	off, n, err = plainLoc(v[n0:])
+	return b, off, n, err
 }
 
 // advSources resolves the channels' advisories indexes into their sources'
@@ -95,7 +210,17 @@ func advSources(tx *bolt.Tx, chans []chanBucket) ([]advSource, error) {
 			if err != nil {
 				return fmt.Errorf("channel %s: advisories of %s: %w", cb.channel, source, err)
 			}
-			out = append(out, advSource{channel: cb.channel, source: string(source), sha: string(sha), b: b})
+			as := advSource{channel: cb.channel, source: string(source), sha: string(sha), b: b}
+			if as.lay, err = readLayer(b); err != nil {
+				return fmt.Errorf("channel %s: advisories of %s: %w", cb.channel, source, err)
+			}
+			if as.lay != nil {
+				if as.anchor, err = recordIndex(tx, as.lay.Blobs[0].SHA256); err != nil {
+					return fmt.Errorf("channel %s: advisories of %s: the anchor: %w", cb.channel, source, err)
+				}
+				as.ac, as.xc = as.anchor.Cursor(), b.Cursor()
+			}
+			out = append(out, as)
 			return nil
 		})
 		if err != nil {
@@ -771,7 +896,20 @@ func referencedRecordIndexes(tx *bolt.Tx) (map[string]bool, error) {
 	err := forEachHistoric(tx, func(ch string, vb *bolt.Bucket) error {
 		return mark(kitRoot{channel: ch, index: vb.Bucket(bucketIndex)}.indexBucket(advisoriesIndex))
 	})
-	return ref, err
+	if err != nil {
+		return nil, err
+	}
+	// A layered file's index reads its anchor's.
+	for _, sha := range sortedKeys(ref) {
+		l, err := layerOf(tx, sha)
+		if err != nil {
+			return nil, err
+		}
+		if l != nil {
+			ref[l.Blobs[0].SHA256] = true
+		}
+	}
+	return ref, nil
 }
 
 // dropUnreferencedRecordIndexes deletes the record indexes no kit names

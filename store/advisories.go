@@ -173,6 +173,12 @@ func forEachLine(r io.Reader, max int, fn func(n int, off int64, line []byte) er
 }
 
 func indexRecord(rec []byte, off int64, w *IndexWriter, ecosystems map[string]int) error {
+	return indexRecordAt(rec, binary.AppendUvarint(binary.AppendUvarint(nil, uint64(off)), uint64(len(rec))), w, ecosystems, 1)
+}
+
+// indexRecordAt puts the entries of the record rec, found at loc, and
+// adds sign to the count of each of its ecosystems.
+func indexRecordAt(rec, loc []byte, w *IndexWriter, ecosystems map[string]int, sign int) error {
 	h, err := osv.ParseHead(rec)
 	if err != nil {
 		return fmt.Errorf("not an OSV record: %w", err)
@@ -183,7 +189,6 @@ func indexRecord(rec []byte, off int64, w *IndexWriter, ecosystems map[string]in
 	if h.Withdrawn {
 		return nil
 	}
-	loc := binary.AppendUvarint(binary.AppendUvarint(nil, uint64(off)), uint64(len(rec)))
 	if err := w.Put(ikey('r', h.ID), loc); err != nil {
 		return fmt.Errorf("%s: %w", h.ID, err)
 	}
@@ -216,7 +221,7 @@ func indexRecord(rec []byte, off int64, w *IndexWriter, ecosystems map[string]in
 		}
 		if !seen[eco] {
 			seen[eco] = true
-			ecosystems[eco]++
+			ecosystems[eco] += sign
 		}
 	}
 	return nil
@@ -350,13 +355,12 @@ func (r *Reader) Advisory(idOrAlias string) ([]Advisory, error) {
 	var out []Advisory
 	for _, as := range r.adv {
 		ids := []string{}
-		if as.b.Get(ikey('r', idOrAlias)) != nil {
+		if _, _, _, ok, err := as.loc(idOrAlias); err != nil {
+			return nil, fmt.Errorf("channel %s: advisories index: %s: %w", as.channel, idOrAlias, err)
+		} else if ok {
 			ids = append(ids, idOrAlias)
 		}
-		scanPrefix(as.b, iprefix('a', idOrAlias), func(rest, _ []byte) error {
-			ids = append(ids, string(rest))
-			return nil
-		})
+		as.seekPrefix(iprefix('a', idOrAlias), func(rest []byte) { ids = append(ids, string(rest)) })
 		var err error
 		if out, err = r.appendRecords(out, &as, ids, true); err != nil {
 			return nil, err
@@ -430,17 +434,17 @@ func (r *Reader) ForEachAdvisory(fn func(Advisory) error) error {
 	}
 	n := 0
 	for _, as := range r.adv {
-		err := scanPrefix(as.b, []byte{'r'}, func(id, v []byte) error {
+		err := as.forEachRecord(func(id, blob string, off, length uint64) error {
 			if n++; n%1024 == 0 {
 				if err := r.ctx.Err(); err != nil {
 					return err
 				}
 			}
-			rec, err := r.record(&as, string(id), v, true)
+			rec, err := r.record(&as, id, blob, off, length, true)
 			if err != nil {
 				return err
 			}
-			return fn(Advisory{ID: string(id), Channel: as.channel, Source: as.source, Record: rec})
+			return fn(Advisory{ID: id, Channel: as.channel, Source: as.source, Record: rec})
 		})
 		if err != nil {
 			return err
@@ -449,27 +453,25 @@ func (r *Reader) ForEachAdvisory(fn func(Advisory) error) error {
 	return nil
 }
 
-// record reads a record from the blob its index entry loc points into: a
+// record reads a record from the blob its index entry points into: a
 // copy, or with clone false the mapped bytes themselves.
-func (r *Reader) record(as *advSource, id string, loc []byte, clone bool) ([]byte, error) {
-	off, n1 := binary.Uvarint(loc)
-	length, n2 := binary.Uvarint(loc[max(n1, 0):])
-	if n1 <= 0 || n2 <= 0 || n1+n2 != len(loc) || length > MaxAdvisorySize {
-		return nil, fmt.Errorf("channel %s: advisories index: %s: malformed location %x", as.channel, id, loc)
+func (r *Reader) record(as *advSource, id, sha string, off, length uint64, clone bool) ([]byte, error) {
+	if length > MaxAdvisorySize {
+		return nil, fmt.Errorf("channel %s: advisories index: %s: a record of %d bytes", as.channel, id, length)
 	}
-	blob, err := r.blob(as.sha)
+	blob, err := r.blob(sha)
 	if err != nil {
 		return nil, fmt.Errorf("channel %s: advisory %s (source %s): %w", as.channel, id, as.source, err)
 	}
 	if off > uint64(len(blob)) || length > uint64(len(blob))-off {
-		return nil, fmt.Errorf("channel %s: advisory %s (source %s): blob %s is shorter than the index says: the store is damaged (run ferry store check)", as.channel, id, as.source, as.sha)
+		return nil, fmt.Errorf("channel %s: advisory %s (source %s): blob %s is shorter than the index says: the store is damaged (run ferry store check)", as.channel, id, as.source, sha)
 	}
 	rec := blob[off : off+length : off+length]
 	if clone {
 		rec = bytes.Clone(rec)
 	}
 	if len(rec) < 2 || rec[0] != '{' || rec[len(rec)-1] != '}' {
-		return nil, fmt.Errorf("channel %s: advisory %s (source %s): blob %s holds no record at %d: the store is damaged (run ferry store check)", as.channel, id, as.source, as.sha, off)
+		return nil, fmt.Errorf("channel %s: advisory %s (source %s): blob %s holds no record at %d: the store is damaged (run ferry store check)", as.channel, id, as.source, sha, off)
 	}
 	return rec, nil
 }
@@ -486,11 +488,14 @@ func packageIDs(as *advSource, ecosystem, name string, fn func(id string)) {
 // copied unless clone is false (see record).
 func (r *Reader) appendRecords(out []Advisory, as *advSource, ids []string, clone bool) ([]Advisory, error) {
 	for _, id := range ids {
-		loc := as.get(ikey('r', id))
-		if loc == nil {
+		blob, off, length, ok, err := as.loc(id)
+		if err != nil {
+			return nil, fmt.Errorf("channel %s: advisories index: %s: %w", as.channel, id, err)
+		}
+		if !ok {
 			return nil, fmt.Errorf("channel %s: advisories of %s: %s is listed but has no record: the store is damaged (run ferry store check)", as.channel, as.source, id)
 		}
-		rec, err := r.record(as, id, loc, clone)
+		rec, err := r.record(as, id, blob, off, length, clone)
 		if err != nil {
 			return nil, err
 		}

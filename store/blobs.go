@@ -64,6 +64,10 @@ type stager struct {
 	// expanded are the headers of the patches expand applied, by the
 	// path of the file each made.
 	expanded map[string]*bundle.PatchHeader
+	// layers are the layered files expand made (store/layer.go), keep the
+	// staged patches they read: placed though no target names them.
+	layers []*pendingLayer
+	keep   map[string]bool
 	bytes    int64         // bytes written to staging files
 	clock    Clock         // nil: no timing
 	spent    time.Duration // time spent writing and syncing
@@ -400,7 +404,20 @@ func (s *Store) GC(ctx context.Context) (*GCResult, error) {
 		if err := forEachFile(tx, mark); err != nil {
 			return err
 		}
-		return forEachHistoricFile(tx, mark) // kept for replay until GCHistory drops them
+		if err := forEachHistoricFile(tx, mark); err != nil { // kept for replay until GCHistory drops them
+			return err
+		}
+		// A layered file (store/layer.go) is the blobs it reads.
+		for _, sha := range sortedKeys(ref) {
+			l, err := layerOf(tx, sha)
+			if err != nil {
+				return err
+			}
+			for _, b := range layerBlobs(l) {
+				ref[b.SHA256] = true
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -182,6 +182,32 @@ func (s *Store) Check(ctx context.Context) (*CheckReport, error) {
 type blobRef struct {
 	length        int64
 	channel, path string
+	// lay is set for a layered file (store/layer.go): its bytes are read
+	// over its blobs, which are referenced too.
+	lay *layer
+}
+
+// checkLayers marks the referenced files that are layered, and references
+// the blobs each reads.
+func checkLayers(tx *bolt.Tx, rep *CheckReport, refs map[string]blobRef) {
+	for _, sha := range sortedKeys(refs) {
+		ref := refs[sha]
+		l, err := layerOf(tx, sha)
+		if err != nil {
+			rep.add(CheckProblem{Kind: ProblemIndex, Digest: sha, Channel: ref.channel, Path: ref.path, Detail: err.Error() + "; importing the kit again rebuilds it"})
+			continue
+		}
+		if l == nil {
+			continue
+		}
+		ref.lay = l
+		refs[sha] = ref
+		for _, b := range l.Blobs {
+			if _, ok := refs[b.SHA256]; !ok {
+				refs[b.SHA256] = blobRef{length: b.Length, channel: ref.channel, path: ref.path + " (a blob of its layer)"}
+			}
+		}
+	}
 }
 
 // checkDB walks every page, runs Tx.Check and reads the file map of a
@@ -244,6 +270,7 @@ func (s *Store) checkDB(ctx context.Context, rep *CheckReport) (map[string]blobR
 			if err != nil {
 				rep.add(CheckProblem{Kind: ProblemSchema, Path: dbName, Detail: "the file map: " + err.Error()})
 			}
+			checkLayers(tx, rep, refs)
 			orphans = checkRecordIndexes(tx, rep)
 			return nil
 		})
@@ -333,6 +360,10 @@ func (s *Store) checkBlobs(ctx context.Context, rep *CheckReport, refs map[strin
 			rep.add(p)
 			continue
 		}
+		if ref.lay != nil {
+			s.checkLayered(rep, p, d, ref, buf)
+			continue
+		}
 		f, err := os.Open(s.blobPath(d))
 		if errors.Is(err, os.ErrNotExist) {
 			p.Kind, p.Detail = ProblemBlobMissing, "not in "+blobsDir+"; import the kit again"
@@ -361,6 +392,32 @@ func (s *Store) checkBlobs(ctx context.Context, rep *CheckReport, refs map[strin
 		rep.add(p)
 	}
 	return nil
+}
+
+// checkLayered hashes a layered file over its blobs.
+func (s *Store) checkLayered(rep *CheckReport, p CheckProblem, d string, ref blobRef, buf []byte) {
+	if ref.lay.Length != ref.length {
+		p.Kind, p.Detail = ProblemIndex, fmt.Sprintf("its layer makes %d bytes, want %d; import the kit again", ref.lay.Length, ref.length)
+		rep.add(p)
+		return
+	}
+	r, err := s.layerReader(ref.lay, nil)
+	if err != nil {
+		p.Kind, p.Detail = ProblemBlobMissing, err.Error()+"; import the kit again"
+		rep.add(p)
+		return
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(r, 0, ref.length), buf); err != nil {
+		p.Kind, p.Detail = ProblemBlobCorrupt, "reading its layer: "+err.Error()
+		rep.add(p)
+		return
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != d {
+		p.Kind, p.Detail = ProblemBlobCorrupt, "its layer makes sha256 "+got+"; import the kit again"
+		rep.add(p)
+	}
 }
 
 func sizeAtLeast(n, want int64) string {

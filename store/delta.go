@@ -3,7 +3,9 @@ package store
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/ferry-dev/ferry/bundle"
@@ -24,11 +26,7 @@ func (im *importer) Active(channel string) (int64, string, bool) {
 // HasBlob implements verify.DeltaStore. The import holds the store's lock,
 // so a blob found here stays until the import commits.
 func (im *importer) HasBlob(sha256 string, length int64) bool {
-	if !isHexDigest(sha256) {
-		return false
-	}
-	fi, err := os.Stat(im.s.blobPath(sha256))
-	return err == nil && fi.Mode().IsRegular() && fi.Size() == length
+	return im.s.holds(context.Background(), sha256, length)
 }
 
 var _ verify.DeltaStore = (*importer)(nil)
@@ -84,11 +82,7 @@ func (d storeDelta) Active(channel string) (int64, string, bool) {
 }
 
 func (d storeDelta) HasBlob(sha256 string, length int64) bool {
-	if !isHexDigest(sha256) {
-		return false
-	}
-	fi, err := os.Stat(d.s.blobPath(sha256))
-	return err == nil && fi.Mode().IsRegular() && fi.Size() == length
+	return d.s.exists() && d.s.holds(d.ctx, sha256, length)
 }
 
 // dropUnreferenced removes, before they are placed, the staged blobs that
@@ -100,7 +94,7 @@ func (st *stager) dropUnreferenced(targets []verify.Target) {
 		keep[t.SHA256] = true
 	}
 	for sha, b := range st.staged {
-		if keep[sha] {
+		if keep[sha] || st.keep[sha] {
 			continue
 		}
 		if b.tmp != "" {
@@ -132,20 +126,71 @@ func (st *stager) expand(t verify.Target, b *stagedBlob) error {
 	if t.Path != bundle.PatchPath(h.Path) {
 		return &stopError{bundle.Errorf(bundle.CodeMalformed, t.Path, "the patch is of %s, not of the path it is carried for", h.Path)}
 	}
-	base, err := os.Open(st.s.blobPath(h.Base.SHA256))
-	if err != nil {
-		return &stopError{bundle.Errorf(bundle.CodeBlobMissing, t.Path, "the patch of %s applies to sha256:%s (%d bytes), which the store does not hold", h.Path, h.Base.SHA256, h.Base.Length)}
+	if st.expanded == nil {
+		st.expanded, st.keep = map[string]*bundle.PatchHeader{}, map[string]bool{}
 	}
-	defer base.Close()
-	if fi, err := base.Stat(); err != nil || fi.Size() != h.Base.Length {
-		return &stopError{bundle.Errorf(bundle.CodeBlobMissing, t.Path, "the patch of %s applies to sha256:%s (%d bytes), which the store does not hold whole", h.Path, h.Base.SHA256, h.Base.Length)}
+	missing := func(whole string) error {
+		return &stopError{bundle.Errorf(bundle.CodeBlobMissing, t.Path, "the patch of %s applies to sha256:%s (%d bytes), which the store does not hold%s", h.Path, h.Base.SHA256, h.Base.Length, whole)}
+	}
+	// A layer on the base (store/layer.go), when the store holds the
+	// base's record index and the change is small.
+	lay, counts, ok, err := st.s.baseOf(context.Background(), h.Base.SHA256, h.Base.Length)
+	if err != nil {
+		return fmt.Errorf("%s: the base sha256:%s: %w", t.Path, h.Base.SHA256, err)
+	}
+	if ok {
+		for _, b := range lay.Blobs {
+			if fi, err := os.Stat(st.s.blobPath(b.SHA256)); err != nil || fi.Size() != b.Length {
+				return missing(fmt.Sprintf(" (its blob %s is missing or damaged)", b.SHA256))
+			}
+		}
+	}
+	if ok {
+		var data int64
+		for _, op := range h.Ops {
+			if op[0] == bundle.OpInsert {
+				data += op[2]
+			}
+		}
+		pl, err := st.s.makeLayer(h, lay, counts, t.SHA256, src, t.Length, t.Length-data)
+		var stop *stopError
+		if errors.As(err, &stop) {
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("applying %s: %w", t.Path, err)
+		}
+		if pl != nil {
+			pl.patchLen = t.Length
+			st.layers = append(st.layers, pl)
+			st.keep[t.SHA256] = true
+			st.expanded[h.Path] = h
+			return nil
+		}
+	}
+	// The file whole, made on the base's bytes: a blob, or a layer.
+	var base io.ReaderAt
+	if ok && lay.Blobs[0].SHA256 != h.Base.SHA256 {
+		r, err := st.s.layerReader(lay, nil)
+		if err != nil {
+			return missing(": " + err.Error())
+		}
+		defer r.Close()
+		base = r
+	} else {
+		f, err := os.Open(st.s.blobPath(h.Base.SHA256))
+		if err != nil {
+			return missing("")
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err != nil || fi.Size() != h.Base.Length {
+			return missing(" whole")
+		}
+		base = f
 	}
 	result := verify.Target{Path: h.Path, Length: h.Result.Length, SHA256: h.Result.SHA256, Type: bundle.ContentType(h.Path)}
 	if err := st.stage(result, bundle.PatchReader(h, base, br)); err != nil {
 		return fmt.Errorf("applying %s: %w", t.Path, err)
-	}
-	if st.expanded == nil {
-		st.expanded = map[string]*bundle.PatchHeader{}
 	}
 	st.expanded[h.Path] = h
 	return nil
@@ -168,4 +213,57 @@ func (st *stager) checkPatches(d *verify.Delta) error {
 		}
 	}
 	return nil
+}
+
+// writeLayers writes the record index of every layer the import made
+// (store/layer.go), before its commit names them; one the store holds
+// complete already is left as it is.
+func (st *stager) writeLayers(ctx context.Context) error {
+	for _, pl := range st.layers {
+		var have bool
+		if err := st.s.view(ctx, func(tx *bolt.Tx) error { have = hasRecordIndex(tx, pl.sha); return nil }); err != nil {
+			return err
+		}
+		if have {
+			continue
+		}
+		m := &entryMerge{runs: []entryRun{&memRun{es: pl.es}}}
+		m.start()
+		if err := writeRecordIndex(func(fn func(*bolt.Tx) error) error { return st.s.update(ctx, fn) }, pl.sha, m); err != nil {
+			return fmt.Errorf("the record index of %s: %w", pl.path, err)
+		}
+	}
+	return nil
+}
+
+// layered returns the layer the import made of the file sha, or nil.
+func (st *stager) layered(sha string) *pendingLayer {
+	for _, pl := range st.layers {
+		if pl.sha == sha {
+			return pl
+		}
+	}
+	return nil
+}
+
+// holds reports whether the store holds the file sha of length bytes: a
+// blob, or a layered file (store/layer.go).
+func (s *Store) holds(ctx context.Context, sha string, length int64) bool {
+	if !isHexDigest(sha) {
+		return false
+	}
+	if fi, err := os.Stat(s.blobPath(sha)); err == nil && fi.Mode().IsRegular() && fi.Size() == length {
+		return true
+	}
+	var ok bool
+	s.view(ctx, func(tx *bolt.Tx) error {
+		b, err := recordIndex(tx, sha)
+		if err != nil {
+			return nil
+		}
+		l, err := readLayer(b)
+		ok = err == nil && l != nil && l.Length == length
+		return nil
+	})
+	return ok
 }

@@ -306,6 +306,11 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 			if err := im.st.checkPatches(rep.Delta); err != nil {
 				return res, err
 			}
+			if !im.opts.DryRun {
+				if err := im.st.writeLayers(ctx); err != nil {
+					return res, err
+				}
+			}
 		}
 		rep = fullKit(rep)
 	}
@@ -357,6 +362,14 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	res.Receipt = rc
 	im.s.log.Info("imported kit", "channel", rc.Channel, "version", rc.Version, "outcome", outcome, "receipt", rc.Seq)
 	return res, nil
+}
+
+// layered returns the layer the import made of the file sha, or nil.
+func (im *importer) layered(sha string) *pendingLayer {
+	if im.st == nil {
+		return nil
+	}
+	return im.st.layered(sha)
 }
 
 // TrustFor implements verify.TrustSource: the store's trust state for a
@@ -456,7 +469,11 @@ func (im *importer) changes(rep *verify.Report) *Changes {
 			continue
 		}
 		seen[t.SHA256] = true
-		if _, err := os.Stat(im.s.blobPath(t.SHA256)); err != nil {
+		if pl := im.layered(t.SHA256); pl != nil {
+			// Stored as a layer: what is new is the patch it reads.
+			c.NewBlobs++
+			c.NewBlobBytes += pl.patchLen
+		} else if _, err := os.Stat(im.s.blobPath(t.SHA256)); err != nil {
 			c.NewBlobs++
 			c.NewBlobBytes += t.Length
 		}

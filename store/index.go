@@ -305,12 +305,34 @@ func (s *Store) buildIndexes(ctx context.Context, kit IndexKit, targets []verify
 }
 
 func indexOne(ctx context.Context, ix Indexer, t verify.Target, path string, w *IndexWriter) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
+	f := &lazyFile{path: path}
+	defer f.close()
 	return ix.Index(ctx, t, io.LimitReader(f, t.Length), w)
+}
+
+// lazyFile opens its file at the first read: an indexer that does not
+// read a file (the advisories indexer reads the record index, not its
+// osv.jsonl, which a layered file has no blob of) opens nothing.
+type lazyFile struct {
+	path string
+	f    *os.File
+}
+
+func (l *lazyFile) Read(p []byte) (int, error) {
+	if l.f == nil {
+		f, err := os.Open(l.path)
+		if err != nil {
+			return 0, err
+		}
+		l.f = f
+	}
+	return l.f.Read(p)
+}
+
+func (l *lazyFile) close() {
+	if l.f != nil {
+		l.f.Close()
+	}
 }
 
 // writeIndexes replaces the channel's index of every built indexer.

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"maps"
 	"os"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/fixtures"
+	bolt "go.etcd.io/bbolt"
 )
 
 const patchedPath = "advisories/go/osv.jsonl"
@@ -48,22 +51,76 @@ func patchedDelta(t *testing.T, ch *fixtures.Channel, base []byte, v int) []byte
 	return d
 }
 
-// records lists what a store's reader gives for every record.
+// records lists what a store's reader gives: every record, each looked
+// up by id, by alias and by package, and the ecosystems' counts.
 func records(t *testing.T, s *Store) string {
 	t.Helper()
 	var b bytes.Buffer
 	err := s.View(context.Background(), func(r *Reader) error {
-		return r.ForEachAdvisory(func(a Advisory) error {
+		var ids []string
+		err := r.ForEachAdvisory(func(a Advisory) error {
 			b.WriteString(a.Channel + " " + a.ID + " ")
 			b.Write(a.Record)
 			b.WriteByte('\n')
+			ids = append(ids, a.ID)
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		for _, id := range append(ids, "GO-2024-9999", "CVE-2024-20001", "CVE-2024-20102", "CVE-2024-20299") {
+			as, err := r.Advisory(id)
+			if err != nil {
+				return err
+			}
+			for _, a := range as {
+				fmt.Fprintf(&b, "by %s: %s %d\n", id, a.ID, len(a.Record))
+			}
+		}
+		for i := range 310 {
+			as, err := r.AdvisoriesForPackage("Go", fmt.Sprintf("example.com/mod%d", i))
+			if err != nil {
+				return err
+			}
+			for _, a := range as {
+				fmt.Fprintf(&b, "mod%d: %s %d\n", i, a.ID, len(a.Record))
+			}
+		}
+		ecos, err := r.Ecosystems()
+		fmt.Fprintf(&b, "%v\n", ecos)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// fileBytes is the file sha as the store holds it: a blob, or a layer.
+func fileBytes(t *testing.T, s *Store, sha string) []byte {
+	t.Helper()
+	if data, err := os.ReadFile(s.blobPath(sha)); err == nil {
+		return data
+	}
+	var l *layer
+	err := s.view(context.Background(), func(tx *bolt.Tx) error {
+		var err error
+		l, err = layerOf(tx, sha)
+		return err
+	})
+	if err != nil || l == nil {
+		t.Fatalf("the store holds no file %s: %v", sha, err)
+	}
+	r, err := s.layerReader(l, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.NewSectionReader(r, 0, l.Length))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // TestPatchedDeltaChainEqualsFull imports 1, then the deltas 1→2 and
@@ -93,10 +150,14 @@ func TestPatchedDeltaChainEqualsFull(t *testing.T) {
 		t.Errorf("records after 1 + patched deltas differ from those after the full kit 3")
 	}
 	sum := sha256.Sum256(patchFiles(3)[patchedPath])
-	data, err := os.ReadFile(chain.blobPath(hex.EncodeToString(sum[:])))
-	if err != nil || !bytes.Equal(data, patchFiles(3)[patchedPath]) {
-		t.Fatalf("the store's blob of %s is not the file: %v", patchedPath, err)
+	if !bytes.Equal(fileBytes(t, chain, hex.EncodeToString(sum[:])), patchFiles(3)[patchedPath]) {
+		t.Fatalf("the store does not hold the bytes of %s", patchedPath)
 	}
+	if _, err := os.Stat(chain.blobPath(hex.EncodeToString(sum[:]))); err == nil {
+		t.Errorf("a change of a few records was written whole, not as a layer")
+	}
+	// After a gc that keeps no replaced kit, the layer still reads its
+	// anchor and patches (check, at the end, re-hashes it over them).
 	for _, st := range []*Store{chain, direct} {
 		if _, err := st.GCHistory(context.Background(), 0); err != nil {
 			t.Fatal(err)
@@ -105,8 +166,41 @@ func TestPatchedDeltaChainEqualsFull(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got, want := blobNames(t, chain), blobNames(t, direct); got != want {
-		t.Errorf("blobs after 1 + patched deltas:\n%s\nafter the full kit 3:\n%s", got, want)
+	if got, want := records(t, chain), records(t, direct); got != want {
+		t.Errorf("records after gc differ")
+	}
+}
+
+// TestLargeChangeWrittenWhole: a patch that changes more than a quarter
+// of the records makes the file whole, which a later layer then reads.
+func TestLargeChangeWrittenWhole(t *testing.T) {
+	ch := fixtures.NewChannel("acme-feeds")
+	files := func(v int) map[string][]byte {
+		m := deltaFiles(v)
+		m[patchedPath] = fixtures.Advisories(300, func(i int) bool { return v >= 2 && i%3 == 0 || v == 3 && i == 5 })
+		return m
+	}
+	var full [4][]byte
+	for v := 1; v <= 3; v++ {
+		full[v] = fixtures.Kit(ch, files(v), fixtures.KitOptions{Version: int64(v)})
+	}
+	s := newStore(t)
+	mustImport(t, s, full[1], ImportOptions{Root: ch.Root()})
+	for v := 2; v <= 3; v++ {
+		from := fixtures.BaseOf(full[v-1], files(v-1))
+		from.Content = fixtures.ContentOf(files(v - 1))
+		d := fixtures.DeltaKit(ch, files(v), fixtures.KitOptions{Version: int64(v)}, from)
+		mustImport(t, s, d, ImportOptions{})
+		sum := sha256.Sum256(files(v)[patchedPath])
+		_, err := os.Stat(s.blobPath(hex.EncodeToString(sum[:])))
+		if whole := err == nil; whole != (v == 2) {
+			t.Errorf("version %d: written whole %v", v, whole)
+		}
+	}
+	direct := newStore(t)
+	mustImport(t, direct, full[3], ImportOptions{Root: ch.Root()})
+	if got, want := records(t, s), records(t, direct); got != want {
+		t.Errorf("records differ from the full kit's")
 	}
 }
 

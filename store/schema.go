@@ -37,6 +37,9 @@ import (
 //	          replaced, kept for replay until gc drops them
 //	          (store/history.go)
 //
+// Schema 5 had no layered advisories files (store/layer.go): an older
+// ferry would read a layer's own record locations as plain ones, so a
+// store that may hold layers is schema 6; migrating changes nothing.
 // Schema 4 kept every record's entries in each channel's advisories index
 // (so a commit wrote them all, and every historic kit held a copy):
 // migrating to 5 moves them into the record indexes. Schema 3 had no
@@ -47,7 +50,7 @@ import (
 // stores hold no typed indexes for the kits they imported. Schema 1 kept
 // files in one flat bucket, "channel\x00path" -> hex sha256, and had no
 // index bucket.
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 var (
 	bucketMeta     = []byte("meta")
@@ -142,6 +145,7 @@ var migrations = []migration{
 	{From: 2, Name: "build the typed indexes of every active kit", Run: migrate2to3},
 	{From: 3, Name: "add the kit history, rebuild the indexes (CSAF version ranges)", Run: migrate3to4},
 	{From: 4, Name: "index advisory records once per file (record indexes)", Run: migrate4to5},
+	{From: 5, Name: "allow layered advisories files (nothing to change)", Run: func(*Store, *bolt.Tx) error { return nil }},
 }
 
 // migrate brings the store to SchemaVersion.
