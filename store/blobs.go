@@ -68,9 +68,9 @@ type stager struct {
 	// staged patches they read: placed though no target names them.
 	layers []*pendingLayer
 	keep   map[string]bool
-	bytes    int64         // bytes written to staging files
-	clock    Clock         // nil: no timing
-	spent    time.Duration // time spent writing and syncing
+	bytes  int64         // bytes written to staging files
+	clock  Clock         // nil: no timing
+	spent  time.Duration // time spent writing and syncing
 	// lastSum is the hex sha256 of the last staging file written.
 	lastSum string
 	// onStaged, if set, is told of every staging file written whose
