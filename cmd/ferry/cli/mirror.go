@@ -114,10 +114,11 @@ content the site listed, whatever version it has. See docs/kit-format.md.`,
 			if err != nil {
 				return err
 			}
-			delta, err := deltaFrom(cmd.Context(), o.base, o.have, chain, spec.Channel)
+			delta, deltaDone, err := deltaFrom(cmd.Context(), o.base, o.have, chain, spec.Channel)
 			if err != nil {
 				return err
 			}
+			defer deltaDone()
 			logger, done := progressLogger(cmd.ErrOrStderr(), o.noProg)
 			bo := kit.BuildOptions{Roots: chain, Signers: signers, Now: created, Clock: clock, AllowExpired: o.allowExpired, Cache: o.cache, Logger: logger, Delta: delta}
 			if partSize > 0 {

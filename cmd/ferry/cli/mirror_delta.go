@@ -12,20 +12,33 @@ import (
 )
 
 // deltaFrom reads what a delta is made against: the base kit (--base) or
-// the site's have-list (--have); nil when neither is given.
-func deltaFrom(ctx context.Context, base, have string, chain [][]byte, channel string) (*bundle.DeltaFrom, error) {
+// the site's have-list (--have); nil when neither is given. The base's
+// advisories, which a changed one may be patched on, are kept in a
+// temporary directory until done is called.
+func deltaFrom(ctx context.Context, base, have string, chain [][]byte, channel string) (from *bundle.DeltaFrom, done func(), err error) {
 	switch {
 	case base != "":
-		return kit.DeltaFromKit(ctx, base, chain, channel, attestverify.Verifier{})
+		tmp, err := os.MkdirTemp("", "ferry-base-")
+		if err != nil {
+			return nil, nil, err
+		}
+		done = func() { os.RemoveAll(tmp) }
+		from, err := kit.DeltaFromKit(ctx, base, chain, channel, attestverify.Verifier{}, tmp)
+		if err != nil {
+			done()
+			return nil, nil, err
+		}
+		return from, done, nil
 	case have != "":
 		f, err := os.Open(have)
 		if err != nil {
-			return nil, fmt.Errorf("have-list: %w", err)
+			return nil, nil, fmt.Errorf("have-list: %w", err)
 		}
 		defer f.Close()
-		return kit.DeltaFromHave(f, have, channel)
+		from, err := kit.DeltaFromHave(f, have, channel)
+		return from, func() {}, err
 	}
-	return nil, nil
+	return nil, func() {}, nil
 }
 
 func deltaJSON(res *kit.BuildResult) map[string]any {
