@@ -189,6 +189,7 @@ func carriedOnly(from bundle.DeltaFrom, files []bundle.File) (bundle.DeltaFrom, 
 	}
 	return out, nil
 }
+
 // HaveSchema is the schema of a have-list: ferry store inventory's output.
 const HaveSchema = "ferry.dev/store-inventory/v1"
 
