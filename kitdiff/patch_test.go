@@ -3,8 +3,10 @@ package kitdiff_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +40,11 @@ func records(from, to int, mod ...int) []byte {
 // advisories file goes as a patch.
 func patchDelta(t *testing.T, ch *fixtures.Channel, base []byte, v1, files map[string][]byte, content bool) *kitdiff.Kit {
 	t.Helper()
+	return readKit(t, patchDeltaBytes(t, ch, base, v1, files, content))
+}
+
+func patchDeltaBytes(t *testing.T, ch *fixtures.Channel, base []byte, v1, files map[string][]byte, content bool) []byte {
+	t.Helper()
 	from := fixtures.BaseOf(base, v1)
 	if content {
 		from.Content = func(p string) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(v1[p])), nil }
@@ -56,11 +63,7 @@ func patchDelta(t *testing.T, ch *fixtures.Channel, base []byte, v1, files map[s
 			t.Fatalf("the delta carries %d patches, want %d", w.Patched, want)
 		}
 	}
-	k, err := kitdiff.Read(bytes.NewReader(buf.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return buf.Bytes()
 }
 
 func readKit(t *testing.T, data []byte) *kitdiff.Kit {
@@ -162,6 +165,43 @@ func TestComparePatchedDeltaBaseNotInOld(t *testing.T) {
 			}
 			if !strings.Contains(text.String(), "cannot be compared") || strings.Contains(text.String(), "+ "+bundle.PatchDir) {
 				t.Errorf("text:\n%s", text.String())
+			}
+		})
+	}
+}
+
+// TestComparePatchNotApplicable: a patch that does not take whole lines of
+// the base, or that the delta lists but does not carry, is not compared.
+func TestComparePatchNotApplicable(t *testing.T) {
+	ch := fixtures.NewChannel("acme-feeds")
+	v1 := map[string][]byte{patchedOSV: records(0, 200)}
+	v2 := map[string][]byte{patchedOSV: records(0, 200, 17)}
+	base := fixtures.Kit(ch, v1, fixtures.KitOptions{Version: 1})
+	delta := patchDeltaBytes(t, ch, base, v1, v2, true)
+	sum := sha256.Sum256(v1[patchedOSV])
+	file := fmt.Sprintf(`{"sha256":"%x","length":%d}`, sum, len(v1[patchedOSV]))
+	// The base itself, copied in two pieces that split its first line.
+	split := fmt.Sprintf(`{"schema":%q,"path":%q,"base":%s,"result":%s,"ops":[[0,0,10],[0,10,%d]]}`+"\n",
+		bundle.PatchSchema, patchedOSV, file, file, len(v1[patchedOSV])-10)
+	for name, tc := range map[string]struct {
+		kit  []byte
+		note string
+	}{
+		"split lines": {fixtures.EditEntry(delta, bundle.PatchPath(patchedOSV), func([]byte) []byte { return []byte(split) }), "op 0 does not take whole lines"},
+		"not carried": {fixtures.Tamper(delta, func(es []fixtures.TarEntry) []fixtures.TarEntry {
+			return slices.DeleteFunc(es, func(e fixtures.TarEntry) bool { return e.Name == bundle.PatchPath(patchedOSV) })
+		}), "new does not carry the patch"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d, err := kitdiff.Compare(readKit(t, base), readKit(t, tc.kit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(d.Advisories.Added) + len(d.Advisories.Removed) + len(d.Advisories.Modified) + d.Advisories.Unchanged; n != 0 {
+				t.Errorf("advisories counted: %+v", d.Advisories)
+			}
+			if notes := strings.Join(d.Notes, "\n"); !strings.Contains(notes, tc.note) {
+				t.Errorf("notes lack %q: %v", tc.note, d.Notes)
 			}
 		})
 	}
