@@ -45,7 +45,8 @@ func deltaJSON(res *kit.BuildResult) map[string]any {
 	d := res.Delta
 	return map[string]any{
 		"base": res.Info.Base, "fullTargetsSha256": d.FullTargetsSHA256, "fullTargets": d.FullTargets,
-		"fullContentBytes": d.FullContentBytes, "carried": d.Carried, "carriedBytes": d.CarriedBytes, "removed": d.Removed,
+		"fullContentBytes": d.FullContentBytes, "carried": d.Carried, "carriedBytes": d.CarriedBytes,
+		"patched": d.Patched, "patchBytes": d.PatchBytes, "removed": d.Removed,
 	}
 }
 
@@ -57,6 +58,10 @@ func printDelta(w io.Writer, res *kit.BuildResult) {
 	} else {
 		fmt.Fprintf(w, "delta of  %s v%d (targets sha256:%s)\n", b.Channel, b.Version, b.TargetsSHA256)
 	}
-	fmt.Fprintf(w, "carries   %d of %d files (%d of %d bytes) and %s, %d removed\nfull kit  targets sha256:%s\n",
-		d.Carried, d.FullTargets, d.CarriedBytes, d.FullContentBytes, bundle.DeltaPath, len(d.Removed), d.FullTargetsSHA256)
+	patches := ""
+	if d.Patched > 0 {
+		patches = fmt.Sprintf(", %d as patches (%d bytes)", d.Patched, d.PatchBytes)
+	}
+	fmt.Fprintf(w, "carries   %d of %d files (%d of %d bytes)%s and %s, %d removed\nfull kit  targets sha256:%s\n",
+		d.Carried, d.FullTargets, d.CarriedBytes, d.FullContentBytes, patches, bundle.DeltaPath, len(d.Removed), d.FullTargetsSHA256)
 }
