@@ -113,7 +113,7 @@ func (k *keptFiles) keep(t verify.Target, r io.Reader) error {
 	}
 	f, err := os.CreateTemp(k.dir, "base-*.jsonl")
 	if err != nil {
-		return fmt.Errorf("keeping the base's file: %w", err)
+		return fmt.Errorf("keeping the base's %s: %w", t.Path, err)
 	}
 	k.made = append(k.made, f.Name())
 	h := sha256.New()
@@ -125,14 +125,16 @@ func (k *keptFiles) keep(t verify.Target, r io.Reader) error {
 	}
 	n, err := io.Copy(f, r)
 	if cerr := f.Close(); err == nil && cerr != nil {
-		return fmt.Errorf("keeping the base's file: %w", cerr)
+		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("keeping the base's file: %w", err)
+		return fmt.Errorf("keeping the base's %s: %w", t.Path, err)
 	}
-	if n == t.Length && hex.EncodeToString(sum()) == t.SHA256 {
-		k.paths[t.Path] = f.Name()
+	if n != t.Length || hex.EncodeToString(sum()) != t.SHA256 {
+		// Not the listed bytes: the verification fails on them.
+		return os.Remove(f.Name())
 	}
+	k.paths[t.Path] = f.Name()
 	return nil
 }
 
