@@ -231,8 +231,8 @@ func TestDeltaOnDeltaPatchesOnlyCarriedFiles(t *testing.T) {
 	}
 }
 
-// TestDeltaFromKitLeavesNothingOnError: a base that fails after its
-// advisories were kept leaves the directory empty.
+// TestDeltaFromKitLeavesNothingOnError: a base that fails, after its
+// advisories were kept or on their bytes, leaves the directory empty.
 func TestDeltaFromKitLeavesNothingOnError(t *testing.T) {
 	d := newPatchDay(t, 50)
 	d.build(1, "v1.kit.tar.zst", nil)
@@ -242,15 +242,20 @@ func TestDeltaFromKitLeavesNothingOnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	// kit.json comes after the advisories: they are kept before it fails.
-	bad := fixtures.EditEntry(data, "kit.json", func(b []byte) []byte { return bytes.Replace(b, []byte("acme"), []byte("acmf"), 1) })
-	if err := os.WriteFile(path, bad, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tmp := t.TempDir()
-	if _, err := kit.DeltaFromKit(t.Context(), path, d.ch.Chain, "acme", nil, tmp); err == nil {
-		t.Fatal("a tampered base accepted")
-	}
-	if left := dirEntries(t, tmp); len(left) != 0 {
-		t.Errorf("a failed base left %v", left)
+	for _, entry := range []string{"kit.json", "advisories/extra/osv.jsonl"} {
+		t.Run(entry, func(t *testing.T) {
+			bad := fixtures.EditEntry(data, entry, func(b []byte) []byte { return bytes.Replace(b, []byte("2026"), []byte("2027"), 1) })
+			badPath := filepath.Join(t.TempDir(), "bad.kit.tar.zst")
+			if err := os.WriteFile(badPath, bad, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tmp := t.TempDir()
+			if _, err := kit.DeltaFromKit(t.Context(), badPath, d.ch.Chain, "acme", nil, tmp); err == nil {
+				t.Fatal("a tampered base accepted")
+			}
+			if left := dirEntries(t, tmp); len(left) != 0 {
+				t.Errorf("a failed base left %v", left)
+			}
+		})
 	}
 }
