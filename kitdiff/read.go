@@ -40,8 +40,10 @@ const (
 )
 
 // Kit is what the diff needs of one kit: its description, its final root,
-// every content file's sha256, its images and its advisories. Memory grows
-// with the number of files, images and advisory ids, not with their sizes.
+// every content file's sha256, its images and its advisories (with where
+// each record's line lies, to follow a delta's patch on the file). Memory
+// grows with the number of files, images, advisory lines and patch ops,
+// not with their sizes.
 type Kit struct {
 	Info bundle.Info
 	// Verified is true when the kit was read with ReadVerified and passed.
