@@ -146,7 +146,11 @@ func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*Bu
 		Signers: opts.Signers,
 	}
 	if opts.Delta != nil {
-		d, err := bundle.WriteDelta(ctx, w, wopts, files, *opts.Delta)
+		from, err := carriedOnly(*opts.Delta, files)
+		if err != nil {
+			return nil, err
+		}
+		d, err := bundle.WriteDelta(ctx, w, wopts, files, from)
 		if err != nil {
 			return nil, err
 		}

@@ -3,11 +3,14 @@ package kit
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"strings"
 
@@ -22,7 +25,17 @@ import (
 // creation time (an old base may have expired since); attestations
 // re-verifies the attestation records it carries, as ferry verify does. It returns the
 // base's files, by the full kit's targets when the base is a delta.
-func DeltaFromKit(ctx context.Context, path string, roots [][]byte, channel string, attestations verify.AttestationVerifier) (*bundle.DeltaFrom, error) {
+//
+// dir, if not "", is a directory the caller owns and removes once the
+// delta is written: the base's files that a delta may patch
+// (bundle.Patchable: its advisories) are kept there as they verify, one
+// temporary file each, and from.Content opens them, so that a changed one
+// may go as a patch on it. A base that is itself a delta holds only what
+// it carries: for any other path Content returns an error wrapping
+// fs.ErrNotExist, and Build carries that file whole. With dir "" Content
+// is nil and changed files go whole. On error DeltaFromKit leaves nothing
+// in dir.
+func DeltaFromKit(ctx context.Context, path string, roots [][]byte, channel string, attestations verify.AttestationVerifier, dir string) (from *bundle.DeltaFrom, err error) {
 	if len(roots) == 0 {
 		return nil, fmt.Errorf("base %s: no channel root to verify it against", path)
 	}
@@ -43,7 +56,17 @@ func DeltaFromKit(ctx context.Context, path string, roots [][]byte, channel stri
 		return nil, fmt.Errorf("base kit: %w", err)
 	}
 	defer f.Close()
-	rep, err := verify.Kit(ctx, f, verify.Static(verify.Trust{Root: roots[0]}), verify.Options{At: info.Created, Attestations: attestations})
+	opts := verify.Options{At: info.Created, Attestations: attestations}
+	kept := &keptFiles{dir: dir, paths: map[string]string{}}
+	defer func() {
+		if err != nil {
+			kept.remove()
+		}
+	}()
+	if dir != "" {
+		opts.Content = kept.keep
+	}
+	rep, err := verify.Kit(ctx, f, verify.Static(verify.Trust{Root: roots[0]}), opts)
 	if err != nil {
 		return nil, fmt.Errorf("base kit %s: %w", path, err)
 	}
@@ -57,7 +80,7 @@ func DeltaFromKit(ctx context.Context, path string, roots [][]byte, channel stri
 	if rep.Delta != nil {
 		targets, sum = rep.Delta.Full, rep.Delta.TargetsSHA256
 	}
-	from := &bundle.DeltaFrom{
+	from = &bundle.DeltaFrom{
 		Base:  bundle.Base{Channel: rep.Channel, Version: rep.Version, TargetsSHA256: sum},
 		Files: make(map[string]string, len(targets)),
 	}
@@ -67,7 +90,106 @@ func DeltaFromKit(ctx context.Context, path string, roots [][]byte, channel stri
 		}
 		from.Files[t.Path] = t.SHA256
 	}
+	if dir != "" {
+		from.Content = kept.open
+	}
 	return from, nil
+}
+
+// keptFiles are the base's Patchable files, kept in dir as they verify.
+type keptFiles struct {
+	dir   string
+	paths map[string]string // kit path -> file in dir, for verified bytes only
+	made  []string          // every file made in dir
+}
+
+// keep is a verify.ContentFunc: it streams a Patchable entry to a file in
+// dir and keeps it once the bytes have the sha256 the targets list (the
+// whole kit's verification is still to come: DeltaFromKit returns the
+// files only when it passed).
+func (k *keptFiles) keep(t verify.Target, r io.Reader) error {
+	if !bundle.Patchable(t.Path) {
+		return nil
+	}
+	f, err := os.CreateTemp(k.dir, "base-*.jsonl")
+	if err != nil {
+		return fmt.Errorf("keeping the base's %s: %w", t.Path, err)
+	}
+	k.made = append(k.made, f.Name())
+	h := sha256.New()
+	var sum func() []byte
+	if dr, ok := r.(verify.DigestReader); ok {
+		sum = dr.SHA256
+	} else {
+		r, sum = io.TeeReader(r, h), func() []byte { return h.Sum(nil) }
+	}
+	n, err := io.Copy(f, r)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("keeping the base's %s: %w", t.Path, err)
+	}
+	if n != t.Length || hex.EncodeToString(sum()) != t.SHA256 {
+		// Not the listed bytes: the verification fails on them.
+		return os.Remove(f.Name())
+	}
+	k.paths[t.Path] = f.Name()
+	return nil
+}
+
+// open opens the kept file of path, or fails with fs.ErrNotExist when the
+// base did not carry its bytes.
+func (k *keptFiles) open(path string) (io.ReadCloser, error) {
+	name, ok := k.paths[path]
+	if !ok {
+		return nil, fmt.Errorf("the base kit does not carry the bytes of %s: %w", path, fs.ErrNotExist)
+	}
+	return os.Open(name)
+}
+
+// remove removes every file keep made.
+func (k *keptFiles) remove() {
+	for _, name := range k.made {
+		os.Remove(name)
+	}
+	k.made, k.paths = nil, map[string]string{}
+}
+
+// carriedOnly returns from for a delta of files: a Patchable path of both
+// whose base bytes from.Content does not have (fs.ErrNotExist: a base
+// that is a delta and did not carry it) moves from Files to Have, so that
+// it is left out when unchanged and goes whole when changed, instead of
+// failing the patch. The paths the full kit no longer has stay in Files:
+// they are the removed ones.
+func carriedOnly(from bundle.DeltaFrom, files []bundle.File) (bundle.DeltaFrom, error) {
+	if from.Content == nil {
+		return from, nil
+	}
+	out, cloned := from, false
+	for _, f := range files {
+		d, ok := from.Files[f.Path]
+		if !ok || !bundle.Patchable(f.Path) {
+			continue
+		}
+		rc, err := from.Content(f.Path)
+		if err == nil {
+			rc.Close()
+			continue
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return from, fmt.Errorf("the base's %s: %w", f.Path, err)
+		}
+		if !cloned {
+			out.Files, out.Have, cloned = maps.Clone(from.Files), maps.Clone(from.Have), true
+			if out.Have == nil {
+				out.Have = map[string]bool{}
+			}
+		}
+		delete(out.Files, f.Path)
+		out.Have[d] = true
+	}
+	return out, nil
 }
 
 // HaveSchema is the schema of a have-list: ferry store inventory's output.

@@ -51,7 +51,7 @@ func TestDeltaFromKit(t *testing.T) {
 	if err := os.WriteFile(path, fixtures.Kit(ch, files, fixtures.KitOptions{Version: 4}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	from, err := DeltaFromKit(context.Background(), path, ch.Chain, "acme", nil)
+	from, err := DeltaFromKit(context.Background(), path, ch.Chain, "acme", nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestDeltaFromKit(t *testing.T) {
 	if err := os.WriteFile(dpath, fixtures.DeltaKit(ch, v5, fixtures.KitOptions{Version: 5}, *from), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dfrom, err := DeltaFromKit(context.Background(), dpath, ch.Chain, "acme", nil)
+	dfrom, err := DeltaFromKit(context.Background(), dpath, ch.Chain, "acme", nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +74,12 @@ func TestDeltaFromKit(t *testing.T) {
 	if dfrom.Base != full5.Base || len(dfrom.Files) != len(v5) || dfrom.Files["docs/README.md"] != full5.Files["docs/README.md"] {
 		t.Errorf("delta as base: %+v, want %+v", dfrom.Base, full5.Base)
 	}
-	if _, err := DeltaFromKit(context.Background(), path, ch.Chain, "other", nil); err == nil {
+	if _, err := DeltaFromKit(context.Background(), path, ch.Chain, "other", nil, ""); err == nil {
 		t.Errorf("a base of another channel accepted")
 	}
 	// Signed under a root the mirror does not hold.
 	stranger := fixtures.NewChannel("acme-x")
-	if _, err := DeltaFromKit(context.Background(), path, stranger.Chain, "acme", nil); err == nil {
+	if _, err := DeltaFromKit(context.Background(), path, stranger.Chain, "acme", nil, ""); err == nil {
 		t.Errorf("a base that does not verify accepted")
 	}
 }

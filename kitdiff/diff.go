@@ -1,6 +1,7 @@
 package kitdiff
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,6 +124,15 @@ type Diff struct {
 // images when it neither carries nor removes images/index.json. When old
 // is a delta, what it does not carry cannot be told from what new adds; a
 // note says so. A delta's description itself (delta.json) is not compared.
+//
+// An osv.jsonl file that new carries as a patch (bundle.PatchPath) is
+// compared as if carried whole when old holds the patch's base (the same
+// sha256): the records of the base's lines the patch copies and of the
+// lines it inserts are the file's. The file's bytes are not rebuilt, so
+// its sha256 is not checked here (an import checks it). When old does not
+// hold the base, a note says the file cannot be compared and none of its
+// source's advisories are counted. The patches themselves are not files
+// of the full kit and show nowhere.
 func Compare(old, new *Kit) (*Diff, error) {
 	if old.Info.Channel != new.Info.Channel {
 		return nil, fmt.Errorf("%w: %q and %q", ErrOtherChannel, old.Info.Channel, new.Info.Channel)
@@ -141,7 +151,15 @@ func Compare(old, new *Kit) (*Diff, error) {
 	// for a full kit, when its delta.json says so for a delta.
 	gone := func(p string) bool { return !new.IsDelta() || new.removes(p) }
 	d.Images = diffImages(old, new, gone)
-	d.Advisories = diffAdvisories(old, new, gone)
+	newAdv, patched, unknown, notes := applyPatches(old, new)
+	d.Notes = append(d.Notes, notes...)
+	// The sources new speaks for: all for a full kit, the carried, patched
+	// and removed ones for a delta.
+	speaks := func(source string) bool {
+		p := advisoriesDir + source + "/osv.jsonl"
+		return slices.Contains(new.AdvisoryFiles, p) || patched[source] || gone(p)
+	}
+	d.Advisories = diffAdvisories(old.Advisories, newAdv, speaks, func(source string) bool { return unknown[source] })
 	d.VEX = diffFiles(old.Files, new.Files, gone, func(p string) bool { return strings.HasPrefix(p, vexDir) })
 	d.Trust = Trust{
 		RootVersionFrom: old.Root.Signed.Version, RootVersionTo: new.Root.Signed.Version,
@@ -149,7 +167,8 @@ func Compare(old, new *Kit) (*Diff, error) {
 		Files: diffFiles(old.Files, new.Files, gone, func(p string) bool { return strings.HasPrefix(p, trustDir) }),
 	}
 	d.Other = diffFiles(old.Files, new.Files, gone, func(p string) bool {
-		return p != "kit.json" && p != bundle.DeltaPath && !strings.HasPrefix(p, vexDir) && !strings.HasPrefix(p, trustDir) &&
+		return p != "kit.json" && p != bundle.DeltaPath && !strings.HasPrefix(p, bundle.PatchDir) &&
+			!strings.HasPrefix(p, vexDir) && !strings.HasPrefix(p, trustDir) &&
 			!strings.HasPrefix(p, "images/") && !strings.HasPrefix(p, advisoriesDir)
 	})
 	return d, nil
@@ -201,36 +220,122 @@ func byName(images map[string][]string) map[string]string {
 	return m
 }
 
-func diffAdvisories(old, new *Kit, gone func(string) bool) Advisories {
+// diffAdvisories compares the records of old and new: new speaks for a
+// source whose file it carries (else what old has of it is unchanged), and
+// nothing is counted of an unknown source.
+func diffAdvisories(old, new map[string]string, speaks, unknown func(source string) bool) Advisories {
 	out := Advisories{Added: []Advisory{}, Removed: []Advisory{}, Modified: []Advisory{}}
-	// The sources new speaks for: all for a full kit, the carried and the
-	// removed ones for a delta.
-	speaks := func(source string) bool {
-		p := advisoriesDir + source + "/osv.jsonl"
-		return slices.Contains(new.AdvisoryFiles, p) || gone(p)
-	}
-	for _, key := range slices.Sorted(maps.Keys(new.Advisories)) {
-		o, ok := old.Advisories[key]
+	for _, key := range slices.Sorted(maps.Keys(new)) {
+		o, ok := old[key]
 		switch {
 		case !ok:
 			out.Added = append(out.Added, advisory(key))
-		case o != new.Advisories[key]:
+		case o != new[key]:
 			out.Modified = append(out.Modified, advisory(key))
 		default:
 			out.Unchanged++
 		}
 	}
-	for _, key := range slices.Sorted(maps.Keys(old.Advisories)) {
-		if _, ok := new.Advisories[key]; ok {
+	for _, key := range slices.Sorted(maps.Keys(old)) {
+		if _, ok := new[key]; ok {
 			continue
 		}
-		if a := advisory(key); speaks(a.Source) {
+		switch a := advisory(key); {
+		case unknown(a.Source):
+		case speaks(a.Source):
 			out.Removed = append(out.Removed, a)
-		} else {
+		default:
 			out.Unchanged++
 		}
 	}
 	return out
+}
+
+// applyPatches returns new's records with those of the osv.jsonl files it
+// carries as a patch on a file old holds, the sources of these files
+// (patched), those of the files it patches on a base old lacks (unknown)
+// and a note for each of those.
+func applyPatches(old, new *Kit) (adv map[string]string, patched, unknown map[string]bool, notes []string) {
+	adv, patched, unknown = new.Advisories, map[string]bool{}, map[string]bool{}
+	for _, p := range new.Patches {
+		source := osvSource(p.Path)
+		if source == "" {
+			continue
+		}
+		recs, why := patchedLines(old, new, p)
+		if why != "" {
+			unknown[source] = true
+			notes = append(notes, fmt.Sprintf("%s is carried as a patch that cannot be compared: %s; none of the %s advisories are counted",
+				p.Path, why, source))
+			continue
+		}
+		if len(patched) == 0 {
+			adv = maps.Clone(new.Advisories)
+		}
+		patched[source] = true
+		for _, l := range recs {
+			if l.key != "" {
+				adv[l.key] = l.sum
+			}
+		}
+	}
+	return adv, patched, unknown, notes
+}
+
+// patchedLines returns the lines of the file that new's patch p makes of
+// old's file, or why it cannot.
+func patchedLines(old, new *Kit, p bundle.DeltaPatch) ([]line, string) {
+	if got, ok := old.Files[p.Path]; !ok {
+		return nil, fmt.Sprintf("its base (sha256:%s) is not in old, which has no such file", shortHex(p.Base.SHA256))
+	} else if got != p.Base.SHA256 {
+		return nil, fmt.Sprintf("its base (sha256:%s) is not in old, whose file has sha256:%s", shortHex(p.Base.SHA256), shortHex(got))
+	}
+	pt := new.patches[p.Path]
+	if pt == nil {
+		return nil, "new does not carry the patch its delta.json lists"
+	}
+	if pt.header.Base != p.Base {
+		return nil, "the patch's base is not the one its delta.json lists"
+	}
+	base := old.lines[p.Path]
+	var out []line
+	for i, op := range pt.header.Ops {
+		src := base
+		if op[0] == bundle.OpInsert {
+			src = pt.data
+		}
+		seg, ok := wholeLines(src, op[1], op[2])
+		if !ok || (len(out) > 0 && !out[len(out)-1].nl) {
+			return nil, fmt.Sprintf("its op %d does not take whole lines", i)
+		}
+		out = append(out, seg...)
+	}
+	return out, ""
+}
+
+// wholeLines returns the lines of ls that make the n bytes at off, when
+// these are whole lines.
+func wholeLines(ls []line, off, n int64) ([]line, bool) {
+	i, ok := slices.BinarySearchFunc(ls, off, func(l line, off int64) int { return cmp.Compare(l.off, off) })
+	if !ok || n <= 0 {
+		return nil, false
+	}
+	j := i
+	for j < len(ls) && ls[j].off < off+n {
+		j++
+	}
+	if last := ls[j-1]; last.off+last.n != off+n {
+		return nil, false
+	}
+	return ls[i:j], true
+}
+
+// shortHex is the first 12 digits of a hex digest.
+func shortHex(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
 }
 
 func advisory(key string) Advisory {

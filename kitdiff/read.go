@@ -40,8 +40,10 @@ const (
 )
 
 // Kit is what the diff needs of one kit: its description, its final root,
-// every content file's sha256, its images and its advisories. Memory grows
-// with the number of files, images and advisory ids, not with their sizes.
+// every content file's sha256, its images and its advisories (with where
+// each record's line lies, to follow a delta's patch on the file). Memory
+// grows with the number of files, images, advisory lines and patch ops,
+// not with their sizes.
 type Kit struct {
 	Info bundle.Info
 	// Verified is true when the kit was read with ReadVerified and passed.
@@ -59,10 +61,35 @@ type Kit struct {
 	// Removed are, for a delta kit, the paths of its base that the full
 	// kit it stands for no longer has (its delta.json), sorted.
 	Removed []string
+	// Patches are, for a delta kit, the files it carries as a patch on
+	// its base's file (its delta.json), sorted by path.
+	Patches []bundle.DeltaPatch
+
+	// lines holds the lines of each advisories file read, in order.
+	lines map[string][]line
+	// patches holds what each patch carried holds, by the patched path.
+	patches map[string]*patch
+}
+
+// line is one line of an advisories file (or of a patch's data): where
+// it starts, its length with its newline, whether it has one, and its
+// record's key and sum ("" for a blank line).
+type line struct {
+	off, n   int64
+	nl       bool
+	key, sum string
+}
+
+// patch is what the diff keeps of a patch: its header and the lines of
+// its data.
+type patch struct {
+	header *bundle.PatchHeader
+	data   []line
 }
 
 func newKit() *Kit {
-	return &Kit{Files: map[string]string{}, Images: map[string][]string{}, Advisories: map[string]string{}}
+	return &Kit{Files: map[string]string{}, Images: map[string][]string{}, Advisories: map[string]string{},
+		lines: map[string][]line{}, patches: map[string]*patch{}}
 }
 
 // IsDelta reports whether the kit is a delta kit: it carries only what
@@ -111,7 +138,7 @@ func Read(r io.Reader) (*Kit, error) {
 			}
 			continue
 		}
-		if err := k.collect(e.Name, br); err != nil {
+		if err := k.collect(e.Name, e.Size, br); err != nil {
 			return nil, err
 		}
 	}
@@ -133,7 +160,7 @@ func Read(r io.Reader) (*Kit, error) {
 // report's first failure (a *bundle.Error).
 func ReadVerified(ctx context.Context, r io.Reader, src verify.TrustSource, opts verify.Options) (*Kit, error) {
 	k := newKit()
-	opts.Content = func(t verify.Target, r io.Reader) error { return k.collect(t.Path, r) }
+	opts.Content = func(t verify.Target, r io.Reader) error { return k.collect(t.Path, t.Length, r) }
 	rep, err := verify.Kit(ctx, r, src, opts)
 	if err != nil {
 		return nil, err
@@ -149,9 +176,10 @@ func ReadVerified(ctx context.Context, r io.Reader, src verify.TrustSource, opts
 	return k, nil
 }
 
-// collect records one content file: its sha256, and what images/index.json
-// and advisories/<source>/osv.jsonl hold. r yields the file's bytes.
-func (k *Kit) collect(path string, r io.Reader) error {
+// collect records one content file: its sha256, and what images/index.json,
+// advisories/<source>/osv.jsonl and a delta's patch of one hold. r yields
+// the file's size bytes.
+func (k *Kit) collect(path string, size int64, r io.Reader) error {
 	h := sha256.New()
 	tr := io.TeeReader(r, h)
 	var err error
@@ -160,10 +188,11 @@ func (k *Kit) collect(path string, r io.Reader) error {
 		err = k.readDelta(tr)
 	case path == imagesIndexPath:
 		err = k.readImages(tr)
-	case strings.HasPrefix(path, advisoriesDir) && strings.HasSuffix(path, "/osv.jsonl"):
-		source := strings.TrimSuffix(strings.TrimPrefix(path, advisoriesDir), "/osv.jsonl")
+	case osvSource(path) != "":
 		k.AdvisoryFiles = append(k.AdvisoryFiles, path)
-		err = k.readAdvisories(source, tr)
+		err = k.readAdvisories(path, tr)
+	case strings.HasPrefix(path, bundle.PatchDir) && osvSource(strings.TrimPrefix(path, bundle.PatchDir)) != "":
+		err = k.readPatch(strings.TrimPrefix(path, bundle.PatchDir), size, tr)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
@@ -185,7 +214,7 @@ func (k *Kit) readDelta(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	k.Removed = d.Removed
+	k.Removed, k.Patches = d.Removed, d.Patches
 	return nil
 }
 
@@ -225,24 +254,107 @@ func (k *Kit) readImages(r io.Reader) error {
 	return nil
 }
 
-func (k *Kit) readAdvisories(source string, r io.Reader) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
-	line := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		var rec struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(b, &rec); err != nil || rec.ID == "" {
-			return fmt.Errorf("line %d: not an OSV record with an id", line)
-		}
-		sum := sha256.Sum256(b)
-		k.Advisories[source+"/"+rec.ID] = hex.EncodeToString(sum[:])
+// osvSource is the source of an advisories/<source>/osv.jsonl path, or "".
+func osvSource(path string) string {
+	rest, ok := strings.CutPrefix(path, advisoriesDir)
+	if !ok {
+		return ""
 	}
-	return sc.Err()
+	source, ok := strings.CutSuffix(rest, "/osv.jsonl")
+	if !ok || source == "" {
+		return ""
+	}
+	return source
+}
+
+// readAdvisories reads the records of the osv.jsonl file at path.
+func (k *Kit) readAdvisories(path string, r io.Reader) error {
+	lines, err := readLines(osvSource(path), r, 1)
+	if err != nil {
+		return err
+	}
+	for _, l := range lines {
+		if l.key != "" {
+			k.Advisories[l.key] = l.sum
+		}
+	}
+	k.lines[path] = lines
+	return nil
+}
+
+// readPatch reads the patch of the osv.jsonl file at path, size bytes: its
+// header, and the records of the lines it inserts.
+func (k *Kit) readPatch(path string, size int64, r io.Reader) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	h, err := bundle.ReadPatchHeader(br, size)
+	if err != nil {
+		return err
+	}
+	if h.Path != path {
+		return fmt.Errorf("the patch names %s", h.Path)
+	}
+	data, err := readLines(osvSource(path), br, 2)
+	if err != nil {
+		return fmt.Errorf("patch data: %w", err)
+	}
+	k.patches[path] = &patch{header: h, data: data}
+	return nil
+}
+
+// readLines reads the lines of OSV records of source: each record's key
+// (source/id) and the sha256 of its line without surrounding space. first
+// is the number of the first line, for errors.
+func readLines(source string, r io.Reader, first int) ([]line, error) {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 64<<10)
+	}
+	var lines []line
+	var off int64
+	for n := first; ; n++ {
+		raw, err := readRawLine(br, maxLine)
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		if len(raw) == 0 {
+			return lines, nil
+		}
+		l := line{off: off, n: int64(len(raw)), nl: raw[len(raw)-1] == '\n'}
+		off += l.n
+		if b := bytes.TrimSpace(raw); len(b) > 0 {
+			var rec struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(b, &rec); err != nil || rec.ID == "" {
+				return nil, fmt.Errorf("line %d: not an OSV record with an id", n)
+			}
+			sum := sha256.Sum256(b)
+			l.key, l.sum = source+"/"+rec.ID, hex.EncodeToString(sum[:])
+		}
+		lines = append(lines, l)
+		if err == io.EOF {
+			return lines, nil
+		}
+	}
+}
+
+// readRawLine reads one line, its newline included, of at most max bytes.
+// The bytes live until the next read of r.
+func readRawLine(r *bufio.Reader, max int) ([]byte, error) {
+	frag, err := r.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return frag, err
+	}
+	raw := append([]byte(nil), frag...)
+	for err == bufio.ErrBufferFull {
+		if len(raw) > max {
+			return nil, fmt.Errorf("longer than %d bytes", max)
+		}
+		frag, err = r.ReadSlice('\n')
+		raw = append(raw, frag...)
+	}
+	if len(raw) > max+1 {
+		return nil, fmt.Errorf("longer than %d bytes", max)
+	}
+	return raw, err
 }

@@ -42,7 +42,10 @@ and the diff rests on verified bytes only; a kit that fails is exit 3.
 
 When NEW is a delta kit, it carries only what changed on its base and names
 the paths the full kit no longer has (its delta.json): those show as
-removed, what it neither carries nor removes as unchanged. --json prints the diff as canonical
+removed, what it neither carries nor removes as unchanged. An advisories
+file it carries as a patch on its base's file is compared record by record
+when OLD holds that base file (the same sha256); otherwise a note says it
+cannot be compared and none of its advisories are counted. --json prints the diff as canonical
 JSON (RFC 8785, schema ` + kitdiff.Schema + `); the text fits 100 columns.`,
 		Example: `  ferry kit diff acme-41.kit.tar.zst acme-42.kit.tar.zst
   ferry kit diff acme-41.kit.tar.zst acme-42.delta.kit.tar.zst --root trust/root.json

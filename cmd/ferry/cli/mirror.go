@@ -50,9 +50,12 @@ can be checked alone and a corrupt part sent again alone.
 delta of the same channel) is verified under the channel root first, then
 the delta carries only the files whose content OLD lacks, the paths it no
 longer has, and the full kit's signed targets; it imports only onto a
-store whose active kit is exactly OLD's version. --have have.json (ferry
-store inventory --have at the site) writes a delta that leaves out every
-content the site listed, whatever version it has. See docs/kit-format.md.`,
+store whose active kit is exactly OLD's version. A changed advisories
+file whose bytes OLD carries goes as a line patch on OLD's file when that
+is under a quarter of the file (OLD's advisories are kept in a temporary
+directory meanwhile). --have have.json (ferry store inventory --have at
+the site) writes a delta that leaves out every content the site listed,
+whatever version it has; it never patches. See docs/kit-format.md.`,
 		Example: `  ferry mirror -f kit.yaml -o acme-1.kit.tar.zst --key keys/signer.key
   ferry mirror -f kit.yaml -o acme-2.kit.tar.zst --key keys/signer.key --cache ~/.cache/ferry
   ferry mirror -f kit.yaml --check
@@ -114,10 +117,11 @@ content the site listed, whatever version it has. See docs/kit-format.md.`,
 			if err != nil {
 				return err
 			}
-			delta, err := deltaFrom(cmd.Context(), o.base, o.have, chain, spec.Channel)
+			delta, deltaDone, err := deltaFrom(cmd.Context(), o.base, o.have, chain, spec.Channel)
 			if err != nil {
 				return err
 			}
+			defer deltaDone()
 			logger, done := progressLogger(cmd.ErrOrStderr(), o.noProg)
 			bo := kit.BuildOptions{Roots: chain, Signers: signers, Now: created, Clock: clock, AllowExpired: o.allowExpired, Cache: o.cache, Logger: logger, Delta: delta}
 			if partSize > 0 {
