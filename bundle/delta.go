@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -116,7 +117,8 @@ type DeltaFrom struct {
 	Have map[string]bool
 	// Content, if set, opens the base's file at a path of Files: a changed
 	// Patchable file whose patch on it is smaller than a quarter of the
-	// file is carried as the patch. Without it, changed files go whole.
+	// file is carried as the patch. Without it, or when it returns an
+	// error wrapping fs.ErrNotExist, a changed file goes whole.
 	Content func(path string) (io.ReadCloser, error)
 }
 
@@ -259,11 +261,7 @@ func patchOf(from DeltaFrom, f File, size int64) (*madePatch, bool, error) {
 	if _, ok := from.Files[f.Path]; !ok {
 		return nil, false, nil
 	}
-	read := func(what string, open func() (io.ReadCloser, error)) ([]byte, error) {
-		rc, err := open()
-		if err != nil {
-			return nil, fmt.Errorf("delta: patch of %s: %s: %w", f.Path, what, err)
-		}
+	readAll := func(what string, rc io.ReadCloser) ([]byte, error) {
 		defer rc.Close()
 		b, err := io.ReadAll(rc)
 		if err != nil {
@@ -271,7 +269,14 @@ func patchOf(from DeltaFrom, f File, size int64) (*madePatch, bool, error) {
 		}
 		return b, nil
 	}
-	base, err := read("the base's file", func() (io.ReadCloser, error) { return from.Content(f.Path) })
+	rc, err := from.Content(f.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil // the base's bytes are not at hand (a delta that did not carry them): whole
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("delta: patch of %s: the base's file: %w", f.Path, err)
+	}
+	base, err := readAll("the base's file", rc)
 	if err != nil {
 		return nil, false, err
 	}
@@ -279,7 +284,11 @@ func patchOf(from DeltaFrom, f File, size int64) (*madePatch, bool, error) {
 	if got := hex.EncodeToString(sum[:]); got != from.Files[f.Path] {
 		return nil, false, fmt.Errorf("delta: patch of %s: the base's file has sha256 %s, the base lists %s", f.Path, got, from.Files[f.Path])
 	}
-	next, err := read("the file", f.Open)
+	rc, err = f.Open()
+	if err != nil {
+		return nil, false, fmt.Errorf("delta: patch of %s: %w", f.Path, err)
+	}
+	next, err := readAll("the file", rc)
 	if err != nil {
 		return nil, false, err
 	}

@@ -146,11 +146,7 @@ func Build(ctx context.Context, w io.Writer, spec *Spec, opts BuildOptions) (*Bu
 		Signers: opts.Signers,
 	}
 	if opts.Delta != nil {
-		from, err := carriedOnly(*opts.Delta, files)
-		if err != nil {
-			return nil, err
-		}
-		d, err := bundle.WriteDelta(ctx, w, wopts, files, from)
+		d, err := bundle.WriteDelta(ctx, w, wopts, files, *opts.Delta)
 		if err != nil {
 			return nil, err
 		}

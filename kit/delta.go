@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"strings"
 
@@ -154,42 +153,6 @@ func (k *keptFiles) remove() {
 		os.Remove(name)
 	}
 	k.made, k.paths = nil, map[string]string{}
-}
-
-// carriedOnly returns from for a delta of files: a Patchable path of both
-// whose base bytes from.Content does not have (fs.ErrNotExist: a base
-// that is a delta and did not carry it) moves from Files to Have, so that
-// it is left out when unchanged and goes whole when changed, instead of
-// failing the patch. The paths the full kit no longer has stay in Files:
-// they are the removed ones.
-func carriedOnly(from bundle.DeltaFrom, files []bundle.File) (bundle.DeltaFrom, error) {
-	if from.Content == nil {
-		return from, nil
-	}
-	out, cloned := from, false
-	for _, f := range files {
-		d, ok := from.Files[f.Path]
-		if !ok || !bundle.Patchable(f.Path) {
-			continue
-		}
-		rc, err := from.Content(f.Path)
-		if err == nil {
-			rc.Close()
-			continue
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return from, fmt.Errorf("the base's %s: %w", f.Path, err)
-		}
-		if !cloned {
-			out.Files, out.Have, cloned = maps.Clone(from.Files), maps.Clone(from.Have), true
-			if out.Have == nil {
-				out.Have = map[string]bool{}
-			}
-		}
-		delete(out.Files, f.Path)
-		out.Have[d] = true
-	}
-	return out, nil
 }
 
 // HaveSchema is the schema of a have-list: ferry store inventory's output.
