@@ -119,4 +119,36 @@ func TestMirrorDeltaPatchesAdvisories(t *testing.T) {
 	if text := mustFerry(t, dir, "kit", "diff", "v1.kit.tar.zst", "v2.delta.kit.tar.zst").stdout; !strings.Contains(text, "ADVISORIES  +0 -0 ~2, 198 unchanged") {
 		t.Errorf("kit diff text:\n%s", text)
 	}
+
+	// verify names the patch; the delta imports onto its base and the store
+	// then answers as after the full kit 2, and checks healthy.
+	if v := mustFerry(t, dir, "verify", "v2.delta.kit.tar.zst", "--root", "trust/root.json", "--at", verifyAt).stdout; !strings.Contains(v, "patched") || !strings.Contains(v, osv) {
+		t.Errorf("verify of the patched delta does not name the patch:\n%s", v)
+	}
+	mirror(2, "v2.kit.tar.zst")
+	imp := func(st string, kits ...string) {
+		t.Helper()
+		for i, k := range kits {
+			args := []string{"import", k, "--store", st, "--at", verifyAt, "--reason", "test clock"}
+			if i == 0 {
+				args = append(args, "--root", "trust/root.json")
+			}
+			mustFerry(t, dir, args...)
+		}
+	}
+	chain, full := filepath.Join(dir, "chain"), filepath.Join(dir, "full")
+	imp(chain, "v1.kit.tar.zst", "v2.delta.kit.tar.zst")
+	imp(full, "v2.kit.tar.zst")
+	answers := func(st string) string {
+		var b strings.Builder
+		b.WriteString(mustFerry(t, dir, "store", "inventory", "--store", st, "--json").stdout)
+		for _, id := range []string{"DELTA-2026-0017", "DELTA-2026-0123", "DELTA-2026-0005"} {
+			b.WriteString(mustFerry(t, dir, "store", "query", "--advisory", id, "--store", st, "--json").stdout)
+		}
+		return strings.ReplaceAll(b.String(), st, "STORE")
+	}
+	if got, want := answers(chain), answers(full); got != want {
+		t.Errorf("the store after 1 and the patched delta:\n%s\nafter the full kit 2:\n%s", got, want)
+	}
+	mustFerry(t, dir, "store", "check", "--store", chain)
 }
