@@ -349,6 +349,9 @@ func (st *stager) sourceOf(t verify.Target) string {
 
 // cleanup removes the staging files that were not placed.
 func (st *stager) cleanup() {
+	for _, pl := range st.layers {
+		pl.wait() // no hash of a layer reads on after the import
+	}
 	st.flush() // the import failed already, or placed every file
 	for _, b := range st.staged {
 		if b.tmp != "" {

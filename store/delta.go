@@ -220,6 +220,9 @@ func (st *stager) checkPatches(d *verify.Delta) error {
 // complete already is left as it is.
 func (st *stager) writeLayers(ctx context.Context) error {
 	for _, pl := range st.layers {
+		if err := pl.wait(); err != nil {
+			return err
+		}
 		var have bool
 		if err := st.s.view(ctx, func(tx *bolt.Tx) error { have = hasRecordIndex(tx, pl.sha); return nil }); err != nil {
 			return err

@@ -88,6 +88,9 @@ type kv struct{ k, v []byte }
 // more than a quarter of it gets a chunk of its own.
 const arenaChunk = 1 << 20
 
+// firstChunk is the size of an IndexWriter's first chunk.
+const firstChunk = 16 << 10
+
 // Put adds an entry; a later Put of the same key replaces it. Put copies
 // key and value.
 func (w *IndexWriter) Put(key, value []byte) error {
@@ -109,7 +112,14 @@ func (w *IndexWriter) Put(key, value []byte) error {
 		w.chunks = append(w.chunks, make([]byte, 0, n))
 		last++
 	case last < 0 || n > cap(w.chunks[last])-len(w.chunks[last]):
-		w.chunks = append(w.chunks, make([]byte, 0, arenaChunk))
+		// Chunks grow from firstChunk to arenaChunk: most writers hold a
+		// few entries, and a fresh chunk is zeroed memory the process
+		// touches for the first time.
+		size := firstChunk
+		if last >= 0 {
+			size = min(arenaChunk, 2*cap(w.chunks[last]))
+		}
+		w.chunks = append(w.chunks, make([]byte, 0, max(size, n)))
 		last++
 	}
 	c := w.chunks[last]

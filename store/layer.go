@@ -193,6 +193,11 @@ type pendingLayer struct {
 	// patchLen is the patch blob's length.
 	patchLen int64
 	es       entries
+	// hashed gives the result of hashing the file over its segments, r.
+	hashed chan error
+	r      *segReader
+	err    error // received from hashed, once done
+	done   bool
 }
 
 // baseOf reads, in one read transaction, what a patch applies to: the
@@ -317,15 +322,42 @@ func (s *Store) makeLayer(h *bundle.PatchHeader, base *layer, anchorCounts map[s
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	// The file's bytes are the signed ones: hash them over the segments.
-	hash := sha256.New()
-	if _, err := io.Copy(hash, io.NewSectionReader(r, 0, l.Length)); err != nil {
+	// The file's bytes must be the ones the patch names (and the full
+	// kit's targets, checkPatches): hashed over the segments on a
+	// goroutine of its own while the layer's index is made and the kit's
+	// stream goes on; writeLayers waits for it. A patch whose bytes are
+	// not the ones it names fails as such, whatever else is wrong.
+	hashed := make(chan error, 1)
+	go func() {
+		hash := sha256.New()
+		_, err := io.CopyBuffer(hash, io.NewSectionReader(r, 0, l.Length), make([]byte, 1<<20))
+		if err == nil {
+			if got := hex.EncodeToString(hash.Sum(nil)); got != h.Result.SHA256 {
+				err = bundle.Errorf(bundle.CodeDigestMismatch, h.Path, "sha256 is %s, the patch says %s", got, h.Result.SHA256)
+			}
+		}
+		hashed <- err
+	}()
+	pl, err := layerIndex(h, l, r, anchorCounts)
+	if pl == nil {
+		herr := <-hashed
+		r.Close()
+		var be *bundle.Error
+		if errors.As(herr, &be) {
+			return nil, &stopError{be}
+		}
+		if herr != nil {
+			return nil, herr
+		}
 		return nil, err
 	}
-	if got := hex.EncodeToString(hash.Sum(nil)); got != h.Result.SHA256 {
-		return nil, &stopError{bundle.Errorf(bundle.CodeDigestMismatch, h.Path, "sha256 is %s, the patch says %s", got, h.Result.SHA256)}
-	}
+	pl.patch, pl.hashed, pl.r = patchSHA, hashed, r
+	return pl, nil
+}
+
+// layerIndex makes the record index of the layer l read by r, the file
+// of h, nil when its segments are not whole lines.
+func layerIndex(h *bundle.PatchHeader, l *layer, r *segReader, anchorCounts map[string]int) (*pendingLayer, error) {
 	// Every segment holds whole lines: it starts a line of its blob and
 	// ends one (or the file).
 	edge := make([]byte, 1)
@@ -357,7 +389,7 @@ func (s *Store) makeLayer(h *bundle.PatchHeader, base *layer, anchorCounts map[s
 		if _, err := r.files[sg[0]].ReadAt(buf, sg[1]); err != nil {
 			return nil, err
 		}
-		err := forEachLine(bytes.NewReader(buf), MaxAdvisorySize, func(n int, off int64, rec []byte) error {
+		err := linesOf(buf, func(off int64, rec []byte) error {
 			return indexRecordAt(rec, layerLoc(sg[0], sg[1]+off, int64(len(rec))), w, counts, 1)
 		})
 		if err != nil {
@@ -379,24 +411,22 @@ func (s *Store) makeLayer(h *bundle.PatchHeader, base *layer, anchorCounts map[s
 	if n := l.Blobs[0].Length; n > at {
 		dropped = append(dropped, [2]int64{at, n})
 	}
+	gone := &IndexWriter{}
 	for _, d := range dropped {
 		buf := make([]byte, d[1]-d[0])
 		if _, err := r.files[0].ReadAt(buf, d[0]); err != nil {
 			return nil, err
 		}
-		gone := &IndexWriter{}
-		err := forEachLine(bytes.NewReader(buf), MaxAdvisorySize, func(n int, off int64, rec []byte) error {
-			return indexRecordAt(rec, nil, gone, counts, -1)
-		})
+		err := linesOf(buf, func(_ int64, rec []byte) error { return indexRecordAt(rec, nil, gone, counts, -1) })
 		if err != nil {
 			return nil, &IndexError{Indexer: advisoriesIndex, Path: l.Blobs[0].SHA256, Err: err}
 		}
-		es := gone.sorted()
-		for i := range es.Len() {
-			if k, _ := es.At(i); k[0] == 'r' {
-				if err := w.Put(append([]byte{'x'}, k[1:]...), nil); err != nil {
-					return nil, err
-				}
+	}
+	es := gone.sorted()
+	for i := range es.Len() {
+		if k, _ := es.At(i); k[0] == 'r' {
+			if err := w.Put(append([]byte{'x'}, k[1:]...), nil); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -414,7 +444,7 @@ func (s *Store) makeLayer(h *bundle.PatchHeader, base *layer, anchorCounts map[s
 	if err := w.Put(keyLayer, lj); err != nil {
 		return nil, err
 	}
-	return &pendingLayer{sha: h.Result.SHA256, path: h.Path, patch: patchSHA, es: w.sorted()}, nil
+	return &pendingLayer{sha: h.Result.SHA256, path: h.Path, es: w.sorted()}, nil
 }
 
 // layerOf returns the layer of the file sha if tx holds its record index
@@ -441,4 +471,37 @@ func layerBlobs(l *layer) []layerBlob {
 		return nil
 	}
 	return l.Blobs
+}
+
+// linesOf calls fn with every non-blank line of buf, as forEachLine does
+// for a reader: the offset of its first non-blank byte and the line
+// without surrounding white space.
+func linesOf(buf []byte, fn func(off int64, rec []byte) error) error {
+	for off := 0; off < len(buf); {
+		n := bytes.IndexByte(buf[off:], '\n') + 1
+		if n == 0 {
+			n = len(buf) - off
+		}
+		line := buf[off : off+n]
+		if len(line) > MaxAdvisorySize+1 {
+			return fmt.Errorf("a record is larger than %d bytes", MaxAdvisorySize)
+		}
+		if rec := bytes.TrimSpace(line); len(rec) > 0 {
+			lead := len(line) - len(bytes.TrimLeft(line, " \t\r\n"))
+			if err := fn(int64(off+lead), rec); err != nil {
+				return err
+			}
+		}
+		off += n
+	}
+	return nil
+}
+
+// wait waits for the file's hash and returns its error.
+func (pl *pendingLayer) wait() error {
+	if !pl.done {
+		pl.err, pl.done = <-pl.hashed, true
+		pl.r.Close()
+	}
+	return pl.err
 }
