@@ -305,3 +305,59 @@ func TestPatchFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCheckLayerDamage: a layered file whose patch blob is gone, or whose
+// anchor changed, is damage that store check names; gc keeps the blobs a
+// layer reads.
+func TestCheckLayerDamage(t *testing.T) {
+	ch := fixtures.NewChannel("acme-feeds")
+	full1 := fixtures.Kit(ch, patchFiles(1), fixtures.KitOptions{Version: 1})
+	for _, damage := range []string{"patch", "anchor"} {
+		s := newStore(t)
+		mustImport(t, s, full1, ImportOptions{Root: ch.Root()})
+		mustImport(t, s, patchedDelta(t, ch, full1, 2), ImportOptions{})
+		if _, err := s.GCHistory(context.Background(), 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GC(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(patchFiles(2)[patchedPath])
+		var l *layer
+		s.view(context.Background(), func(tx *bolt.Tx) error {
+			var err error
+			l, err = layerOf(tx, hex.EncodeToString(sum[:]))
+			return err
+		})
+		if l == nil || len(l.Blobs) != 2 {
+			t.Fatalf("layer %+v: want the anchor and the patch", l)
+		}
+		victim := s.blobPath(l.Blobs[1].SHA256)
+		if damage == "anchor" {
+			victim = s.blobPath(l.Blobs[0].SHA256)
+		}
+		kept, err := os.ReadFile(victim)
+		if err != nil {
+			t.Fatalf("after gc: %v", err) // gc keeps the blobs a layer reads
+		}
+		if damage == "patch" {
+			os.Remove(victim)
+		} else {
+			bad := bytes.Clone(kept)
+			bad[10] ^= 1
+			os.WriteFile(victim, bad, 0o644)
+		}
+		rep, err := s.Check(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, p := range rep.Problems {
+			found = found || p.Digest == hex.EncodeToString(sum[:])
+		}
+		if rep.Healthy || !found {
+			t.Errorf("%s damaged: check %+v does not name the layered file", damage, rep.Problems)
+		}
+		os.WriteFile(victim, kept, 0o644)
+	}
+}
