@@ -215,13 +215,28 @@ func (st *stager) checkPatches(d *verify.Delta) error {
 	return nil
 }
 
-// writeLayers writes the record index of every layer the import made
-// (store/layer.go), before its commit names them; one the store holds
-// complete already is left as it is.
-func (st *stager) writeLayers(ctx context.Context) error {
+// waitLayers waits until the file of every layer the import made
+// (store/layer.go) is hashed, and returns the first mismatch.
+func (st *stager) waitLayers() error {
 	for _, pl := range st.layers {
 		if err := pl.wait(); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// layerInCommit is how many record index entries a layer may have for
+// the commit to write them; a larger one is written before, in bounded
+// transactions, as a plain record index is.
+var layerInCommit = 20_000 // a variable for tests
+
+// writeLargeLayers writes the record indexes of the layers too large for
+// the commit, before it.
+func (st *stager) writeLargeLayers(ctx context.Context) error {
+	for _, pl := range st.layers {
+		if pl.es.Len() <= layerInCommit {
+			continue
 		}
 		var have bool
 		if err := st.s.view(ctx, func(tx *bolt.Tx) error { have = hasRecordIndex(tx, pl.sha); return nil }); err != nil {
@@ -233,6 +248,26 @@ func (st *stager) writeLayers(ctx context.Context) error {
 		m := &entryMerge{runs: []entryRun{&memRun{es: pl.es}}}
 		m.start()
 		if err := writeRecordIndex(func(fn func(*bolt.Tx) error) error { return st.s.update(ctx, fn) }, pl.sha, m); err != nil {
+			return fmt.Errorf("the record index of %s: %w", pl.path, err)
+		}
+	}
+	return nil
+}
+
+// putLayers writes, in the import's commit, the record index of every
+// layer the import made (a few entries: those of the changed records);
+// one the store holds complete already is left as it is.
+func (st *stager) putLayers(tx *bolt.Tx) error {
+	for _, pl := range st.layers {
+		if err := pl.wait(); err != nil {
+			return err
+		}
+		if hasRecordIndex(tx, pl.sha) {
+			continue
+		}
+		m := &entryMerge{runs: []entryRun{&memRun{es: pl.es}}}
+		m.start()
+		if err := writeRecordIndex(func(fn func(*bolt.Tx) error) error { return fn(tx) }, pl.sha, m); err != nil {
 			return fmt.Errorf("the record index of %s: %w", pl.path, err)
 		}
 	}

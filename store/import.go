@@ -306,8 +306,11 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 			if err := im.st.checkPatches(rep.Delta); err != nil {
 				return res, err
 			}
+			if err := im.st.waitLayers(); err != nil {
+				return res, err
+			}
 			if !im.opts.DryRun {
-				if err := im.st.writeLayers(ctx); err != nil {
+				if err := im.st.writeLargeLayers(ctx); err != nil {
 					return res, err
 				}
 			}
@@ -339,7 +342,8 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	if err := early.wait(); err != nil {
 		return res, err
 	}
-	if err := im.s.ensureRecordIndexes(ctx, rep.Targets, im.st.sourceOf); err != nil {
+	// (A layered file's record index is written by the commit.)
+	if err := im.s.ensureRecordIndexes(ctx, slices.DeleteFunc(slices.Clone(rep.Targets), func(t verify.Target) bool { return im.layered(t.SHA256) != nil }), im.st.sourceOf); err != nil {
 		return res, err
 	}
 	res.Timings.Index = im.now().Sub(ti)
@@ -576,6 +580,11 @@ func (im *importer) receipt(rep *verify.Report, res *ImportResult, outcome strin
 
 // commit is the import's one write transaction.
 func (im *importer) commit(tx *bolt.Tx, rep *verify.Report, st *channelState, built []builtIndex, rc *Receipt) error {
+	if im.st != nil {
+		if err := im.st.putLayers(tx); err != nil {
+			return err
+		}
+	}
 	ch := []byte(rep.Channel)
 	tb := tx.Bucket(bucketTrust).Bucket(ch)
 	var curTS []byte

@@ -128,6 +128,17 @@ func fileBytes(t *testing.T, s *Store, sha string) []byte {
 // exactly what importing the full kit 3 gives: inventory, indexes,
 // records, and after gc the same blobs (no patch is kept).
 func TestPatchedDeltaChainEqualsFull(t *testing.T) {
+	t.Run("in the commit", testPatchedDeltaChain)
+	t.Run("before the commit", func(t *testing.T) {
+		// A layer with more entries than the commit writes is written
+		// in transactions of its own.
+		defer func(n int) { layerInCommit = n }(layerInCommit)
+		layerInCommit = 0
+		testPatchedDeltaChain(t)
+	})
+}
+
+func testPatchedDeltaChain(t *testing.T) {
 	ch := fixtures.NewChannel("acme-feeds")
 	var full [4][]byte
 	for v := 1; v <= 3; v++ {
