@@ -378,6 +378,7 @@ func layerIndex(h *bundle.PatchHeader, l *layer, r *segReader, anchorCounts map[
 	// The records outside the anchor are the layer's own; the anchor's
 	// lines that no segment keeps are dropped.
 	w := &IndexWriter{}
+	var buf []byte // reused by linesAt
 	counts := anchorCounts
 	var anchorKept [][2]int64
 	for _, sg := range l.Segments {
@@ -385,12 +386,8 @@ func layerIndex(h *bundle.PatchHeader, l *layer, r *segReader, anchorCounts map[
 			anchorKept = append(anchorKept, [2]int64{sg[1], sg[1] + sg[2]})
 			continue
 		}
-		buf := make([]byte, sg[2])
-		if _, err := r.files[sg[0]].ReadAt(buf, sg[1]); err != nil {
-			return nil, err
-		}
-		err := linesOf(buf, func(off int64, rec []byte) error {
-			return indexRecordAt(rec, layerLoc(sg[0], sg[1]+off, int64(len(rec))), w, counts, 1)
+		err := linesAt(r.files[sg[0]], sg[1], sg[2], &buf, func(off int64, rec []byte) error {
+			return indexRecordAt(rec, layerLoc(sg[0], off, int64(len(rec))), w, counts, 1)
 		})
 		if err != nil {
 			return nil, &IndexError{Indexer: advisoriesIndex, Path: h.Path, Err: err}
@@ -411,18 +408,21 @@ func layerIndex(h *bundle.PatchHeader, l *layer, r *segReader, anchorCounts map[
 	if n := l.Blobs[0].Length; n > at {
 		dropped = append(dropped, [2]int64{at, n})
 	}
-	gone := &IndexWriter{}
+	var gone int64
 	for _, d := range dropped {
-		buf := make([]byte, d[1]-d[0])
-		if _, err := r.files[0].ReadAt(buf, d[0]); err != nil {
-			return nil, err
-		}
-		err := linesOf(buf, func(_ int64, rec []byte) error { return indexRecordAt(rec, nil, gone, counts, -1) })
+		gone += d[1] - d[0]
+	}
+	if gone*maxLayerShare > l.Blobs[0].Length {
+		return nil, nil // most of the anchor is gone: the file is the next anchor
+	}
+	goneIDs := &IndexWriter{}
+	for _, d := range dropped {
+		err := linesAt(r.files[0], d[0], d[1]-d[0], &buf, func(_ int64, rec []byte) error { return indexRecordAt(rec, nil, goneIDs, counts, -1) })
 		if err != nil {
 			return nil, &IndexError{Indexer: advisoriesIndex, Path: l.Blobs[0].SHA256, Err: err}
 		}
 	}
-	es := gone.sorted()
+	es := goneIDs.sorted()
 	for i := range es.Len() {
 		if k, _ := es.At(i); k[0] == 'r' {
 			if err := w.Put(append([]byte{'x'}, k[1:]...), nil); err != nil {
@@ -504,4 +504,23 @@ func (pl *pendingLayer) wait() error {
 		pl.r.Close()
 	}
 	return pl.err
+}
+
+// linesAt calls fn with every non-blank line of the n bytes of f at off,
+// as linesOf does, the offsets in f. A part of up to 1 MiB is read whole
+// into *buf (reused); a larger one is read through a buffer.
+func linesAt(f io.ReaderAt, off, n int64, buf *[]byte, fn func(off int64, rec []byte) error) error {
+	if n > 1<<20 {
+		return forEachLine(io.NewSectionReader(f, off, n), MaxAdvisorySize, func(_ int, at int64, rec []byte) error {
+			return fn(off+at, rec)
+		})
+	}
+	if int64(cap(*buf)) < n {
+		*buf = make([]byte, n, max(n, 64<<10))
+	}
+	b := (*buf)[:n]
+	if _, err := f.ReadAt(b, off); err != nil {
+		return err
+	}
+	return linesOf(b, func(at int64, rec []byte) error { return fn(off+at, rec) })
 }

@@ -372,3 +372,34 @@ func TestCheckLayerDamage(t *testing.T) {
 		os.WriteFile(victim, kept, 0o644)
 	}
 }
+
+// TestMostlyRemovedWrittenWhole: a patch that drops most of the base's
+// records makes the file whole (the next anchor), not a layer that
+// tombstones them.
+func TestMostlyRemovedWrittenWhole(t *testing.T) {
+	ch := fixtures.NewChannel("acme-feeds")
+	files := func(v int) map[string][]byte {
+		m := deltaFiles(v)
+		m[patchedPath] = fixtures.Advisories(300, nil)
+		if v == 2 {
+			m[patchedPath] = m[patchedPath][:len(m[patchedPath])/5]
+			m[patchedPath] = m[patchedPath][:bytes.LastIndexByte(m[patchedPath], '\n')+1]
+		}
+		return m
+	}
+	full1, full2 := fixtures.Kit(ch, files(1), fixtures.KitOptions{Version: 1}), fixtures.Kit(ch, files(2), fixtures.KitOptions{Version: 2})
+	s := newStore(t)
+	mustImport(t, s, full1, ImportOptions{Root: ch.Root()})
+	from := fixtures.BaseOf(full1, files(1))
+	from.Content = fixtures.ContentOf(files(1))
+	mustImport(t, s, fixtures.DeltaKit(ch, files(2), fixtures.KitOptions{Version: 2}, from), ImportOptions{})
+	sum := sha256.Sum256(files(2)[patchedPath])
+	if _, err := os.Stat(s.blobPath(hex.EncodeToString(sum[:]))); err != nil {
+		t.Errorf("a file that lost 80 %% of its records was not written whole: %v", err)
+	}
+	direct := newStore(t)
+	mustImport(t, direct, full2, ImportOptions{Root: ch.Root()})
+	if got, want := records(t, s), records(t, direct); got != want {
+		t.Errorf("records differ from the full kit's")
+	}
+}
