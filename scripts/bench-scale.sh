@@ -30,6 +30,9 @@
 #                    replacing kit of N other records as version 2, then
 #                    ferry store gc --keep 0; the store's size before and
 #                    after, target after gc <= 1.10x the store of one kit)
+#   BENCH_DELTA=0    skip the next day's delta (per N, after the import:
+#                    1 % of the records modified, ferry mirror --base, its
+#                    import onto a copy of the store)
 #
 # Needs go, zstd, python3 and GNU time (/usr/bin/time).
 set -euo pipefail
@@ -141,6 +144,22 @@ for n in $ns; do
 	measure "import$n" "'$ferry' import '$d/scale.kit.tar.zst' --store '$d/store' --root '$work/trust/root.json' --at '$at' --reason 'bench-scale: fixed clock'"
 	phases=$(sed -n 's/^time: //p' "$work/m/import$n.out" | tail -n1 | sed 's/ /_/g')
 	row "$n import $wall $cpu $rss $(awk -v n="$n" -v w="$wall" -v c="$cpu" 'BEGIN {printf "%.0f_rec/s_(%.0f/CPU-s)", n / w, n / c}');_$phases"
+	if [[ ${BENCH_DELTA:-1} != 0 ]]; then
+		# The next day: 1 % of the records modified (scalegen -modify 100),
+		# as a delta on the kit (ferry mirror --base: the osv.jsonl as a
+		# patch), imported onto a copy of the store (a layer on its file).
+		log "bench-scale: N=$n: the next day's delta (1 % of the records modified)"
+		"$work/bin/scalegen" -corpus "$corpus/osv" -n "$n" -modify 100 -o "$d/osvd.zip" >/dev/null
+		sed -e 's/^version: 1$/version: 2/' -e "s|$d/osv.zip|$d/osvd.zip|" "$d/kit/kit.yaml" >"$d/kit/kitd.yaml"
+		measure "mirrord$n" "'$ferry' mirror -f '$d/kit/kitd.yaml' --base '$d/scale.kit.tar.zst' -o '$d/scale.delta.kit.tar.zst' --key '$work/keys/signer.key' --no-progress"
+		rm -f "$d/osvd.zip"
+		kb=$(du -k "$d/scale.kit.tar.zst" | cut -f1) dkb=$(du -k "$d/scale.delta.kit.tar.zst" | cut -f1)
+		row "$n mirror-delta $wall $cpu $rss delta_${dkb}_KiB,_$(awk -v a="$dkb" -v b="$kb" 'BEGIN {printf "%.2f", 100 * a / b}')%_of_the_kit_(${kb}_KiB)"
+		cp -r "$d/store" "$d/stored"
+		measure "importd$n" "'$ferry' import '$d/scale.delta.kit.tar.zst' --store '$d/stored' --at '$at' --reason 'bench-scale: fixed clock'"
+		row "$n import-delta $wall $cpu $rss $(sed -n 's/^time: //p' "$work/m/importd$n.out" | tail -n1 | sed 's/ /_/g')"
+		rm -rf "$d/stored" "$d/scale.delta.kit.tar.zst"
+	fi
 	# On disk (du: allocated blocks) and apparent (the files' lengths):
 	# bbolt extends ferry.db ahead of the pages it has written, and those
 	# holes take no disk.

@@ -20,6 +20,9 @@
 // or package names is in another set: the records of a kit that replaces
 // the first one.
 //
+// -modify M > 0 gives every M-th record (i mod M = 0) another modification
+// time: the same records on a later day, for a delta kit.
+//
 // It prints "records N json BYTES": BYTES is the records' compact JSON
 // size.
 package main
@@ -48,19 +51,20 @@ func main() {
 	corpus := flag.String("corpus", "", "directory of OSV records (searched recursively for *.json)")
 	n := flag.Int("n", 50000, "records to write")
 	set := flag.Int("set", 0, "the record set: every set > 0 renames all its records (copy k gets the suffix -v<set>s<k>)")
+	modify := flag.Int("modify", 0, "give every M-th record another modification time (a later day)")
 	out := flag.String("o", "", "the zip to write")
 	flag.Parse()
-	if *corpus == "" || *out == "" || *n <= 0 || *set < 0 {
-		fmt.Fprintln(os.Stderr, "usage: scalegen -corpus DIR -n N [-set S] -o OUT.zip")
+	if *corpus == "" || *out == "" || *n <= 0 || *set < 0 || *modify < 0 {
+		fmt.Fprintln(os.Stderr, "usage: scalegen -corpus DIR -n N [-set S] [-modify M] -o OUT.zip")
 		os.Exit(2)
 	}
-	if err := run(*corpus, *n, *set, *out); err != nil {
+	if err := run(*corpus, *n, *set, *modify, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "scalegen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(corpus string, n, set int, out string) error {
+func run(corpus string, n, set, modify int, out string) error {
 	var paths []string
 	err := filepath.WalkDir(corpus, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && filepath.Ext(p) == ".json" {
@@ -107,6 +111,9 @@ func run(corpus string, n, set int, out string) error {
 			suffix = "-s" + strconv.Itoa(k)
 		}
 		rec := bytes.ReplaceAll(templates[i%len(templates)], enc, []byte(suffix))
+		if modify > 0 && i%modify == 0 {
+			rec = remodified(rec)
+		}
 		w, err := zw.CreateHeader(&zip.FileHeader{Name: fmt.Sprintf("r%07d.json", i), Method: zip.Deflate})
 		if err != nil {
 			return err
@@ -163,4 +170,19 @@ func template(p string) (string, []byte, error) {
 	}
 	t, err := json.Marshal(rec)
 	return id, t, err
+}
+
+// remodified returns rec with the modification time of a later day.
+func remodified(rec []byte) []byte {
+	key := []byte(`"modified":"`)
+	i := bytes.Index(rec, key)
+	if i < 0 {
+		return rec
+	}
+	start := i + len(key)
+	end := bytes.IndexByte(rec[start:], '"')
+	if end < 0 {
+		return rec
+	}
+	return slices.Concat(rec[:start], []byte("2026-12-01T00:00:00Z"), rec[start+end:])
 }
