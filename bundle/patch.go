@@ -14,8 +14,8 @@ import (
 	"github.com/cespare/xxhash/v2"
 )
 
-// A delta kit may carry a changed line-oriented file (an advisories
-// osv.jsonl: one record a line) as a patch on the base's file instead of
+// A delta kit may carry a changed advisories file (a source's osv.jsonl:
+// one record a line) as a patch on the base's file instead of
 // whole: a day that modifies 1 % of the records ships those records, not
 // the source again. The patch of path P is the content file
 // PatchDir + P, media type MediaPatch:
@@ -50,9 +50,11 @@ const MaxPatchHeader = 64 << 20
 func PatchPath(p string) string { return PatchDir + p }
 
 // Patchable reports whether a delta may carry the file at path as a patch:
-// the line-oriented advisories files.
+// a source's advisories, advisories/<source>/osv.jsonl.
 func Patchable(path string) bool {
-	return strings.HasPrefix(path, "advisories/") && strings.HasSuffix(path, ".jsonl")
+	source, ok := strings.CutSuffix(path, "/osv.jsonl")
+	source, ok2 := strings.CutPrefix(source, "advisories/")
+	return ok && ok2 && source != "" && !strings.Contains(source, "/")
 }
 
 // PatchFile names a file by content.

@@ -211,7 +211,7 @@ func advSources(tx *bolt.Tx, chans []chanBucket) ([]advSource, error) {
 				return fmt.Errorf("channel %s: advisories of %s: %w", cb.channel, source, err)
 			}
 			as := advSource{channel: cb.channel, source: string(source), sha: string(sha), b: b}
-			if as.lay, err = readLayer(b); err != nil {
+			if as.lay, err = readLayer(b, false); err != nil {
 				return fmt.Errorf("channel %s: advisories of %s: %w", cb.channel, source, err)
 			}
 			if as.lay != nil {
@@ -240,6 +240,31 @@ func recordIndex(tx *bolt.Tx, sha string) (*bolt.Bucket, error) {
 		return nil, fmt.Errorf("the record index of blob %s is missing or incomplete: the store is damaged (run ferry store check)", sha)
 	}
 	return b, nil
+}
+
+// usableRecordIndex reports whether tx holds a complete record index of
+// sha that can be read: a plain one, or a layer whose blobs are all in the
+// store. A layer whose blobs are not is rebuilt, as a missing index is.
+func (s *Store) usableRecordIndex(tx *bolt.Tx, sha string) bool {
+	b, err := recordIndex(tx, sha)
+	if err != nil {
+		return false
+	}
+	l, err := readLayer(b, false)
+	if err != nil {
+		return false
+	}
+	return l == nil || s.hasBlobs(l)
+}
+
+// hasBlobs reports whether the store holds every blob of l.
+func (s *Store) hasBlobs(l *layer) bool {
+	for _, b := range l.Blobs {
+		if fi, err := os.Stat(s.blobPath(b.SHA256)); err != nil || !fi.Mode().IsRegular() || fi.Size() != b.Length {
+			return false
+		}
+	}
+	return true
 }
 
 // hasRecordIndex reports whether tx holds the complete record index of sha.
@@ -275,7 +300,7 @@ func (s *Store) ensureRecordIndexes(ctx context.Context, targets []verify.Target
 	var todo []verify.Target
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		for _, t := range files {
-			if !hasRecordIndex(tx, t.SHA256) {
+			if !s.usableRecordIndex(tx, t.SHA256) {
 				todo = append(todo, t)
 			}
 		}
@@ -300,7 +325,7 @@ func (s *Store) buildRecordIndex(ctx context.Context, t verify.Target, path stri
 		return err
 	}
 	defer m.close()
-	if err := writeRecordIndex(inTx, t.SHA256, m); err != nil {
+	if err := writeRecordIndex(inTx, t.SHA256, m, true); err != nil {
 		return fmt.Errorf("the record index of %s: %w", t.Path, err)
 	}
 	return nil
@@ -370,7 +395,7 @@ func (s *Store) indexEarly(ctx context.Context, st *stager) *earlyIndexes {
 func (s *Store) ensureParsedRecordIndex(ctx context.Context, t verify.Target, p *recordParse) error {
 	var have bool
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		have = hasRecordIndex(tx, t.SHA256)
+		have = s.usableRecordIndex(tx, t.SHA256)
 		return nil
 	})
 	es, perr := p.result() // the parse ends with the import
@@ -382,7 +407,7 @@ func (s *Store) ensureParsedRecordIndex(ctx context.Context, t verify.Target, p 
 	}
 	m := &entryMerge{runs: []entryRun{&memRun{es: es}}}
 	m.start()
-	if err := writeRecordIndex(func(fn func(*bolt.Tx) error) error { return s.update(ctx, fn) }, t.SHA256, m); err != nil {
+	if err := writeRecordIndex(func(fn func(*bolt.Tx) error) error { return s.update(ctx, fn) }, t.SHA256, m, true); err != nil {
 		return fmt.Errorf("the record index of %s: %w", t.Path, err)
 	}
 	return nil
@@ -825,9 +850,11 @@ func (m *entryMerge) close() {
 
 // writeRecordIndex writes the entries of m as the record index of sha, in
 // transactions of at most recordBatch entries that inTx runs, keyComplete
-// in the last. A bucket of that name that is there already (incomplete:
-// complete ones are not rebuilt) is replaced by the first.
-func writeRecordIndex(inTx func(func(*bolt.Tx) error) error, sha string, m *entryMerge) error {
+// in the last unless complete is false (the caller's commit writes it:
+// markComplete). A bucket of that name that is there already (incomplete,
+// or not usable: complete usable ones are not rebuilt) is replaced by the
+// first.
+func writeRecordIndex(inTx func(func(*bolt.Tx) error) error, sha string, m *entryMerge, complete bool) error {
 	name := []byte(sha)
 	total := 0
 	// bbolt keeps a value until the commit: values are copied here (keys
@@ -863,7 +890,7 @@ func writeRecordIndex(inTx func(func(*bolt.Tx) error) error, sha string, m *entr
 					return err
 				}
 			}
-			if !m.more() {
+			if !m.more() && complete {
 				return b.Put(keyComplete, []byte(strconv.Itoa(total)))
 			}
 			return nil
@@ -901,7 +928,7 @@ func referencedRecordIndexes(tx *bolt.Tx) (map[string]bool, error) {
 	}
 	// A layered file's index reads its anchor's.
 	for _, sha := range sortedKeys(ref) {
-		l, err := layerOf(tx, sha)
+		l, err := layerOf(tx, sha, false)
 		if err != nil {
 			return nil, err
 		}

@@ -68,6 +68,7 @@ type stager struct {
 	// staged patches they read: placed though no target names them.
 	layers []*pendingLayer
 	keep   map[string]bool
+	delta  bool          // delta.json was staged: delta/ entries are patches
 	bytes  int64         // bytes written to staging files
 	clock  Clock         // nil: no timing
 	spent  time.Duration // time spent writing and syncing
@@ -142,9 +143,13 @@ func (st *stager) stage(t verify.Target, r io.Reader) error {
 		return &stopError{bundle.Errorf(bundle.CodeDigestMismatch, t.Path, "sha256 is %s, targets.json says %s", st.lastSum, t.SHA256)}
 	}
 	st.staged[t.SHA256] = b
-	if strings.HasPrefix(t.Path, bundle.PatchDir) {
-		// A delta's patch: make the file it stands for, on the store's
-		// blob of its base, and stage it as if the kit carried it.
+	if t.Path == bundle.DeltaPath {
+		st.delta = true
+	}
+	if st.delta && strings.HasPrefix(t.Path, bundle.PatchDir) {
+		// A delta's patch (in a kit that carries delta.json, which comes
+		// before its patches): make the file it stands for on the
+		// store's copy of its base (expand).
 		return st.expand(t, b)
 	}
 	if st.onStaged != nil && b.tmp != "" {
@@ -412,7 +417,7 @@ func (s *Store) GC(ctx context.Context) (*GCResult, error) {
 		}
 		// A layered file (store/layer.go) is the blobs it reads.
 		for _, sha := range sortedKeys(ref) {
-			l, err := layerOf(tx, sha)
+			l, err := layerOf(tx, sha, false)
 			if err != nil {
 				return err
 			}

@@ -192,7 +192,7 @@ type blobRef struct {
 func checkLayers(tx *bolt.Tx, rep *CheckReport, refs map[string]blobRef) {
 	for _, sha := range sortedKeys(refs) {
 		ref := refs[sha]
-		l, err := layerOf(tx, sha)
+		l, err := layerOf(tx, sha, true)
 		if err != nil {
 			rep.add(CheckProblem{Kind: ProblemIndex, Digest: sha, Channel: ref.channel, Path: ref.path, Detail: err.Error() + "; importing the kit again rebuilds it"})
 			continue

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/ferry-dev/ferry/bundle"
 
@@ -138,14 +139,15 @@ func (st *stager) expand(t verify.Target, b *stagedBlob) error {
 	if err != nil {
 		return fmt.Errorf("%s: the base sha256:%s: %w", t.Path, h.Base.SHA256, err)
 	}
-	if ok {
+	_, indexed := advisoriesSource(h.Path) // only a file the advisories index names is a layer
+	if ok && indexed {
 		for _, b := range lay.Blobs {
 			if fi, err := os.Stat(st.s.blobPath(b.SHA256)); err != nil || fi.Size() != b.Length {
 				return missing(fmt.Sprintf(" (its blob %s is missing or damaged)", b.SHA256))
 			}
 		}
 	}
-	if ok {
+	if ok && indexed {
 		var data int64
 		for _, op := range h.Ops {
 			if op[0] == bundle.OpInsert {
@@ -232,14 +234,17 @@ func (st *stager) waitLayers() error {
 var layerInCommit = 20_000 // a variable for tests
 
 // writeLargeLayers writes the record indexes of the layers too large for
-// the commit, before it.
+// the commit before it, all but their completion key, which the commit
+// writes (putLayers): a failed import leaves an incomplete index, which no
+// reader takes and gc removes, never a layer whose patch blob was not
+// placed.
 func (st *stager) writeLargeLayers(ctx context.Context) error {
 	for _, pl := range st.layers {
 		if pl.es.Len() <= layerInCommit {
 			continue
 		}
 		var have bool
-		if err := st.s.view(ctx, func(tx *bolt.Tx) error { have = hasRecordIndex(tx, pl.sha); return nil }); err != nil {
+		if err := st.s.view(ctx, func(tx *bolt.Tx) error { have = st.s.fileHeld(tx, pl.sha); return nil }); err != nil {
 			return err
 		}
 		if have {
@@ -247,31 +252,63 @@ func (st *stager) writeLargeLayers(ctx context.Context) error {
 		}
 		m := &entryMerge{runs: []entryRun{&memRun{es: pl.es}}}
 		m.start()
-		if err := writeRecordIndex(func(fn func(*bolt.Tx) error) error { return st.s.update(ctx, fn) }, pl.sha, m); err != nil {
+		if err := writeRecordIndex(func(fn func(*bolt.Tx) error) error { return st.s.update(ctx, fn) }, pl.sha, m, false); err != nil {
+			return fmt.Errorf("the record index of %s: %w", pl.path, err)
+		}
+		pl.written = true
+	}
+	return nil
+}
+
+// putLayers writes, in the import's commit, the record index of every
+// layer the import made (a few entries: those of the changed records), or
+// the completion key of one writeLargeLayers wrote; one of a file the
+// store holds already, whole or as a layer it can read, is left as it is.
+func (st *stager) putLayers(tx *bolt.Tx) error {
+	for _, pl := range st.layers {
+		if err := pl.wait(); err != nil {
+			return err
+		}
+		if pl.written {
+			b := tx.Bucket(bucketRecordIndex).Bucket([]byte(pl.sha))
+			if b == nil {
+				return fmt.Errorf("the record index of %s is gone before the commit", pl.path)
+			}
+			if err := b.Put(keyComplete, []byte(strconv.Itoa(pl.es.Len()))); err != nil {
+				return err
+			}
+			continue
+		}
+		if st.s.fileHeld(tx, pl.sha) {
+			continue
+		}
+		m := &entryMerge{runs: []entryRun{&memRun{es: pl.es}}}
+		m.start()
+		if err := writeRecordIndex(func(fn func(*bolt.Tx) error) error { return fn(tx) }, pl.sha, m, true); err != nil {
 			return fmt.Errorf("the record index of %s: %w", pl.path, err)
 		}
 	}
 	return nil
 }
 
-// putLayers writes, in the import's commit, the record index of every
-// layer the import made (a few entries: those of the changed records);
-// one the store holds complete already is left as it is.
-func (st *stager) putLayers(tx *bolt.Tx) error {
-	for _, pl := range st.layers {
-		if err := pl.wait(); err != nil {
-			return err
-		}
-		if hasRecordIndex(tx, pl.sha) {
-			continue
-		}
-		m := &entryMerge{runs: []entryRun{&memRun{es: pl.es}}}
-		m.start()
-		if err := writeRecordIndex(func(fn func(*bolt.Tx) error) error { return fn(tx) }, pl.sha, m); err != nil {
-			return fmt.Errorf("the record index of %s: %w", pl.path, err)
-		}
+// fileHeld reports whether the store holds the advisories file sha with a
+// usable record index: its blob and a plain index, or a layer whose blobs
+// are all there. (A complete index alone is not the file: a failed import
+// may leave the index of a file it never placed.)
+func (s *Store) fileHeld(tx *bolt.Tx, sha string) bool {
+	b, err := recordIndex(tx, sha)
+	if err != nil {
+		return false
 	}
-	return nil
+	l, err := readLayer(b, false)
+	if err != nil {
+		return false
+	}
+	if l != nil {
+		return s.hasBlobs(l)
+	}
+	fi, err := os.Stat(s.blobPath(sha))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // layered returns the layer the import made of the file sha, or nil.
@@ -299,8 +336,8 @@ func (s *Store) holds(ctx context.Context, sha string, length int64) bool {
 		if err != nil {
 			return nil
 		}
-		l, err := readLayer(b)
-		ok = err == nil && l != nil && l.Length == length
+		l, err := readLayer(b, false)
+		ok = err == nil && l != nil && l.Length == length && s.hasBlobs(l)
 		return nil
 	})
 	return ok

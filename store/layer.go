@@ -47,7 +47,10 @@ import (
 // sha256 is checked over its segments when the layer is made, and again
 // by ferry store check.
 
-var keyLayer = []byte("\xfelayer")
+var (
+	keyLayer    = []byte("\xfelayer")    // blobs, length
+	keySegments = []byte("\xfesegments") // the segments
+)
 
 // maxLayerShare is the part of a file its own records may make up in a
 // layer: one over it is written whole.
@@ -62,12 +65,14 @@ type layerBlob struct {
 // layer is a layered file's bytes: Segments of Blobs, Blobs[0] the anchor.
 type layer struct {
 	Blobs    []layerBlob `json:"blobs"`
-	Segments [][3]int64  `json:"segments"` // blob, offset, length
+	Segments [][3]int64  `json:"-"` // blob, offset, length: under keySegments
 	Length   int64       `json:"length"`
 }
 
-// readLayer returns the layer of a record index, nil for a plain one.
-func readLayer(b *bolt.Bucket) (*layer, error) {
+// readLayer returns the layer of a record index, nil for a plain one;
+// with segments false only its blobs and length (what readers need: a
+// layer of many scattered changes has many segments).
+func readLayer(b *bolt.Bucket, segments bool) (*layer, error) {
 	v := b.Get(keyLayer)
 	if v == nil {
 		return nil, nil
@@ -76,15 +81,23 @@ func readLayer(b *bolt.Bucket) (*layer, error) {
 	if err := json.Unmarshal(v, &l); err != nil {
 		return nil, fmt.Errorf("layer: %w", err)
 	}
+	if err := l.checkBlobs(); err != nil {
+		return nil, err
+	}
+	if !segments {
+		return &l, nil
+	}
+	if err := json.Unmarshal(b.Get(keySegments), &l.Segments); err != nil {
+		return nil, fmt.Errorf("layer: segments: %w", err)
+	}
 	if err := l.check(); err != nil {
 		return nil, err
 	}
 	return &l, nil
 }
 
-// check checks that the segments lie within their blobs and add up to the
-// length.
-func (l *layer) check() error {
+// checkBlobs checks a layer's blobs.
+func (l *layer) checkBlobs() error {
 	if len(l.Blobs) == 0 {
 		return errors.New("layer: no anchor")
 	}
@@ -92,6 +105,15 @@ func (l *layer) check() error {
 		if !isHexDigest(b.SHA256) || b.Length < 0 {
 			return fmt.Errorf("layer: blob %q (%d bytes)", b.SHA256, b.Length)
 		}
+	}
+	return nil
+}
+
+// check checks that the segments lie within their blobs and add up to the
+// length.
+func (l *layer) check() error {
+	if err := l.checkBlobs(); err != nil {
+		return err
 	}
 	var total int64
 	for i, s := range l.Segments {
@@ -149,6 +171,9 @@ func (r *segReader) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, errors.New("negative offset")
 	}
+	if off >= r.l.Length {
+		return 0, io.EOF
+	}
 	n := 0
 	i := sort.Search(len(r.starts), func(i int) bool { return r.starts[i] > off }) - 1
 	for ; n < len(p) && i >= 0 && i < len(r.starts); i++ {
@@ -193,6 +218,9 @@ type pendingLayer struct {
 	// patchLen is the patch blob's length.
 	patchLen int64
 	es       entries
+	// written is set when writeLargeLayers wrote the index (but its
+	// completion key).
+	written bool
 	// hashed gives the result of hashing the file over its segments, r.
 	hashed chan error
 	r      *segReader
@@ -210,7 +238,7 @@ func (s *Store) baseOf(ctx context.Context, sha string, length int64) (base *lay
 		if err != nil {
 			return nil // no index: not layered on
 		}
-		l, err := readLayer(b)
+		l, err := readLayer(b, true)
 		if err != nil {
 			return err
 		}
@@ -226,7 +254,7 @@ func (s *Store) baseOf(ctx context.Context, sha string, length int64) (base *lay
 		if err != nil {
 			return nil
 		}
-		if al, err := readLayer(ab); err != nil || al != nil {
+		if al, err := readLayer(ab, false); err != nil || al != nil {
 			return err // an anchor is plain
 		}
 		anchorCounts = map[string]int{}
@@ -351,8 +379,63 @@ func (s *Store) makeLayer(h *bundle.PatchHeader, base *layer, anchorCounts map[s
 		}
 		return nil, err
 	}
+	if dup, err := s.duplicatesAnchor(l, pl.es); err != nil || dup {
+		// A record id the file holds twice: the layer cannot say which
+		// line a lookup gives, the file written whole can (the last).
+		<-hashed
+		r.Close()
+		return nil, err
+	}
 	pl.patch, pl.hashed, pl.r = patchSHA, hashed, r
 	return pl, nil
+}
+
+// duplicatesAnchor reports whether the layer l whose index entries are es
+// has an own record id that a line of the anchor it keeps also has, or
+// drops a line of the anchor whose id the anchor's index finds in a line
+// it keeps: a file with an id twice.
+func (s *Store) duplicatesAnchor(l *layer, es entries) (bool, error) {
+	var kept [][2]int64
+	for _, sg := range l.Segments {
+		if sg[0] == 0 {
+			kept = append(kept, [2]int64{sg[1], sg[1] + sg[2]})
+		}
+	}
+	slices.SortFunc(kept, func(a, b [2]int64) int { return cmp.Compare(a[0], b[0]) })
+	inKept := func(off uint64) bool {
+		i := sort.Search(len(kept), func(i int) bool { return kept[i][1] > int64(off) })
+		return i < len(kept) && kept[i][0] <= int64(off)
+	}
+	dup := false
+	err := s.view(context.Background(), func(tx *bolt.Tx) error {
+		ab, err := recordIndex(tx, l.Blobs[0].SHA256)
+		if err != nil {
+			return err
+		}
+		c := ab.Cursor()
+		key := []byte{'r'}
+		for i := range es.Len() {
+			k, _ := es.At(i)
+			if k[0] != 'r' && k[0] != 'x' {
+				continue
+			}
+			key = append(key[:1], k[1:]...)
+			ak, v := c.Seek(key)
+			if !bytes.Equal(ak, key) {
+				continue
+			}
+			off, _, err := plainLoc(v)
+			if err != nil {
+				return err
+			}
+			if inKept(off) {
+				dup = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return dup, err
 }
 
 // layerIndex makes the record index of the layer l read by r, the file
@@ -441,7 +524,14 @@ func layerIndex(h *bundle.PatchHeader, l *layer, r *segReader, anchorCounts map[
 	if err != nil {
 		return nil, err
 	}
+	sj, err := json.Marshal(l.Segments)
+	if err != nil {
+		return nil, err
+	}
 	if err := w.Put(keyLayer, lj); err != nil {
+		return nil, err
+	}
+	if err := w.Put(keySegments, sj); err != nil {
 		return nil, err
 	}
 	return &pendingLayer{sha: h.Result.SHA256, path: h.Path, es: w.sorted()}, nil
@@ -449,7 +539,7 @@ func layerIndex(h *bundle.PatchHeader, l *layer, r *segReader, anchorCounts map[
 
 // layerOf returns the layer of the file sha if tx holds its record index
 // complete and layered, else nil.
-func layerOf(tx *bolt.Tx, sha string) (*layer, error) {
+func layerOf(tx *bolt.Tx, sha string, segments bool) (*layer, error) {
 	root := tx.Bucket(bucketRecordIndex)
 	if root == nil {
 		return nil, nil
@@ -458,7 +548,7 @@ func layerOf(tx *bolt.Tx, sha string) (*layer, error) {
 	if b == nil || b.Get(keyComplete) == nil {
 		return nil, nil
 	}
-	l, err := readLayer(b)
+	l, err := readLayer(b, segments)
 	if err != nil {
 		return nil, fmt.Errorf("the record index of %s: %w", sha, err)
 	}

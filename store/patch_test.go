@@ -6,15 +6,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ferry-dev/ferry/bundle"
 	"github.com/ferry-dev/ferry/fixtures"
+	"github.com/ferry-dev/ferry/verify"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -105,7 +108,7 @@ func fileBytes(t *testing.T, s *Store, sha string) []byte {
 	var l *layer
 	err := s.view(context.Background(), func(tx *bolt.Tx) error {
 		var err error
-		l, err = layerOf(tx, sha)
+		l, err = layerOf(tx, sha, true)
 		return err
 	})
 	if err != nil || l == nil {
@@ -337,7 +340,7 @@ func TestCheckLayerDamage(t *testing.T) {
 		var l *layer
 		s.view(context.Background(), func(tx *bolt.Tx) error {
 			var err error
-			l, err = layerOf(tx, hex.EncodeToString(sum[:]))
+			l, err = layerOf(tx, hex.EncodeToString(sum[:]), false)
 			return err
 		})
 		if l == nil || len(l.Blobs) != 2 {
@@ -402,4 +405,108 @@ func TestMostlyRemovedWrittenWhole(t *testing.T) {
 	if got, want := records(t, s), records(t, direct); got != want {
 		t.Errorf("records differ from the full kit's")
 	}
+}
+
+// TestPatchWithDuplicateIDs: a file that holds a record id twice answers
+// after the delta as after the full kit (the last line of an id wins),
+// whether the patch drops one of the two lines or adds the second.
+func TestPatchWithDuplicateIDs(t *testing.T) {
+	recs := fixtures.Advisories(300, nil)
+	line := func(i int) []byte {
+		lines := bytes.SplitAfter(recs, []byte("\n"))
+		return lines[i]
+	}
+	twin := bytes.Replace(line(150), []byte(`"summary":"`), []byte(`"summary":"twin: `), 1)
+	for name, v := range map[string][2][]byte{
+		"drops one of two": {append(bytes.Clone(twin), recs...), recs},
+		"adds a second":    {recs, append(bytes.Clone(recs), twin...)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ch := fixtures.NewChannel("acme-feeds")
+			files := func(n int) map[string][]byte {
+				m := deltaFiles(n)
+				m[patchedPath] = v[n-1]
+				return m
+			}
+			full1, full2 := fixtures.Kit(ch, files(1), fixtures.KitOptions{Version: 1}), fixtures.Kit(ch, files(2), fixtures.KitOptions{Version: 2})
+			s := newStore(t)
+			mustImport(t, s, full1, ImportOptions{Root: ch.Root()})
+			from := fixtures.BaseOf(full1, files(1))
+			from.Content = fixtures.ContentOf(files(1))
+			d := fixtures.DeltaKit(ch, files(2), fixtures.KitOptions{Version: 2}, from)
+			found := false
+			for _, e := range fixtures.Entries(d) {
+				found = found || e.Name == bundle.PatchPath(patchedPath)
+			}
+			if !found {
+				t.Fatal("the delta carries no patch")
+			}
+			mustImport(t, s, d, ImportOptions{})
+			direct := newStore(t)
+			mustImport(t, direct, full2, ImportOptions{Root: ch.Root()})
+			if got, want := records(t, s), records(t, direct); got != want {
+				t.Errorf("records after the delta differ from the full kit's:\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestLayerAfterFailedImports: an index a failed import left (of a full
+// kit cut off after its osv.jsonl, or of a large layer whose import
+// failed before its commit) never stands for the file: the next import
+// of the delta, or of the full kit, leaves a store that reads and checks
+// healthy.
+func TestLayerAfterFailedImports(t *testing.T) {
+	ch := fixtures.NewChannel("acme-feeds")
+	full1 := fixtures.Kit(ch, patchFiles(1), fixtures.KitOptions{Version: 1})
+	full2 := fixtures.Kit(ch, patchFiles(2), fixtures.KitOptions{Version: 2})
+	direct := newStore(t)
+	mustImport(t, direct, full2, ImportOptions{Root: ch.Root()})
+	want := records(t, direct)
+
+	t.Run("full kit cut off, then the delta", func(t *testing.T) {
+		s := newStore(t)
+		mustImport(t, s, full1, ImportOptions{Root: ch.Root()})
+		for _, cut := range []int{len(full2) / 2, len(full2) * 3 / 4, len(full2) - 600, len(full2) - 64} {
+			if _, err := importErr(t, s, full2[:cut], ImportOptions{}); err == nil {
+				t.Fatalf("a kit cut at %d imported", cut)
+			}
+		}
+		mustImport(t, s, patchedDelta(t, ch, full1, 2), ImportOptions{})
+		if got := records(t, s); got != want {
+			t.Error("records after the delta differ from the full kit's")
+		}
+	})
+	t.Run("large layer failed, then the full kit", func(t *testing.T) {
+		defer func(n int) { layerInCommit = n }(layerInCommit)
+		layerInCommit = 0
+		fail := true
+		s := openStore(t, filepath.Join(t.TempDir(), "store"), Options{Indexers: append(DefaultIndexers(), switchedIndexer{&fail})})
+		fail = false
+		mustImport(t, s, full1, ImportOptions{Root: ch.Root()})
+		fail = true
+		if _, err := importErr(t, s, patchedDelta(t, ch, full1, 2), ImportOptions{}); err == nil {
+			t.Fatal("the delta imported with a failing indexer")
+		}
+		fail = false
+		mustImport(t, s, full2, ImportOptions{})
+		if got := records(t, s); got != want {
+			t.Error("records after the full kit differ")
+		}
+		if _, err := s.GC(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// switchedIndexer fails every file while *fail.
+type switchedIndexer struct{ fail *bool }
+
+func (switchedIndexer) Name() string        { return "switched" }
+func (switchedIndexer) Accepts(string) bool { return true }
+func (f switchedIndexer) Index(context.Context, verify.Target, io.Reader, *IndexWriter) error {
+	if *f.fail {
+		return errors.New("injected failure")
+	}
+	return nil
 }
