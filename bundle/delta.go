@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -261,14 +262,6 @@ func patchOf(from DeltaFrom, f File, size int64) (*madePatch, bool, error) {
 	if _, ok := from.Files[f.Path]; !ok {
 		return nil, false, nil
 	}
-	readAll := func(what string, rc io.ReadCloser) ([]byte, error) {
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		if err != nil {
-			return nil, fmt.Errorf("delta: patch of %s: %s: %w", f.Path, what, err)
-		}
-		return b, nil
-	}
 	rc, err := from.Content(f.Path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil // the base's bytes are not at hand (a delta that did not carry them): whole
@@ -276,31 +269,50 @@ func patchOf(from DeltaFrom, f File, size int64) (*madePatch, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("delta: patch of %s: the base's file: %w", f.Path, err)
 	}
-	base, err := readAll("the base's file", rc)
-	if err != nil {
-		return nil, false, err
+	defer rc.Close()
+	// The base is read where it is when it can be (a file), so that a
+	// large source is never held in memory; else it is read into it.
+	var base io.ReaderAt
+	var baseLen int64
+	if fa, ok := rc.(interface {
+		io.ReaderAt
+		Stat() (fs.FileInfo, error)
+	}); ok {
+		fi, err := fa.Stat()
+		if err != nil {
+			return nil, false, fmt.Errorf("delta: patch of %s: the base's file: %w", f.Path, err)
+		}
+		base, baseLen = fa, fi.Size()
+	} else {
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			return nil, false, fmt.Errorf("delta: patch of %s: the base's file: %w", f.Path, err)
+		}
+		base, baseLen = bytes.NewReader(b), int64(len(b))
 	}
-	sum := sha256.Sum256(base)
-	if got := hex.EncodeToString(sum[:]); got != from.Files[f.Path] {
-		return nil, false, fmt.Errorf("delta: patch of %s: the base's file has sha256 %s, the base lists %s", f.Path, got, from.Files[f.Path])
-	}
-	rc, err = f.Open()
+	next, err := f.Open()
 	if err != nil {
 		return nil, false, fmt.Errorf("delta: patch of %s: %w", f.Path, err)
 	}
-	next, err := readAll("the file", rc)
-	if err != nil {
-		return nil, false, err
-	}
-	data, err := MakePatch(f.Path, base, next, int(size/4))
+	defer next.Close()
+	data, err := MakePatchFrom(f.Path, base, baseLen, next, int(size/4))
 	if errors.Is(err, ErrPatchNotSmaller) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("delta: %w", err)
+	}
+	// The header names the base by the sha256 of the bytes read: the
+	// base's listed digest, or the base's file is not the base's.
+	h, err := ReadPatchHeader(bufio.NewReader(bytes.NewReader(data)), int64(len(data)))
+	if err != nil {
+		return nil, false, fmt.Errorf("delta: patch of %s: %w", f.Path, err)
+	}
+	if h.Base.SHA256 != from.Files[f.Path] {
+		return nil, false, fmt.Errorf("delta: patch of %s: the base's file has sha256 %s, the base lists %s", f.Path, h.Base.SHA256, from.Files[f.Path])
 	}
 	return &madePatch{
-		entry: DeltaPatch{Path: f.Path, Base: PatchFile{SHA256: from.Files[f.Path], Length: int64(len(base))}},
+		entry: DeltaPatch{Path: f.Path, Base: h.Base},
 		file: File{Path: PatchPath(f.Path), Custom: json.RawMessage(`{"mediaType":"` + MediaPatch + `"}`),
 			Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }},
 		data: data,

@@ -86,29 +86,47 @@ type PatchHeader struct {
 var ErrPatchNotSmaller = errors.New("the patch is not smaller than the file")
 
 // MakePatch returns the patch that turns base into next, the file at path,
-// or ErrPatchNotSmaller when it would exceed maxSize bytes. A line of next
-// is copied when the same bytes are a line of base after the last line
-// copied; every other line is inserted. For files sorted by a key, as
-// osv.jsonl is by id, that keeps every unchanged record.
+// or ErrPatchNotSmaller when it would exceed maxSize bytes: MakePatchFrom
+// on bytes in memory.
 func MakePatch(path string, base, next []byte, maxSize int) ([]byte, error) {
+	return MakePatchFrom(path, bytes.NewReader(base), int64(len(base)), bytes.NewReader(next), maxSize)
+}
+
+// MakePatchFrom returns the patch that turns base (baseLen bytes) into the
+// bytes next gives, the file at path, or ErrPatchNotSmaller when it would
+// exceed maxSize bytes. A line of next is copied when the same bytes are a
+// line of base after the last line copied; every other line is inserted.
+// For files sorted by a key, as osv.jsonl is by id, that keeps every
+// unchanged record. Base is read twice from start to end (its lines
+// hashed, then the lines copied compared), next once; what it holds is the
+// hash of each line of base (16 bytes a line) and the inserted lines.
+func MakePatchFrom(path string, base io.ReaderAt, baseLen int64, next io.Reader, maxSize int) ([]byte, error) {
 	if msg := CheckPath(path); msg != "" {
 		return nil, fmt.Errorf("patch of %q: %s", path, msg)
 	}
 	// The first offset of each line of base, by its hash; a hash that two
-	// different lines share is looked up by bytes, and a miss is only an
+	// different lines share is compared by bytes, and a miss is only an
 	// insert.
-	at := make(map[uint64]int64, bytes.Count(base, []byte{'\n'})+1)
-	for off := 0; off < len(base); {
-		n := lineLen(base[off:])
-		h := xxhash.Sum64(base[off : off+n])
+	at := map[uint64]int64{}
+	bh := sha256.New()
+	br := bufio.NewReaderSize(io.NewSectionReader(base, 0, baseLen), 1<<20)
+	var off int64
+	err := eachLine(br, func(line []byte) {
+		bh.Write(line)
+		h := xxhash.Sum64(line)
 		if _, ok := at[h]; !ok {
-			at[h] = int64(off)
+			at[h] = off
 		}
-		off += n
+		off += int64(len(line))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("patch of %s: reading the base: %w", path, err)
+	}
+	if off != baseLen {
+		return nil, fmt.Errorf("patch of %s: the base has %d bytes, not %d", path, off, baseLen)
 	}
 	var ops []PatchOp
 	var data bytes.Buffer
-	cursor := int64(0) // where the next copy may start in base
 	add := func(kind int64, off, n int64) {
 		if last := len(ops) - 1; last >= 0 && ops[last][0] == kind && ops[last][1]+ops[last][2] == off {
 			ops[last][2] += n
@@ -116,26 +134,38 @@ func MakePatch(path string, base, next []byte, maxSize int) ([]byte, error) {
 		}
 		ops = append(ops, PatchOp{kind, off, n})
 	}
-	for off := 0; off < len(next); {
-		n := lineLen(next[off:])
-		line := next[off : off+n]
-		if b, ok := at[xxhash.Sum64(line)]; ok && b >= cursor && bytes.Equal(base[b:min(b+int64(n), int64(len(base)))], line) {
-			add(OpCopy, b, int64(n))
-			cursor = b + int64(n)
-		} else {
-			add(OpInsert, int64(data.Len()), int64(n))
-			data.Write(line)
-			if data.Len() >= maxSize {
-				return nil, ErrPatchNotSmaller
-			}
+	// The base again, forward only: each line copied is compared there.
+	fwd := &forward{r: bufio.NewReaderSize(io.NewSectionReader(base, 0, baseLen), 1<<20)}
+	nh := sha256.New()
+	var nextLen int64
+	tooBig := false
+	err = eachLine(bufio.NewReaderSize(next, 1<<20), func(line []byte) {
+		nh.Write(line)
+		nextLen += int64(len(line))
+		if tooBig {
+			return
 		}
-		off += n
+		if b, ok := at[xxhash.Sum64(line)]; ok && fwd.equal(b, line) {
+			add(OpCopy, b, int64(len(line)))
+			return
+		}
+		add(OpInsert, int64(data.Len()), int64(len(line)))
+		data.Write(line)
+		tooBig = data.Len() >= maxSize
+	})
+	if err != nil {
+		return nil, fmt.Errorf("patch of %s: %w", path, err)
 	}
-	bs, ns := sha256.Sum256(base), sha256.Sum256(next)
+	if fwd.err != nil {
+		return nil, fmt.Errorf("patch of %s: reading the base: %w", path, fwd.err)
+	}
+	if tooBig {
+		return nil, ErrPatchNotSmaller
+	}
 	h := PatchHeader{
 		Schema: PatchSchema, Path: path,
-		Base:   PatchFile{SHA256: hex.EncodeToString(bs[:]), Length: int64(len(base))},
-		Result: PatchFile{SHA256: hex.EncodeToString(ns[:]), Length: int64(len(next))},
+		Base:   PatchFile{SHA256: hex.EncodeToString(bh.Sum(nil)), Length: baseLen},
+		Result: PatchFile{SHA256: hex.EncodeToString(nh.Sum(nil)), Length: nextLen},
 		Ops:    ops,
 	}
 	if h.Ops == nil {
@@ -149,6 +179,64 @@ func MakePatch(path string, base, next []byte, maxSize int) ([]byte, error) {
 		return nil, ErrPatchNotSmaller
 	}
 	return append(append(hj, '\n'), data.Bytes()...), nil
+}
+
+// eachLine calls fn with every line of r, its newline included (the last
+// may have none); line is valid only during the call.
+func eachLine(r *bufio.Reader, fn func(line []byte)) error {
+	var long []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			long = append(long, chunk...)
+			continue
+		}
+		line := chunk
+		if long != nil {
+			line, long = append(long, chunk...), nil
+		}
+		if len(line) > 0 {
+			fn(line)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// forward reads a file from start to end, comparing lines at offsets that
+// only grow: the base of MakePatchFrom, whose copies go forward.
+type forward struct {
+	r   *bufio.Reader
+	pos int64
+	buf []byte
+	err error
+}
+
+// equal reports whether the bytes at off are line; off before what was
+// read already is not compared (an insert: rare, a hash two lines share).
+func (f *forward) equal(off int64, line []byte) bool {
+	if f.err != nil || off < f.pos {
+		return false
+	}
+	if n, err := f.r.Discard(int(off - f.pos)); err != nil {
+		f.pos += int64(n)
+		return false
+	}
+	f.pos = off
+	if cap(f.buf) < len(line) {
+		f.buf = make([]byte, len(line))
+	}
+	b := f.buf[:len(line)]
+	n, err := io.ReadFull(f.r, b)
+	f.pos += int64(n)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		f.err = err
+	}
+	return n == len(line) && bytes.Equal(b, line)
 }
 
 // lineLen is the length of the first line of b, its newline included.
