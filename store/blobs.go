@@ -344,6 +344,18 @@ func (st *stager) place() error {
 	return atomicfile.SyncDir(dir)
 }
 
+// open opens a verified target's bytes: staged, a blob, or a layered file
+// (the import's or the store's) read over its staged or stored blobs.
+func (st *stager) open(t verify.Target) (io.ReadCloser, error) {
+	where := func(sha string) string { return st.sourceOf(verify.Target{SHA256: sha}) }
+	return st.s.openFile(t, where, func(sha string) *layer {
+		if pl := st.layered(sha); pl != nil {
+			return pl.lay
+		}
+		return nil
+	})
+}
+
 // sourceOf is the file that holds a staged target's verified bytes.
 func (st *stager) sourceOf(t verify.Target) string {
 	if b := st.staged[t.SHA256]; b != nil && b.tmp != "" {

@@ -334,7 +334,7 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	}
 	// The other indexes while the record indexes started during the
 	// verification may still be built.
-	built, err := im.s.buildIndexes(ctx, IndexKit{Channel: rep.Channel, Created: derefTime(rep.Created), At: im.opts.At, Carried: carriedOf(rep)}, rep.Targets, im.st.sourceOf)
+	built, err := im.s.buildIndexes(ctx, IndexKit{Channel: rep.Channel, Created: derefTime(rep.Created), At: im.opts.At, Carried: carriedOf(rep)}, rep.Targets, im.st.open)
 	if err != nil {
 		return res, err
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"slices"
 	"time"
 
@@ -273,8 +272,8 @@ type builtIndex struct {
 // buildIndexes runs the store's indexers over targets; path gives the
 // file that holds a target's verified bytes. kit's Files and Targets are
 // set here.
-func (s *Store) buildIndexes(ctx context.Context, kit IndexKit, targets []verify.Target, path func(verify.Target) string) ([]builtIndex, error) {
-	kit.Files, kit.Targets = newKitFS(targets, path), targets
+func (s *Store) buildIndexes(ctx context.Context, kit IndexKit, targets []verify.Target, open opener) ([]builtIndex, error) {
+	kit.Files, kit.Targets = newKitFS(targets, open), targets
 	if kit.Carried == nil {
 		// Indexes rebuilt from stored kits: no verify.Kit ran, so the
 		// carried trust is checked here, by the same function.
@@ -297,7 +296,7 @@ func (s *Store) buildIndexes(ctx context.Context, kit IndexKit, targets []verify
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			if err := indexOne(ctx, ix, t, path(t), w); err != nil {
+			if err := indexOne(ctx, ix, t, open, w); err != nil {
 				return nil, &IndexError{Indexer: ix.Name(), Path: t.Path, Err: err}
 			}
 		}
@@ -314,23 +313,33 @@ func (s *Store) buildIndexes(ctx context.Context, kit IndexKit, targets []verify
 	return out, nil
 }
 
-func indexOne(ctx context.Context, ix Indexer, t verify.Target, path string, w *IndexWriter) error {
-	f := &lazyFile{path: path}
+func indexOne(ctx context.Context, ix Indexer, t verify.Target, open opener, w *IndexWriter) error {
+	f := &lazyFile{t: t, open: open}
 	defer f.close()
 	return ix.Index(ctx, t, io.LimitReader(f, t.Length), w)
 }
 
+// opener opens the verified bytes of a kit's file: a staging file, a blob,
+// or a layered file's blobs (store/layer.go).
+type opener func(verify.Target) (io.ReadCloser, error)
+
+// blobOpener opens the store's blobs.
+func (s *Store) blobOpener(t verify.Target) (io.ReadCloser, error) {
+	return s.openFile(t, func(sha string) string { return s.blobPath(sha) }, nil)
+}
+
 // lazyFile opens its file at the first read: an indexer that does not
 // read a file (the advisories indexer reads the record index, not its
-// osv.jsonl, which a layered file has no blob of) opens nothing.
+// osv.jsonl) opens nothing.
 type lazyFile struct {
-	path string
-	f    *os.File
+	t    verify.Target
+	open opener
+	f    io.ReadCloser
 }
 
 func (l *lazyFile) Read(p []byte) (int, error) {
 	if l.f == nil {
-		f, err := os.Open(l.path)
+		f, err := l.open(l.t)
 		if err != nil {
 			return 0, err
 		}

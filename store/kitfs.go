@@ -3,7 +3,6 @@ package store
 import (
 	"io"
 	"io/fs"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -19,7 +18,7 @@ import (
 type kitFS struct {
 	files map[string]verify.Target
 	dirs  map[string][]fs.DirEntry
-	path  func(verify.Target) string
+	open  opener
 }
 
 var (
@@ -27,8 +26,8 @@ var (
 	_ fs.ReadDirFS = (*kitFS)(nil)
 )
 
-func newKitFS(targets []verify.Target, source func(verify.Target) string) *kitFS {
-	k := &kitFS{files: map[string]verify.Target{}, dirs: map[string][]fs.DirEntry{".": nil}, path: source}
+func newKitFS(targets []verify.Target, open opener) *kitFS {
+	k := &kitFS{files: map[string]verify.Target{}, dirs: map[string][]fs.DirEntry{".": nil}, open: open}
 	seen := map[string]bool{}
 	for _, t := range targets {
 		if !fs.ValidPath(t.Path) || t.Path == "." {
@@ -65,7 +64,7 @@ func (k *kitFS) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
 	}
 	if t, ok := k.files[name]; ok {
-		f, err := os.Open(k.path(t))
+		f, err := k.open(t)
 		if err != nil {
 			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 		}
@@ -108,7 +107,7 @@ func (e entry) Mode() fs.FileMode {
 }
 
 type kitFile struct {
-	f    *os.File
+	f    io.ReadCloser
 	r    io.Reader
 	info entry
 }

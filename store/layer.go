@@ -17,6 +17,7 @@ import (
 	"strconv"
 
 	"github.com/ferry-dev/ferry/bundle"
+	"github.com/ferry-dev/ferry/verify"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -218,6 +219,7 @@ type pendingLayer struct {
 	// patchLen is the patch blob's length.
 	patchLen int64
 	es       entries
+	lay *layer
 	// written is set when writeLargeLayers wrote the index (but its
 	// completion key).
 	written bool
@@ -386,7 +388,7 @@ func (s *Store) makeLayer(h *bundle.PatchHeader, base *layer, anchorCounts map[s
 		r.Close()
 		return nil, err
 	}
-	pl.patch, pl.hashed, pl.r = patchSHA, hashed, r
+	pl.patch, pl.hashed, pl.r, pl.lay = patchSHA, hashed, r, l
 	return pl, nil
 }
 
@@ -613,4 +615,38 @@ func linesAt(f io.ReaderAt, off, n int64, buf *[]byte, fn func(off int64, rec []
 		return err
 	}
 	return linesOf(b, func(at int64, rec []byte) error { return fn(off+at, rec) })
+}
+
+// openFile opens the bytes of the file t: the file at where(t.SHA256), or
+// if there is none, the layered file of that sha256 (pending, if the
+// import made it, else the store's), its blobs where says.
+func (s *Store) openFile(t verify.Target, where func(sha string) string, pending func(sha string) *layer) (io.ReadCloser, error) {
+	f, err := os.Open(where(t.SHA256))
+	if !errors.Is(err, os.ErrNotExist) {
+		return f, err
+	}
+	var l *layer
+	if pending != nil {
+		l = pending(t.SHA256)
+	}
+	if l == nil {
+		if verr := s.view(context.Background(), func(tx *bolt.Tx) error {
+			var err error
+			l, err = layerOf(tx, t.SHA256, true)
+			return err
+		}); verr != nil {
+			return nil, verr
+		}
+	}
+	if l == nil {
+		return nil, err
+	}
+	r, lerr := s.layerReader(l, where)
+	if lerr != nil {
+		return nil, lerr
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(r, 0, l.Length), r}, nil
 }

@@ -510,3 +510,37 @@ func (f switchedIndexer) Index(context.Context, verify.Target, io.Reader, *Index
 	}
 	return nil
 }
+
+// hashingIndexer reads every file it is given whole and fails unless its
+// bytes are the target's: an indexer that reads advisories content.
+type hashingIndexer struct{}
+
+func (hashingIndexer) Name() string        { return "hashing" }
+func (hashingIndexer) Accepts(string) bool { return true }
+func (hashingIndexer) Index(_ context.Context, t verify.Target, r io.Reader, _ *IndexWriter) error {
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != t.SHA256 {
+		return fmt.Errorf("%s: read sha256 %s", t.Path, got)
+	}
+	return nil
+}
+
+// TestIndexerReadsLayeredFile: an indexer that reads an advisories file
+// gets its bytes when the file is a layer, in the import that makes it
+// and in a later one that keeps it.
+func TestIndexerReadsLayeredFile(t *testing.T) {
+	ch := fixtures.NewChannel("acme-feeds")
+	full1 := fixtures.Kit(ch, patchFiles(1), fixtures.KitOptions{Version: 1})
+	s := openStore(t, filepath.Join(t.TempDir(), "store"), Options{Indexers: append(DefaultIndexers(), hashingIndexer{})})
+	mustImport(t, s, full1, ImportOptions{Root: ch.Root()})
+	full2 := fixtures.Kit(ch, patchFiles(2), fixtures.KitOptions{Version: 2})
+	mustImport(t, s, patchedDelta(t, ch, full1, 2), ImportOptions{})
+	// Version 3 keeps the layered file as it is and changes another.
+	files3 := patchFiles(2)
+	files3["docs/version.txt"] = []byte("version 3\n")
+	from := fixtures.BaseOf(full2, patchFiles(2))
+	mustImport(t, s, fixtures.DeltaKit(ch, files3, fixtures.KitOptions{Version: 3}, from), ImportOptions{})
+}

@@ -348,7 +348,7 @@ func (s *Store) reindex(tx *bolt.Tx, perChannel map[string][]verify.Target) erro
 		if err := s.ensureRecordIndexesTx(context.Background(), tx, perChannel[ch], blob); err != nil {
 			return err
 		}
-		built, err := s.buildIndexes(context.Background(), kit, perChannel[ch], blob)
+		built, err := s.buildIndexes(context.Background(), kit, perChannel[ch], s.blobOpener)
 		if err != nil {
 			return err
 		}
