@@ -219,7 +219,7 @@ type pendingLayer struct {
 	// patchLen is the patch blob's length.
 	patchLen int64
 	es       entries
-	lay *layer
+	lay      *layer
 	// written is set when writeLargeLayers wrote the index (but its
 	// completion key).
 	written bool
