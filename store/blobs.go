@@ -30,7 +30,9 @@ func (s *Store) blobPath(hexDigest string) string {
 
 // BlobPath returns the path of the blob with the given hex sha256 digest.
 // The blob is there, with verified content, as long as a channel's active
-// kit references it; open it and read it, never write it.
+// kit references it; open it and read it, never write it. (An advisories
+// osv.jsonl a delta patched may be a layered file, which has no blob of
+// its own: its records are read through View.)
 func (s *Store) BlobPath(hexDigest string) (string, error) {
 	if !isHexDigest(hexDigest) {
 		return "", fmt.Errorf("%q is not a hex sha256 digest", hexDigest)
