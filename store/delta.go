@@ -140,6 +140,11 @@ func (st *stager) expand(t verify.Target, b *stagedBlob) error {
 		return fmt.Errorf("%s: the base sha256:%s: %w", t.Path, h.Base.SHA256, err)
 	}
 	_, indexed := advisoriesSource(h.Path) // only a file the advisories index names is a layer
+	if _, whole := st.staged[h.Result.SHA256]; whole {
+		// The kit carries the same bytes whole under another path (which
+		// comes before delta/): they are staged and indexed already.
+		indexed = false
+	}
 	if ok && indexed {
 		for _, b := range lay.Blobs {
 			if fi, err := os.Stat(st.s.blobPath(b.SHA256)); err != nil || fi.Size() != b.Length {
