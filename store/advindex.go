@@ -246,15 +246,22 @@ func recordIndex(tx *bolt.Tx, sha string) (*bolt.Bucket, error) {
 // sha that can be read: a plain one, or a layer whose blobs are all in the
 // store. A layer whose blobs are not is rebuilt, as a missing index is.
 func (s *Store) usableRecordIndex(tx *bolt.Tx, sha string) bool {
+	_, ok := s.usableIndex(tx, sha)
+	return ok
+}
+
+// usableIndex returns the layer of sha's record index (nil for a plain
+// one) and whether the index is usable (usableRecordIndex).
+func (s *Store) usableIndex(tx *bolt.Tx, sha string) (*layer, bool) {
 	b, err := recordIndex(tx, sha)
 	if err != nil {
-		return false
+		return nil, false
 	}
 	l, err := readLayer(b, false)
 	if err != nil {
-		return false
+		return nil, false
 	}
-	return l == nil || s.hasBlobs(l)
+	return l, l == nil || s.hasBlobs(l)
 }
 
 // hasBlobs reports whether the store holds every blob of l.

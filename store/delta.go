@@ -301,16 +301,9 @@ func (st *stager) putLayers(tx *bolt.Tx) error {
 // are all there. (A complete index alone is not the file: a failed import
 // may leave the index of a file it never placed.)
 func (s *Store) fileHeld(tx *bolt.Tx, sha string) bool {
-	b, err := recordIndex(tx, sha)
-	if err != nil {
-		return false
-	}
-	l, err := readLayer(b, false)
-	if err != nil {
-		return false
-	}
-	if l != nil {
-		return s.hasBlobs(l)
+	l, ok := s.usableIndex(tx, sha)
+	if !ok || l != nil {
+		return ok
 	}
 	fi, err := os.Stat(s.blobPath(sha))
 	return err == nil && fi.Mode().IsRegular()

@@ -34,6 +34,14 @@ func patchFiles(v int) map[string][]byte {
 	return m
 }
 
+// fullKits returns the full kits of versions 1..3 of files.
+func fullKits(ch *fixtures.Channel, files func(v int) map[string][]byte) (full [4][]byte) {
+	for v := 1; v <= 3; v++ {
+		full[v] = fixtures.Kit(ch, files(v), fixtures.KitOptions{Version: int64(v)})
+	}
+	return full
+}
+
 // patchedDelta is the delta v-1 → v of patchFiles, carrying the osv.jsonl
 // as a patch.
 func patchedDelta(t *testing.T, ch *fixtures.Channel, base []byte, v int) []byte {
@@ -143,10 +151,7 @@ func TestPatchedDeltaChainEqualsFull(t *testing.T) {
 
 func testPatchedDeltaChain(t *testing.T) {
 	ch := fixtures.NewChannel("acme-feeds")
-	var full [4][]byte
-	for v := 1; v <= 3; v++ {
-		full[v] = fixtures.Kit(ch, patchFiles(v), fixtures.KitOptions{Version: int64(v)})
-	}
+	full := fullKits(ch, patchFiles)
 	chain := newStore(t)
 	mustImport(t, chain, full[1], ImportOptions{Root: ch.Root()})
 	for v := 2; v <= 3; v++ {
@@ -194,10 +199,7 @@ func TestLargeChangeWrittenWhole(t *testing.T) {
 		m[patchedPath] = fixtures.Advisories(300, func(i int) bool { return v >= 2 && i%3 == 0 || v == 3 && i == 5 })
 		return m
 	}
-	var full [4][]byte
-	for v := 1; v <= 3; v++ {
-		full[v] = fixtures.Kit(ch, files(v), fixtures.KitOptions{Version: int64(v)})
-	}
+	full := fullKits(ch, files)
 	s := newStore(t)
 	mustImport(t, s, full[1], ImportOptions{Root: ch.Root()})
 	for v := 2; v <= 3; v++ {

@@ -132,19 +132,8 @@ func TestDeltaDescriptionAttacks(t *testing.T) {
 	if err := json.Unmarshal(desc, &d); err != nil {
 		t.Fatal(err)
 	}
-	signed := func(base bundle.Base, files map[string][]byte) []byte {
-		return writeKit(t, bundle.WriteOptions{
-			Info:  bundle.Info{Channel: ch.Name, Version: 2, Base: &base},
-			Roots: ch.Chain, Signers: ch.SigningKeys(),
-		}, files)
-	}
-	enc := func(d bundle.Delta) []byte {
-		b, err := json.Marshal(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	signed := func(base bundle.Base, files map[string][]byte) []byte { return signedDelta(t, ch, base, files) }
+	enc := func(d bundle.Delta) []byte { return encDelta(t, d) }
 
 	// No delta.json.
 	rep := run(t, signed(from.Base, map[string][]byte{"kit.json": v2["kit.json"]}), pinned(ch.Root()), at)
@@ -297,20 +286,8 @@ func TestDeltaPatchAttacks(t *testing.T) {
 	if err := json.Unmarshal(desc, &d); err != nil {
 		t.Fatal(err)
 	}
-	signed := func(files map[string][]byte) []byte {
-		b := from.Base
-		return writeKit(t, bundle.WriteOptions{
-			Info:  bundle.Info{Channel: ch.Name, Version: 2, Base: &b},
-			Roots: ch.Chain, Signers: ch.SigningKeys(),
-		}, files)
-	}
-	enc := func(d bundle.Delta) []byte {
-		b, err := json.Marshal(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	signed := func(files map[string][]byte) []byte { return signedDelta(t, ch, from.Base, files) }
+	enc := func(d bundle.Delta) []byte { return encDelta(t, d) }
 	if rep := run(t, signed(map[string][]byte{bundle.DeltaPath: desc, "delta/advisories/go/osv.jsonl": patch}), pinned(ch.Root()), at); !rep.OK {
 		t.Fatalf("the delta re-signed as is: %v", rep.Failures)
 	}
@@ -333,4 +310,23 @@ func TestDeltaPatchAttacks(t *testing.T) {
 	rep = run(t, signed(map[string][]byte{bundle.DeltaPath: enc(both), "delta/advisories/go/osv.jsonl": patch,
 		"advisories/go/osv.jsonl": v2["advisories/go/osv.jsonl"]}), pinned(ch.Root()), at)
 	wantFailures(t, rep, failure{bundle.CodeMalformed, bundle.DeltaPath})
+}
+
+// signedDelta signs files as a delta kit of version 2 of ch on base.
+func signedDelta(t *testing.T, ch *fixtures.Channel, base bundle.Base, files map[string][]byte) []byte {
+	t.Helper()
+	return writeKit(t, bundle.WriteOptions{
+		Info:  bundle.Info{Channel: ch.Name, Version: 2, Base: &base},
+		Roots: ch.Chain, Signers: ch.SigningKeys(),
+	}, files)
+}
+
+// encDelta encodes a delta's description.
+func encDelta(t *testing.T, d bundle.Delta) []byte {
+	t.Helper()
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
