@@ -34,6 +34,30 @@ func patchFiles(v int) map[string][]byte {
 	return m
 }
 
+// importDay imports into one store version 1 of files and the delta to
+// version 2 (which must carry its osv.jsonl as a patch), and into another
+// version 2 whole.
+func importDay(t *testing.T, ch *fixtures.Channel, files func(v int) map[string][]byte) (chain, direct *Store) {
+	t.Helper()
+	full1 := fixtures.Kit(ch, files(1), fixtures.KitOptions{Version: 1})
+	chain = newStore(t)
+	mustImport(t, chain, full1, ImportOptions{Root: ch.Root()})
+	from := fixtures.BaseOf(full1, files(1))
+	from.Content = fixtures.ContentOf(files(1))
+	d := fixtures.DeltaKit(ch, files(2), fixtures.KitOptions{Version: 2}, from)
+	found := false
+	for _, e := range fixtures.Entries(d) {
+		found = found || e.Name == bundle.PatchPath(patchedPath)
+	}
+	if !found {
+		t.Fatal("the delta carries no patch")
+	}
+	mustImport(t, chain, d, ImportOptions{})
+	direct = newStore(t)
+	mustImport(t, direct, fixtures.Kit(ch, files(2), fixtures.KitOptions{Version: 2}), ImportOptions{Root: ch.Root()})
+	return chain, direct
+}
+
 // fullKits returns the full kits of versions 1..3 of files.
 func fullKits(ch *fixtures.Channel, files func(v int) map[string][]byte) (full [4][]byte) {
 	for v := 1; v <= 3; v++ {
@@ -392,18 +416,11 @@ func TestMostlyRemovedWrittenWhole(t *testing.T) {
 		}
 		return m
 	}
-	full1, full2 := fixtures.Kit(ch, files(1), fixtures.KitOptions{Version: 1}), fixtures.Kit(ch, files(2), fixtures.KitOptions{Version: 2})
-	s := newStore(t)
-	mustImport(t, s, full1, ImportOptions{Root: ch.Root()})
-	from := fixtures.BaseOf(full1, files(1))
-	from.Content = fixtures.ContentOf(files(1))
-	mustImport(t, s, fixtures.DeltaKit(ch, files(2), fixtures.KitOptions{Version: 2}, from), ImportOptions{})
+	s, direct := importDay(t, ch, files)
 	sum := sha256.Sum256(files(2)[patchedPath])
 	if _, err := os.Stat(s.blobPath(hex.EncodeToString(sum[:]))); err != nil {
 		t.Errorf("a file that lost 80 %% of its records was not written whole: %v", err)
 	}
-	direct := newStore(t)
-	mustImport(t, direct, full2, ImportOptions{Root: ch.Root()})
 	if got, want := records(t, s), records(t, direct); got != want {
 		t.Errorf("records differ from the full kit's")
 	}
@@ -430,22 +447,7 @@ func TestPatchWithDuplicateIDs(t *testing.T) {
 				m[patchedPath] = v[n-1]
 				return m
 			}
-			full1, full2 := fixtures.Kit(ch, files(1), fixtures.KitOptions{Version: 1}), fixtures.Kit(ch, files(2), fixtures.KitOptions{Version: 2})
-			s := newStore(t)
-			mustImport(t, s, full1, ImportOptions{Root: ch.Root()})
-			from := fixtures.BaseOf(full1, files(1))
-			from.Content = fixtures.ContentOf(files(1))
-			d := fixtures.DeltaKit(ch, files(2), fixtures.KitOptions{Version: 2}, from)
-			found := false
-			for _, e := range fixtures.Entries(d) {
-				found = found || e.Name == bundle.PatchPath(patchedPath)
-			}
-			if !found {
-				t.Fatal("the delta carries no patch")
-			}
-			mustImport(t, s, d, ImportOptions{})
-			direct := newStore(t)
-			mustImport(t, direct, full2, ImportOptions{Root: ch.Root()})
+			s, direct := importDay(t, ch, files)
 			if got, want := records(t, s), records(t, direct); got != want {
 				t.Errorf("records after the delta differ from the full kit's:\n%s\nwant\n%s", got, want)
 			}
