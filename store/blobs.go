@@ -116,6 +116,14 @@ func (st *stager) stage(t verify.Target, r io.Reader) error {
 	if _, ok := st.staged[t.SHA256]; ok {
 		return nil // the same content under another path; verify hashes it too
 	}
+	if t.Path == bundle.DeltaPath {
+		// A delta's description is verify's to read (it hashes what it
+		// hands over) and no file of the kit it stands for: nothing to
+		// stage, sync and drop.
+		st.delta = true
+		_, err := io.Copy(io.Discard, r)
+		return err
+	}
 	b := &stagedBlob{length: t.Length}
 	// A blob already in the store is reused only if its bytes equal the
 	// entry's, which are the verified bytes once the kit verifies.
@@ -145,9 +153,6 @@ func (st *stager) stage(t verify.Target, r io.Reader) error {
 		return &stopError{bundle.Errorf(bundle.CodeDigestMismatch, t.Path, "sha256 is %s, targets.json says %s", st.lastSum, t.SHA256)}
 	}
 	st.staged[t.SHA256] = b
-	if t.Path == bundle.DeltaPath {
-		st.delta = true
-	}
 	if st.delta && strings.HasPrefix(t.Path, bundle.PatchDir) {
 		// A delta's patch (in a kit that carries delta.json, which comes
 		// before its patches): make the file it stands for on the
