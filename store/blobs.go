@@ -70,10 +70,12 @@ type stager struct {
 	// staged patches they read: placed though no target names them.
 	layers []*pendingLayer
 	keep   map[string]bool
-	delta  bool          // delta.json was staged: delta/ entries are patches
-	bytes  int64         // bytes written to staging files
-	clock  Clock         // nil: no timing
-	spent  time.Duration // time spent writing and syncing
+	delta  bool // delta.json was staged: delta/ entries are patches
+	// ctx is the import's: a layer's hash stops with it.
+	ctx   context.Context
+	bytes int64         // bytes written to staging files
+	clock Clock         // nil: no timing
+	spent time.Duration // time spent writing and syncing
 	// lastSum is the hex sha256 of the last staging file written.
 	lastSum string
 	// onStaged, if set, is told of every staging file written whose
@@ -105,7 +107,7 @@ type stagedBlob struct {
 }
 
 func newStager(s *Store, clock Clock) *stager {
-	return &stager{s: s, clock: clock, bufA: make([]byte, 1<<20), bufB: make([]byte, 1<<20), staged: map[string]*stagedBlob{}}
+	return &stager{s: s, clock: clock, ctx: context.Background(), bufA: make([]byte, 1<<20), bufB: make([]byte, 1<<20), staged: map[string]*stagedBlob{}}
 }
 
 // stage is the verify.ContentFunc of an import.

@@ -135,7 +135,7 @@ func (st *stager) expand(t verify.Target, b *stagedBlob) error {
 	}
 	// A layer on the base (store/layer.go), when the store holds the
 	// base's record index and the change is small.
-	lay, counts, ok, err := st.s.baseOf(context.Background(), h.Base.SHA256, h.Base.Length)
+	lay, counts, ok, err := st.s.baseOf(st.ctx, h.Base.SHA256, h.Base.Length)
 	if err != nil {
 		return fmt.Errorf("%s: the base sha256:%s: %w", t.Path, h.Base.SHA256, err)
 	}
@@ -159,7 +159,7 @@ func (st *stager) expand(t verify.Target, b *stagedBlob) error {
 				data += op[2]
 			}
 		}
-		pl, err := st.s.makeLayer(h, lay, counts, t.SHA256, src, t.Length, t.Length-data)
+		pl, err := st.s.makeLayer(st.ctx, h, lay, counts, t.SHA256, src, t.Length, t.Length-data)
 		var stop *stopError
 		if errors.As(err, &stop) {
 			return err

@@ -247,6 +247,7 @@ func (im *importer) run(ctx context.Context, r io.Reader) (res *ImportResult, er
 	var early *earlyIndexes
 	if !im.opts.DryRun {
 		im.st = newStager(im.s, im.clock)
+		im.st.ctx = ctx
 		vopts.Content = im.st.stage
 		defer im.st.cleanup()
 		// Registered after cleanup, so run before it: no build reads a

@@ -277,7 +277,7 @@ func (s *Store) baseOf(ctx context.Context, sha string, length int64) (base *lay
 // over them, and its record index. It returns nil when the layer would
 // hold more than 1/maxLayerShare of the file, or its segments would not
 // be whole lines: the file is then written whole.
-func (s *Store) makeLayer(h *bundle.PatchHeader, base *layer, anchorCounts map[string]int, patchSHA, patchFile string, patchLen, dataStart int64) (*pendingLayer, error) {
+func (s *Store) makeLayer(ctx context.Context, h *bundle.PatchHeader, base *layer, anchorCounts map[string]int, patchSHA, patchFile string, patchLen, dataStart int64) (*pendingLayer, error) {
 	l := &layer{Blobs: slices.Clone(base.Blobs), Length: h.Result.Length}
 	patchIdx := int64(len(l.Blobs))
 	l.Blobs = append(l.Blobs, layerBlob{SHA256: patchSHA, Length: patchLen})
@@ -360,7 +360,7 @@ func (s *Store) makeLayer(h *bundle.PatchHeader, base *layer, anchorCounts map[s
 	hashed := make(chan error, 1)
 	go func() {
 		hash := sha256.New()
-		_, err := io.CopyBuffer(hash, io.NewSectionReader(r, 0, l.Length), make([]byte, 1<<20))
+		_, err := io.CopyBuffer(hash, ctxReader{ctx, io.NewSectionReader(r, 0, l.Length)}, make([]byte, 1<<20))
 		if err == nil {
 			if got := hex.EncodeToString(hash.Sum(nil)); got != h.Result.SHA256 {
 				err = bundle.Errorf(bundle.CodeDigestMismatch, h.Path, "sha256 is %s, the patch says %s", got, h.Result.SHA256)
