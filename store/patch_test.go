@@ -319,6 +319,15 @@ func TestPatchFailures(t *testing.T) {
 	_, err = importErr(t, s, resign(bad), ImportOptions{})
 	wantCode(t, s, before, err, bundle.CodeDigestMismatch, patchedPath)
 
+	// A patch that is not one, and one of another source's file.
+	s, before = fresh()
+	_, err = importErr(t, s, resign([]byte("not a patch\n")), ImportOptions{})
+	wantCode(t, s, before, err, bundle.CodeMalformed, bundle.PatchPath(patchedPath), "patch header")
+	s, before = fresh()
+	moved := bytes.Replace(patch, []byte(`"path":"`+patchedPath+`"`), []byte(`"path":"advisories/npm/osv.jsonl"`), 1)
+	_, err = importErr(t, s, resign(moved), ImportOptions{})
+	wantCode(t, s, before, err, bundle.CodeMalformed, bundle.PatchPath(patchedPath), "not of the path it is carried for")
+
 	// A sound patch that makes another file than the full kit lists.
 	s, before = fresh()
 	other := patchFiles(2)[patchedPath]
