@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -295,7 +294,7 @@ func patchOf(from DeltaFrom, f File, size int64) (*madePatch, bool, error) {
 		return nil, false, fmt.Errorf("delta: patch of %s: %w", f.Path, err)
 	}
 	defer next.Close()
-	data, err := MakePatchFrom(f.Path, base, baseLen, next, int(size/4))
+	data, h, err := makePatch(f.Path, base, baseLen, next, int(size/4))
 	if errors.Is(err, ErrPatchNotSmaller) {
 		return nil, false, nil
 	}
@@ -304,10 +303,6 @@ func patchOf(from DeltaFrom, f File, size int64) (*madePatch, bool, error) {
 	}
 	// The header names the base by the sha256 of the bytes read: the
 	// base's listed digest, or the base's file is not the base's.
-	h, err := ReadPatchHeader(bufio.NewReader(bytes.NewReader(data)), int64(len(data)))
-	if err != nil {
-		return nil, false, fmt.Errorf("delta: patch of %s: %w", f.Path, err)
-	}
 	if h.Base.SHA256 != from.Files[f.Path] {
 		return nil, false, fmt.Errorf("delta: patch of %s: the base's file has sha256 %s, the base lists %s", f.Path, h.Base.SHA256, from.Files[f.Path])
 	}

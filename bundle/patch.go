@@ -101,8 +101,14 @@ func MakePatch(path string, base, next []byte, maxSize int) ([]byte, error) {
 // hashed, then the lines copied compared), next once; what it holds is the
 // hash of each line of base (16 bytes a line) and the inserted lines.
 func MakePatchFrom(path string, base io.ReaderAt, baseLen int64, next io.Reader, maxSize int) ([]byte, error) {
+	patch, _, err := makePatch(path, base, baseLen, next, maxSize)
+	return patch, err
+}
+
+// makePatch is MakePatchFrom, which also returns the patch's header.
+func makePatch(path string, base io.ReaderAt, baseLen int64, next io.Reader, maxSize int) ([]byte, *PatchHeader, error) {
 	if msg := CheckPath(path); msg != "" {
-		return nil, fmt.Errorf("patch of %q: %s", path, msg)
+		return nil, nil, fmt.Errorf("patch of %q: %s", path, msg)
 	}
 	// The first offset of each line of base, by its hash; a hash that two
 	// different lines share is compared by bytes, and a miss is only an
@@ -120,10 +126,10 @@ func MakePatchFrom(path string, base io.ReaderAt, baseLen int64, next io.Reader,
 		off += int64(len(line))
 	})
 	if err != nil {
-		return nil, fmt.Errorf("patch of %s: reading the base: %w", path, err)
+		return nil, nil, fmt.Errorf("patch of %s: reading the base: %w", path, err)
 	}
 	if off != baseLen {
-		return nil, fmt.Errorf("patch of %s: the base has %d bytes, not %d", path, off, baseLen)
+		return nil, nil, fmt.Errorf("patch of %s: the base has %d bytes, not %d", path, off, baseLen)
 	}
 	var ops []PatchOp
 	var data bytes.Buffer
@@ -154,13 +160,13 @@ func MakePatchFrom(path string, base io.ReaderAt, baseLen int64, next io.Reader,
 		tooBig = data.Len() >= maxSize
 	})
 	if err != nil {
-		return nil, fmt.Errorf("patch of %s: %w", path, err)
+		return nil, nil, fmt.Errorf("patch of %s: %w", path, err)
 	}
 	if fwd.err != nil {
-		return nil, fmt.Errorf("patch of %s: reading the base: %w", path, fwd.err)
+		return nil, nil, fmt.Errorf("patch of %s: reading the base: %w", path, fwd.err)
 	}
 	if tooBig {
-		return nil, ErrPatchNotSmaller
+		return nil, nil, ErrPatchNotSmaller
 	}
 	h := PatchHeader{
 		Schema: PatchSchema, Path: path,
@@ -173,12 +179,12 @@ func MakePatchFrom(path string, base io.ReaderAt, baseLen int64, next io.Reader,
 	}
 	hj, err := json.Marshal(h)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(hj)+1+data.Len() >= maxSize {
-		return nil, ErrPatchNotSmaller
+		return nil, nil, ErrPatchNotSmaller
 	}
-	return append(append(hj, '\n'), data.Bytes()...), nil
+	return append(append(hj, '\n'), data.Bytes()...), &h, nil
 }
 
 // eachLine calls fn with every line of r, its newline included (the last
