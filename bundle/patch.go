@@ -245,14 +245,6 @@ func (f *forward) equal(off int64, line []byte) bool {
 	return n == len(line) && bytes.Equal(b, line)
 }
 
-// lineLen is the length of the first line of b, its newline included.
-func lineLen(b []byte) int {
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		return i + 1
-	}
-	return len(b)
-}
-
 // ReadPatchHeader reads the first line of a patch of size bytes from r
 // and checks it: schema, path, digests, and ops that copy forward through
 // the base without overlap, take DATA in order and whole, and add up to

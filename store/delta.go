@@ -146,10 +146,8 @@ func (st *stager) expand(t verify.Target, b *stagedBlob) error {
 		indexed = false
 	}
 	if ok && indexed {
-		for _, b := range lay.Blobs {
-			if fi, err := os.Stat(st.s.blobPath(b.SHA256)); err != nil || fi.Size() != b.Length {
-				return missing(fmt.Sprintf(" (its blob %s is missing or damaged)", b.SHA256))
-			}
+		if !st.s.hasBlobs(lay) {
+			return missing(" (a blob of its layer is missing or damaged)")
 		}
 	}
 	if ok && indexed {
@@ -330,12 +328,8 @@ func (s *Store) holds(ctx context.Context, sha string, length int64) bool {
 	}
 	var ok bool
 	s.view(ctx, func(tx *bolt.Tx) error {
-		b, err := recordIndex(tx, sha)
-		if err != nil {
-			return nil
-		}
-		l, err := readLayer(b, false)
-		ok = err == nil && l != nil && l.Length == length && s.hasBlobs(l)
+		l, usable := s.usableIndex(tx, sha)
+		ok = usable && l != nil && l.Length == length
 		return nil
 	})
 	return ok

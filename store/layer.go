@@ -129,8 +129,37 @@ func (l *layer) check() error {
 	return nil
 }
 
-// blobPaths are the files of l's blobs: where of, if it knows one, else
-// the store's blob.
+// starts returns where each segment of l begins in the file.
+func (l *layer) starts() []int64 {
+	starts := make([]int64, len(l.Segments))
+	var off int64
+	for i, sg := range l.Segments {
+		starts[i] = off
+		off += sg[2]
+	}
+	return starts
+}
+
+// parts calls fn with the part of each segment that bytes from..end of the
+// file lie in (blob, offset, length), in order, until fn returns false;
+// starts are l.starts(). It returns where it stopped: end, or less when
+// the file ends before it.
+func (l *layer) parts(starts []int64, from, end int64, fn func(part [3]int64) bool) int64 {
+	i := sort.Search(len(starts), func(i int) bool { return starts[i] > from }) - 1
+	for ; from < end && i >= 0 && i < len(starts); i++ {
+		sg := l.Segments[i]
+		in := from - starts[i]
+		n := min(end-from, sg[2]-in)
+		if !fn([3]int64{sg[0], sg[1] + in, n}) {
+			return from
+		}
+		from += n
+	}
+	return from
+}
+
+// layerReader opens the blobs of l: where says the file of a blob it
+// knows one for, else the store's blob is read.
 func (s *Store) layerReader(l *layer, where func(sha string) string) (*segReader, error) {
 	r := &segReader{l: l}
 	for _, b := range l.Blobs {
@@ -151,11 +180,7 @@ func (s *Store) layerReader(l *layer, where func(sha string) string) (*segReader
 			return nil, fmt.Errorf("blob %s of a layered file is not its %d bytes", b.SHA256, b.Length)
 		}
 	}
-	var off int64
-	for _, sg := range l.Segments {
-		r.starts = append(r.starts, off)
-		off += sg[2]
-	}
+	r.starts = l.starts()
 	return r, nil
 }
 
@@ -166,8 +191,6 @@ type segReader struct {
 	starts []int64 // of each segment in the file
 }
 
-func (r *segReader) Size() int64 { return r.l.Length }
-
 func (r *segReader) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, errors.New("negative offset")
@@ -176,24 +199,20 @@ func (r *segReader) ReadAt(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	n := 0
-	i := sort.Search(len(r.starts), func(i int) bool { return r.starts[i] > off }) - 1
-	for ; n < len(p) && i >= 0 && i < len(r.starts); i++ {
-		sg := r.l.Segments[i]
-		in := off + int64(n) - r.starts[i]
-		m := min(int64(len(p)-n), sg[2]-in)
-		k, err := r.files[sg[0]].ReadAt(p[n:n+int(m)], sg[1]+in)
+	var err error
+	r.l.parts(r.starts, off, off+int64(len(p)), func(part [3]int64) bool {
+		var k int
+		k, err = r.files[part[0]].ReadAt(p[n:n+int(part[2])], part[1])
 		n += k
-		if k < int(m) {
-			if err == nil || err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return n, err
+		if k < int(part[2]) && (err == nil || err == io.EOF) {
+			err = io.ErrUnexpectedEOF
 		}
+		return k == int(part[2])
+	})
+	if err == nil && n < len(p) {
+		err = io.EOF
 	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
+	return n, err
 }
 
 func (r *segReader) Close() error {
@@ -210,8 +229,9 @@ func layerLoc(blob, off, n int64) []byte {
 	return binary.AppendUvarint(b, uint64(n))
 }
 
-// pendingLayer is a layer made while a delta is verified, written before
-// the commit (writeLayer) once the delta verified.
+// pendingLayer is a layer made while a delta is verified, whose record
+// index the import writes (writeLargeLayers, putLayers) once the delta
+// verified.
 type pendingLayer struct {
 	sha   string // of the file
 	path  string // in the kit
@@ -288,12 +308,7 @@ func (s *Store) makeLayer(ctx context.Context, h *bundle.PatchHeader, base *laye
 		}
 		l.Segments = append(l.Segments, sg)
 	}
-	var starts []int64
-	var off int64
-	for _, sg := range base.Segments {
-		starts = append(starts, off)
-		off += sg[2]
-	}
+	starts := base.starts()
 	for _, op := range h.Ops {
 		if op[0] == bundle.OpInsert {
 			add([3]int64{patchIdx, dataStart + op[1], op[2]})
@@ -301,16 +316,8 @@ func (s *Store) makeLayer(ctx context.Context, h *bundle.PatchHeader, base *laye
 		}
 		// A copy of the base's bytes op[1]..op[1]+op[2]: the parts of the
 		// base's segments it covers.
-		from, end := op[1], op[1]+op[2]
-		i := sort.Search(len(starts), func(i int) bool { return starts[i] > from }) - 1
-		for ; from < end && i >= 0 && i < len(starts); i++ {
-			sg := base.Segments[i]
-			in := from - starts[i]
-			n := min(end-from, sg[2]-in)
-			add([3]int64{sg[0], sg[1] + in, n})
-			from += n
-		}
-		if from < end {
+		end := op[1] + op[2]
+		if base.parts(starts, op[1], end, func(part [3]int64) bool { add(part); return true }) < end {
 			return nil, fmt.Errorf("the patch copies past the end of its base")
 		}
 	}

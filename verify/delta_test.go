@@ -195,25 +195,25 @@ func TestDeltaDescriptionAttacks(t *testing.T) {
 	wantFailures(t, rep, failure{bundle.CodeDigestMismatch, bundle.DeltaPath})
 }
 
-// patchVersions returns files of versions 1 and 2 where 2 modifies 1 % of
-// the records of an osv.jsonl: the delta carries it as a patch.
-func patchVersions() (v1, v2 map[string][]byte) {
+// patchDay returns a channel, files of its versions 1 and 2 where 2
+// modifies 1 % of the records of an osv.jsonl, what a delta on 1 is made
+// against (with 1's bytes), and the delta, which carries the file as a
+// patch.
+func patchDay() (ch *fixtures.Channel, v1, v2 map[string][]byte, from bundle.DeltaFrom, delta []byte) {
+	ch = fixtures.NewChannel("acme-feeds")
 	v1, v2 = fixtures.SampleFiles(), fixtures.SampleFiles()
 	v1["advisories/go/osv.jsonl"] = fixtures.Advisories(400, nil)
 	v2["advisories/go/osv.jsonl"] = fixtures.Advisories(400, func(i int) bool { return i%100 == 7 })
-	return v1, v2
+	from = fixtures.BaseOf(fixtures.Kit(ch, v1, fixtures.KitOptions{Version: 1}), v1)
+	from.Content = fixtures.ContentOf(v1)
+	return ch, v1, v2, from, fixtures.DeltaKit(ch, v2, fixtures.KitOptions{Version: 2}, from)
 }
 
 // TestDeltaPatch: a delta carrying a patch verifies alone and says so;
 // against a store, the store must hold the patch's base (not the file the
 // patch makes).
 func TestDeltaPatch(t *testing.T) {
-	ch := fixtures.NewChannel("acme-feeds")
-	v1, v2 := patchVersions()
-	base := fixtures.Kit(ch, v1, fixtures.KitOptions{Version: 1})
-	from := fixtures.BaseOf(base, v1)
-	from.Content = fixtures.ContentOf(v1)
-	d := fixtures.DeltaKit(ch, v2, fixtures.KitOptions{Version: 2}, from)
+	ch, v1, v2, from, d := patchDay()
 	carried := map[string]bool{}
 	for _, e := range fixtures.Entries(d) {
 		carried[e.Name] = true
@@ -267,12 +267,7 @@ func TestDeltaPatch(t *testing.T) {
 // but the delta does not carry, a patched path the full kit lacks or
 // carries whole: each fails with its code.
 func TestDeltaPatchAttacks(t *testing.T) {
-	ch := fixtures.NewChannel("acme-feeds")
-	v1, v2 := patchVersions()
-	base := fixtures.Kit(ch, v1, fixtures.KitOptions{Version: 1})
-	from := fixtures.BaseOf(base, v1)
-	from.Content = fixtures.ContentOf(v1)
-	good := fixtures.DeltaKit(ch, v2, fixtures.KitOptions{Version: 2}, from)
+	ch, _, v2, from, good := patchDay()
 	var desc, patch []byte
 	for _, e := range fixtures.Entries(good) {
 		switch e.Name {
